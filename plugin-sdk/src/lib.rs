@@ -1,0 +1,1 @@
+//! Guest SDK for tollgate plugins (http-wasm ABI). Filled in by the WebAssembly middleware work.

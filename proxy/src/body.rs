@@ -1,0 +1,90 @@
+//! The one body type tollgate hands to hyper, in both directions.
+//!
+//! An enum rather than a boxed trait object: no allocation per request, and
+//! every variant streams. `Incoming` is a peer's body passed through frame by
+//! frame (the MJPEG webcam case: nothing is buffered); `Full` is a small body
+//! tollgate wrote itself (errors, /ping). `ProxyBody` may carry a guard that
+//! lives exactly as long as the body is being sent, e.g. a `maxConn` permit.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use crate::limit::Permit;
+
+pub struct ProxyBody {
+    kind: Kind,
+    /// Released when the body is dropped (fully sent or abandoned).
+    _permit: Option<Permit>,
+}
+
+enum Kind {
+    Empty,
+    Full(Option<Bytes>),
+    Incoming(Incoming),
+}
+
+impl ProxyBody {
+    pub fn empty() -> Self {
+        ProxyBody {
+            kind: Kind::Empty,
+            _permit: None,
+        }
+    }
+
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        ProxyBody {
+            kind: Kind::Full(Some(bytes.into())),
+            _permit: None,
+        }
+    }
+
+    pub fn incoming(body: Incoming) -> Self {
+        ProxyBody {
+            kind: Kind::Incoming(body),
+            _permit: None,
+        }
+    }
+
+    /// Keep `permit` until this body is finished or dropped.
+    pub fn with_permit(mut self, permit: Option<Permit>) -> Self {
+        self._permit = permit;
+        self
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match &mut self.get_mut().kind {
+            Kind::Empty => Poll::Ready(None),
+            Kind::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            Kind::Incoming(body) => Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Empty => true,
+            Kind::Full(data) => data.is_none(),
+            Kind::Incoming(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Full(Some(d)) => SizeHint::with_exact(d.len() as u64),
+            Kind::Full(None) => SizeHint::with_exact(0),
+            Kind::Incoming(body) => body.size_hint(),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Configuration: `config.toml → tree (case-insensitive keys, spans) → model::Config`.
+//!
+//! - `tree`: the parsed TOML document with case-insensitive key lookup, source
+//!   spans, and bookkeeping of which keys were read (the rest become warnings).
+//! - `load`: walks the tree into `model::Config`, applying Traefik 1.7 defaults
+//!   and validating values; every error names file, line, column and key.
+//! - `model`: plain data; `runtime::compile` turns it into a running snapshot.
+
+pub mod diagnostic;
+pub mod load;
+pub mod model;
+mod tree;
+
+pub use diagnostic::{ConfigError, Diagnostic, Location};
+pub use load::{load_file, load_str};
+pub use model::Config;

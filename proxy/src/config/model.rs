@@ -1,0 +1,222 @@
+//! The plain data model of a tollgate configuration: what the TOML says,
+//! with defaults applied and values parsed, but nothing compiled.
+//!
+//! `config::load` is the only producer of these types; `runtime::compile`
+//! is the only consumer. No logic lives here beyond small accessors.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::diagnostic::{Diagnostic, Location};
+
+/// A whole configuration, as read from the main file (and, later, the
+/// `[file]` provider's files).
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The main configuration file this was loaded from.
+    pub source: PathBuf,
+    /// `defaultEntryPoints`: entrypoints a frontend joins when it names none.
+    /// Empty means "all entrypoints".
+    pub default_entry_points: Vec<String>,
+    pub entry_points: BTreeMap<String, EntryPoint>,
+    pub frontends: BTreeMap<String, Frontend>,
+    pub backends: BTreeMap<String, Backend>,
+    pub log: LogConfig,
+    pub responding_timeouts: RespondingTimeouts,
+    pub forwarding_timeouts: ForwardingTimeouts,
+    /// `[lifeCycle] graceTimeOut` (or the deprecated top-level `graceTimeOut`):
+    /// how long in-flight requests may run after SIGTERM. Default 10 s.
+    pub grace_timeout: Duration,
+    /// `[ping] entryPoint`: the entrypoint answering `GET /ping` with `OK`.
+    /// `[ping]` without `entryPoint` means Traefik's default, `traefik`.
+    pub ping: Option<String>,
+    /// `[file]` provider settings (watching is implemented by the hot-reload work).
+    pub file: Option<FileProvider>,
+    /// Warnings found while loading (unknown keys, sections not yet supported).
+    /// They never stop a load; `tollgate check` and `run` print them.
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EntryPoint {
+    pub name: String,
+    /// `address` as written: `:80`, `1.2.3.4:80`, `[::1]:8080`, `localhost:8080`.
+    pub address: String,
+    pub forwarded_headers: ForwardedHeaders,
+    pub location: Location,
+}
+
+/// `[entryPoints.X.forwardedHeaders]`: whose `X-Forwarded-*` headers we trust.
+#[derive(Debug, Clone, Default)]
+pub struct ForwardedHeaders {
+    /// Trust the headers from every client.
+    pub insecure: bool,
+    /// Trust them from these networks (CIDR or single IPs), as written.
+    pub trusted_ips: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Frontend {
+    pub name: String,
+    pub backend: String,
+    /// Empty means `defaultEntryPoints`.
+    pub entry_points: Vec<String>,
+    /// Default true (Traefik 1.7's file provider default).
+    pub pass_host_header: bool,
+    /// 0 means "use the rule length", as in Traefik 1.7.
+    pub priority: i64,
+    /// Routes in name order; all of them must match (AND).
+    pub routes: Vec<Route>,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub name: String,
+    /// The rule text, e.g. `Host:example.com;PathPrefix:/zumi01`.
+    pub rule: String,
+    /// Where the `rule` value sits, for compile errors.
+    pub location: Location,
+}
+
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub name: String,
+    /// Servers in name order.
+    pub servers: Vec<Server>,
+    pub load_balancer: LoadBalancerMethod,
+    pub max_conn: Option<MaxConn>,
+    /// `[backends.X.responseForwarding] flushInterval`. tollgate forwards every
+    /// chunk as soon as it arrives, so this is accepted and only reported.
+    pub flush_interval: Option<Duration>,
+    pub health_check: Option<HealthCheck>,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub name: String,
+    /// `http`, `https` or `h2c`.
+    pub scheme: Scheme,
+    /// `host:port` with the scheme's default port filled in.
+    pub authority: String,
+    /// The URL as written (its path, if any, is ignored as in Traefik 1.7).
+    pub url: String,
+    /// Default 1. A weight of 0 takes the server out of rotation.
+    pub weight: u32,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Http,
+    Https,
+    H2c,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoadBalancerMethod {
+    /// Weighted round robin (default).
+    #[default]
+    Wrr,
+    /// Dynamic round robin: weights follow observed latency in Traefik 1.7.
+    Drr,
+}
+
+/// `[backends.X.maxConn]`: at most `amount` requests in flight per source.
+#[derive(Debug, Clone)]
+pub struct MaxConn {
+    pub amount: u32,
+    pub extractor: Extractor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Extractor {
+    /// `client.ip`
+    ClientIp,
+    /// `request.host`
+    RequestHost,
+    /// `request.header.NAME`
+    RequestHeader(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct HealthCheck {
+    pub path: String,
+    /// Default 30 s.
+    pub interval: Duration,
+    /// Default 5 s.
+    pub timeout: Duration,
+    /// Overrides the server's port.
+    pub port: Option<u16>,
+    /// Overrides the server's scheme (`http` / `https`).
+    pub scheme: Option<Scheme>,
+    /// Sent as the Host header.
+    pub hostname: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LogConfig {
+    /// `[traefikLog] filePath` (or deprecated `traefikLogsFile`); None = stderr.
+    pub file_path: Option<PathBuf>,
+    pub format: LogFormat,
+    /// `logLevel`: DEBUG, INFO, WARN, ERROR, FATAL, PANIC (default ERROR in 1.7;
+    /// tollgate defaults to INFO so a newcomer sees it start).
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Common,
+    Json,
+}
+
+/// `[respondingTimeouts]`: limits on the client side.
+#[derive(Debug, Clone)]
+pub struct RespondingTimeouts {
+    /// Time to read a request's headers. None = no limit (1.7 default 0).
+    pub read: Option<Duration>,
+    /// Time to write a response. None = no limit.
+    pub write: Option<Duration>,
+    /// Keep-alive idle time. Default 180 s.
+    pub idle: Duration,
+}
+
+impl Default for RespondingTimeouts {
+    fn default() -> Self {
+        Self {
+            read: None,
+            write: None,
+            idle: Duration::from_secs(180),
+        }
+    }
+}
+
+/// `[forwardingTimeouts]`: limits on the backend side.
+#[derive(Debug, Clone)]
+pub struct ForwardingTimeouts {
+    /// Time to connect to a backend. Default 30 s.
+    pub dial: Duration,
+    /// Time to wait for a backend's response headers. None = no limit.
+    pub response_header: Option<Duration>,
+}
+
+impl Default for ForwardingTimeouts {
+    fn default() -> Self {
+        Self {
+            dial: Duration::from_secs(30),
+            response_header: None,
+        }
+    }
+}
+
+/// `[file]` provider.
+#[derive(Debug, Clone, Default)]
+pub struct FileProvider {
+    pub watch: bool,
+    pub filename: Option<PathBuf>,
+    pub directory: Option<PathBuf>,
+}

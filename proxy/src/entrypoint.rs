@@ -1,0 +1,140 @@
+//! Listeners: one accept loop per entrypoint, each connection served by hyper
+//! (HTTP/1.1 with upgrades, or HTTP/2 with prior knowledge, detected from the
+//! first bytes) and registered with the graceful-shutdown watcher so that a
+//! stop lets in-flight requests finish.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::model::RespondingTimeouts;
+use crate::forwarded::ClientInfo;
+use crate::runtime::{Shared, Slot};
+use crate::server::{self, Connection};
+
+pub type HttpServer = auto::Builder<TokioExecutor>;
+
+/// The hyper connection settings shared by every listener.
+pub fn http_server(timeouts: &RespondingTimeouts) -> HttpServer {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Without readTimeout, the keep-alive idle timeout bounds how long a
+    // client may sit on a connection without sending a request.
+    let header_timeout = timeouts.read.unwrap_or(timeouts.idle);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(250)
+        .keep_alive_interval(Some(Duration::from_secs(60)));
+    builder
+}
+
+/// Bind an entrypoint address as Traefik writes it: `:80` (every interface,
+/// IPv6 and IPv4), `IP:port`, `[v6]:port` or `host:port`.
+pub async fn bind(address: &str) -> io::Result<TcpListener> {
+    if let Some(port) = address.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("bad port in {address:?}")))?;
+        // Linux makes [::] dual-stack; fall back to IPv4 where IPv6 is off.
+        return match TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
+            Ok(l) => Ok(l),
+            Err(_) => TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await,
+        };
+    }
+    TcpListener::bind(address).await
+}
+
+/// A running accept loop.
+pub struct Listener {
+    pub name: String,
+    pub local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Listener {
+    pub fn start(
+        name: String,
+        listener: TcpListener,
+        slot: Slot,
+        shared: Arc<Shared>,
+        graceful: Arc<GracefulShutdown>,
+        http: Arc<HttpServer>,
+    ) -> io::Result<Listener> {
+        let local_addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, slot, shared, graceful, http, stopped));
+        Ok(Listener {
+            name,
+            local_addr,
+            stop,
+            task,
+        })
+    }
+
+    /// Stop accepting; the socket is closed when this returns. Connections
+    /// already accepted keep running (they belong to the graceful watcher).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    slot: Slot,
+    shared: Arc<Shared>,
+    graceful: Arc<GracefulShutdown>,
+    http: Arc<HttpServer>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            biased;
+            _ = stopped.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let trusted = shared
+            .snapshot()
+            .entry(slot)
+            .is_some_and(|e| e.trust.trusts(peer.ip()));
+        let conn = Arc::new(Connection {
+            shared: shared.clone(),
+            slot,
+            client: ClientInfo::new(peer.ip(), trusted, false),
+        });
+        let service = service_fn(move |req| server::handle(req, conn.clone()));
+        let serving = http
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let watched = graceful.watcher().watch(serving);
+        tokio::spawn(async move {
+            if let Err(e) = watched.await {
+                tracing::debug!(client = %peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}

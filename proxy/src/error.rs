@@ -1,0 +1,91 @@
+//! The one place where a failure becomes an HTTP status.
+//!
+//! Each failure says which side caused it (the client, a backend, or tollgate
+//! itself); `status()` is the only error→status map, so that 404/429/502/503/504
+//! mean the same thing everywhere and the next reader finds them in one file.
+
+use std::fmt;
+
+use http::StatusCode;
+
+/// Who is at fault: decides the status family and how loudly we log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Downstream,
+    Upstream,
+    Internal,
+}
+
+#[derive(Debug)]
+pub enum ProxyError {
+    /// No frontend rule matched the request.
+    NoRoute,
+    /// `maxConn` exceeded for this source.
+    TooManyConnections,
+    /// Every server of the backend is down (health check) or the backend has none.
+    NoHealthyServer,
+    /// Could not connect to or talk to the backend.
+    BadGateway(String),
+    /// The backend did not send response headers within `responseHeaderTimeout`.
+    GatewayTimeout,
+    /// The request could not be turned into an upstream request.
+    BadRequest(String),
+    /// A bug or resource problem inside tollgate.
+    Internal(String),
+}
+
+impl ProxyError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::NoRoute => StatusCode::NOT_FOUND,
+            ProxyError::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::NoHealthyServer => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn side(&self) -> Side {
+        match self {
+            ProxyError::NoRoute | ProxyError::TooManyConnections | ProxyError::BadRequest(_) => {
+                Side::Downstream
+            }
+            ProxyError::NoHealthyServer
+            | ProxyError::BadGateway(_)
+            | ProxyError::GatewayTimeout => Side::Upstream,
+            ProxyError::Internal(_) => Side::Internal,
+        }
+    }
+
+    /// The short body sent to the client. Traefik 1.7 answers `404 page not found`
+    /// and the status text otherwise; we keep that so existing monitoring matches.
+    pub fn body(&self) -> &'static str {
+        match self {
+            ProxyError::NoRoute => "404 page not found\n",
+            ProxyError::TooManyConnections => "Too Many Requests\n",
+            ProxyError::NoHealthyServer => "Service Unavailable\n",
+            ProxyError::BadGateway(_) => "Bad Gateway\n",
+            ProxyError::GatewayTimeout => "Gateway Timeout\n",
+            ProxyError::BadRequest(_) => "Bad Request\n",
+            ProxyError::Internal(_) => "Internal Server Error\n",
+        }
+    }
+}
+
+impl fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProxyError::NoRoute => f.write_str("no frontend matches"),
+            ProxyError::TooManyConnections => f.write_str("maxConn exceeded"),
+            ProxyError::NoHealthyServer => f.write_str("no healthy server"),
+            ProxyError::BadGateway(why) => write!(f, "bad gateway: {why}"),
+            ProxyError::GatewayTimeout => f.write_str("backend response header timeout"),
+            ProxyError::BadRequest(why) => write!(f, "bad request: {why}"),
+            ProxyError::Internal(why) => write!(f, "internal error: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ProxyError {}

@@ -1,0 +1,191 @@
+//! Active health checks (`[backends.X.healthCheck]`), as in Traefik 1.7: every
+//! `interval`, GET `path` on each server with a `timeout`; 2xx and 3xx are
+//! healthy, anything else (or no answer) takes the server out of rotation
+//! until a later check succeeds.
+//!
+//! Health lives in a `HealthTable` keyed by backend name and server URL that
+//! outlives runtime snapshots, so a config reload that keeps a backend keeps
+//! what is known about its servers. The checker tasks belong to a snapshot and
+//! stop when it is dropped (`HealthCheckers`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use http::{HeaderName, HeaderValue, Request, Uri};
+use tokio::task::JoinHandle;
+
+use crate::balancer::UpstreamServer;
+use crate::body::ProxyBody;
+use crate::config::model::{HealthCheck, Scheme};
+use crate::upstream::Upstreams;
+
+/// Whether a server takes traffic. Starts up: a server is innocent until a
+/// check proves otherwise, as in Traefik.
+#[derive(Debug)]
+pub struct Health {
+    up: AtomicBool,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            up: AtomicBool::new(true),
+        }
+    }
+}
+
+impl Health {
+    #[inline]
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Returns the previous state.
+    pub fn set_up(&self, up: bool) -> bool {
+        self.up.swap(up, Ordering::Relaxed)
+    }
+}
+
+/// Health of every server ever configured, by (backend, server URL).
+#[derive(Debug, Default)]
+pub struct HealthTable {
+    entries: Mutex<HashMap<(String, String), Arc<Health>>>,
+}
+
+impl HealthTable {
+    /// The health cell for a server: the existing one if this backend already
+    /// had this server, else a fresh one (up).
+    pub fn cell(&self, backend: &str, url: &str) -> Arc<Health> {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry((backend.to_string(), url.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    /// Forget servers that no snapshot uses any more (called after a reload).
+    pub fn retain(&self, keep: impl Fn(&str, &str) -> bool) {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|(b, u), _| keep(b, u));
+    }
+}
+
+/// The checker tasks of one snapshot; aborted when the snapshot is dropped.
+#[derive(Debug, Default)]
+pub struct HealthCheckers {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for HealthCheckers {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl HealthCheckers {
+    /// Start checking `servers` of `backend` with `check`. Must run inside a
+    /// tokio runtime.
+    pub fn spawn(
+        &mut self,
+        backend: &str,
+        check: &HealthCheck,
+        servers: &[Arc<UpstreamServer>],
+        upstreams: &Arc<Upstreams>,
+    ) {
+        for server in servers {
+            let Some(uri) = check_uri(check, server) else {
+                tracing::warn!(backend, server = %server.url, "cannot build a health-check URL; server left up");
+                continue;
+            };
+            let task = CheckTask {
+                backend: backend.to_string(),
+                server: server.clone(),
+                uri,
+                check: check.clone(),
+                upstreams: upstreams.clone(),
+            };
+            self.tasks.push(tokio::spawn(task.run()));
+        }
+    }
+}
+
+struct CheckTask {
+    backend: String,
+    server: Arc<UpstreamServer>,
+    uri: Uri,
+    check: HealthCheck,
+    upstreams: Arc<Upstreams>,
+}
+
+impl CheckTask {
+    async fn run(self) {
+        let mut ticker = tokio::time::interval(self.check.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let result = self.probe().await;
+            let up = result.is_ok();
+            let was_up = self.server.health.set_up(up);
+            match (was_up, result) {
+                (true, Err(why)) => tracing::warn!(
+                    backend = %self.backend, server = %self.server.url, %why,
+                    "health check failed: server taken out of rotation"
+                ),
+                (false, Ok(())) => tracing::info!(
+                    backend = %self.backend, server = %self.server.url,
+                    "health check passed: server back in rotation"
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    async fn probe(&self) -> Result<(), String> {
+        let mut req = Request::get(self.uri.clone());
+        if let Some(host) = &self.check.hostname {
+            req = req.header(http::header::HOST, host.as_str());
+        }
+        for (k, v) in &self.check.headers {
+            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
+                req = req.header(k, v);
+            }
+        }
+        let req = req.body(ProxyBody::empty()).map_err(|e| e.to_string())?;
+        let client = self.upstreams.client_for(self.server.scheme);
+        let resp = tokio::time::timeout(self.check.timeout, client.request(req))
+            .await
+            .map_err(|_| format!("no answer within {:?}", self.check.timeout))?
+            .map_err(|e| crate::upstream::describe_error(&e))?;
+        let status = resp.status();
+        if status.is_success() || status.is_redirection() {
+            Ok(())
+        } else {
+            Err(format!("status {status}"))
+        }
+    }
+}
+
+fn check_uri(check: &HealthCheck, server: &UpstreamServer) -> Option<Uri> {
+    let scheme = match check.scheme.unwrap_or(server.scheme) {
+        Scheme::Https => "https",
+        Scheme::Http | Scheme::H2c => "http",
+    };
+    let host = server.authority.host();
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    let port = check
+        .port
+        .or_else(|| server.authority.port_u16())
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    let path = if check.path.starts_with('/') {
+        check.path.clone()
+    } else {
+        format!("/{}", check.path)
+    };
+    format!("{scheme}://{host}:{port}{path}").parse().ok()
+}

@@ -1,0 +1,32 @@
+//! tollgate: a reverse proxy configured in Traefik 1.7's TOML dialect.
+//!
+//! ```text
+//!  config file ──config::load──▶ Config ──runtime::compile──▶ Snapshot ──▶ Shared (ArcSwap)
+//!                                                                            │ load once per request
+//!  client ─▶ entrypoint (accept, hyper h1/h2c) ─▶ server::handle ─▶ router ─▶ frontend
+//!        ◀──────────── response streams back ◀── proxy::forward ◀── balancer ◀─┘
+//! ```
+//!
+//! Modules are declared in the order a request meets them; `config` and
+//! `runtime` are the two subsystems that build what the request path reads.
+
+pub mod config;
+pub mod runtime;
+
+pub mod entrypoint;
+pub mod server;
+pub mod router;
+pub mod limit;
+pub mod balancer;
+pub mod forwarded;
+pub mod proxy;
+pub mod upstream;
+pub mod health;
+
+pub mod body;
+pub mod error;
+pub mod logging;
+pub mod trust;
+
+mod app;
+pub use app::{check, run};

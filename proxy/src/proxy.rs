@@ -1,0 +1,162 @@
+//! Forwarding one routed request to a backend server and its response back.
+//!
+//! Bodies are never buffered: the client's body becomes the upstream request
+//! body and the backend's body becomes the client's response body, frame by
+//! frame. Upgrades (WebSocket) are spliced: once the backend answers 101, both
+//! connections are handed to a copy task that runs until either side closes.
+
+use http::header::{self, HeaderValue};
+use http::uri::{PathAndQuery, Uri};
+use http::{Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+
+use crate::balancer::UpstreamServer;
+use crate::body::ProxyBody;
+use crate::config::model::Scheme;
+use crate::error::ProxyError;
+use crate::forwarded::{self, ClientInfo};
+use crate::router::Rewrite;
+use crate::runtime::FrontendRuntime;
+use crate::upstream::{self, Upstreams};
+
+/// Send `req` to `server` and return the backend's response, ready for the client.
+pub async fn forward(
+    mut req: Request<Incoming>,
+    frontend: &FrontendRuntime,
+    server: &UpstreamServer,
+    rewrite: Option<Rewrite>,
+    client: &ClientInfo,
+    upstreams: &Upstreams,
+    server_name: &HeaderValue,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let upgrade = req.version() == Version::HTTP_11 && forwarded::is_upgrade_request(req.headers());
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+
+    let (mut parts, body) = req.into_parts();
+    let client_host = client_host(&parts.uri, &parts.headers);
+    let keep_trailers = server.scheme == Scheme::H2c && forwarded::wants_trailers(&parts.headers);
+
+    forwarded::strip_hop_by_hop(&mut parts.headers, upgrade);
+    if keep_trailers {
+        parts.headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    forwarded::set_forwarded_headers(&mut parts.headers, client, client_host.as_ref(), server_name);
+    if let Some(rw) = &rewrite {
+        if let Some(prefix) = &rw.forwarded_prefix {
+            insert_str(&mut parts.headers, &forwarded::X_FORWARDED_PREFIX, prefix);
+        }
+        if let Some(old) = &rw.replaced_path {
+            insert_str(&mut parts.headers, &forwarded::X_REPLACED_PATH, old);
+        }
+    }
+    let host = match (&client_host, frontend.pass_host_header) {
+        (Some(h), true) => h.clone(),
+        _ => server.host_header.clone(),
+    };
+    parts.headers.insert(header::HOST, host);
+
+    parts.uri = upstream_uri(&parts.uri, server, rewrite.as_ref())?;
+    parts.version = match server.scheme {
+        Scheme::H2c => Version::HTTP_2,
+        Scheme::Http | Scheme::Https => Version::HTTP_11,
+    };
+
+    let upstream_req = Request::from_parts(parts, ProxyBody::incoming(body));
+    let mut resp = send(upstream_req, server, upstreams).await?;
+
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let backend_upgrade = hyper::upgrade::on(&mut resp);
+            tokio::spawn(splice(client_upgrade, backend_upgrade));
+            let (mut parts, _) = resp.into_parts();
+            forwarded::strip_hop_by_hop(&mut parts.headers, true);
+            return Ok(Response::from_parts(parts, ProxyBody::empty()));
+        }
+    }
+
+    let (mut parts, body) = resp.into_parts();
+    forwarded::strip_hop_by_hop(&mut parts.headers, false);
+    Ok(Response::from_parts(parts, ProxyBody::incoming(body)))
+}
+
+async fn send(
+    req: Request<ProxyBody>,
+    server: &UpstreamServer,
+    upstreams: &Upstreams,
+) -> Result<Response<Incoming>, ProxyError> {
+    let _waiting = server.start_waiting();
+    let call = upstreams.client_for(server.scheme).request(req);
+    let result = match upstreams.timeouts().response_header {
+        Some(limit) => tokio::time::timeout(limit, call)
+            .await
+            .map_err(|_| ProxyError::GatewayTimeout)?,
+        None => call.await,
+    };
+    result.map_err(|e| {
+        if upstream::is_connect_timeout(&e) {
+            ProxyError::GatewayTimeout
+        } else {
+            ProxyError::BadGateway(upstream::describe_error(&e))
+        }
+    })
+}
+
+/// The client's Host: the `Host` header, or the authority of an HTTP/2 request.
+fn client_host(uri: &Uri, headers: &http::HeaderMap) -> Option<HeaderValue> {
+    if let Some(h) = headers.get(header::HOST) {
+        return Some(h.clone());
+    }
+    uri.authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+}
+
+/// `scheme://server/path?query`: the client's path and query, unless a
+/// modifier rewrote the path (the query is kept either way).
+fn upstream_uri(
+    original: &Uri,
+    server: &UpstreamServer,
+    rewrite: Option<&Rewrite>,
+) -> Result<Uri, ProxyError> {
+    let path_and_query = match rewrite {
+        None => original
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        Some(rw) => {
+            let pq = match original.query() {
+                Some(q) => format!("{}?{q}", rw.path),
+                None => rw.path.clone(),
+            };
+            PathAndQuery::try_from(pq)
+                .map_err(|e| ProxyError::BadRequest(format!("rewritten path: {e}")))?
+        }
+    };
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(server.uri_scheme.clone());
+    parts.authority = Some(server.authority.clone());
+    parts.path_and_query = Some(path_and_query);
+    Uri::from_parts(parts).map_err(|e| ProxyError::Internal(format!("upstream URI: {e}")))
+}
+
+fn insert_str(headers: &mut http::HeaderMap, name: &'static http::HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
+    }
+}
+
+/// Copy bytes both ways between an upgraded client and backend connection.
+async fn splice(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::OnUpgrade) {
+    let (client, backend) = match tokio::try_join!(client, backend) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::debug!(error = %e, "upgrade did not complete");
+            return;
+        }
+    };
+    let mut client = TokioIo::new(client);
+    let mut backend = TokioIo::new(backend);
+    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut backend).await {
+        tracing::debug!(error = %e, "upgraded connection ended");
+    }
+}

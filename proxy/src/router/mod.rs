@@ -1,0 +1,61 @@
+//! Traefik 1.7 routing rules, compiled once per config.
+//!
+//! API CONTRACT (used by runtime::compile and server.rs; keep these signatures):
+//!
+//! ```ignore
+//! let router = Router::compile(&[FrontendRules { priority: 0, rules: vec!["PathPrefix:/zumi01".into()] }])?;
+//! if let Some(m) = router.route(&method, &uri, &headers) { /* m.frontend, m.rewrite */ }
+//! ```
+//! (Implementation to be written: see the router work item.)
+
+use http::{HeaderMap, Method, Uri};
+
+/// The rules of one frontend: all of its routes' rule strings (ANDed) and its
+/// configured priority (0 = use the rules' total length, as Traefik 1.7).
+#[derive(Debug, Clone)]
+pub struct FrontendRules {
+    pub priority: i64,
+    pub rules: Vec<String>,
+}
+
+/// A rule that does not compile: which frontend (index into the slice given to
+/// `compile`), which of its rules (index into `rules`), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    pub frontend: usize,
+    pub rule: usize,
+    pub message: String,
+}
+
+/// The outcome of routing one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteMatch {
+    /// Index of the winning frontend in the slice given to `compile`.
+    pub frontend: usize,
+    /// Set only when a modifier changed the path; None = forward the path as the client sent it.
+    pub rewrite: Option<Rewrite>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewrite {
+    /// The new path (no query: the caller keeps the client's query).
+    pub path: String,
+    /// Value for `X-Forwarded-Prefix` when a strip modifier removed a prefix.
+    pub forwarded_prefix: Option<String>,
+    /// Value for `X-Replaced-Path` when a ReplacePath* modifier ran.
+    pub replaced_path: Option<String>,
+}
+
+/// Compiled routing table for one set of frontends (one entrypoint).
+#[derive(Debug, Default)]
+pub struct Router {}
+
+impl Router {
+    pub fn compile(_frontends: &[FrontendRules]) -> Result<Router, Vec<RuleError>> {
+        todo!("router work item")
+    }
+
+    pub fn route(&self, _method: &Method, _uri: &Uri, _headers: &HeaderMap) -> Option<RouteMatch> {
+        todo!("router work item")
+    }
+}

@@ -1,0 +1,274 @@
+//! gorilla/mux-style templates (`/articles/{category}/{id:[0-9]+}`), compiled
+//! once into either a plain string comparison (no `{`: the common case, and the
+//! one the index can use) or one anchored regex.
+
+use std::borrow::Cow;
+
+use regex::Regex;
+
+use super::path;
+
+/// What a template is matched against, which decides its default variable
+/// pattern, its anchoring and how its literal text is canonicalized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// A host name: case-insensitive, whole string, `{name}` = `[^.]+`.
+    Host,
+    /// A whole path (`Path`, `PathStrip`): `{name}` = `[^/]+`.
+    Path,
+    /// A path prefix (`PathPrefix`, `PathPrefixStrip`): anchored at the start only.
+    PathPrefix,
+    /// A query-string value: whole string, `{name}` = `.*`.
+    QueryValue,
+}
+
+/// One compiled alternative of a matcher.
+#[derive(Debug, Clone)]
+pub(super) enum Pattern {
+    /// Equal ignoring ASCII case (host names); stored lower-case.
+    NoCase(Box<str>),
+    /// Equal.
+    Exact(Box<str>),
+    /// Starts with (a plain prefix, as Traefik 1.7's `prefixMatcher`: `/zumi01`
+    /// also matches `/zumi01x`).
+    Prefix(Box<str>),
+    /// A template with variables, anchored as its mode requires.
+    Regex {
+        re: Regex,
+        /// The literal text before the first variable: every match starts with it.
+        literal_prefix: Box<str>,
+    },
+}
+
+impl Pattern {
+    pub(super) fn is_match(&self, s: &str) -> bool {
+        match self {
+            Pattern::NoCase(lit) => s.eq_ignore_ascii_case(lit),
+            Pattern::Exact(lit) => s == &**lit,
+            Pattern::Prefix(lit) => s.starts_with(&**lit),
+            Pattern::Regex { re, .. } => re.is_match(s),
+        }
+    }
+
+    /// The length of the matched start of `s` (all of it for whole-string
+    /// patterns): what a strip modifier removes.
+    pub(super) fn match_len(&self, s: &str) -> Option<usize> {
+        match self {
+            Pattern::Prefix(lit) => s.starts_with(&**lit).then_some(lit.len()),
+            Pattern::Regex { re, .. } => re.find(s).map(|m| m.end()),
+            _ => self.is_match(s).then_some(s.len()),
+        }
+    }
+
+    /// Text that every matching string starts with (case-sensitively); empty
+    /// when nothing is known.
+    pub(super) fn literal_prefix(&self) -> &str {
+        match self {
+            Pattern::NoCase(_) => "",
+            Pattern::Exact(lit) | Pattern::Prefix(lit) => lit,
+            Pattern::Regex { literal_prefix, .. } => literal_prefix,
+        }
+    }
+
+    /// The lower-case host name, when this is a plain host comparison.
+    pub(super) fn literal_host(&self) -> Option<&str> {
+        match self {
+            Pattern::NoCase(lit) => Some(lit),
+            _ => None,
+        }
+    }
+
+    pub(super) fn is_plain(&self) -> bool {
+        !matches!(self, Pattern::Regex { .. })
+    }
+}
+
+/// Compiles one alternative (already trimmed and non-empty).
+pub(super) fn compile(template: &str, mode: Mode) -> Result<Pattern, String> {
+    let parts = parse(template)?;
+    let is_path = matches!(mode, Mode::Path | Mode::PathPrefix);
+    if is_path && !(template.starts_with('/') || template.starts_with('{')) {
+        // mux accepts it, but such a rule could never match any request.
+        return Err(format!("path {template:?} must start with \"/\""));
+    }
+    if let [Part::Literal(lit)] = parts.as_slice() {
+        return Ok(match mode {
+            Mode::Host => Pattern::NoCase(canonical_host(lit).into()),
+            Mode::Path => Pattern::Exact(path::normalize(lit).into()),
+            Mode::PathPrefix => Pattern::Prefix(path::normalize(lit).into()),
+            Mode::QueryValue => Pattern::Exact((*lit).into()),
+        });
+    }
+
+    let (default_var, case_flag, end_anchor) = match mode {
+        Mode::Host => ("[^.]+", "(?i)", "$"),
+        Mode::Path => ("[^/]+", "", "$"),
+        Mode::PathPrefix => ("[^/]+", "", ""),
+        Mode::QueryValue => (".*", "", "$"),
+    };
+    let mut source = format!("{case_flag}^");
+    let mut literal_prefix = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        match part {
+            Part::Literal(lit) => {
+                let lit = match mode {
+                    Mode::Host => Cow::Owned(lit.to_ascii_lowercase()),
+                    Mode::Path | Mode::PathPrefix => path::normalize_escapes(lit),
+                    Mode::QueryValue => Cow::Borrowed(*lit),
+                };
+                if i == 0 && is_path {
+                    literal_prefix.push_str(&lit);
+                }
+                source.push_str(&regex::escape(&lit));
+            }
+            Part::Variable { pattern } => {
+                source.push_str("(?:");
+                source.push_str(pattern.unwrap_or(default_var));
+                source.push(')');
+            }
+        }
+    }
+    source.push_str(end_anchor);
+    let re = Regex::new(&source)
+        .map_err(|e| format!("invalid regular expression in {template:?}: {e}"))?;
+    Ok(Pattern::Regex {
+        re,
+        literal_prefix: literal_prefix.into(),
+    })
+}
+
+/// Host names compare lower-case, and `example.com.` is `example.com`.
+pub(super) fn canonical_host(host: &str) -> String {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host.to_ascii_lowercase()
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Part<'a> {
+    Literal(&'a str),
+    /// `{name}` (pattern None: the mode's default) or `{name:pattern}`.
+    Variable { pattern: Option<&'a str> },
+}
+
+/// Splits a template into literal text and `{...}` variables, with mux's
+/// rules: braces nest (`{id:[0-9]{3}}`), must balance, and a variable needs a
+/// name and, after a `:`, a non-empty pattern.
+fn parse(template: &str) -> Result<Vec<Part<'_>>, String> {
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, b) in template.bytes().enumerate() {
+        match b {
+            b'{' => {
+                if depth == 0 {
+                    if i > start {
+                        parts.push(Part::Literal(&template[start..i]));
+                    }
+                    start = i;
+                }
+                depth += 1;
+            }
+            b'}' => {
+                if depth == 0 {
+                    return Err(format!("unbalanced braces in {template:?}"));
+                }
+                depth -= 1;
+                if depth == 0 {
+                    let inner = &template[start + 1..i];
+                    let (name, pattern) = match inner.split_once(':') {
+                        Some((name, pattern)) => (name, Some(pattern)),
+                        None => (inner, None),
+                    };
+                    if name.is_empty() || pattern == Some("") {
+                        return Err(format!(
+                            "missing name or pattern in {:?}",
+                            &template[start..=i]
+                        ));
+                    }
+                    parts.push(Part::Variable { pattern });
+                    start = i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(format!("unbalanced braces in {template:?}"));
+    }
+    if start < template.len() {
+        parts.push(Part::Literal(&template[start..]));
+    }
+    Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(t: &str, mode: Mode) -> Pattern {
+        compile(t, mode).unwrap_or_else(|e| panic!("{t}: {e}"))
+    }
+
+    #[test]
+    fn literals_compile_to_plain_comparisons() {
+        assert!(matches!(ok("Example.COM.", Mode::Host), Pattern::NoCase(h) if &*h == "example.com"));
+        assert!(matches!(ok("/a//b", Mode::Path), Pattern::Exact(p) if &*p == "/a/b"));
+        assert!(matches!(ok("/%7Ezumi", Mode::PathPrefix), Pattern::Prefix(p) if &*p == "/~zumi"));
+        assert!(matches!(ok("a b", Mode::QueryValue), Pattern::Exact(p) if &*p == "a b"));
+    }
+
+    #[test]
+    fn path_templates() {
+        let p = ok("/articles/{category}/{id:[0-9]+}", Mode::Path);
+        assert!(p.is_match("/articles/news/42"));
+        assert!(!p.is_match("/articles/news/42/x"));
+        assert!(!p.is_match("/articles/a/b/42"));
+        assert!(!p.is_match("/articles/news/x"));
+        assert_eq!(p.literal_prefix(), "/articles/");
+
+        let p = ok("/api/{v:v[0-9]{1,2}}", Mode::PathPrefix);
+        assert!(p.is_match("/api/v12/users"));
+        assert!(!p.is_match("/x/api/v1"));
+        assert_eq!(p.match_len("/api/v12/users"), Some(8));
+
+        // Literal text is literal, not regex syntax.
+        let p = ok("/a.b/{x}", Mode::Path);
+        assert!(p.is_match("/a.b/c"));
+        assert!(!p.is_match("/axb/c"));
+
+        let p = ok("{any:.*}", Mode::Path);
+        assert!(p.is_match("/whatever/you/like"));
+        assert_eq!(p.literal_prefix(), "");
+    }
+
+    #[test]
+    fn host_templates() {
+        let p = ok("{sub:[a-z]+}.Example.com", Mode::Host);
+        assert!(p.is_match("api.example.com"));
+        assert!(p.is_match("API.EXAMPLE.COM"));
+        assert!(!p.is_match("a.b.example.com"));
+        assert!(!p.is_match("api.example.com.evil"));
+        let p = ok("{sub}.example.com", Mode::Host);
+        assert!(p.is_match("x-1.example.com"));
+        assert!(!p.is_match("a.b.example.com"));
+    }
+
+    #[test]
+    fn query_templates() {
+        let p = ok("{id:[0-9]+}", Mode::QueryValue);
+        assert!(p.is_match("123"));
+        assert!(!p.is_match("12a"));
+        assert!(ok("{any}", Mode::QueryValue).is_match(""));
+    }
+
+    #[test]
+    fn template_errors() {
+        let err = |t: &str, m| compile(t, m).unwrap_err();
+        assert!(err("/a/{id", Mode::Path).contains("unbalanced braces"));
+        assert!(err("/a/id}", Mode::Path).contains("unbalanced braces"));
+        assert!(err("/a/{:[0-9]+}", Mode::Path).contains("missing name or pattern"));
+        assert!(err("/a/{id:}", Mode::Path).contains("missing name or pattern"));
+        assert!(err("/a/{id:(}", Mode::Path).contains("invalid regular expression"));
+        assert!(err("zumi01", Mode::PathPrefix).contains("must start with \"/\""));
+    }
+}

@@ -1,0 +1,196 @@
+//! `Config → Snapshot`: the only reader of `config::model` on the running side.
+//!
+//! Everything a request needs is resolved here, once: rules compiled into a
+//! router per entrypoint, frontends pointing straight at their backend's
+//! balancer, server URLs parsed, header values prepared. A config that does not
+//! compile is refused with every error located in its file.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use http::uri::Authority;
+
+use crate::balancer::{Balancer, UpstreamServer};
+use crate::config::model::{Backend, Config};
+use crate::config::{ConfigError, Diagnostic};
+use crate::health::HealthCheckers;
+use crate::limit::Limiter;
+use crate::router::{FrontendRules, Router};
+use crate::runtime::{BackendRuntime, EntryRoutes, FrontendRuntime, Shared, Snapshot};
+use crate::trust::{Cidr, Trust};
+use crate::upstream::Upstreams;
+
+/// Build a snapshot from `config`. Spawns health-check tasks, so it must run
+/// inside a tokio runtime; `check` uses `validate` instead.
+pub fn compile(config: &Config, shared: &Shared) -> Result<Snapshot, ConfigError> {
+    let upstreams = Arc::new(Upstreams::new(&config.forwarding_timeouts));
+    let mut errors = Vec::new();
+    let backends = compile_backends(config, shared, &mut errors);
+    let mut entrypoints = Vec::new();
+    for (name, ep) in &config.entry_points {
+        let trust = compile_trust(ep, &mut errors);
+        let Some(routes) = compile_entry(config, name, &backends, trust, &mut errors) else {
+            continue;
+        };
+        let slot = shared.slot(name);
+        if entrypoints.len() <= slot {
+            entrypoints.resize_with(slot + 1, || None);
+        }
+        entrypoints[slot] = Some(Arc::new(routes));
+    }
+    if !errors.is_empty() {
+        return Err(ConfigError { errors });
+    }
+
+    let mut checkers = HealthCheckers::default();
+    for (name, backend) in &config.backends {
+        if let (Some(check), Some(rt)) = (&backend.health_check, backends.get(name.as_str())) {
+            checkers.spawn(name, check, rt.balancer.servers(), &upstreams);
+        }
+    }
+    Ok(Snapshot {
+        entrypoints,
+        upstreams,
+        _health_checkers: checkers,
+    })
+}
+
+/// Everything `compile` checks, without starting anything (for `tollgate check`).
+pub fn validate(config: &Config) -> Result<(), ConfigError> {
+    let shared = Shared::new(http::HeaderValue::from_static("check"));
+    let mut errors = Vec::new();
+    let backends = compile_backends(config, &shared, &mut errors);
+    for (name, ep) in &config.entry_points {
+        let trust = compile_trust(ep, &mut errors);
+        compile_entry(config, name, &backends, trust, &mut errors);
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError { errors })
+    }
+}
+
+fn compile_backends<'c>(
+    config: &'c Config,
+    shared: &Shared,
+    errors: &mut Vec<Diagnostic>,
+) -> BTreeMap<&'c str, Arc<BackendRuntime>> {
+    config
+        .backends
+        .iter()
+        .map(|(name, b)| (name.as_str(), Arc::new(compile_backend(b, shared, errors))))
+        .collect()
+}
+
+fn compile_backend(b: &Backend, shared: &Shared, errors: &mut Vec<Diagnostic>) -> BackendRuntime {
+    let servers = b
+        .servers
+        .iter()
+        .filter_map(|s| match Authority::from_str(&s.authority) {
+            Ok(authority) => Some(Arc::new(UpstreamServer::new(
+                s.name.clone(),
+                s.url.clone(),
+                s.scheme,
+                authority,
+                s.weight,
+                shared.health.cell(&b.name, &s.url),
+            ))),
+            Err(e) => {
+                errors.push(Diagnostic::at(
+                    s.location.clone(),
+                    format!("invalid server address {:?}: {e}", s.authority),
+                ));
+                None
+            }
+        })
+        .collect();
+    BackendRuntime {
+        name: b.name.clone(),
+        balancer: Balancer::new(b.load_balancer, servers),
+        limiter: b.max_conn.as_ref().map(Limiter::new),
+    }
+}
+
+fn compile_trust(ep: &crate::config::model::EntryPoint, errors: &mut Vec<Diagnostic>) -> Trust {
+    let mut networks = Vec::new();
+    for net in &ep.forwarded_headers.trusted_ips {
+        match Cidr::parse(net) {
+            Ok(n) => networks.push(n),
+            Err(why) => {
+                let mut loc = ep.location.clone();
+                loc.key = format!("entryPoints.{}.forwardedHeaders.trustedIPs", ep.name);
+                errors.push(Diagnostic::at(loc, why));
+            }
+        }
+    }
+    Trust {
+        everyone: ep.forwarded_headers.insecure,
+        networks,
+    }
+}
+
+/// The routes of entrypoint `ep`: frontends that list it, or, when they list
+/// none, frontends of `defaultEntryPoints` (all entrypoints if that is empty).
+fn compile_entry(
+    config: &Config,
+    ep: &str,
+    backends: &BTreeMap<&str, Arc<BackendRuntime>>,
+    trust: Trust,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<EntryRoutes> {
+    let mut rules = Vec::new();
+    let mut frontends = Vec::new();
+    let mut sources = Vec::new();
+    for f in config.frontends.values() {
+        let eps = if f.entry_points.is_empty() {
+            &config.default_entry_points
+        } else {
+            &f.entry_points
+        };
+        if !eps.is_empty() && !eps.iter().any(|e| e == ep) {
+            continue;
+        }
+        let Some(backend) = backends.get(f.backend.as_str()) else {
+            // The loader reports unknown backends; nothing to route to here.
+            continue;
+        };
+        rules.push(FrontendRules {
+            priority: f.priority,
+            rules: f.routes.iter().map(|r| r.rule.clone()).collect(),
+        });
+        frontends.push(Arc::new(FrontendRuntime {
+            name: f.name.clone(),
+            backend: backend.clone(),
+            pass_host_header: f.pass_host_header,
+        }));
+        sources.push(f);
+    }
+    let router = match Router::compile(&rules) {
+        Ok(r) => r,
+        Err(rule_errors) => {
+            for e in rule_errors {
+                let f = sources[e.frontend];
+                let loc = f
+                    .routes
+                    .get(e.rule)
+                    .map(|r| r.location.clone())
+                    .unwrap_or_else(|| f.location.clone());
+                // Several entrypoints share a frontend: report each error once.
+                let d = Diagnostic::at(loc, e.message);
+                if !errors.contains(&d) {
+                    errors.push(d);
+                }
+            }
+            return None;
+        }
+    };
+    Some(EntryRoutes {
+        name: ep.to_string(),
+        router,
+        frontends,
+        trust,
+        ping: config.ping.as_deref() == Some(ep),
+    })
+}

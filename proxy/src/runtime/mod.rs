@@ -1,0 +1,114 @@
+//! The running configuration: an immutable `Snapshot` compiled from a
+//! `config::Config`, published through an `ArcSwap` in `Shared`.
+//!
+//! Each request loads the snapshot once (`Shared::snapshot()`), and keeps that
+//! `Arc` until it is done, so a reload in the middle of a request can never mix
+//! two configs, and the old snapshot is freed when its last request finishes.
+//! Nothing on the request path locks anything a reload holds.
+//!
+//! State that must outlive a snapshot (server health, entrypoint slots) sits in
+//! `Shared` beside it.
+
+pub mod compile;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use http::HeaderValue;
+
+use crate::balancer::Balancer;
+use crate::health::{HealthCheckers, HealthTable};
+use crate::limit::Limiter;
+use crate::router::Router;
+use crate::trust::Trust;
+use crate::upstream::Upstreams;
+
+/// Stable index of an entrypoint name, valid across reloads: listeners keep
+/// their slot and find their routes with one index, not a string lookup.
+pub type Slot = usize;
+
+/// Process-wide state: the current snapshot and what survives reloads.
+pub struct Shared {
+    current: ArcSwap<Snapshot>,
+    pub health: HealthTable,
+    slots: Mutex<HashMap<String, Slot>>,
+    /// `X-Forwarded-Server`: this machine's host name.
+    pub server_name: HeaderValue,
+}
+
+impl Shared {
+    pub fn new(server_name: HeaderValue) -> Arc<Shared> {
+        Arc::new(Shared {
+            current: ArcSwap::from_pointee(Snapshot::empty()),
+            health: HealthTable::default(),
+            slots: Mutex::default(),
+            server_name,
+        })
+    }
+
+    /// The snapshot to serve one request with.
+    #[inline]
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Make `next` the snapshot every new request sees.
+    pub fn publish(&self, next: Snapshot) {
+        self.current.store(Arc::new(next));
+    }
+
+    /// The slot for an entrypoint name, allocated on first use.
+    pub fn slot(&self, name: &str) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let next = slots.len();
+        *slots.entry(name.to_string()).or_insert(next)
+    }
+}
+
+/// One compiled configuration. Immutable once built.
+pub struct Snapshot {
+    /// Indexed by `Slot`; None for slots of entrypoints this config lacks.
+    pub entrypoints: Vec<Option<Arc<EntryRoutes>>>,
+    pub upstreams: Arc<Upstreams>,
+    /// Health-check tasks of this snapshot; stopped when it is dropped.
+    pub _health_checkers: HealthCheckers,
+}
+
+impl Snapshot {
+    pub fn empty() -> Snapshot {
+        Snapshot {
+            entrypoints: Vec::new(),
+            upstreams: Arc::new(Upstreams::new(&Default::default())),
+            _health_checkers: HealthCheckers::default(),
+        }
+    }
+
+    #[inline]
+    pub fn entry(&self, slot: Slot) -> Option<&EntryRoutes> {
+        self.entrypoints.get(slot).and_then(|e| e.as_deref())
+    }
+}
+
+/// Everything one entrypoint needs to answer a request.
+pub struct EntryRoutes {
+    pub name: String,
+    pub router: Router,
+    /// Indexed by `RouteMatch::frontend`.
+    pub frontends: Vec<Arc<FrontendRuntime>>,
+    pub trust: Trust,
+    /// Answer `GET /ping` with `OK` here (Traefik's `[ping]`).
+    pub ping: bool,
+}
+
+pub struct FrontendRuntime {
+    pub name: String,
+    pub backend: Arc<BackendRuntime>,
+    pub pass_host_header: bool,
+}
+
+pub struct BackendRuntime {
+    pub name: String,
+    pub balancer: Balancer,
+    pub limiter: Option<Limiter>,
+}

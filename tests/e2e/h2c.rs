@@ -1,0 +1,69 @@
+//! HTTP/2 with prior knowledge (h2c) on a plain entrypoint.
+
+use crate::harness::*;
+use reqwest::{StatusCode, Version};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2c_requests_are_proxied_and_multiplexed() {
+    let be = echo("be").await;
+    let toml = http_only() + &frontend("f", "be", "PathPrefix:/app") + &backend("be", &be.url());
+    let tg = Tollgate::start(&toml, &["http"]).await;
+    let c = h2c();
+
+    let resp = within(secs(10), "h2c GET", c.get(tg.url("http", "/app/x?y=1")).send())
+        .await
+        .expect("h2c request");
+    assert_eq!(resp.version(), Version::HTTP_2);
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen = Echo::parse(&resp.text().await.unwrap());
+    assert_eq!(seen.uri, "/app/x?y=1");
+    assert_eq!(seen.method, "GET");
+    // The :authority becomes the Host the backend sees (passHostHeader).
+    let authority = tg.addr("http").to_string();
+    assert_eq!(seen.header("host"), Some(authority.as_str()), "{seen:?}");
+    assert_eq!(seen.header("x-forwarded-proto"), Some("http"));
+
+    // A request body over h2.
+    let seen = echo_of(c.post(tg.url("http", "/app/upload")).body(vec![7u8; 300_000])).await;
+    assert_eq!(seen.body_len, 300_000);
+
+    // Many concurrent streams on the one connection, each answered for itself.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let c = c.clone();
+        let url = tg.url("http", &format!("/app/n{i}"));
+        tasks.push(tokio::spawn(async move { (i, echo_of(c.get(url)).await) }));
+    }
+    for t in tasks {
+        let (i, seen) = within(secs(10), "concurrent h2 stream", t).await.unwrap();
+        assert_eq!(seen.uri, format!("/app/n{i}"));
+    }
+    assert_eq!(status_of(&c, &tg.url("http", "/elsewhere")).await, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2c_host_rules_use_the_authority() {
+    let (a, b) = (echo("a").await, echo("b").await);
+    let toml = http_only()
+        + &frontend("fa", "a", "Host:a.h2.test")
+        + &frontend("fb", "b", "Host:b.h2.test")
+        + &backend("a", &a.url())
+        + &backend("b", &b.url());
+    let tg = Tollgate::start(&toml, &["http"]).await;
+    let port = tg.addr("http").port();
+
+    for (host, want) in [("a.h2.test", "a"), ("b.h2.test", "b")] {
+        let c = h2c_resolving(host, tg.addr("http"));
+        let resp = within(secs(10), "h2c GET", c.get(format!("http://{host}:{port}/p")).send())
+            .await
+            .expect("h2c request");
+        assert_eq!(resp.version(), Version::HTTP_2);
+        assert_eq!(resp.status(), StatusCode::OK, "host {host}");
+        let seen = Echo::parse(&resp.text().await.unwrap());
+        assert_eq!(seen.server, want, "host {host}");
+        assert_eq!(seen.header("x-forwarded-host"), Some(format!("{host}:{port}").as_str()));
+    }
+    let c = h2c_resolving("c.h2.test", tg.addr("http"));
+    let st = status_of(&c, &format!("http://c.h2.test:{port}/p")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,25 @@
+//! Shared helpers for the end-to-end tests: the tollgate process, real
+//! backends and clients.
+#![allow(dead_code)]
+
+pub mod backends;
+pub mod client;
+pub mod config;
+pub mod process;
+
+pub use backends::*;
+pub use client::*;
+pub use config::*;
+pub use process::*;
+
+pub use std::time::Duration;
+
+/// Short-hand for `Duration::from_millis`.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Short-hand for `Duration::from_secs`.
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}

@@ -1,0 +1,444 @@
+//! Running the real `tollgate` binary: `run` (with a readiness check on its
+//! `listening entrypoint=NAME address=ADDR` log lines) and `check`.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+
+/// How long `tollgate run` may take to report every entrypoint as listening.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A fresh directory under the system temp dir, removed on drop (kept when
+/// `TOLLGATE_E2E_KEEP` is set, for post-mortems).
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "tollgate-e2e-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `contents` to `rel` (parent folders created) and returns the path.
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("create parent dir");
+        }
+        std::fs::write(&p, contents).expect("write file");
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("TOLLGATE_E2E_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Removes ANSI colour sequences (tracing's fmt layer may colour even when
+/// stderr is a pipe).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `listening entrypoint=NAME address=127.0.0.1:PORT` → (NAME, addr).
+fn parse_listening(line: &str) -> Option<(String, SocketAddr)> {
+    if !line.contains("listening") {
+        return None;
+    }
+    let clean = |v: &str| v.trim_matches(|c| c == '"' || c == '\'' || c == ',').to_string();
+    let mut name = None;
+    let mut addr = None;
+    for tok in line.split_whitespace() {
+        if let Some(v) = tok.strip_prefix("entrypoint=") {
+            name = Some(clean(v));
+        } else if let Some(v) = tok.strip_prefix("address=") {
+            addr = clean(v).parse::<SocketAddr>().ok();
+        }
+    }
+    Some((name?, addr?))
+}
+
+/// Collects a child's output lines: kept in `lines` and sent on `tx`.
+#[derive(Clone)]
+struct LogSink {
+    lines: Arc<Mutex<Vec<String>>>,
+    tx: mpsc::UnboundedSender<String>,
+}
+
+impl LogSink {
+    fn push(&self, tag: &str, pid: u32, raw: &str) {
+        let line = strip_ansi(raw);
+        // Forwarded to the test's output (shown when the test fails).
+        eprintln!("[tollgate {pid} {tag}] {line}");
+        self.lines.lock().unwrap().push(line.clone());
+        let _ = self.tx.send(line);
+    }
+
+    fn follow(self, tag: &'static str, pid: u32, reader: impl Read + Send + 'static) {
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(reader);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let s = String::from_utf8_lossy(&buf);
+                        self.push(tag, pid, s.trim_end_matches(['\r', '\n']));
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// A running `tollgate run --config FILE`; killed on drop.
+pub struct Tollgate {
+    child: Child,
+    dir: TempDir,
+    config: PathBuf,
+    addrs: HashMap<String, SocketAddr>,
+    lines: Arc<Mutex<Vec<String>>>,
+    rx: mpsc::UnboundedReceiver<String>,
+    exit: Option<ExitStatus>,
+}
+
+impl Tollgate {
+    /// Writes `toml` to a fresh temp dir, starts tollgate on it and waits
+    /// until every name in `entrypoints` is listening.
+    pub async fn start(toml: &str, entrypoints: &[&str]) -> Tollgate {
+        Tollgate::start_in(TempDir::new("run"), toml, entrypoints).await
+    }
+
+    /// Like `start`, in a prepared directory (which may hold other files the
+    /// config refers to; tollgate's working directory is that directory).
+    pub async fn start_in(dir: TempDir, toml: &str, entrypoints: &[&str]) -> Tollgate {
+        let config = dir.write("traefik.toml", toml);
+        let mut child = Command::new(BIN)
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tollgate");
+        let pid = child.id();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = LogSink { lines: lines.clone(), tx };
+        sink.clone()
+            .follow("stderr", pid, child.stderr.take().unwrap());
+        sink.follow("stdout", pid, child.stdout.take().unwrap());
+
+        let mut tg = Tollgate {
+            child,
+            dir,
+            config,
+            addrs: HashMap::new(),
+            lines,
+            rx,
+            exit: None,
+        };
+        tg.wait_ready(entrypoints).await;
+        tg
+    }
+
+    async fn wait_ready(&mut self, entrypoints: &[&str]) {
+        let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+        loop {
+            if entrypoints.iter().all(|e| self.addrs.contains_key(*e)) {
+                return;
+            }
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(line)) => {
+                    if let Some((name, addr)) = parse_listening(&line) {
+                        self.addrs.insert(name, addr);
+                    }
+                }
+                Ok(None) => {
+                    // Both output pipes closed: the process is gone.
+                    let status = self.wait_exit(Duration::from_secs(5)).await;
+                    panic!(
+                        "tollgate exited ({status}) before entrypoints {entrypoints:?} were listening \
+                         (seen: {:?}); log:\n{}",
+                        self.addrs,
+                        self.logs_text()
+                    );
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "tollgate did not report entrypoints {entrypoints:?} listening within {READY_TIMEOUT:?} \
+                         (seen: {:?}); log:\n{}",
+                        self.addrs,
+                        self.logs_text()
+                    );
+                }
+            }
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    /// Address the entrypoint `name` listens on.
+    pub fn addr(&self, name: &str) -> SocketAddr {
+        match self.addrs.get(name) {
+            Some(a) => *a,
+            None => panic!("entrypoint {name:?} unknown; known: {:?}", self.addrs),
+        }
+    }
+
+    /// `http://ADDR{path}` for entrypoint `name`.
+    pub fn url(&self, name: &str, path: &str) -> String {
+        format!("http://{}{}", self.addr(name), path)
+    }
+
+    /// Every output line so far (ANSI stripped).
+    pub fn logs(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    pub fn logs_text(&self) -> String {
+        self.logs().join("\n")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        if self.exit.is_some() {
+            return false;
+        }
+        match self.child.try_wait() {
+            Ok(Some(st)) => {
+                self.exit = Some(st);
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Panics (with the log) if tollgate is no longer running.
+    pub fn assert_running(&mut self) {
+        if !self.is_running() {
+            panic!(
+                "tollgate is no longer running (exit: {:?}); log:\n{}",
+                self.exit,
+                self.logs_text()
+            );
+        }
+    }
+
+    /// Sends a signal (`TERM`, `INT`, `HUP`...) with the `kill` command.
+    pub fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(st.success(), "kill -{sig} failed: {st}");
+    }
+
+    /// Waits for the process to exit; panics (after killing it) on timeout.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        if let Some(st) = self.exit {
+            return st;
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                self.exit = Some(st);
+                return st;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "tollgate did not exit within {timeout:?}; log:\n{}",
+                    self.logs_text()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// SIGTERM, then wait (10 s at most) for the exit status.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        self.signal("TERM");
+        self.wait_exit(Duration::from_secs(10)).await
+    }
+
+    /// Waits until an output line containing `needle` appears; returns it.
+    pub async fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(l) = self.logs().into_iter().find(|l| l.contains(needle)) {
+                return l;
+            }
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => {
+                    if let Some(l) = self.logs().into_iter().find(|l| l.contains(needle)) {
+                        return l;
+                    }
+                    panic!(
+                        "no log line containing {needle:?} within {timeout:?}; log:\n{}",
+                        self.logs_text()
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Tollgate {
+    fn drop(&mut self) {
+        if self.exit.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Output of a finished command.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// stdout and stderr together (ANSI stripped), for "mentions X" checks.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `tollgate ARGS...` in `dir`, killing it after `timeout`.
+pub async fn run_tollgate(dir: &Path, args: &[&str], timeout: Duration) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tollgate");
+    let read_all = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            strip_ansi(&String::from_utf8_lossy(&v))
+        })
+    };
+    let out = read_all(Box::new(child.stdout.take().unwrap()));
+    let err = read_all(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("tollgate {args:?} did not finish within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let o = Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    eprintln!(
+        "[tollgate {args:?}] exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        o.status, o.stdout, o.stderr
+    );
+    o
+}
+
+/// `tollgate check --config FILE` on a config file written in `dir`.
+pub async fn check_file(dir: &TempDir, file_name: &str, toml: &str) -> (PathBuf, Output) {
+    let path = dir.write(file_name, toml);
+    let out = run_tollgate(
+        dir.path(),
+        &["check", "--config", path.to_str().unwrap()],
+        Duration::from_secs(20),
+    )
+    .await;
+    (path, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_listening_lines() {
+        let l = "2025-01-01T00:00:00Z  INFO tollgate: listening entrypoint=http address=127.0.0.1:4242";
+        assert_eq!(
+            parse_listening(l),
+            Some(("http".to_string(), "127.0.0.1:4242".parse().unwrap()))
+        );
+        let l = strip_ansi("\u{1b}[32m INFO\u{1b}[0m listening \u{1b}[3mentrypoint\u{1b}[0m\u{1b}[2m=\u{1b}[0m\"https\" \u{1b}[3maddress\u{1b}[0m\u{1b}[2m=\u{1b}[0m127.0.0.1:1");
+        assert_eq!(
+            parse_listening(&l),
+            Some(("https".to_string(), "127.0.0.1:1".parse().unwrap()))
+        );
+        assert_eq!(parse_listening("listening entrypoint=http"), None);
+    }
+}

@@ -1,0 +1,16 @@
+//! End-to-end tests: the real `tollgate` binary, real backends on
+//! 127.0.0.1, real clients. See harness/ for the helpers.
+
+mod harness;
+
+mod balancing;
+mod check;
+mod errors;
+mod h2c;
+mod headers;
+mod health;
+mod lifecycle;
+mod routing;
+mod seed;
+mod streaming;
+mod websocket;
