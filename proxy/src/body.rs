@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
@@ -25,6 +26,8 @@ enum Kind {
     Empty,
     Full(Option<Bytes>),
     Incoming(Incoming),
+    /// A body a wasm plugin buffered or rewrote, with its trailers if any.
+    Buffered(Option<Bytes>, Option<HeaderMap>),
 }
 
 impl ProxyBody {
@@ -49,6 +52,19 @@ impl ProxyBody {
         }
     }
 
+    /// A whole body held in memory, then its trailers (plugins that buffer).
+    pub fn buffered(data: Bytes, trailers: Option<HeaderMap>) -> Self {
+        ProxyBody {
+            kind: Kind::Buffered(Some(data), trailers),
+            _permit: None,
+        }
+    }
+
+    /// Move the permit out, to put it on a body that replaces this one.
+    pub fn take_permit(&mut self) -> Option<Permit> {
+        self._permit.take()
+    }
+
     /// Keep `permit` until this body is finished or dropped.
     pub fn with_permit(mut self, permit: Option<Permit>) -> Self {
         self._permit = permit;
@@ -68,6 +84,10 @@ impl Body for ProxyBody {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             Kind::Incoming(body) => Pin::new(body).poll_frame(cx),
+            Kind::Buffered(data, trailers) => match data.take() {
+                Some(d) if !d.is_empty() => Poll::Ready(Some(Ok(Frame::data(d)))),
+                _ => Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t)))),
+            },
         }
     }
 
@@ -76,6 +96,9 @@ impl Body for ProxyBody {
             Kind::Empty => true,
             Kind::Full(data) => data.is_none(),
             Kind::Incoming(body) => body.is_end_stream(),
+            Kind::Buffered(data, trailers) => {
+                data.as_ref().is_none_or(Bytes::is_empty) && trailers.is_none()
+            }
         }
     }
 
@@ -85,6 +108,9 @@ impl Body for ProxyBody {
             Kind::Full(Some(d)) => SizeHint::with_exact(d.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
             Kind::Incoming(body) => body.size_hint(),
+            Kind::Buffered(data, _) => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
-//! Listeners: one accept loop per entrypoint, each connection served by hyper
-//! (HTTP/1.1 with upgrades, or HTTP/2 with prior knowledge, detected from the
-//! first bytes) and registered with the graceful-shutdown watcher so that a
+//! Listeners: one accept loop per entrypoint, each connection (after a TLS
+//! handshake on TLS entrypoints) served by hyper (HTTP/1.1 with upgrades, or
+//! HTTP/2, detected from the first bytes) and registered with the graceful-shutdown watcher so that a
 //! stop lets in-flight requests finish.
 
 use std::io;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -76,6 +76,7 @@ impl Listener {
         http: Arc<HttpServer>,
     ) -> io::Result<Listener> {
         let local_addr = listener.local_addr()?;
+        shared.set_bound_port(slot, local_addr.port());
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, slot, shared, graceful, http, stopped));
         Ok(Listener {
@@ -117,24 +118,47 @@ async fn accept_loop(
             },
         };
         let _ = stream.set_nodelay(true);
-        let trusted = shared
-            .snapshot()
-            .entry(slot)
-            .is_some_and(|e| e.trust.trusts(peer.ip()));
+        // Settings are read once per connection from the current snapshot.
+        let snapshot = shared.snapshot();
+        let entry = snapshot.entry(slot);
+        let trusted = entry.is_some_and(|e| e.trust.trusts(peer.ip()));
+        let tls = entry.and_then(|e| e.tls.as_ref()).map(|t| t.config.clone());
+        drop(snapshot);
         let conn = Arc::new(Connection {
             shared: shared.clone(),
             slot,
-            client: ClientInfo::new(peer.ip(), trusted, false),
+            client: ClientInfo::new(peer.ip(), trusted, tls.is_some()),
         });
-        let service = service_fn(move |req| server::handle(req, conn.clone()));
-        let serving = http
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let watched = graceful.watcher().watch(serving);
+        let http = http.clone();
+        let watcher = graceful.watcher();
+        // The handshake runs in the connection's own task: a slow or hostile
+        // client never holds up the accept loop or other connections.
         tokio::spawn(async move {
-            if let Err(e) = watched.await {
-                tracing::debug!(client = %peer, error = %e, "connection ended with an error");
+            match tls {
+                None => serve(stream, conn, &http, watcher, peer).await,
+                Some(config) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => serve(tls_stream, conn, &http, watcher, peer).await,
+                        Ok(Err(e)) => tracing::debug!(client = %peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
+                    }
+                }
             }
         });
+    }
+}
+
+/// A client gets this long to complete its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn serve<I>(io: I, conn: Arc<Connection>, http: &HttpServer, watcher: Watcher, peer: SocketAddr)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| server::handle(req, conn.clone()));
+    let serving = http.serve_connection_with_upgrades(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(serving.into_owned()).await {
+        tracing::debug!(client = %peer, error = %e, "connection ended with an error");
     }
 }

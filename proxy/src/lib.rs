@@ -16,16 +16,19 @@ pub mod runtime;
 pub mod entrypoint;
 pub mod server;
 pub mod router;
+pub mod wasm;
 pub mod limit;
 pub mod balancer;
 pub mod forwarded;
 pub mod proxy;
+pub mod redirect;
 pub mod upstream;
 pub mod health;
 
 pub mod body;
 pub mod error;
 pub mod logging;
+pub mod tls;
 pub mod trust;
 
 mod app;

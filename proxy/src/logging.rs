@@ -2,6 +2,7 @@
 //! as text (`common`) or JSON, at `logLevel`. `RUST_LOG`, when set, wins.
 
 use std::fs::OpenOptions;
+use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use tracing_subscriber::EnvFilter;
@@ -14,7 +15,10 @@ pub fn init(cfg: &LogConfig) -> Result<(), String> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     let result = match (&cfg.file_path, cfg.format) {
-        (None, LogFormat::Common) => builder.with_writer(std::io::stderr).try_init(),
+        (None, LogFormat::Common) => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .try_init(),
         (None, LogFormat::Json) => builder.json().with_writer(std::io::stderr).try_init(),
         (Some(path), format) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -1,7 +1,7 @@
 //! One HTTP request, from the moment hyper hands it over to the response:
 //!
 //! ```text
-//! load snapshot → entrypoint routes → /ping? → router → frontend
+//! load snapshot → entrypoint routes → /ping? → redirect? → router → frontend
 //!   → maxConn permit → balancer picks server → proxy::forward → response
 //! ```
 //!
@@ -60,6 +60,9 @@ async fn route_and_forward(
 
     if entry.ping && req.uri().path() == "/ping" && matches!(*req.method(), Method::GET | Method::HEAD) {
         return Ok(text_response(http::StatusCode::OK, "OK"));
+    }
+    if let Some(redirect) = &entry.redirect {
+        return Ok(redirect.respond(&req, &conn.shared, conn.client.tls));
     }
 
     let m = entry

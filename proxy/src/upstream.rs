@@ -4,19 +4,22 @@
 //! so a request to a device behind an SSH tunnel reuses the connection the
 //! previous request opened instead of paying a new handshake through the
 //! tunnel. `h2c` backends get their own client that speaks HTTP/2 with prior
-//! knowledge and multiplexes every request onto one connection.
+//! knowledge and multiplexes every request onto one connection. `https://`
+//! servers go through rustls (`tls::client`) on the same pooled client: the
+//! connector speaks TLS or plain TCP by the URI's scheme.
 
 use std::error::Error as _;
 use std::time::Duration;
 
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::ProxyBody;
-use crate::config::model::{ForwardingTimeouts, Scheme};
+use crate::config::model::{BackendTls, ForwardingTimeouts, Scheme};
 
-pub type HttpClient = Client<HttpConnector, ProxyBody>;
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 
 /// How long an idle upstream connection is kept for reuse.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -31,11 +34,18 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    pub fn new(timeouts: &ForwardingTimeouts) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(timeouts.dial));
-        connector.set_keepalive(Some(Duration::from_secs(60)));
+    pub fn new(timeouts: &ForwardingTimeouts, tls: &BackendTls) -> Result<Self, String> {
+        let mut tcp = HttpConnector::new();
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(timeouts.dial));
+        tcp.set_keepalive(Some(Duration::from_secs(60)));
+        // The https connector passes http:// through untouched.
+        tcp.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(crate::tls::client::client_config(tls)?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
 
         let mut builder = Client::builder(TokioExecutor::new());
         builder
@@ -48,11 +58,11 @@ impl Upstreams {
         let http1 = builder.build(connector.clone());
         builder.http2_only(true);
         let h2c = builder.build(connector);
-        Upstreams {
+        Ok(Upstreams {
             http1,
             h2c,
             timeouts: timeouts.clone(),
-        }
+        })
     }
 
     #[inline]

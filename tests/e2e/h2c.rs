@@ -10,9 +10,13 @@ async fn h2c_requests_are_proxied_and_multiplexed() {
     let tg = Tollgate::start(&toml, &["http"]).await;
     let c = h2c();
 
-    let resp = within(secs(10), "h2c GET", c.get(tg.url("http", "/app/x?y=1")).send())
-        .await
-        .expect("h2c request");
+    let resp = within(
+        secs(10),
+        "h2c GET",
+        c.get(tg.url("http", "/app/x?y=1")).send(),
+    )
+    .await
+    .expect("h2c request");
     assert_eq!(resp.version(), Version::HTTP_2);
     assert_eq!(resp.status(), StatusCode::OK);
     let seen = Echo::parse(&resp.text().await.unwrap());
@@ -24,7 +28,11 @@ async fn h2c_requests_are_proxied_and_multiplexed() {
     assert_eq!(seen.header("x-forwarded-proto"), Some("http"));
 
     // A request body over h2.
-    let seen = echo_of(c.post(tg.url("http", "/app/upload")).body(vec![7u8; 300_000])).await;
+    let seen = echo_of(
+        c.post(tg.url("http", "/app/upload"))
+            .body(vec![7u8; 300_000]),
+    )
+    .await;
     assert_eq!(seen.body_len, 300_000);
 
     // Many concurrent streams on the one connection, each answered for itself.
@@ -38,7 +46,10 @@ async fn h2c_requests_are_proxied_and_multiplexed() {
         let (i, seen) = within(secs(10), "concurrent h2 stream", t).await.unwrap();
         assert_eq!(seen.uri, format!("/app/n{i}"));
     }
-    assert_eq!(status_of(&c, &tg.url("http", "/elsewhere")).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status_of(&c, &tg.url("http", "/elsewhere")).await,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,14 +65,21 @@ async fn h2c_host_rules_use_the_authority() {
 
     for (host, want) in [("a.h2.test", "a"), ("b.h2.test", "b")] {
         let c = h2c_resolving(host, tg.addr("http"));
-        let resp = within(secs(10), "h2c GET", c.get(format!("http://{host}:{port}/p")).send())
-            .await
-            .expect("h2c request");
+        let resp = within(
+            secs(10),
+            "h2c GET",
+            c.get(format!("http://{host}:{port}/p")).send(),
+        )
+        .await
+        .expect("h2c request");
         assert_eq!(resp.version(), Version::HTTP_2);
         assert_eq!(resp.status(), StatusCode::OK, "host {host}");
         let seen = Echo::parse(&resp.text().await.unwrap());
         assert_eq!(seen.server, want, "host {host}");
-        assert_eq!(seen.header("x-forwarded-host"), Some(format!("{host}:{port}").as_str()));
+        assert_eq!(
+            seen.header("x-forwarded-host"),
+            Some(format!("{host}:{port}").as_str())
+        );
     }
     let c = h2c_resolving("c.h2.test", tg.addr("http"));
     let st = status_of(&c, &format!("http://c.h2.test:{port}/p")).await;

@@ -13,21 +13,43 @@ async fn forwarded_headers_reach_the_backend() {
 
     // reqwest sends `Host: 127.0.0.1:PORT`.
     let seen = echo_of(http1().get(tg.url("http", "/fwd"))).await;
-    assert_eq!(seen.header("x-forwarded-for"), Some("127.0.0.1"), "{seen:?}");
+    assert_eq!(
+        seen.header("x-forwarded-for"),
+        Some("127.0.0.1"),
+        "{seen:?}"
+    );
     assert_eq!(seen.header("x-real-ip"), Some("127.0.0.1"), "{seen:?}");
     assert_eq!(seen.header("x-forwarded-proto"), Some("http"), "{seen:?}");
     let host = addr.to_string();
-    assert_eq!(seen.header("x-forwarded-host"), Some(host.as_str()), "{seen:?}");
+    assert_eq!(
+        seen.header("x-forwarded-host"),
+        Some(host.as_str()),
+        "{seen:?}"
+    );
     let port = addr.port().to_string();
-    assert_eq!(seen.header("x-forwarded-port"), Some(port.as_str()), "{seen:?}");
+    assert_eq!(
+        seen.header("x-forwarded-port"),
+        Some(port.as_str()),
+        "{seen:?}"
+    );
     assert!(
-        seen.header("x-forwarded-server").is_some_and(|s| !s.is_empty()),
+        seen.header("x-forwarded-server")
+            .is_some_and(|s| !s.is_empty()),
         "X-Forwarded-Server missing: {seen:?}"
     );
 
     // The client's own Host name is what X-Forwarded-Host carries.
-    let seen = echo_of(http1().get(tg.url("http", "/fwd")).header("host", "myserver.com")).await;
-    assert_eq!(seen.header("x-forwarded-host"), Some("myserver.com"), "{seen:?}");
+    let seen = echo_of(
+        http1()
+            .get(tg.url("http", "/fwd"))
+            .header("host", "myserver.com"),
+    )
+    .await;
+    assert_eq!(
+        seen.header("x-forwarded-host"),
+        Some("myserver.com"),
+        "{seen:?}"
+    );
     assert_eq!(seen.header("host"), Some("myserver.com"), "{seen:?}");
 }
 
@@ -52,8 +74,18 @@ async fn hop_by_hop_request_headers_are_not_forwarded() {
                5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
     let r = raw_request(tg.addr("http"), req.as_bytes()).await;
     let seen = r.echo();
-    for h in ["x-secret-hop", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"] {
-        assert!(!seen.has_header(h), "hop-by-hop header {h} was forwarded: {seen:?}");
+    for h in [
+        "x-secret-hop",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+    ] {
+        assert!(
+            !seen.has_header(h),
+            "hop-by-hop header {h} was forwarded: {seen:?}"
+        );
     }
     if let Some(c) = seen.header("connection") {
         assert!(
@@ -93,7 +125,10 @@ async fn hop_by_hop_response_headers_are_not_returned() {
     assert_eq!(r.body_text(), "hi");
     assert_eq!(r.header("x-kept"), Some("yes"));
     for h in ["x-resp-hop", "keep-alive", "proxy-connection"] {
-        assert!(r.header(h).is_none(), "hop-by-hop response header {h} returned: {r:?}");
+        assert!(
+            r.header(h).is_none(),
+            "hop-by-hop response header {h} returned: {r:?}"
+        );
     }
     if let Some(c) = r.header("connection") {
         assert!(!c.to_ascii_lowercase().contains("x-resp-hop"), "{r:?}");
@@ -115,9 +150,17 @@ async fn pass_host_header_true_and_false() {
     let seen = echo_of(get("/keep")).await;
     assert_eq!(seen.header("host"), Some("app.test"));
     let seen = echo_of(get("/dflt")).await;
-    assert_eq!(seen.header("host"), Some("app.test"), "passHostHeader defaults to true");
+    assert_eq!(
+        seen.header("host"),
+        Some("app.test"),
+        "passHostHeader defaults to true"
+    );
     let seen = echo_of(get("/own")).await;
     let own = be.addr().to_string();
-    assert_eq!(seen.header("host"), Some(own.as_str()), "passHostHeader = false");
+    assert_eq!(
+        seen.header("host"),
+        Some(own.as_str()),
+        "passHostHeader = false"
+    );
     assert_eq!(seen.header("x-forwarded-host"), Some("app.test"));
 }

@@ -27,7 +27,11 @@ async fn served_by(tg: &Tollgate, path: &str, server: &str) -> Echo {
 
 async fn not_found(tg: &Tollgate, path: &str) {
     let (st, e) = get(tg, path).await;
-    assert_eq!(st, StatusCode::NOT_FOUND, "GET {path} should match no frontend, got {e:?}");
+    assert_eq!(
+        st,
+        StatusCode::NOT_FOUND,
+        "GET {path} should match no frontend, got {e:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,7 +139,11 @@ async fn add_prefix_and_replace_path_modifiers() {
     let toml = http_only()
         + &frontend("add", "be", "PathPrefix:/add;AddPrefix:/v1")
         + &frontend("rep", "be", "Path:/old;ReplacePath:/replaced")
-        + &frontend("rx", "be", "PathPrefix:/rx;ReplacePathRegex: ^/rx/(.*) /v2/$1")
+        + &frontend(
+            "rx",
+            "be",
+            "PathPrefix:/rx;ReplacePathRegex: ^/rx/(.*) /v2/$1",
+        )
         + &frontend("combo", "be", "PathPrefixStrip:/combo;AddPrefix:/base")
         + &backend("be", &be.url());
     let tg = Tollgate::start(&toml, &["http"]).await;
@@ -163,7 +171,11 @@ async fn method_headers_and_query_matchers() {
     let toml = http_only()
         + &frontend("m", "be", "PathPrefix:/mth;Method:POST,PUT")
         + &frontend("h", "be", "PathPrefix:/hdr;Headers:X-Env,staging")
-        + &frontend("hr", "be", "PathPrefix:/rgx;HeadersRegexp:X-Tenant,^t-[0-9]+$")
+        + &frontend(
+            "hr",
+            "be",
+            "PathPrefix:/rgx;HeadersRegexp:X-Tenant,^t-[0-9]+$",
+        )
         + &frontend("q", "be", "PathPrefix:/qry;Query:debug=1")
         + &backend("be", &be.url());
     let tg = Tollgate::start(&toml, &["http"]).await;
@@ -177,14 +189,26 @@ async fn method_headers_and_query_matchers() {
     assert_eq!(send(c.get(u("/mth"))).await.0, StatusCode::NOT_FOUND);
 
     echo_of(c.get(u("/hdr")).header("x-env", "staging")).await;
-    assert_eq!(send(c.get(u("/hdr")).header("x-env", "prod")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(c.get(u("/hdr")).header("x-env", "prod")).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(send(c.get(u("/hdr"))).await.0, StatusCode::NOT_FOUND);
 
     echo_of(c.get(u("/rgx")).header("x-tenant", "t-12")).await;
-    assert_eq!(send(c.get(u("/rgx")).header("x-tenant", "t-x")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(c.get(u("/rgx")).header("x-tenant", "t-x")).await.0,
+        StatusCode::NOT_FOUND
+    );
 
-    assert_eq!(echo_of(c.get(u("/qry?debug=1&z=2"))).await.uri, "/qry?debug=1&z=2");
-    assert_eq!(send(c.get(u("/qry?debug=2"))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        echo_of(c.get(u("/qry?debug=1&z=2"))).await.uri,
+        "/qry?debug=1&z=2"
+    );
+    assert_eq!(
+        send(c.get(u("/qry?debug=2"))).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(send(c.get(u("/qry"))).await.0, StatusCode::NOT_FOUND);
 }
 
@@ -205,14 +229,32 @@ async fn comma_is_or_semicolon_and_routes_are_and() {
     not_found(&tg, "/three").await;
 
     let (st, e) = get_host(&tg, "and.test", "/both/x").await;
-    assert_eq!((st, e.map(|e| e.server)), (StatusCode::OK, Some("and".to_string())));
-    assert_eq!(get_host(&tg, "and.test", "/other").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(get_host(&tg, "other.test", "/both").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (st, e.map(|e| e.server)),
+        (StatusCode::OK, Some("and".to_string()))
+    );
+    assert_eq!(
+        get_host(&tg, "and.test", "/other").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get_host(&tg, "other.test", "/both").await.0,
+        StatusCode::NOT_FOUND
+    );
 
     let (st, e) = get_host(&tg, "multi.test", "/multi/1").await;
-    assert_eq!((st, e.map(|e| e.server)), (StatusCode::OK, Some("multi".to_string())));
-    assert_eq!(get_host(&tg, "other.test", "/multi/1").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(get_host(&tg, "multi.test", "/nope").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (st, e.map(|e| e.server)),
+        (StatusCode::OK, Some("multi".to_string()))
+    );
+    assert_eq!(
+        get_host(&tg, "other.test", "/multi/1").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get_host(&tg, "multi.test", "/nope").await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,7 +271,12 @@ async fn priority_longer_rule_first_unless_explicit() {
         + &frontend("b_long", "long", "PathPrefix:/p/longer")
         + &frontend_with("c_prio", "prio", "PathPrefix:/q", "priority = 100")
         + &frontend("d_specific", "specific", "PathPrefix:/q/specific")
-        + &frontend_with("e_low", "low", "PathPrefix:/r/a/very/long/rule", "priority = 1")
+        + &frontend_with(
+            "e_low",
+            "low",
+            "PathPrefix:/r/a/very/long/rule",
+            "priority = 1",
+        )
         + &frontend_with("f_high", "high", "PathPrefix:/r", "priority = 2")
         + &ids
             .iter()
@@ -255,7 +302,8 @@ async fn dot_segments_and_double_slashes_route_like_the_clean_path() {
     let tg = Tollgate::start(&toml, &["http"]).await;
     let addr = tg.addr("http");
     let raw = |path: &str| {
-        format!("GET {path} HTTP/1.1\r\nHost: myserver.test\r\nConnection: close\r\n\r\n").into_bytes()
+        format!("GET {path} HTTP/1.1\r\nHost: myserver.test\r\nConnection: close\r\n\r\n")
+            .into_bytes()
     };
 
     for (path, want) in [
@@ -267,7 +315,11 @@ async fn dot_segments_and_double_slashes_route_like_the_clean_path() {
     ] {
         let r = raw_request(addr, &raw(path)).await;
         assert_eq!(r.status, 200, "GET {path}: {}", r.body_text());
-        assert_eq!(r.echo().server, want, "GET {path} routed to the wrong backend");
+        assert_eq!(
+            r.echo().server,
+            want,
+            "GET {path} routed to the wrong backend"
+        );
     }
     // A path that climbs out of /zumi01 must not reach zumi's backend.
     let r = raw_request(addr, &raw("/zumi01/../nowhere")).await;
@@ -278,16 +330,30 @@ async fn dot_segments_and_double_slashes_route_like_the_clean_path() {
 async fn frontend_entry_points_restrict_where_it_is_served() {
     let (adm, web) = (echo("admin").await, echo("web").await);
     let toml = entrypoints(&["http", "admin"])
-        + &frontend_with("f_admin", "admin", "PathPrefix:/admin", "entryPoints = [\"admin\"]")
+        + &frontend_with(
+            "f_admin",
+            "admin",
+            "PathPrefix:/admin",
+            "entryPoints = [\"admin\"]",
+        )
         + &frontend("f_default", "web", "PathPrefix:/")
         + &backend("admin", &adm.url())
         + &backend("web", &web.url());
     let tg = Tollgate::start(&toml, &["http", "admin"]).await;
     let c = http1();
 
-    assert_eq!(echo_of(c.get(tg.url("admin", "/admin/x"))).await.server, "admin");
+    assert_eq!(
+        echo_of(c.get(tg.url("admin", "/admin/x"))).await.server,
+        "admin"
+    );
     // Not served on `http`: the catch-all of the default entrypoint answers.
-    assert_eq!(echo_of(c.get(tg.url("http", "/admin/x"))).await.server, "web");
+    assert_eq!(
+        echo_of(c.get(tg.url("http", "/admin/x"))).await.server,
+        "web"
+    );
     // The catch-all (default entrypoints = ["http"]) is not on `admin`.
-    assert_eq!(status_of(&c, &tg.url("admin", "/other")).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status_of(&c, &tg.url("admin", "/other")).await,
+        StatusCode::NOT_FOUND
+    );
 }

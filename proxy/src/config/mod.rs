@@ -7,6 +7,7 @@
 //! - `model`: plain data; `runtime::compile` turns it into a running snapshot.
 
 pub mod diagnostic;
+mod entrypoint_tls;
 pub mod load;
 pub mod model;
 mod tree;

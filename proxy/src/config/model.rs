@@ -28,6 +28,8 @@ pub struct Config {
     /// `[lifeCycle] graceTimeOut` (or the deprecated top-level `graceTimeOut`):
     /// how long in-flight requests may run after SIGTERM. Default 10 s.
     pub grace_timeout: Duration,
+    /// `rootCAs` / `insecureSkipVerify`: TLS toward https backends.
+    pub backend_tls: BackendTls,
     /// `[ping] entryPoint`: the entrypoint answering `GET /ping` with `OK`.
     /// `[ping]` without `entryPoint` means Traefik's default, `traefik`.
     pub ping: Option<String>,
@@ -44,6 +46,10 @@ pub struct EntryPoint {
     /// `address` as written: `:80`, `1.2.3.4:80`, `[::1]:8080`, `localhost:8080`.
     pub address: String,
     pub forwarded_headers: ForwardedHeaders,
+    /// `[entryPoints.X.tls]`: None for plain HTTP.
+    pub tls: Option<TlsConfig>,
+    /// `[entryPoints.X.redirect]`: answer every request with a redirect.
+    pub redirect: Option<Redirect>,
     pub location: Location,
 }
 
@@ -219,4 +225,89 @@ pub struct FileProvider {
     pub watch: bool,
     pub filename: Option<PathBuf>,
     pub directory: Option<PathBuf>,
+}
+
+/// A PEM value as Traefik 1.7 accepts it: a file path, or the PEM text itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PemSource {
+    File(PathBuf),
+    Inline(String),
+}
+
+impl PemSource {
+    /// Traefik's rule: a value that holds a PEM header is the PEM itself.
+    pub fn from_config(value: &str, base: &std::path::Path) -> PemSource {
+        if value.contains("-----BEGIN") {
+            PemSource::Inline(value.to_string())
+        } else {
+            let p = PathBuf::from(value);
+            PemSource::File(if p.is_absolute() { p } else { base.join(p) })
+        }
+    }
+
+    /// How to name this source in an error.
+    pub fn describe(&self) -> String {
+        match self {
+            PemSource::File(p) => p.display().to_string(),
+            PemSource::Inline(_) => "<inline PEM>".to_string(),
+        }
+    }
+}
+
+/// `[entryPoints.X.tls]`.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// `[[entryPoints.X.tls.certificates]]`; the first is the default certificate.
+    pub certificates: Vec<CertificatePair>,
+    /// None = TLS 1.2 and 1.3.
+    pub min_version: Option<TlsVersion>,
+    /// Go names, e.g. `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`; empty = rustls defaults.
+    pub cipher_suites: Vec<String>,
+    pub client_ca: Option<ClientCa>,
+    /// Refuse handshakes whose SNI matches no certificate (instead of using the default).
+    pub sni_strict: bool,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone)]
+pub struct CertificatePair {
+    pub cert: PemSource,
+    pub key: PemSource,
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
+}
+
+/// `[entryPoints.X.tls.clientCA]`: mutual TLS.
+#[derive(Debug, Clone)]
+pub struct ClientCa {
+    pub files: Vec<PemSource>,
+    /// Ask for a client certificate but accept connections without one.
+    pub optional: bool,
+}
+
+/// `[entryPoints.X.redirect]`.
+#[derive(Debug, Clone)]
+pub struct Redirect {
+    /// Redirect to this entrypoint's scheme and port.
+    pub entry_point: Option<String>,
+    /// Rewrite the full request URL with this regex and replacement instead.
+    pub regex: Option<String>,
+    pub replacement: Option<String>,
+    /// 301/308 instead of 302/307.
+    pub permanent: bool,
+    pub location: Location,
+}
+
+/// How tollgate talks TLS to `https://` backends (top-level 1.7 keys).
+#[derive(Debug, Clone, Default)]
+pub struct BackendTls {
+    /// `rootCAs`: extra CAs trusted besides the system roots.
+    pub root_cas: Vec<PemSource>,
+    /// `insecureSkipVerify`: accept any backend certificate (logged as a warning).
+    pub insecure_skip_verify: bool,
 }

@@ -17,7 +17,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use toml_edit::{Document, Item, Key, TableLike, Value};
+use toml_edit::{Document, Item, Key, Table, TableLike, Value};
 
 use super::diagnostic::{ConfigError, Diagnostic, Location};
 
@@ -94,15 +94,10 @@ impl Tree {
     pub(crate) fn root(&self) -> Node<'_> {
         Node {
             tree: self,
-            item: self.doc.as_item(),
+            item: Entry::Item(self.doc.as_item()),
             key: None,
             path: String::new(),
         }
-    }
-
-    /// The file this tree was read from, as given by the caller.
-    pub(crate) fn file(&self) -> &Arc<Path> {
-        &self.file
     }
 
     pub(crate) fn error(&self, location: Location, message: impl Into<String>) {
@@ -213,17 +208,55 @@ impl Tree {
 #[derive(Clone)]
 pub(crate) struct Node<'t> {
     tree: &'t Tree,
-    item: &'t Item,
+    item: Entry<'t>,
     key: Option<&'t Key>,
     path: String,
 }
 
-impl<'t> Node<'t> {
-    /// Dotted path as written, e.g. `frontends.zumi01.routes.route_1.rule`.
-    pub(crate) fn path(&self) -> &str {
-        &self.path
+/// What a node points at: an item of a table, or one table of an array of
+/// tables (`[[a.b]]`), which toml_edit stores as a bare `Table`.
+#[derive(Clone, Copy)]
+enum Entry<'t> {
+    Item(&'t Item),
+    Table(&'t Table),
+}
+
+impl<'t> Entry<'t> {
+    fn span(&self) -> Option<Range<usize>> {
+        match self {
+            Entry::Item(i) => i.span(),
+            Entry::Table(t) => t.span(),
+        }
     }
 
+    fn as_table_like(&self) -> Option<&'t dyn TableLike> {
+        match *self {
+            Entry::Item(i) => i.as_table_like(),
+            Entry::Table(t) => Some(t as &dyn TableLike),
+        }
+    }
+
+    fn is_table_like(&self) -> bool {
+        self.as_table_like().is_some()
+    }
+
+    fn as_value(&self) -> Option<&'t Value> {
+        match self {
+            Entry::Item(i) => i.as_value(),
+            Entry::Table(_) => None,
+        }
+    }
+
+    #[cfg(test)]
+    fn item(&self) -> Option<&'t Item> {
+        match self {
+            Entry::Item(i) => Some(i),
+            Entry::Table(_) => None,
+        }
+    }
+}
+
+impl<'t> Node<'t> {
     /// The key's name, unquoted: for user-chosen names (frontends,
     /// backends, servers, ...), which keep their case.
     pub(crate) fn name(&self) -> &'t str {
@@ -327,9 +360,45 @@ impl<'t> Node<'t> {
         let path = join(&self.path, &self.tree.key_text(name, key));
         Node {
             tree: self.tree,
-            item,
+            item: Entry::Item(item),
             key,
             path,
+        }
+    }
+
+    /// The tables of an array of tables (`[[name]]`), or this one table when
+    /// it was written `[name]` (Traefik 1.7 decoded both into a list). Each
+    /// element's path is `name[i]`. Anything else is reported.
+    pub(crate) fn table_list(&self) -> Vec<Node<'t>> {
+        let single = |item| {
+            vec![Node {
+                tree: self.tree,
+                item,
+                key: self.key,
+                path: self.path.clone(),
+            }]
+        };
+        match self.item {
+            Entry::Item(Item::ArrayOfTables(array)) => array
+                .iter()
+                .enumerate()
+                .map(|(i, table)| {
+                    let path = format!("{}[{i}]", self.path);
+                    self.tree.mark_read(&path);
+                    Node {
+                        tree: self.tree,
+                        item: Entry::Table(table),
+                        key: self.key,
+                        path,
+                    }
+                })
+                .collect(),
+            Entry::Item(Item::Table(_)) | Entry::Table(_) => single(self.item),
+            Entry::Item(Item::Value(Value::InlineTable(_))) => single(self.item),
+            _ => {
+                self.type_error("a list of tables ([[...]])");
+                Vec::new()
+            }
         }
     }
 
@@ -344,10 +413,6 @@ impl<'t> Node<'t> {
         }
         self.type_error("a table");
         false
-    }
-
-    pub(crate) fn is_table(&self) -> bool {
-        self.item.is_table_like()
     }
 
     fn value(&self) -> Option<&'t Value> {
@@ -417,8 +482,11 @@ impl<'t> Node<'t> {
     /// `a string`, `an integer`, `a table`, ... for messages.
     pub(crate) fn type_description(&self) -> String {
         match self.item {
-            Item::Value(Value::InlineTable(_)) | Item::Table(_) => "a table".to_owned(),
-            other => article(other.type_name()),
+            Entry::Table(_) => "a table".to_owned(),
+            Entry::Item(Item::Value(Value::InlineTable(_)) | Item::Table(_)) => {
+                "a table".to_owned()
+            }
+            Entry::Item(other) => article(other.type_name()),
         }
     }
 
@@ -458,7 +526,10 @@ fn sort_by_position(diagnostics: &mut [Diagnostic]) {
 
 /// The known name closest to `unknown`, if it looks like a typo of it
 /// (case differences count as no difference at all).
-pub(crate) fn closest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    unknown: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let unknown = unknown.to_ascii_lowercase();
     known
         .into_iter()
@@ -675,7 +746,7 @@ mod tests {
             .and_then(|b| b.get("B1"))
             .and_then(|b| b.get("healthcheck"));
         let hc = hc.expect("found");
-        assert_eq!(hc.path(), "Backends.B1.HealthCheck");
+        assert_eq!(hc.path, "Backends.B1.HealthCheck");
         assert_eq!(hc.get("path").and_then(|p| p.str()), Some("/h"));
         let findings = t.finish();
         assert!(findings.errors.is_empty());
@@ -728,9 +799,12 @@ mod tests {
         let t = tree("[frontends.\"my.site\"]\nbackend = \"b\"\n");
         let sites = t.root().get("frontends").expect("frontends").children();
         assert_eq!(sites[0].name(), "my.site");
-        assert_eq!(sites[0].path(), "frontends.\"my.site\"");
+        assert_eq!(sites[0].path, "frontends.\"my.site\"");
         let backend = sites[0].get("backend").expect("backend");
-        assert_eq!(backend.location().to_string(), "t.toml:2:11: frontends.\"my.site\".backend");
+        assert_eq!(
+            backend.location().to_string(),
+            "t.toml:2:11: frontends.\"my.site\".backend"
+        );
     }
 
     #[test]
@@ -739,7 +813,10 @@ mod tests {
         let rule = t.root().get("x").and_then(|x| x.get("rule")).expect("rule");
         assert_eq!(rule.str(), None);
         let e = t.finish().errors[0].to_string();
-        assert_eq!(e, "t.toml:3:12: x.rule: expected a string, found an integer");
+        assert_eq!(
+            e,
+            "t.toml:3:12: x.rule: expected a string, found an integer"
+        );
     }
 
     #[test]
@@ -771,10 +848,10 @@ mod tests {
         let t = tree(text);
         let a = t.root().get("a").expect("a");
         let certs = a.get("certs").expect("certs");
-        assert!(matches!(certs.item, Item::ArrayOfTables(_)));
+        assert!(matches!(certs.item.item(), Some(Item::ArrayOfTables(_))));
         assert_eq!(certs.key_location().to_string(), "t.toml:2:7: a.certs");
         let more = a.get("more").expect("more");
-        assert!(matches!(more.item, Item::ArrayOfTables(_)));
+        assert!(matches!(more.item.item(), Some(Item::ArrayOfTables(_))));
         certs.read_subtree();
         more.read_subtree();
         let w: Vec<String> = t.finish().warnings.iter().map(|w| w.to_string()).collect();
@@ -802,12 +879,18 @@ mod tests {
         let err = Tree::parse(Arc::from(Path::new("t.toml")), text)
             .err()
             .expect("error");
-        assert!(err.to_string().starts_with("t.toml:2:5: syntax error: "), "{err}");
+        assert!(
+            err.to_string().starts_with("t.toml:2:5: syntax error: "),
+            "{err}"
+        );
     }
 
     #[test]
     fn edit_distance_suggests_close_names_only() {
-        assert_eq!(closest("bakend", ["backend", "entryPoints"]), Some("backend"));
+        assert_eq!(
+            closest("bakend", ["backend", "entryPoints"]),
+            Some("backend")
+        );
         assert_eq!(closest("zzz", ["backend"]), None);
         assert_eq!(closest("Zumi01", ["zumi01"]), Some("zumi01"));
     }

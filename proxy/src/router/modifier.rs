@@ -11,10 +11,14 @@ use super::Rewrite;
 /// The strip modifiers, in the order Traefik 1.7 applies them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum StripKind {
-    PathStrip,
-    PathPrefixStrip,
-    PathStripRegex,
-    PathPrefixStripRegex,
+    /// `PathStrip`
+    Exact,
+    /// `PathPrefixStrip`
+    Prefix,
+    /// `PathStripRegex`
+    ExactRegex,
+    /// `PathPrefixStripRegex`
+    PrefixRegex,
 }
 
 #[derive(Debug, Clone)]
@@ -58,8 +62,7 @@ impl Modifiers {
     /// `$$`) is also the `regex` crate's, so the replacement is used as is.
     pub(super) fn set_replace_path_regex(&mut self, value: &str) -> Result<(), String> {
         let mut words = value.split_whitespace();
-        let (Some(re), Some(replacement), None) = (words.next(), words.next(), words.next())
-        else {
+        let (Some(re), Some(replacement), None) = (words.next(), words.next(), words.next()) else {
             return Err(format!(
                 "ReplacePathRegex {value:?} must be a regex and a replacement separated by a space"
             ));

@@ -166,7 +166,17 @@ mod tests {
 
     #[test]
     fn normal_paths_are_borrowed() {
-        for p in ["/", "/zumi01", "/zumi01/", "/a/b/c", "/a%2Fb", "/%C3%A9", "/a.b/..c/.d", "*", ""] {
+        for p in [
+            "/",
+            "/zumi01",
+            "/zumi01/",
+            "/a/b/c",
+            "/a%2Fb",
+            "/%C3%A9",
+            "/a.b/..c/.d",
+            "*",
+            "",
+        ] {
             assert!(matches!(normalize(p), Cow::Borrowed(_)), "{p}");
         }
     }
@@ -204,8 +214,9 @@ mod tests {
 
     #[test]
     fn unreserved_escapes_are_decoded_others_kept() {
-        assert_eq!(norm("/%7Azumi01"), "/zumi01");
-        assert_eq!(norm("/%7azumi01"), "/zumi01");
+        assert_eq!(norm("/%7Aumi01"), "/zumi01");
+        assert_eq!(norm("/%7aumi01"), "/zumi01");
+        assert_eq!(norm("/%7Azumi01"), "/zzumi01");
         assert_eq!(norm("/%7E%41%2d%5F"), "/~A-_");
         assert_eq!(norm("/a%2fb"), "/a%2Fb");
         assert_eq!(norm("/a%2F..%2Fb"), "/a%2F..%2Fb");
@@ -218,10 +229,18 @@ mod tests {
 
     #[test]
     fn normalization_is_idempotent() {
-        for p in ["/a//b/../%2e/c%2f", "/%41/./..", "//x/%7e/../y/", "/%25%32%65"] {
+        for p in [
+            "/a//b/../%2e/c%2f",
+            "/%41/./..",
+            "//x/%7e/../y/",
+            "/%25%32%65",
+        ] {
             let once = norm(p);
             assert_eq!(norm(&once), once, "{p}");
-            assert!(matches!(normalize(&once), Cow::Borrowed(_)), "{p} -> {once}");
+            assert!(
+                matches!(normalize(&once), Cow::Borrowed(_)),
+                "{p} -> {once}"
+            );
         }
         // `%25` is `%` itself and stays encoded: no double decoding.
         assert_eq!(norm("/%25%32%65"), "/%252e");

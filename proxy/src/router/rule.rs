@@ -213,11 +213,20 @@ mod tests {
     fn items_are_split_and_trimmed() {
         assert_eq!(
             items(" Host : a.com , b.com ; PathPrefix:/zumi01 ;"),
-            [(Matcher::Host, "a.com , b.com"), (Matcher::PathPrefix, "/zumi01")]
+            [
+                (Matcher::Host, "a.com , b.com"),
+                (Matcher::PathPrefix, "/zumi01")
+            ]
         );
-        assert_eq!(items("pathprefixstrip:/x"), [(Matcher::PathPrefixStrip, "/x")]);
+        assert_eq!(
+            items("pathprefixstrip:/x"),
+            [(Matcher::PathPrefixStrip, "/x")]
+        );
         // Only the first `:` separates the name.
-        assert_eq!(items("Path:/a/{id:[0-9]+}"), [(Matcher::Path, "/a/{id:[0-9]+}")]);
+        assert_eq!(
+            items("Path:/a/{id:[0-9]+}"),
+            [(Matcher::Path, "/a/{id:[0-9]+}")]
+        );
         // `;` inside a template does not end the item.
         assert_eq!(
             items("Path:/{x:[^;]+};Method:GET"),
@@ -256,7 +265,9 @@ mod tests {
             parse("Hots:a").unwrap_err(),
             "unknown matcher \"Hots\"; did you mean \"Host\"?"
         );
-        assert!(parse("Banana:a").unwrap_err().starts_with("unknown matcher \"Banana\"; known: Host,"));
+        assert!(parse("Banana:a")
+            .unwrap_err()
+            .starts_with("unknown matcher \"Banana\"; known: Host,"));
         assert!(parse(":a").unwrap_err().contains("missing matcher name"));
     }
 }

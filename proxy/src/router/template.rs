@@ -147,7 +147,9 @@ pub(super) fn canonical_host(host: &str) -> String {
 enum Part<'a> {
     Literal(&'a str),
     /// `{name}` (pattern None: the mode's default) or `{name:pattern}`.
-    Variable { pattern: Option<&'a str> },
+    Variable {
+        pattern: Option<&'a str>,
+    },
 }
 
 /// Splits a template into literal text and `{...}` variables, with mux's
@@ -211,7 +213,9 @@ mod tests {
 
     #[test]
     fn literals_compile_to_plain_comparisons() {
-        assert!(matches!(ok("Example.COM.", Mode::Host), Pattern::NoCase(h) if &*h == "example.com"));
+        assert!(
+            matches!(ok("Example.COM.", Mode::Host), Pattern::NoCase(h) if &*h == "example.com")
+        );
         assert!(matches!(ok("/a//b", Mode::Path), Pattern::Exact(p) if &*p == "/a/b"));
         assert!(matches!(ok("/%7Ezumi", Mode::PathPrefix), Pattern::Prefix(p) if &*p == "/~zumi"));
         assert!(matches!(ok("a b", Mode::QueryValue), Pattern::Exact(p) if &*p == "a b"));

@@ -12,7 +12,10 @@ use std::sync::Arc;
 use http::uri::Authority;
 
 use crate::balancer::{Balancer, UpstreamServer};
-use crate::config::model::{Backend, Config};
+use crate::config::model::{Backend, Config, EntryPoint};
+use crate::redirect::{RedirectRule, Target};
+use crate::tls::acceptor::{self, TlsServer};
+use regex::Regex;
 use crate::config::{ConfigError, Diagnostic};
 use crate::health::HealthCheckers;
 use crate::limit::Limiter;
@@ -24,15 +27,24 @@ use crate::upstream::Upstreams;
 /// Build a snapshot from `config`. Spawns health-check tasks, so it must run
 /// inside a tokio runtime; `check` uses `validate` instead.
 pub fn compile(config: &Config, shared: &Shared) -> Result<Snapshot, ConfigError> {
-    let upstreams = Arc::new(Upstreams::new(&config.forwarding_timeouts));
     let mut errors = Vec::new();
+    let upstreams = match Upstreams::new(&config.forwarding_timeouts, &config.backend_tls) {
+        Ok(u) => Arc::new(u),
+        Err(why) => {
+            return Err(ConfigError::one(Diagnostic::bare(format!(
+                "TLS settings for https backends: {why}"
+            ))))
+        }
+    };
     let backends = compile_backends(config, shared, &mut errors);
     let mut entrypoints = Vec::new();
     for (name, ep) in &config.entry_points {
         let trust = compile_trust(ep, &mut errors);
-        let Some(routes) = compile_entry(config, name, &backends, trust, &mut errors) else {
+        let Some(mut routes) = compile_entry(config, name, &backends, trust, &mut errors) else {
             continue;
         };
+        routes.tls = compile_tls(name, ep, &mut errors);
+        routes.redirect = compile_redirect(config, ep, shared);
         let slot = shared.slot(name);
         if entrypoints.len() <= slot {
             entrypoints.resize_with(slot + 1, || None);
@@ -64,6 +76,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
     for (name, ep) in &config.entry_points {
         let trust = compile_trust(ep, &mut errors);
         compile_entry(config, name, &backends, trust, &mut errors);
+        compile_tls(name, ep, &mut errors);
     }
     if errors.is_empty() {
         Ok(())
@@ -113,7 +126,54 @@ fn compile_backend(b: &Backend, shared: &Shared, errors: &mut Vec<Diagnostic>) -
     }
 }
 
-fn compile_trust(ep: &crate::config::model::EntryPoint, errors: &mut Vec<Diagnostic>) -> Trust {
+fn compile_tls(name: &str, ep: &EntryPoint, errors: &mut Vec<Diagnostic>) -> Option<TlsServer> {
+    let tls = ep.tls.as_ref()?;
+    if tls.certificates.is_empty() {
+        errors.push(Diagnostic::at(
+            tls.location.clone(),
+            format!("entrypoint {name:?}: TLS needs at least one [[entryPoints.{name}.tls.certificates]]"),
+        ));
+        return None;
+    }
+    match acceptor::build(name, tls, false) {
+        Ok(server) => Some(server),
+        Err(e) => {
+            errors.extend(e.errors);
+            None
+        }
+    }
+}
+
+fn compile_redirect(config: &Config, ep: &EntryPoint, shared: &Shared) -> Option<RedirectRule> {
+    let r = ep.redirect.as_ref()?;
+    let target = match (&r.regex, &r.replacement, &r.entry_point) {
+        (Some(re), Some(replacement), _) => Target::Regex {
+            // The loader already compiled it once to validate it.
+            regex: Regex::new(re).ok()?,
+            replacement: replacement.clone(),
+        },
+        (_, _, Some(name)) => {
+            let target = config.entry_points.get(name)?;
+            Target::EntryPoint {
+                slot: shared.slot(name),
+                https: target.tls.is_some(),
+                configured_port: configured_port(&target.address),
+            }
+        }
+        _ => return None,
+    };
+    Some(RedirectRule {
+        target,
+        permanent: r.permanent,
+    })
+}
+
+/// The port written in an address (`:443`, `1.2.3.4:443`, `[::1]:443`).
+fn configured_port(address: &str) -> Option<u16> {
+    address.rsplit_once(':')?.1.parse().ok().filter(|p| *p != 0)
+}
+
+fn compile_trust(ep: &EntryPoint, errors: &mut Vec<Diagnostic>) -> Trust {
     let mut networks = Vec::new();
     for net in &ep.forwarded_headers.trusted_ips {
         match Cidr::parse(net) {
@@ -192,5 +252,7 @@ fn compile_entry(
         frontends,
         trust,
         ping: config.ping.as_deref() == Some(ep),
+        tls: None,
+        redirect: None,
     })
 }

@@ -20,6 +20,8 @@ use http::HeaderValue;
 use crate::balancer::Balancer;
 use crate::health::{HealthCheckers, HealthTable};
 use crate::limit::Limiter;
+use crate::redirect::RedirectRule;
+use crate::tls::acceptor::TlsServer;
 use crate::router::Router;
 use crate::trust::Trust;
 use crate::upstream::Upstreams;
@@ -33,6 +35,9 @@ pub struct Shared {
     current: ArcSwap<Snapshot>,
     pub health: HealthTable,
     slots: Mutex<HashMap<String, Slot>>,
+    /// Port each entrypoint's listener actually bound, by slot (0 = none):
+    /// redirects point at it even when the config said port 0.
+    bound_ports: ArcSwap<Vec<u16>>,
     /// `X-Forwarded-Server`: this machine's host name.
     pub server_name: HeaderValue,
 }
@@ -43,6 +48,7 @@ impl Shared {
             current: ArcSwap::from_pointee(Snapshot::empty()),
             health: HealthTable::default(),
             slots: Mutex::default(),
+            bound_ports: ArcSwap::from_pointee(Vec::new()),
             server_name,
         })
     }
@@ -56,6 +62,22 @@ impl Shared {
     /// Make `next` the snapshot every new request sees.
     pub fn publish(&self, next: Snapshot) {
         self.current.store(Arc::new(next));
+    }
+
+    /// Record the port an entrypoint's listener is bound to.
+    pub fn set_bound_port(&self, slot: Slot, port: u16) {
+        self.bound_ports.rcu(|ports| {
+            let mut ports = Vec::clone(ports);
+            if ports.len() <= slot {
+                ports.resize(slot + 1, 0);
+            }
+            ports[slot] = port;
+            ports
+        });
+    }
+
+    pub fn bound_port(&self, slot: Slot) -> Option<u16> {
+        self.bound_ports.load().get(slot).copied().filter(|p| *p != 0)
     }
 
     /// The slot for an entrypoint name, allocated on first use.
@@ -77,9 +99,11 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn empty() -> Snapshot {
+        let upstreams = Upstreams::new(&Default::default(), &Default::default())
+            .expect("default upstream TLS settings are valid");
         Snapshot {
             entrypoints: Vec::new(),
-            upstreams: Arc::new(Upstreams::new(&Default::default())),
+            upstreams: Arc::new(upstreams),
             _health_checkers: HealthCheckers::default(),
         }
     }
@@ -99,6 +123,10 @@ pub struct EntryRoutes {
     pub trust: Trust,
     /// Answer `GET /ping` with `OK` here (Traefik's `[ping]`).
     pub ping: bool,
+    /// TLS settings for new connections; None for plain HTTP.
+    pub tls: Option<TlsServer>,
+    /// Redirect every request (e.g. to HTTPS) instead of routing.
+    pub redirect: Option<RedirectRule>,
 }
 
 pub struct FrontendRuntime {

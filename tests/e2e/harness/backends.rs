@@ -27,7 +27,9 @@ pub type Req = Request<Incoming>;
 pub type Resp = Response<Body>;
 
 pub fn full(b: impl Into<Bytes>) -> Body {
-    Full::new(b.into()).map_err(|e: Infallible| match e {}).boxed()
+    Full::new(b.into())
+        .map_err(|e: Infallible| match e {})
+        .boxed()
 }
 
 pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Resp {
@@ -52,7 +54,9 @@ impl Backend {
         F: Fn(Req) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Resp> + Send + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind backend");
         let addr = listener.local_addr().unwrap();
         let handler = Arc::new(handler);
         let task = tokio::spawn(async move {
@@ -423,9 +427,7 @@ impl UploadBackend {
                                 tx.send_replace(total);
                             }
                         }
-                        Err(e) => {
-                            return text(StatusCode::BAD_REQUEST, format!("body error: {e}"))
-                        }
+                        Err(e) => return text(StatusCode::BAD_REQUEST, format!("body error: {e}")),
                     }
                 }
                 text(StatusCode::OK, total.to_string())

@@ -38,7 +38,17 @@ where
     }
 }
 
+/// reqwest is built with `rustls-no-provider` (for the TLS tests): a
+/// process-wide crypto provider must be installed before any client exists.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 fn base() -> reqwest::ClientBuilder {
+    install_crypto_provider();
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -84,7 +94,11 @@ pub async fn send(req: reqwest::RequestBuilder) -> (StatusCode, String) {
 /// Sends `req`, expects 200 from an echo backend, returns what it saw.
 pub async fn echo_of(req: reqwest::RequestBuilder) -> Echo {
     let (status, body) = send(req).await;
-    assert_eq!(status, StatusCode::OK, "expected 200 from a backend, body: {body}");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "expected 200 from a backend, body: {body}"
+    );
     Echo::parse(&body)
 }
 
@@ -114,7 +128,12 @@ impl RawResponse {
     }
 
     pub fn echo(&self) -> Echo {
-        assert_eq!(self.status, 200, "expected 200, got {self:?} ({})", self.body_text());
+        assert_eq!(
+            self.status,
+            200,
+            "expected 200, got {self:?} ({})",
+            self.body_text()
+        );
         Echo::parse(&self.body_text())
     }
 }
@@ -134,7 +153,11 @@ pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> RawResponse {
                 break i + 4;
             }
             let n = s.read(&mut tmp).await.expect("read");
-            assert!(n > 0, "connection closed before a response head: {:?}", String::from_utf8_lossy(&buf));
+            assert!(
+                n > 0,
+                "connection closed before a response head: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
             buf.extend_from_slice(&tmp[..n]);
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
@@ -181,7 +204,11 @@ pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> RawResponse {
             s.read_to_end(&mut rest).await.expect("read to EOF");
             rest
         };
-        RawResponse { status, headers, body }
+        RawResponse {
+            status,
+            headers,
+            body,
+        }
     })
     .await
 }

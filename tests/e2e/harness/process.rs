@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,7 +87,10 @@ fn parse_listening(line: &str) -> Option<(String, SocketAddr)> {
     if !line.contains("listening") {
         return None;
     }
-    let clean = |v: &str| v.trim_matches(|c| c == '"' || c == '\'' || c == ',').to_string();
+    let clean = |v: &str| {
+        v.trim_matches(|c| c == '"' || c == '\'' || c == ',')
+            .to_string()
+    };
     let mut name = None;
     let mut addr = None;
     for tok in line.split_whitespace() {
@@ -114,6 +117,28 @@ impl LogSink {
         eprintln!("[tollgate {pid} {tag}] {line}");
         self.lines.lock().unwrap().push(line.clone());
         let _ = self.tx.send(line);
+    }
+
+    /// Tails a log file the process may write (e.g. Traefik's
+    /// `[traefikLog] filePath`), until `stop` is set.
+    fn follow_file(self, path: PathBuf, pid: u32, stop: Arc<AtomicBool>) {
+        std::thread::spawn(move || {
+            let mut offset = 0usize;
+            let mut pending = String::new();
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(data) = std::fs::read(&path) {
+                    if data.len() > offset {
+                        pending.push_str(&String::from_utf8_lossy(&data[offset..]));
+                        offset = data.len();
+                        while let Some(i) = pending.find('\n') {
+                            let line: String = pending.drain(..=i).collect();
+                            self.push("logfile", pid, line.trim_end_matches(['\r', '\n']));
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
     }
 
     fn follow(self, tag: &'static str, pid: u32, reader: impl Read + Send + 'static) {
@@ -143,6 +168,7 @@ pub struct Tollgate {
     lines: Arc<Mutex<Vec<String>>>,
     rx: mpsc::UnboundedReceiver<String>,
     exit: Option<ExitStatus>,
+    stop_followers: Arc<AtomicBool>,
 }
 
 impl Tollgate {
@@ -155,6 +181,17 @@ impl Tollgate {
     /// Like `start`, in a prepared directory (which may hold other files the
     /// config refers to; tollgate's working directory is that directory).
     pub async fn start_in(dir: TempDir, toml: &str, entrypoints: &[&str]) -> Tollgate {
+        Tollgate::start_with_log_file(dir, toml, entrypoints, None).await
+    }
+
+    /// Like `start_in`; also tails `log_file` (relative to `dir`), for
+    /// configs that send tollgate's log to a file.
+    pub async fn start_with_log_file(
+        dir: TempDir,
+        toml: &str,
+        entrypoints: &[&str],
+        log_file: Option<&str>,
+    ) -> Tollgate {
         let config = dir.write("traefik.toml", toml);
         let mut child = Command::new(BIN)
             .arg("run")
@@ -170,10 +207,18 @@ impl Tollgate {
         let pid = child.id();
         let (tx, rx) = mpsc::unbounded_channel();
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = LogSink { lines: lines.clone(), tx };
+        let sink = LogSink {
+            lines: lines.clone(),
+            tx,
+        };
         sink.clone()
             .follow("stderr", pid, child.stderr.take().unwrap());
-        sink.follow("stdout", pid, child.stdout.take().unwrap());
+        sink.clone()
+            .follow("stdout", pid, child.stdout.take().unwrap());
+        let stop_followers = Arc::new(AtomicBool::new(false));
+        if let Some(f) = log_file {
+            sink.follow_file(dir.path().join(f), pid, stop_followers.clone());
+        }
 
         let mut tg = Tollgate {
             child,
@@ -183,6 +228,7 @@ impl Tollgate {
             lines,
             rx,
             exit: None,
+            stop_followers,
         };
         tg.wait_ready(entrypoints).await;
         tg
@@ -194,31 +240,36 @@ impl Tollgate {
             if entrypoints.iter().all(|e| self.addrs.contains_key(*e)) {
                 return;
             }
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            let tick = (tokio::time::Instant::now() + Duration::from_millis(100)).min(deadline);
+            match tokio::time::timeout_at(tick, self.rx.recv()).await {
                 Ok(Some(line)) => {
                     if let Some((name, addr)) = parse_listening(&line) {
                         self.addrs.insert(name, addr);
                     }
+                    continue;
                 }
-                Ok(None) => {
-                    // Both output pipes closed: the process is gone.
-                    let status = self.wait_exit(Duration::from_secs(5)).await;
-                    panic!(
-                        "tollgate exited ({status}) before entrypoints {entrypoints:?} were listening \
-                         (seen: {:?}); log:\n{}",
-                        self.addrs,
-                        self.logs_text()
-                    );
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "tollgate did not report entrypoints {entrypoints:?} listening within {READY_TIMEOUT:?} \
-                         (seen: {:?}); log:\n{}",
-                        self.addrs,
-                        self.logs_text()
-                    );
-                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(_) => {}
+            }
+            if !self.is_running() {
+                // Let the output threads catch the last lines.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                panic!(
+                    "tollgate exited ({:?}) before entrypoints {entrypoints:?} were listening \
+                     (seen: {:?}); log:\n{}",
+                    self.exit,
+                    self.addrs,
+                    self.logs_text()
+                );
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "tollgate did not report entrypoints {entrypoints:?} listening within {READY_TIMEOUT:?} \
+                     (seen: {:?}); log:\n{}",
+                    self.addrs,
+                    self.logs_text()
+                );
             }
         }
     }
@@ -345,6 +396,7 @@ impl Tollgate {
 
 impl Drop for Tollgate {
     fn drop(&mut self) {
+        self.stop_followers.store(true, Ordering::SeqCst);
         if self.exit.is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
@@ -429,7 +481,8 @@ mod tests {
 
     #[test]
     fn parses_listening_lines() {
-        let l = "2025-01-01T00:00:00Z  INFO tollgate: listening entrypoint=http address=127.0.0.1:4242";
+        let l =
+            "2025-01-01T00:00:00Z  INFO tollgate: listening entrypoint=http address=127.0.0.1:4242";
         assert_eq!(
             parse_listening(l),
             Some(("http".to_string(), "127.0.0.1:4242".parse().unwrap()))

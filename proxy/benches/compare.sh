@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# CPU spent per proxied keep-alive request: tollgate vs nginx vs HAProxy,
+# measured in the same run, against the same backend, under the same load.
+#
+#   proxy/benches/compare.sh            # 3 rounds of 10 s each per proxy
+#   ROUNDS=5 DURATION=20 proxy/benches/compare.sh
+#
+# Load: wrk, 1 thread, 50 keep-alive connections, GET of a 13-byte body.
+# Backend: an nginx worker answering "Hello, World!" from memory.
+# Every proxy runs on one core (nginx/HAProxy one worker, tollgate one tokio
+# worker thread) and keeps upstream connections alive. The figure of merit is
+# the proxy process's CPU time (user+sys, from /proc) divided by the requests
+# wrk completed: it does not depend on how busy the other processes are.
+# Requires: wrk, nginx, haproxy (Debian packages), a release build of tollgate.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-50}
+TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/tollgate-target}
+BACKEND_PORT=18000 NGINX_PORT=18001 HAPROXY_PORT=18002 TOLLGATE_PORT=18003
+
+for tool in wrk nginx haproxy; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install wrk nginx-light haproxy" >&2; exit 1; }
+done
+cargo build --release -q -p tollgate
+TOLLGATE="$TARGET/release/tollgate"
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+cat >"$work/backend.conf" <<CONF
+daemon off; worker_processes 1; pid $work/backend.pid; error_log /dev/null crit;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 "Hello, World!"; } } }
+CONF
+cat >"$work/nginx.conf" <<CONF
+daemon off; worker_processes 1; pid $work/nginx.pid; error_log /dev/null crit;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; }
+  server { listen 127.0.0.1:$NGINX_PORT;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+CONF
+cat >"$work/haproxy.cfg" <<CONF
+global
+  nbthread 1
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:$HAPROXY_PORT
+  default_backend be
+backend be
+  http-reuse always
+  server s1 127.0.0.1:$BACKEND_PORT
+CONF
+cat >"$work/tollgate.toml" <<CONF
+logLevel = "ERROR"
+[entryPoints.http]
+address = "127.0.0.1:$TOLLGATE_PORT"
+[frontends.bench]
+backend = "bench"
+  [frontends.bench.routes.r]
+  rule = "PathPrefix:/"
+[backends.bench.servers.s1]
+url = "http://127.0.0.1:$BACKEND_PORT"
+CONF
+
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+
+nginx -c "$work/backend.conf" -p "$work" & pids+=($!)
+nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
+haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
+TOLLGATE_WORKER_THREADS=1 "$TOLLGATE" run --config "$work/tollgate.toml" 2>"$work/tollgate.log" & pids+=($!)
+for p in $BACKEND_PORT $NGINX_PORT $HAPROXY_PORT $TOLLGATE_PORT; do wait_port "$p"; done
+
+# CPU ticks (user+sys) of a set of processes.
+ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
+nginx_workers() { pgrep -P "$(cat "$work/nginx.pid")"; }
+pids_of() {
+  case $1 in
+    nginx) nginx_workers ;;
+    haproxy) pgrep -f "haproxy -f $work/haproxy.cfg" ;;
+    tollgate) pgrep -f "$TOLLGATE run --config $work/tollgate.toml" ;;
+  esac
+}
+port_of() { case $1 in nginx) echo $NGINX_PORT ;; haproxy) echo $HAPROXY_PORT ;; tollgate) echo $TOLLGATE_PORT ;; esac; }
+hz=$(getconf CLK_TCK)
+
+declare -A results rps
+for proxy in nginx haproxy tollgate; do
+  # warm-up: open upstream connections, fault in code
+  wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$(port_of $proxy)/" >/dev/null
+done
+for round in $(seq "$ROUNDS"); do
+  for proxy in nginx haproxy tollgate; do
+    mapfile -t ps < <(pids_of $proxy)
+    before=$(ticks "${ps[@]}")
+    out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$(port_of $proxy)/")
+    after=$(ticks "${ps[@]}")
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
+    [ -z "$errors" ] || echo "$proxy round $round: $errors" >&2
+    us=$(awk -v t=$((after - before)) -v hz="$hz" -v r="$reqs" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
+    results[$proxy]+="$us "
+    rps[$proxy]+="$(awk -v r="$reqs" -v d="$DURATION" 'BEGIN { printf "%.0f", r / d }') "
+    printf '%-9s round %d: %6s us CPU/request, %s requests/s\n' "$proxy" "$round" "$us" "$(awk -v r="$reqs" -v d="$DURATION" 'BEGIN { printf "%.0f", r / d }')"
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END { print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2) }'; }
+echo
+echo "median CPU per request (lower is better), ${ROUNDS} rounds x ${DURATION}s, ${CONNECTIONS} connections:"
+t=$(median <<<"${results[tollgate]}")
+for proxy in nginx haproxy tollgate; do
+  m=$(median <<<"${results[$proxy]}")
+  r=$(median <<<"${rps[$proxy]}")
+  printf '  %-9s %6.2f us/request  (%s requests/s)  tollgate/%s = %.2f\n' "$proxy" "$m" "$r" "$proxy" "$(awk -v a="$t" -v b="$m" 'BEGIN { print a / b }')"
+done

@@ -1,0 +1,244 @@
+//! One frontend compiled: its conditions (all must hold) and its modifiers.
+
+use http::header::HeaderName;
+use http::Method;
+use regex::Regex;
+
+use super::matcher::{Condition, Request};
+use super::modifier::{Modifiers, StripKind};
+use super::rule::{self, Item, Matcher, BRACES, REGEX_BRACKETS};
+use super::template::{self, canonical_host, Mode, Pattern};
+use super::{FrontendRules, RuleError};
+
+#[derive(Debug)]
+pub(super) struct Frontend {
+    /// Index in the slice given to `Router::compile`.
+    pub index: usize,
+    pub priority: i64,
+    /// Cheapest first.
+    pub conditions: Box<[Condition]>,
+    pub modifiers: Modifiers,
+}
+
+impl Frontend {
+    pub(super) fn compile(index: usize, rules: &FrontendRules) -> Result<Frontend, Vec<RuleError>> {
+        let mut conditions = Vec::new();
+        let mut modifiers = Modifiers::default();
+        let mut errors = Vec::new();
+        for (rule_index, rule) in rules.rules.iter().enumerate() {
+            let result = rule::parse(rule).and_then(|items| {
+                items
+                    .iter()
+                    .try_for_each(|item| compile_item(item, &mut conditions, &mut modifiers))
+            });
+            if let Err(message) = result {
+                errors.push(RuleError {
+                    frontend: index,
+                    rule: rule_index,
+                    message,
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        conditions.sort_by_key(Condition::cost);
+        let priority = if rules.priority > 0 {
+            rules.priority
+        } else {
+            // Traefik 1.7: the longer the rules, the more specific the frontend.
+            rules.rules.iter().map(|r| r.len() as i64).sum()
+        };
+        Ok(Frontend {
+            index,
+            priority,
+            conditions: conditions.into(),
+            modifiers,
+        })
+    }
+
+    pub(super) fn matches(&self, req: &Request<'_>) -> bool {
+        self.conditions.iter().all(|c| c.matches(req))
+    }
+
+    /// The lower-case host names this frontend requires (one of them), when a
+    /// plain `Host` matcher says so: the key of the host index.
+    pub(super) fn required_hosts(&self) -> Option<Vec<&str>> {
+        self.conditions.iter().find_map(|c| match c {
+            Condition::Host(alts) => alts.iter().map(Pattern::literal_host).collect(),
+            _ => None,
+        })
+    }
+
+    /// Literal prefixes of which the normalized path must start with one,
+    /// taken from the most selective path matcher: the keys of the path index.
+    /// None when no path matcher gives a non-empty prefix for every alternative.
+    pub(super) fn required_path_prefixes(&self) -> Option<Vec<&str>> {
+        self.conditions
+            .iter()
+            .filter_map(|c| match c {
+                Condition::Path(alts) => Some(alts),
+                _ => None,
+            })
+            .map(|alts| alts.iter().map(Pattern::literal_prefix).collect::<Vec<_>>())
+            .filter(|prefixes| prefixes.iter().all(|p| !p.is_empty()))
+            .max_by_key(|prefixes| prefixes.iter().map(|p| p.len()).min())
+    }
+}
+
+fn compile_item(
+    item: &Item<'_>,
+    conditions: &mut Vec<Condition>,
+    modifiers: &mut Modifiers,
+) -> Result<(), String> {
+    let value = item.value;
+    let name = item.matcher.name();
+    let list = |brackets| {
+        let list = rule::split_list(value, b',', brackets);
+        if list.is_empty() {
+            Err(format!("empty value for {name}"))
+        } else {
+            Ok(list)
+        }
+    };
+    let patterns = |mode| -> Result<Vec<(usize, Pattern)>, String> {
+        list(BRACES)?
+            .into_iter()
+            .map(|alt| {
+                template::compile(alt, mode)
+                    .map(|p| (alt.len(), p))
+                    .map_err(|e| format!("{name}: {e}"))
+            })
+            .collect()
+    };
+    let path_matcher = |mode,
+                        strip: Option<StripKind>,
+                        conditions: &mut Vec<Condition>,
+                        modifiers: &mut Modifiers| {
+        let alternatives = patterns(mode)?;
+        conditions.push(Condition::Path(
+            alternatives.iter().map(|(_, p)| p.clone()).collect(),
+        ));
+        if let Some(kind) = strip {
+            modifiers.add_strip(kind, alternatives);
+        }
+        Ok::<(), String>(())
+    };
+
+    match item.matcher {
+        Matcher::Host => {
+            // Traefik 1.7 compares Host values as plain names, braces and all.
+            let hosts = list(&[])?;
+            conditions.push(Condition::Host(
+                hosts
+                    .into_iter()
+                    .map(|h| Pattern::NoCase(canonical_host(h).into()))
+                    .collect(),
+            ));
+        }
+        Matcher::HostRegexp => {
+            let alts = patterns(Mode::Host)?;
+            conditions.push(Condition::Host(alts.into_iter().map(|(_, p)| p).collect()));
+        }
+        Matcher::Path => path_matcher(Mode::Path, None, conditions, modifiers)?,
+        Matcher::PathPrefix => path_matcher(Mode::PathPrefix, None, conditions, modifiers)?,
+        Matcher::PathStrip => {
+            path_matcher(Mode::Path, Some(StripKind::Exact), conditions, modifiers)?
+        }
+        Matcher::PathPrefixStrip => path_matcher(
+            Mode::PathPrefix,
+            Some(StripKind::Prefix),
+            conditions,
+            modifiers,
+        )?,
+        Matcher::PathStripRegex => path_matcher(
+            Mode::Path,
+            Some(StripKind::ExactRegex),
+            conditions,
+            modifiers,
+        )?,
+        Matcher::PathPrefixStripRegex => path_matcher(
+            Mode::PathPrefix,
+            Some(StripKind::PrefixRegex),
+            conditions,
+            modifiers,
+        )?,
+        Matcher::Method => {
+            let methods = list(&[])?
+                .into_iter()
+                .map(|m| {
+                    // mux upper-cases the configured methods, not the request's.
+                    Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                        .map_err(|_| format!("Method: invalid method {m:?}"))
+                })
+                .collect::<Result<_, _>>()?;
+            conditions.push(Condition::Method(methods));
+        }
+        Matcher::Headers => {
+            let pairs = pairs(name, list(&[])?)?
+                .into_iter()
+                .map(|(k, v)| Ok((header_name(name, k)?, v.as_bytes().into())))
+                .collect::<Result<_, String>>()?;
+            conditions.push(Condition::Headers(pairs));
+        }
+        Matcher::HeadersRegexp => {
+            let pairs = pairs(name, list(REGEX_BRACKETS)?)?
+                .into_iter()
+                .map(|(k, v)| {
+                    let re = Regex::new(v)
+                        .map_err(|e| format!("{name}: invalid regular expression {v:?}: {e}"))?;
+                    Ok((header_name(name, k)?, re))
+                })
+                .collect::<Result<_, String>>()?;
+            conditions.push(Condition::HeadersRegexp(pairs));
+        }
+        Matcher::Query => {
+            let pairs = list(BRACES)?
+                .into_iter()
+                .map(|pair| {
+                    let Some((key, want)) = pair.split_once('=') else {
+                        return Err(format!("Query: {pair:?} must be key=value"));
+                    };
+                    let key = key.trim();
+                    if key.is_empty() {
+                        return Err(format!("Query: missing key in {pair:?}"));
+                    }
+                    let want = want.trim();
+                    // mux: an empty value matches any value of a present key.
+                    let want = match want {
+                        "" => None,
+                        _ => Some(
+                            template::compile(want, Mode::QueryValue)
+                                .map_err(|e| format!("{name}: {e}"))?,
+                        ),
+                    };
+                    Ok((key.into(), want))
+                })
+                .collect::<Result<_, String>>()?;
+            conditions.push(Condition::Query(pairs));
+        }
+        // A path may contain `,`: take these values whole (1.7 would split
+        // them and keep the last piece).
+        Matcher::AddPrefix => modifiers.set_add_prefix(value),
+        Matcher::ReplacePath => modifiers.set_replace_path(value),
+        Matcher::ReplacePathRegex => modifiers.set_replace_path_regex(value)?,
+    }
+    Ok(())
+}
+
+/// `key,value,key,value...` as mux's Headers/HeadersRegexp take them.
+fn pairs<'a>(name: &str, list: Vec<&'a str>) -> Result<Vec<(&'a str, &'a str)>, String> {
+    if list.len() % 2 != 0 {
+        return Err(format!(
+            "{name} takes key,value pairs, got {} item(s): {}",
+            list.len(),
+            list.join(",")
+        ));
+    }
+    Ok(list.chunks_exact(2).map(|kv| (kv[0], kv[1])).collect())
+}
+
+fn header_name(matcher: &str, name: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("{matcher}: invalid header name {name:?}"))
+}

@@ -1,0 +1,495 @@
+//! The host side of the http-wasm `http_handler` ABI
+//! (<https://http-wasm.io/http-handler-abi/>), against the [`Exchange`] of
+//! the request in progress, plus one tollgate extension (`tollgate.get_scheme`).
+//!
+//! Two rules of the ABI shape every function here:
+//! - buffer limit: a value longer than `buf_limit` is not written at all,
+//!   and its length is returned so the guest can retry with room for it;
+//! - trap on misuse: a guest that breaks a rule (memory out of bounds, an
+//!   invalid name or value, changing the request after it went on, reading
+//!   an unbuffered response body, setting trailers without the feature...)
+//!   gets a trap, which fails only that request.
+//!
+//! tollgate holds the response head until every plugin has seen it, so
+//! response headers and the status stay writable in `handle_response` even
+//! without `buffer_response` (the ABI leaves this to the host).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Uri};
+use wasmtime::{Caller, Linker};
+
+use super::body::{self, CollectError};
+use super::exchange::{
+    status_from, version_text, BodySlot, Exchange, Phase, FEATURE_TRAILERS, SUPPORTED_FEATURES,
+};
+use super::instance::{misuse, HostError, HostState};
+
+type Result<T> = wasmtime::Result<T>;
+type C<'a> = Caller<'a, HostState>;
+
+const MODULE: &str = "http_handler";
+
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
+    linker.func_wrap(MODULE, "log", log)?;
+    linker.func_wrap(MODULE, "log_enabled", |_: C<'_>, level: i32| -> u32 {
+        u32::from(log_enabled(level))
+    })?;
+    linker.func_wrap(MODULE, "get_config", get_config)?;
+    linker.func_wrap(MODULE, "enable_features", enable_features)?;
+    linker.func_wrap(MODULE, "get_method", get_method)?;
+    linker.func_wrap(MODULE, "set_method", set_method)?;
+    linker.func_wrap(MODULE, "get_uri", get_uri)?;
+    linker.func_wrap(MODULE, "set_uri", set_uri)?;
+    linker.func_wrap(MODULE, "get_protocol_version", get_protocol_version)?;
+    linker.func_wrap(MODULE, "get_source_addr", get_source_addr)?;
+    linker.func_wrap(MODULE, "get_header_names", get_header_names)?;
+    linker.func_wrap(MODULE, "get_header_values", get_header_values)?;
+    linker.func_wrap(MODULE, "set_header_value", set_header_value)?;
+    linker.func_wrap(MODULE, "add_header_value", add_header_value)?;
+    linker.func_wrap(MODULE, "remove_header", remove_header)?;
+    linker.func_wrap_async(MODULE, "read_body", |caller, (kind, buf, limit)| {
+        Box::new(read_body(caller, kind, buf, limit))
+    })?;
+    linker.func_wrap(MODULE, "write_body", write_body)?;
+    linker.func_wrap(MODULE, "get_status_code", get_status_code)?;
+    linker.func_wrap(MODULE, "set_status_code", set_status_code)?;
+    linker.func_wrap("tollgate", "get_scheme", get_scheme)?;
+    Ok(())
+}
+
+// === guest memory ===
+
+fn read_guest(caller: &mut C<'_>, ptr: u32, len: u32) -> Result<Vec<u8>> {
+    let memory = caller.data().memory.ok_or_else(|| misuse("no memory"))?;
+    let mut buf = vec![0u8; len as usize];
+    memory
+        .read(&*caller, ptr as usize, &mut buf)
+        .map_err(|_| misuse(format!("[{ptr}, +{len}) is outside the guest's memory")))?;
+    Ok(buf)
+}
+
+fn write_guest(caller: &mut C<'_>, ptr: u32, data: &[u8]) -> Result<()> {
+    let memory = caller.data().memory.ok_or_else(|| misuse("no memory"))?;
+    memory
+        .write(&mut *caller, ptr as usize, data)
+        .map_err(|_| {
+            misuse(format!(
+                "[{ptr}, +{}) is outside the guest's memory",
+                data.len()
+            ))
+        })
+}
+
+/// The buffer-limit rule: write `value` only if it fits; always return its
+/// length.
+fn write_if_fits(caller: &mut C<'_>, buf: u32, limit: u32, value: &[u8]) -> Result<u32> {
+    let len = u32::try_from(value.len()).map_err(|_| misuse("value over 4 GiB"))?;
+    if len <= limit && len > 0 {
+        write_guest(caller, buf, value)?;
+    }
+    Ok(len)
+}
+
+/// `count << 32 | len` of a NUL-terminated sequence, written if it fits.
+fn write_sequence<'v>(
+    caller: &mut C<'_>,
+    buf: u32,
+    limit: u32,
+    values: impl Iterator<Item = &'v [u8]>,
+) -> Result<u64> {
+    let mut joined = Vec::new();
+    let mut count = 0u64;
+    for v in values {
+        joined.extend_from_slice(v);
+        joined.push(0);
+        count += 1;
+    }
+    let len = write_if_fits(caller, buf, limit, &joined)?;
+    Ok((count << 32) | u64::from(len))
+}
+
+fn exchange<'c>(caller: &'c mut C<'_>) -> Result<&'c mut Exchange> {
+    caller
+        .data_mut()
+        .exchange
+        .as_mut()
+        .ok_or_else(|| misuse("no request in progress (called outside handle_request/handle_response)"))
+}
+
+fn request_phase<'c>(caller: &'c mut C<'_>, what: &str) -> Result<&'c mut Exchange> {
+    let ex = exchange(caller)?;
+    if ex.phase != Phase::Request {
+        return Err(misuse(format!("cannot {what} after the request was passed on")));
+    }
+    Ok(ex)
+}
+
+// === administrative ===
+
+fn log_enabled(level: i32) -> bool {
+    use tracing::Level;
+    match level {
+        i32::MIN..=-1 => tracing::enabled!(target: "tollgate::plugin", Level::DEBUG),
+        0 => tracing::enabled!(target: "tollgate::plugin", Level::INFO),
+        1 => tracing::enabled!(target: "tollgate::plugin", Level::WARN),
+        2 => tracing::enabled!(target: "tollgate::plugin", Level::ERROR),
+        _ => false,
+    }
+}
+
+/// The ABI says a failed log is ignored, never a trap.
+fn log(mut caller: C<'_>, level: i32, ptr: u32, len: u32) {
+    let Ok(bytes) = read_guest(&mut caller, ptr, len.min(64 * 1024)) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let state = caller.data_mut();
+    if level >= 1 {
+        state.remember_start_log(&text);
+    }
+    let plugin = &*state.shared.name;
+    match level {
+        i32::MIN..=-1 => tracing::debug!(target: "tollgate::plugin", plugin, "{text}"),
+        0 => tracing::info!(target: "tollgate::plugin", plugin, "{text}"),
+        1 => tracing::warn!(target: "tollgate::plugin", plugin, "{text}"),
+        2 => tracing::error!(target: "tollgate::plugin", plugin, "{text}"),
+        _ => {}
+    }
+}
+
+fn get_config(mut caller: C<'_>, buf: u32, limit: u32) -> Result<u32> {
+    let config = caller.data().shared.config.clone();
+    write_if_fits(&mut caller, buf, limit, &config)
+}
+
+/// Inside a request: for that request only. Outside (at start): for every
+/// request this instance serves.
+fn enable_features(mut caller: C<'_>, features: u32) -> u32 {
+    let wanted = features & SUPPORTED_FEATURES;
+    let state = caller.data_mut();
+    match state.exchange.as_mut() {
+        Some(ex) => {
+            ex.features |= wanted;
+            ex.features
+        }
+        None => {
+            state.global_features |= wanted;
+            state.global_features
+        }
+    }
+}
+
+// === request line ===
+
+fn get_method(mut caller: C<'_>, buf: u32, limit: u32) -> Result<u32> {
+    let method = exchange(&mut caller)?.req.method.clone();
+    write_if_fits(&mut caller, buf, limit, method.as_str().as_bytes())
+}
+
+fn set_method(mut caller: C<'_>, ptr: u32, len: u32) -> Result<()> {
+    if len == 0 {
+        return Err(misuse("empty method"));
+    }
+    let bytes = read_guest(&mut caller, ptr, len)?;
+    let method = Method::from_bytes(&bytes).map_err(|_| misuse("invalid method"))?;
+    request_phase(&mut caller, "set the method")?.req.method = method;
+    Ok(())
+}
+
+fn get_uri(mut caller: C<'_>, buf: u32, limit: u32) -> Result<u32> {
+    let uri = exchange(&mut caller)?
+        .req
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "/".to_string());
+    write_if_fits(&mut caller, buf, limit, uri.as_bytes())
+}
+
+/// Path and query only: the scheme and authority the request came with stay.
+fn set_uri(mut caller: C<'_>, ptr: u32, len: u32) -> Result<()> {
+    let bytes = read_guest(&mut caller, ptr, len)?;
+    let given: Uri = if bytes.is_empty() {
+        Uri::from_static("/")
+    } else {
+        Uri::try_from(bytes.as_slice()).map_err(|_| misuse("invalid URI"))?
+    };
+    let path_and_query = given
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+    let ex = request_phase(&mut caller, "set the URI")?;
+    let mut parts = ex.req.uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query);
+    ex.req.uri = Uri::from_parts(parts).map_err(|_| misuse("invalid URI"))?;
+    Ok(())
+}
+
+fn get_protocol_version(mut caller: C<'_>, buf: u32, limit: u32) -> Result<u32> {
+    let version = version_text(exchange(&mut caller)?.req.version);
+    write_if_fits(&mut caller, buf, limit, version.as_bytes())
+}
+
+fn get_source_addr(mut caller: C<'_>, buf: u32, limit: u32) -> Result<u32> {
+    let addr = exchange(&mut caller)?.client.to_string();
+    write_if_fits(&mut caller, buf, limit, addr.as_bytes())
+}
+
+fn get_scheme(mut caller: C<'_>, buf: u32, limit: u32) -> Result<u32> {
+    let scheme: &[u8] = if exchange(&mut caller)?.tls {
+        b"https"
+    } else {
+        b"http"
+    };
+    write_if_fits(&mut caller, buf, limit, scheme)
+}
+
+// === headers ===
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Request,
+    Response,
+    RequestTrailers,
+    ResponseTrailers,
+}
+
+fn kind(k: u32) -> Result<Kind> {
+    Ok(match k {
+        0 => Kind::Request,
+        1 => Kind::Response,
+        2 => Kind::RequestTrailers,
+        3 => Kind::ResponseTrailers,
+        _ => return Err(misuse(format!("unknown header kind {k}"))),
+    })
+}
+
+/// Read access; trailers read as empty until their body is buffered.
+fn fields(ex: &Exchange, kind: Kind) -> Option<&HeaderMap> {
+    match kind {
+        Kind::Request => Some(&ex.req.headers),
+        Kind::Response => Some(&ex.resp.headers),
+        Kind::RequestTrailers => ex.req_trailers.as_ref(),
+        Kind::ResponseTrailers => ex.resp_trailers.as_ref(),
+    }
+}
+
+/// Write access, enforcing when each map may change.
+fn fields_mut(ex: &mut Exchange, kind: Kind) -> Result<&mut HeaderMap> {
+    match kind {
+        Kind::Request | Kind::RequestTrailers if ex.phase != Phase::Request => {
+            return Err(misuse("cannot change the request after it was passed on"));
+        }
+        Kind::RequestTrailers | Kind::ResponseTrailers if ex.features & FEATURE_TRAILERS == 0 => {
+            return Err(misuse("setting trailers needs the trailers feature"));
+        }
+        _ => {}
+    }
+    Ok(match kind {
+        Kind::Request => &mut ex.req.headers,
+        Kind::Response => &mut ex.resp.headers,
+        Kind::RequestTrailers => {
+            if ex.req_body.is_stream() {
+                return Err(misuse(
+                    "request trailers can only change once the body is read or written",
+                ));
+            }
+            ex.req_trailers.get_or_insert_with(HeaderMap::new)
+        }
+        Kind::ResponseTrailers => {
+            if ex.resp_body.is_stream() {
+                return Err(misuse(
+                    "response trailers can only change on a buffered or written body",
+                ));
+            }
+            ex.resp_trailers.get_or_insert_with(HeaderMap::new)
+        }
+    })
+}
+
+fn header_name(caller: &mut C<'_>, ptr: u32, len: u32) -> Result<HeaderName> {
+    if len == 0 {
+        return Err(misuse("empty header name"));
+    }
+    let bytes = read_guest(caller, ptr, len)?;
+    HeaderName::from_bytes(&bytes).map_err(|_| misuse("invalid header name"))
+}
+
+fn header_value(caller: &mut C<'_>, ptr: u32, len: u32) -> Result<HeaderValue> {
+    let bytes = read_guest(caller, ptr, len)?;
+    HeaderValue::from_bytes(&bytes).map_err(|_| misuse("invalid header value"))
+}
+
+fn get_header_names(mut caller: C<'_>, kind_: u32, buf: u32, limit: u32) -> Result<u64> {
+    let kind = kind(kind_)?;
+    let ex = exchange(&mut caller)?;
+    let mut names: Vec<Bytes> = Vec::new();
+    if let Some(map) = fields(ex, kind) {
+        names.extend(map.keys().map(|n| Bytes::copy_from_slice(n.as_str().as_bytes())));
+    }
+    // HTTP/2 carries the host as `:authority`; guests expect `host`.
+    if kind == Kind::Request
+        && !ex.req.headers.contains_key(http::header::HOST)
+        && ex.request_host().is_some()
+    {
+        names.push(Bytes::from_static(b"host"));
+    }
+    write_sequence(&mut caller, buf, limit, names.iter().map(|b| b.as_ref()))
+}
+
+fn get_header_values(
+    mut caller: C<'_>,
+    kind_: u32,
+    name: u32,
+    name_len: u32,
+    buf: u32,
+    limit: u32,
+) -> Result<u64> {
+    let kind = kind(kind_)?;
+    let name = header_name(&mut caller, name, name_len)?;
+    let ex = exchange(&mut caller)?;
+    let mut values: Vec<HeaderValue> = fields(ex, kind)
+        .map(|m| m.get_all(&name).iter().cloned().collect())
+        .unwrap_or_default();
+    if kind == Kind::Request && values.is_empty() && name == http::header::HOST {
+        values.extend(ex.request_host());
+    }
+    write_sequence(&mut caller, buf, limit, values.iter().map(|v| v.as_bytes()))
+}
+
+fn set_header_value(
+    mut caller: C<'_>,
+    kind_: u32,
+    name: u32,
+    name_len: u32,
+    value: u32,
+    value_len: u32,
+) -> Result<()> {
+    let kind = kind(kind_)?;
+    let name = header_name(&mut caller, name, name_len)?;
+    let value = header_value(&mut caller, value, value_len)?;
+    fields_mut(exchange(&mut caller)?, kind)?.insert(name, value);
+    Ok(())
+}
+
+fn add_header_value(
+    mut caller: C<'_>,
+    kind_: u32,
+    name: u32,
+    name_len: u32,
+    value: u32,
+    value_len: u32,
+) -> Result<()> {
+    let kind = kind(kind_)?;
+    let name = header_name(&mut caller, name, name_len)?;
+    let value = header_value(&mut caller, value, value_len)?;
+    fields_mut(exchange(&mut caller)?, kind)?.append(name, value);
+    Ok(())
+}
+
+fn remove_header(mut caller: C<'_>, kind_: u32, name: u32, name_len: u32) -> Result<()> {
+    let kind = kind(kind_)?;
+    let name = header_name(&mut caller, name, name_len)?;
+    fields_mut(exchange(&mut caller)?, kind)?.remove(name);
+    Ok(())
+}
+
+// === bodies ===
+
+/// Stateful read of up to `limit` bytes: `eof << 32 | len`.
+async fn read_body(mut caller: C<'_>, kind: u32, buf: u32, limit: u32) -> Result<u64> {
+    if limit == 0 {
+        return Err(misuse("read_body with buf_limit 0"));
+    }
+    let chunk = match kind {
+        0 => {
+            request_phase(&mut caller, "read the request body")?;
+            buffer_request_body(&mut caller).await?;
+            exchange(&mut caller)?.req_body.read(limit as usize)
+        }
+        1 => {
+            let ex = exchange(&mut caller)?;
+            if ex.resp_body.is_stream() {
+                return Err(misuse(
+                    "reading the response body in handle_response needs buffer_response",
+                ));
+            }
+            ex.resp_body.read(limit as usize)
+        }
+        k => return Err(misuse(format!("unknown body kind {k}"))),
+    };
+    let (bytes, eof) = chunk;
+    write_guest(&mut caller, buf, &bytes)?;
+    Ok((u64::from(eof) << 32) | bytes.len() as u64)
+}
+
+/// The first read of the request body collects it whole (bounded). The
+/// wait is the client's, not the guest's: the call's deadline moves by it.
+async fn buffer_request_body(caller: &mut C<'_>) -> Result<()> {
+    let limit = caller.data().shared.max_body;
+    let ex = exchange(caller)?;
+    if !ex.req_body.is_stream() {
+        return Ok(());
+    }
+    let placeholder = BodySlot::Written {
+        data: Default::default(),
+        pos: 0,
+    };
+    let BodySlot::Stream(stream) = std::mem::replace(&mut ex.req_body, placeholder) else {
+        return Ok(());
+    };
+    let started = Instant::now();
+    let collected = body::collect(stream, limit).await;
+    caller.data_mut().deadline += started.elapsed();
+    let collected = collected.map_err(|e| {
+        wasmtime::Error::new(match e {
+            CollectError::TooLarge => HostError::RequestBodyTooLarge(limit),
+            CollectError::Failed(why) => HostError::RequestBody(why),
+        })
+    })?;
+    let ex = exchange(caller)?;
+    ex.req_body = BodySlot::Buffered {
+        data: collected.data,
+        pos: 0,
+        permit: collected.permit,
+    };
+    ex.req_trailers = collected.trailers;
+    Ok(())
+}
+
+/// Append to a body; the first write of a handler replaces it.
+fn write_body(mut caller: C<'_>, kind: u32, ptr: u32, len: u32) -> Result<()> {
+    let data = read_guest(&mut caller, ptr, len)?;
+    match kind {
+        0 => {
+            let ex = request_phase(&mut caller, "write the request body")?;
+            let first = !ex.req_written;
+            ex.req_written = true;
+            ex.req_body.write(&data, first);
+        }
+        1 => {
+            let ex = exchange(&mut caller)?;
+            let first = !ex.resp_written;
+            ex.resp_written = true;
+            ex.resp_body.write(&data, first);
+        }
+        k => return Err(misuse(format!("unknown body kind {k}"))),
+    }
+    Ok(())
+}
+
+// === status ===
+
+fn get_status_code(mut caller: C<'_>) -> Result<u32> {
+    Ok(u32::from(exchange(&mut caller)?.resp.status.as_u16()))
+}
+
+fn set_status_code(mut caller: C<'_>, code: u32) -> Result<()> {
+    let status = status_from(code).ok_or_else(|| misuse(format!("invalid status {code}")))?;
+    exchange(&mut caller)?.resp.status = status;
+    Ok(())
+}

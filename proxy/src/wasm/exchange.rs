@@ -1,0 +1,369 @@
+//! One request's state while a guest handles it: what the `http_handler`
+//! imports read and write. Built from the `Request` before `handle_request`,
+//! turned back into a `Request` (or the guest's own `Response`) after it, and
+//! rebuilt around the upstream's `Response` for `handle_response`.
+//!
+//! Bodies stay what they were (streams) unless the guest reads or writes them:
+//! a read buffers the whole body first (bounded by the plugin's body limit),
+//! a write replaces it.
+
+use std::net::SocketAddr;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{request, response, Request, Response, StatusCode, Version};
+
+use crate::body::ProxyBody;
+use crate::limit::Permit;
+
+/// `enable_features` flags (http-wasm `features`).
+pub(crate) const FEATURE_BUFFER_REQUEST: u32 = 1;
+pub(crate) const FEATURE_BUFFER_RESPONSE: u32 = 2;
+pub(crate) const FEATURE_TRAILERS: u32 = 4;
+/// Everything tollgate implements.
+pub(crate) const SUPPORTED_FEATURES: u32 =
+    FEATURE_BUFFER_REQUEST | FEATURE_BUFFER_RESPONSE | FEATURE_TRAILERS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Inside `handle_request`: the request is the guest's to change.
+    Request,
+    /// Inside `handle_response`: the request has gone upstream (read-only).
+    Response,
+}
+
+/// A message body as the guest left it.
+pub(crate) enum BodySlot {
+    /// Untouched: passes through as a stream.
+    Stream(ProxyBody),
+    /// Read into memory; `pos` is how far the guest has read.
+    Buffered {
+        data: Bytes,
+        pos: usize,
+        /// Taken off the stream, to keep the request's `maxConn` place for
+        /// as long as the body is being sent.
+        permit: Option<Permit>,
+    },
+    /// Written by the guest.
+    Written { data: BytesMut, pos: usize },
+}
+
+impl BodySlot {
+    pub(crate) fn is_stream(&self) -> bool {
+        matches!(self, BodySlot::Stream(_))
+    }
+
+    /// Copy up to `limit` unread bytes; (bytes, end of body).
+    pub(crate) fn read(&mut self, limit: usize) -> (Bytes, bool) {
+        let (data, pos): (&[u8], &mut usize) = match self {
+            BodySlot::Stream(_) => return (Bytes::new(), false),
+            BodySlot::Buffered { data, pos, .. } => (data, pos),
+            BodySlot::Written { data, pos } => (data, pos),
+        };
+        let start = (*pos).min(data.len());
+        let end = start.saturating_add(limit).min(data.len());
+        *pos = end;
+        (Bytes::copy_from_slice(&data[start..end]), end == data.len())
+    }
+
+    /// Append `bytes`; the first write of a handler replaces the body.
+    pub(crate) fn write(&mut self, bytes: &[u8], first: bool) {
+        match self {
+            BodySlot::Written { data, .. } if !first => data.extend_from_slice(bytes),
+            _ => {
+                *self = BodySlot::Written {
+                    data: BytesMut::from(bytes),
+                    pos: 0,
+                }
+            }
+        }
+    }
+}
+
+/// The request as it was handed on, kept for reads in `handle_response`.
+pub(crate) struct RequestHead {
+    method: http::Method,
+    uri: http::Uri,
+    version: Version,
+    headers: HeaderMap,
+}
+
+impl RequestHead {
+    fn of(parts: &request::Parts) -> Self {
+        RequestHead {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            version: parts.version,
+            headers: parts.headers.clone(),
+        }
+    }
+
+    fn into_parts(self) -> request::Parts {
+        let (mut parts, ()) = Request::new(()).into_parts();
+        parts.method = self.method;
+        parts.uri = self.uri;
+        parts.version = self.version;
+        parts.headers = self.headers;
+        parts
+    }
+}
+
+pub(crate) struct Exchange {
+    pub phase: Phase,
+    /// Features for this request: the instance's global ones plus those
+    /// enabled inside `handle_request`.
+    pub features: u32,
+    pub client: SocketAddr,
+    pub tls: bool,
+
+    pub req: request::Parts,
+    pub req_body: BodySlot,
+    pub req_trailers: Option<HeaderMap>,
+
+    pub resp: response::Parts,
+    pub resp_body: BodySlot,
+    pub resp_trailers: Option<HeaderMap>,
+
+    /// Whether the current handler already wrote each body (the first write
+    /// of a handler replaces it).
+    pub req_written: bool,
+    pub resp_written: bool,
+}
+
+/// What survives between `handle_request` and `handle_response`.
+pub(crate) struct Pending {
+    features: u32,
+    client: SocketAddr,
+    tls: bool,
+    head: RequestHead,
+    /// Response headers the guest set before the request went on.
+    early_headers: HeaderMap,
+}
+
+impl Pending {
+    pub(crate) fn features(&self) -> u32 {
+        self.features
+    }
+}
+
+fn empty_response() -> response::Parts {
+    Response::new(()).into_parts().0
+}
+
+impl Exchange {
+    pub(crate) fn new(req: Request<ProxyBody>, client: SocketAddr, tls: bool, features: u32) -> Self {
+        let (req, body) = req.into_parts();
+        Exchange {
+            phase: Phase::Request,
+            features,
+            client,
+            tls,
+            req,
+            req_body: BodySlot::Stream(body),
+            req_trailers: None,
+            resp: empty_response(),
+            resp_body: BodySlot::Written {
+                data: BytesMut::new(),
+                pos: 0,
+            },
+            resp_trailers: None,
+            req_written: false,
+            resp_written: false,
+        }
+    }
+
+    /// `handle_request` returned `next = 0`: the guest's response.
+    pub(crate) fn into_guest_response(self) -> Response<ProxyBody> {
+        let mut resp = self.resp;
+        let body = finish_body(self.resp_body, self.resp_trailers, &mut resp.headers);
+        Response::from_parts(resp, body)
+    }
+
+    /// `handle_request` returned `next = 1`: the request to pass on, and
+    /// what `handle_response` will need.
+    pub(crate) fn into_forwarded(self) -> (Request<ProxyBody>, Pending) {
+        let mut req = self.req;
+        let body = match self.req_body {
+            // A guest that read the body without `buffer_request` consumed
+            // what it read, as with a stream: only the rest goes on.
+            BodySlot::Buffered { data, pos, permit }
+                if self.features & FEATURE_BUFFER_REQUEST == 0 && pos > 0 =>
+            {
+                BodySlot::Buffered {
+                    data: data.slice(pos.min(data.len())..),
+                    pos: 0,
+                    permit,
+                }
+            }
+            other => other,
+        };
+        let body = finish_body(body, self.req_trailers, &mut req.headers);
+        let pending = Pending {
+            features: self.features,
+            client: self.client,
+            tls: self.tls,
+            head: RequestHead::of(&req),
+            early_headers: self.resp.headers,
+        };
+        (Request::from_parts(req, body), pending)
+    }
+
+    /// Around the upstream's response, for `handle_response`. Response
+    /// headers the guest set before passing the request on win over the
+    /// upstream's. `body` is already buffered when `buffer_response` is on.
+    pub(crate) fn for_response(
+        pending: Pending,
+        mut resp: response::Parts,
+        body: BodySlot,
+        trailers: Option<HeaderMap>,
+    ) -> Self {
+        let mut last = None;
+        for (name, value) in pending.early_headers {
+            // `None` names continue the previous name's values.
+            let name = match name {
+                Some(n) => {
+                    resp.headers.remove(&n);
+                    last = Some(n.clone());
+                    n
+                }
+                None => match &last {
+                    Some(n) => n.clone(),
+                    None => continue,
+                },
+            };
+            resp.headers.append(name, value);
+        }
+        Exchange {
+            phase: Phase::Response,
+            features: pending.features,
+            client: pending.client,
+            tls: pending.tls,
+            req: pending.head.into_parts(),
+            req_body: BodySlot::Written {
+                data: BytesMut::new(),
+                pos: 0,
+            },
+            req_trailers: None,
+            resp,
+            resp_body: body,
+            resp_trailers: trailers,
+            req_written: false,
+            resp_written: false,
+        }
+    }
+
+    /// The response after `handle_response`.
+    pub(crate) fn into_final_response(self) -> Response<ProxyBody> {
+        let mut resp = self.resp;
+        let body = finish_body(self.resp_body, self.resp_trailers, &mut resp.headers);
+        Response::from_parts(resp, body)
+    }
+
+    /// The `host` the guest sees: the header, or HTTP/2's `:authority`.
+    pub(crate) fn request_host(&self) -> Option<HeaderValue> {
+        if let Some(h) = self.req.headers.get(header::HOST) {
+            return Some(h.clone());
+        }
+        self.req
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    }
+}
+
+/// The slot as a body to send, fixing `Content-Length` when the guest
+/// changed the body.
+fn finish_body(slot: BodySlot, trailers: Option<HeaderMap>, headers: &mut HeaderMap) -> ProxyBody {
+    match slot {
+        BodySlot::Stream(body) => body,
+        BodySlot::Buffered { data, permit, .. } => {
+            // Unchanged unless a guest consumed part of it.
+            if headers.contains_key(header::CONTENT_LENGTH) {
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(data.len()));
+            }
+            ProxyBody::buffered(data, trailers).with_permit(permit)
+        }
+        BodySlot::Written { data, .. } => {
+            headers.remove(header::TRANSFER_ENCODING);
+            if trailers.is_some() {
+                // Trailers need a chunked (HTTP/1) or open-ended body.
+                headers.remove(header::CONTENT_LENGTH);
+            } else {
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(data.len()));
+            }
+            ProxyBody::buffered(data.freeze(), trailers)
+        }
+    }
+}
+
+/// `StatusCode` from the ABI's `u32`, for `set_status_code`.
+pub(crate) fn status_from(code: u32) -> Option<StatusCode> {
+    u16::try_from(code)
+        .ok()
+        .and_then(|c| StatusCode::from_u16(c).ok())
+}
+
+/// `HTTP/1.1` etc. for `get_protocol_version`.
+pub(crate) fn version_text(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_reads_in_chunks_and_writes_replace_then_append() {
+        let mut slot = BodySlot::Buffered {
+            data: Bytes::from_static(b"abcdef"),
+            pos: 0,
+            permit: None,
+        };
+        assert_eq!(slot.read(4), (Bytes::from_static(b"abcd"), false));
+        assert_eq!(slot.read(4), (Bytes::from_static(b"ef"), true));
+        assert_eq!(slot.read(4), (Bytes::new(), true));
+        slot.write(b"x", true);
+        slot.write(b"y", false);
+        assert_eq!(slot.read(10), (Bytes::from_static(b"xy"), true));
+        slot.write(b"z", true);
+        assert_eq!(slot.read(10), (Bytes::from_static(b"z"), true));
+    }
+
+    #[test]
+    fn early_response_headers_override_upstream() {
+        let req = Request::builder()
+            .uri("/a")
+            .body(ProxyBody::empty())
+            .unwrap();
+        let mut ex = Exchange::new(req, "127.0.0.1:1".parse().unwrap(), false, 0);
+        ex.resp
+            .headers
+            .append("x-a", HeaderValue::from_static("guest1"));
+        ex.resp
+            .headers
+            .append("x-a", HeaderValue::from_static("guest2"));
+        let (_, pending) = ex.into_forwarded();
+        let (mut upstream, ()) = Response::new(()).into_parts();
+        upstream
+            .headers
+            .insert("x-a", HeaderValue::from_static("upstream"));
+        upstream
+            .headers
+            .insert("x-b", HeaderValue::from_static("kept"));
+        let ex = Exchange::for_response(
+            pending,
+            upstream,
+            BodySlot::Stream(ProxyBody::empty()),
+            None,
+        );
+        let values: Vec<_> = ex.resp.headers.get_all("x-a").iter().collect();
+        assert_eq!(values, ["guest1", "guest2"]);
+        assert_eq!(ex.resp.headers["x-b"], "kept");
+    }
+}

@@ -1,0 +1,53 @@
+//! Warm instances of one plugin. An instance is taken for one request (from
+//! `handle_request` to `handle_response`) and given back afterwards, so its
+//! guest state (caches, counters) carries over to later requests. When all
+//! are busy a new one is started; at most `max_idle` are kept when idle, the
+//! others are dropped and their pool slot freed.
+
+use std::sync::Mutex;
+
+use super::instance::Guest;
+
+pub(crate) struct Pool {
+    idle: Mutex<Vec<Guest>>,
+    max_idle: usize,
+}
+
+impl Pool {
+    pub(crate) fn new(max_idle: usize) -> Self {
+        Pool {
+            idle: Mutex::new(Vec::with_capacity(max_idle)),
+            max_idle,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Guest>> {
+        // Only pushes and pops happen under the lock: a poisoned one is
+        // still a consistent Vec.
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The most recently used idle instance (warmest caches).
+    pub(crate) fn take(&self) -> Option<Guest> {
+        self.lock().pop()
+    }
+
+    /// Give back an instance that finished a request cleanly.
+    pub(crate) fn give(&self, guest: Guest) {
+        let surplus = {
+            let mut idle = self.lock();
+            if idle.len() < self.max_idle {
+                idle.push(guest);
+                None
+            } else {
+                Some(guest)
+            }
+        };
+        // Dropped outside the lock: freeing a store takes a moment.
+        drop(surplus);
+    }
+
+    pub(crate) fn idle(&self) -> usize {
+        self.lock().len()
+    }
+}

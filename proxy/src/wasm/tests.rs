@@ -1,0 +1,736 @@
+//! The host against real modules: the built-in plugins, the `misbehave` and
+//! `http-wasm-guest` test guests built by `proxy/build.rs`, and small
+//! hand-written WAT modules for the ABI's exact rules.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::body::ProxyBody;
+
+/// One host for the tests (as in the process: one engine).
+fn host() -> Arc<PluginHost> {
+    static HOST: OnceLock<Arc<PluginHost>> = OnceLock::new();
+    HOST.get_or_init(|| PluginHost::new().expect("engine"))
+        .clone()
+}
+
+fn wasm(name: &str) -> PathBuf {
+    let dir = builtin::wasm_dir().expect("plugins built by proxy/build.rs");
+    let path = dir.join(format!("{name}.wasm"));
+    assert!(path.is_file(), "{} missing: run plugins/build.sh", path.display());
+    path
+}
+
+fn spec(name: &str, source: PluginSource, config: Value) -> PluginSpec {
+    let mut spec = PluginSpec::new(name, source);
+    spec.config_json = config.to_string().into_bytes();
+    spec
+}
+
+fn load(spec: &PluginSpec) -> Arc<Plugin> {
+    host().load(spec).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn misbehave(config: Value) -> Arc<Plugin> {
+    load(&spec("misbehave", PluginSource::Path(wasm("misbehave")), config))
+}
+
+fn client() -> SocketAddr {
+    "192.0.2.7:40123".parse().unwrap()
+}
+
+fn get(uri: &str) -> http::request::Builder {
+    Request::builder().uri(uri).header("host", "example.test")
+}
+
+fn empty(b: http::request::Builder) -> Request<ProxyBody> {
+    b.body(ProxyBody::empty()).unwrap()
+}
+
+fn upstream(status: u16, body: &'static str) -> Response<ProxyBody> {
+    let mut resp = Response::new(ProxyBody::full(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap();
+    resp.headers_mut()
+        .insert("content-length", HeaderValue::from(body.len()));
+    resp
+}
+
+async fn text<B>(body: B) -> String
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    String::from_utf8(body.collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+#[track_caller]
+fn continued(outcome: Outcome) -> (Request<ProxyBody>, ResponseHook) {
+    match outcome {
+        Outcome::Continue(req, hook) => (req, hook),
+        Outcome::Respond(resp) => panic!("expected Continue, got {}", resp.status()),
+    }
+}
+
+#[track_caller]
+fn responded(outcome: Outcome) -> Response<ProxyBody> {
+    match outcome {
+        Outcome::Respond(resp) => resp,
+        Outcome::Continue(req, _) => panic!("expected Respond, request continued: {req:?}"),
+    }
+}
+
+// === built-in plugins ===
+
+const APR1_USER: &str = "test:$apr1$saltsalt$yAAkm4libquA.ZWLHbSBq/";
+/// "test:password"
+const GOOD_BASIC: &str = "Basic dGVzdDpwYXNzd29yZA==";
+
+#[tokio::test]
+async fn basic_auth_builtin_challenges_and_admits() {
+    let config = builtin::basic_auth_config(
+        &[APR1_USER.to_string()],
+        None,
+        Some("zumi"),
+        true,
+        Some("X-WebAuth-User"),
+    )
+    .unwrap();
+    let mut s = PluginSpec::new("auth", PluginSource::Builtin(builtin::BASIC_AUTH));
+    s.config_json = config;
+    assert_eq!(s.timeout, BASIC_AUTH_TIMEOUT);
+    let plugin = load(&s);
+
+    let resp = responded(plugin.on_request(empty(get("/zumi01")), client()).await);
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.headers()["www-authenticate"], "Basic realm=\"zumi\"");
+    assert_eq!(resp.headers()["content-length"], "17");
+    assert_eq!(text(resp.into_body()).await, "401 Unauthorized\n");
+
+    let req = empty(get("/zumi01").header("authorization", GOOD_BASIC));
+    let (req, hook) = continued(plugin.on_request(req, client()).await);
+    assert!(req.headers().get("authorization").is_none());
+    assert_eq!(req.headers()["x-webauth-user"], "test");
+    let resp = hook.on_response(upstream(200, "hi")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(text(resp.into_body()).await, "hi");
+}
+
+#[tokio::test]
+async fn headers_builtin_rewrites_both_ways() {
+    let plugin = load(&spec(
+        "hdr",
+        PluginSource::Builtin(builtin::HEADERS),
+        json!({
+            "customRequestHeaders": {"X-Script-Name": "/zumi01", "X-Drop": ""},
+            "customResponseHeaders": {"X-Served-By": "tollgate"},
+            "frameDeny": true
+        }),
+    ));
+    let req = empty(get("/").header("x-drop", "1"));
+    let (req, hook) = continued(plugin.on_request(req, client()).await);
+    assert_eq!(req.headers()["x-script-name"], "/zumi01");
+    assert!(req.headers().get("x-drop").is_none());
+    let resp = hook.on_response(upstream(200, "ok")).await;
+    assert_eq!(resp.headers()["x-served-by"], "tollgate");
+    assert_eq!(resp.headers()["x-frame-options"], "DENY");
+    assert_eq!(text(resp.into_body()).await, "ok");
+}
+
+#[tokio::test]
+async fn headers_builtin_redirects_plain_http_but_not_tls() {
+    let plugin = load(&spec(
+        "ssl",
+        PluginSource::Builtin(builtin::HEADERS),
+        json!({"SSLRedirect": true, "STSSeconds": 60}),
+    ));
+    let resp = responded(plugin.on_request(empty(get("/a?b=1")), client()).await);
+    assert_eq!(resp.status(), 301);
+    assert_eq!(resp.headers()["location"], "https://example.test/a?b=1");
+
+    let mut req = empty(get("/a"));
+    req.extensions_mut().insert(crate::forwarded::ClientInfo::new(
+        client().ip(),
+        false,
+        true,
+    ));
+    let (_, hook) = continued(plugin.on_request(req, client()).await);
+    let resp = hook.on_response(upstream(200, "")).await;
+    assert_eq!(resp.headers()["strict-transport-security"], "max-age=60");
+}
+
+fn jwt_tokens() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/e2e/fixtures/jwt/tokens.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn jwt_builtin_verifies_tokens() {
+    let tokens = jwt_tokens();
+    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/jwt-auth/testdata");
+    let read = |f: &str| std::fs::read_to_string(format!("{keys}/{f}")).unwrap();
+    let plugin = load(&spec(
+        "jwt",
+        PluginSource::Builtin(builtin::JWT_AUTH),
+        json!({
+            "keys": [
+                {"alg": "HS256", "secret": tokens["secret"]},
+                {"alg": "RS256", "publicKey": read("rsa-public.pem")},
+                {"alg": "ES256", "publicKey": read("ec-public.pem")}
+            ],
+            "issuer": "karmen", "audience": "api",
+            "forwardClaims": {"sub": "X-User-Id"}
+        }),
+    ));
+    for name in ["hs256_valid", "rs256_valid", "es256_valid"] {
+        let token = tokens[name].as_str().unwrap();
+        let req = empty(get("/api").header("authorization", format!("Bearer {token}")));
+        let (req, _hook) = continued(plugin.on_request(req, client()).await);
+        assert_eq!(req.headers()["x-user-id"], "42", "{name}");
+    }
+    for (name, description) in [
+        ("hs256_expired", "token expired"),
+        ("hs256_wrong_key", "invalid signature"),
+    ] {
+        let token = tokens[name].as_str().unwrap();
+        let req = empty(get("/api").header("authorization", format!("Bearer {token}")));
+        let resp = responded(plugin.on_request(req, client()).await);
+        assert_eq!(resp.status(), 401, "{name}");
+        let challenge = resp.headers()["www-authenticate"].to_str().unwrap();
+        assert!(challenge.contains(description), "{name}: {challenge}");
+    }
+}
+
+#[test]
+fn unknown_and_missing_builtins_are_load_errors() {
+    let err = host()
+        .load(&PluginSpec::new("x", PluginSource::Builtin("nope")))
+        .err()
+        .unwrap();
+    assert!(matches!(err, PluginError::UnknownBuiltin(_)), "{err}");
+    let err = host()
+        .load(&spec(
+            "auth",
+            PluginSource::Builtin(builtin::BASIC_AUTH),
+            json!({"users": []}),
+        ))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("no users configured"), "{err}");
+}
+
+// === guest behaviour: state, config, bodies ===
+
+#[tokio::test]
+async fn config_json_reaches_the_guest() {
+    let plugin = misbehave(json!({"mode": "echo-config", "answer": 42, "nested": {"a": [1, 2]}}));
+    let resp = responded(plugin.on_request(empty(get("/")), client()).await);
+    let echoed: Value = serde_json::from_str(&text(resp.into_body()).await).unwrap();
+    assert_eq!(echoed["answer"], 42);
+    assert_eq!(echoed["nested"]["a"][1], 2);
+}
+
+#[tokio::test]
+async fn guest_state_persists_in_a_pooled_instance() {
+    let plugin = misbehave(json!({"mode": "counter"}));
+    for expected in 1..=3 {
+        let (req, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+        assert_eq!(req.headers()["x-guest-count"], expected.to_string().as_str());
+        let resp = hook.on_response(upstream(200, "")).await;
+        assert_eq!(resp.headers()["x-guest-count"], expected.to_string().as_str());
+    }
+    assert_eq!(plugin.instances_started(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_requests_get_their_own_instances() {
+    let plugin = misbehave(json!({"mode": "counter"}));
+    let (_, first) = continued(plugin.on_request(empty(get("/")), client()).await);
+    let (req, second) = continued(plugin.on_request(empty(get("/")), client()).await);
+    // The first instance is still busy: a second one, with its own state.
+    assert_eq!(req.headers()["x-guest-count"], "1");
+    assert_eq!(plugin.instances_started(), 2);
+    first.on_response(upstream(200, "")).await;
+    second.on_response(upstream(200, "")).await;
+    assert_eq!(plugin.idle_instances(), 2);
+}
+
+#[tokio::test]
+async fn guest_answers_with_its_own_response() {
+    let plugin = misbehave(json!({"mode": "respond"}));
+    let resp = responded(plugin.on_request(empty(get("/")), client()).await);
+    assert_eq!(resp.status(), 418);
+    assert_eq!(resp.headers()["x-from"], "guest");
+    assert_eq!(resp.headers()["content-length"], "16");
+    assert_eq!(text(resp.into_body()).await, "short and stout\n");
+}
+
+#[tokio::test]
+async fn bodies_stream_through_unless_the_guest_buffers() {
+    let plugin = misbehave(json!({"mode": "noop"}));
+    let req = get("/").method("POST").body(ProxyBody::full("payload")).unwrap();
+    let (req, hook) = continued(plugin.on_request(req, client()).await);
+    assert_eq!(text(req.into_body()).await, "payload");
+    let resp = hook.on_response(upstream(200, "answer")).await;
+    assert_eq!(text(resp.into_body()).await, "answer");
+
+    let plugin = misbehave(json!({"mode": "body"}));
+    let req = get("/")
+        .method("POST")
+        .header("content-length", "5")
+        .body(ProxyBody::full("hello"))
+        .unwrap();
+    let (req, hook) = continued(plugin.on_request(req, client()).await);
+    assert_eq!(req.headers()["x-request-body-len"], "5");
+    assert_eq!(req.headers()["content-length"], "5");
+    assert_eq!(text(req.into_body()).await, "HELLO");
+    let resp = hook.on_response(upstream(200, "world!")).await;
+    assert_eq!(resp.headers()["x-response-body-len"], "6");
+    assert_eq!(text(resp.into_body()).await, "WORLD!");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused() {
+    let mut s = spec("big", PluginSource::Path(wasm("misbehave")), json!({"mode": "body"}));
+    s.max_body = 4;
+    let plugin = load(&s);
+    let req = get("/").method("POST").body(ProxyBody::full("too long")).unwrap();
+    let resp = responded(plugin.on_request(req, client()).await);
+    assert_eq!(resp.status(), 413);
+
+    let req = get("/").method("POST").body(ProxyBody::full("ok")).unwrap();
+    let (_, hook) = continued(plugin.on_request(req, client()).await);
+    let resp = hook.on_response(upstream(200, "much too long")).await;
+    assert_eq!(resp.status(), 502);
+}
+
+#[tokio::test]
+async fn third_party_guest_runs_unmodified() {
+    let plugin = load(&spec(
+        "compat",
+        PluginSource::Path(wasm("http-wasm-guest-compat")),
+        json!({"hello": "world"}),
+    ));
+    let req = empty(get("/compat/ok?x=1").method("PUT"));
+    let (req, hook) = continued(plugin.on_request(req, client()).await);
+    let h = req.headers();
+    assert_eq!(h["x-compat-guest"], "http-wasm-guest");
+    assert_eq!(h["x-compat-method"], "PUT");
+    assert_eq!(h["x-compat-uri"], "/compat/ok?x=1");
+    assert_eq!(h["x-compat-version"], "HTTP/1.1");
+    assert_eq!(h["x-compat-source"], "192.0.2.7:40123");
+    assert_eq!(h["x-compat-config"], r#"{"hello":"world"}"#);
+    let resp = hook.on_response(upstream(204, "")).await;
+    assert_eq!(resp.headers()["x-compat-status"], "204");
+
+    let resp = responded(plugin.on_request(empty(get("/compat/deny")), client()).await);
+    assert_eq!(resp.status(), 403);
+    assert_eq!(text(resp.into_body()).await, "denied by http-wasm-guest\n");
+}
+
+// === containment ===
+
+#[tokio::test]
+async fn an_endless_loop_hits_the_deadline_without_blocking_others() {
+    let plugin = misbehave(json!({"mode": "noop", "modeHeader": "x-misbehave"}));
+    let started = plugin.instances_started();
+    let looping = async {
+        let t = Instant::now();
+        let req = empty(get("/").header("x-misbehave", "loop"));
+        let resp = responded(plugin.on_request(req, client()).await);
+        (resp.status(), t.elapsed())
+    };
+    // On this single-threaded runtime the looping guest yields every
+    // epoch tick, so this request completes while it spins.
+    let meanwhile = async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let t = Instant::now();
+        let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+        hook.on_response(upstream(200, "")).await;
+        t.elapsed()
+    };
+    let ((status, looped), quick) = tokio::join!(looping, meanwhile);
+    assert_eq!(status, 500);
+    assert!(looped >= DEFAULT_TIMEOUT, "{looped:?}");
+    assert!(looped < Duration::from_secs(2), "{looped:?}");
+    assert!(quick < Duration::from_millis(40), "blocked for {quick:?}");
+    assert_eq!(plugin.failures(), 1);
+    // The looping instance was dropped, the other one reused or started.
+    assert!(plugin.instances_started() > started);
+    let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+    hook.on_error();
+}
+
+#[tokio::test]
+async fn unbounded_allocation_and_traps_fail_only_their_request() {
+    let mut s = spec(
+        "mis",
+        PluginSource::Path(wasm("misbehave")),
+        json!({"mode": "noop", "modeHeader": "x-misbehave"}),
+    );
+    s.memory = 8 << 20;
+    let plugin = load(&s);
+    for mode in ["alloc", "trap"] {
+        let req = empty(get("/").header("x-misbehave", mode));
+        let resp = responded(plugin.on_request(req, client()).await);
+        assert_eq!(resp.status(), 500, "{mode}");
+        assert_eq!(text(resp.into_body()).await, "Internal Server Error\n");
+        let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+        assert_eq!(hook.on_response(upstream(200, "")).await.status(), 200);
+    }
+    assert_eq!(plugin.failures(), 2);
+}
+
+#[tokio::test]
+async fn changing_the_request_after_it_went_on_fails_the_request() {
+    let plugin = misbehave(json!({"mode": "misuse"}));
+    let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+    let resp = hook.on_response(upstream(200, "secret")).await;
+    assert_eq!(resp.status(), 500);
+    assert_eq!(text(resp.into_body()).await, "Internal Server Error\n");
+}
+
+#[test]
+fn guests_failing_to_start_fail_the_load_with_their_message() {
+    for (mode, expected) in [
+        ("init-error", "refusing to start"),
+        ("init-trap", "trap"),
+        ("init-loop", "deadline"),
+    ] {
+        let err = host()
+            .load(&spec("bad", PluginSource::Path(wasm("misbehave")), json!({"mode": mode})))
+            .err()
+            .unwrap_or_else(|| panic!("{mode} loaded"));
+        assert!(matches!(err, PluginError::Start { .. }), "{mode}: {err}");
+        assert!(err.to_string().contains(expected), "{mode}: {err}");
+    }
+}
+
+#[test]
+fn invalid_modules_and_limits_are_load_errors() {
+    let dir = temp_dir("invalid");
+    let file = dir.join("junk.wasm");
+    std::fs::write(&file, b"not wasm").unwrap();
+    let err = host()
+        .load(&PluginSpec::new("junk", PluginSource::Path(file)))
+        .err()
+        .unwrap();
+    assert!(matches!(err, PluginError::Compile { .. }), "{err}");
+
+    let no_exports = write_wat(&dir, "noexp", r#"(module (memory (export "memory") 1))"#);
+    let err = host()
+        .load(&PluginSpec::new("noexp", PluginSource::Path(no_exports)))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("handle_request"), "{err}");
+
+    let mut s = PluginSpec::new("big", PluginSource::Path(wasm("misbehave")));
+    s.memory = 2 * MAX_MEMORY;
+    assert!(matches!(host().load(&s), Err(PluginError::Invalid { .. })));
+    let err = host()
+        .load(&PluginSpec::new("gone", PluginSource::Path("/nonexistent.wasm".into())))
+        .err()
+        .unwrap();
+    assert!(matches!(err, PluginError::Io { .. }), "{err}");
+}
+
+// === module cache and reloads ===
+
+fn temp_dir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "tollgate-wasm-{}-{tag}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn unchanged_files_reuse_the_compiled_module() {
+    // A host of its own: the count must not see other tests' loads.
+    let host = PluginHost::new().unwrap();
+    let dir = temp_dir("cache");
+    let file = dir.join("plugin.wasm");
+    std::fs::copy(wasm("misbehave"), &file).unwrap();
+    let s = PluginSpec::new("p", PluginSource::Path(file.clone()));
+    let first = host.load(&s).unwrap();
+    let second = host.load(&s).unwrap();
+    assert_eq!(host.modules_compiled(), 1);
+    drop((first, second));
+
+    // Changed bytes: compiled again.
+    std::fs::copy(wasm("http-wasm-guest-compat"), &file).unwrap();
+    let _third = host.load(&s).unwrap();
+    assert_eq!(host.modules_compiled(), 2);
+}
+
+#[tokio::test]
+async fn dropping_a_plugin_frees_its_instances() {
+    let host = PluginHost::new().unwrap();
+    if !host.pooling() {
+        return;
+    }
+    let baseline = host.live_instances().unwrap();
+    for _round in 0..3 {
+        // A "reload": new plugin, some traffic, old plugin dropped.
+        let plugin = host
+            .load(&spec(
+                "r",
+                PluginSource::Path(wasm("misbehave")),
+                json!({"mode": "counter"}),
+            ))
+            .unwrap();
+        let mut hooks = Vec::new();
+        for _ in 0..5 {
+            let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+            hooks.push(hook);
+        }
+        assert_eq!(host.live_instances().unwrap(), baseline + 5);
+        for hook in hooks {
+            hook.on_response(upstream(200, "")).await;
+        }
+        drop(plugin);
+        assert_eq!(host.live_instances().unwrap(), baseline);
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_hook_gives_the_instance_back() {
+    let plugin = misbehave(json!({"mode": "counter"}));
+    let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+    assert_eq!(plugin.idle_instances(), 0);
+    drop(hook);
+    // handle_response(is_error = 1) runs in a task.
+    for _ in 0..100 {
+        if plugin.idle_instances() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(plugin.idle_instances(), 1);
+    assert_eq!(plugin.failures(), 0);
+}
+
+#[tokio::test]
+async fn chain_runs_in_order_and_earlier_plugins_see_a_refusal() {
+    let headers = load(&spec(
+        "hdr",
+        PluginSource::Builtin(builtin::HEADERS),
+        json!({"customResponseHeaders": {"X-Chain": "headers"}}),
+    ));
+    let mut auth = PluginSpec::new("auth", PluginSource::Builtin(builtin::BASIC_AUTH));
+    auth.config_json =
+        builtin::basic_auth_config(&[APR1_USER.to_string()], None, None, false, None).unwrap();
+    let chain = Chain::new(vec![headers, load(&auth)]);
+
+    match chain.on_request(empty(get("/")), client()).await {
+        ChainOutcome::Respond(resp) => {
+            assert_eq!(resp.status(), 401);
+            assert_eq!(resp.headers()["x-chain"], "headers");
+        }
+        ChainOutcome::Continue(..) => panic!("no credentials passed"),
+    }
+    let req = empty(get("/").header("authorization", GOOD_BASIC));
+    match chain.on_request(req, client()).await {
+        ChainOutcome::Continue(_, hook) => {
+            let resp = hook.on_response(upstream(200, "")).await;
+            assert_eq!(resp.headers()["x-chain"], "headers");
+        }
+        ChainOutcome::Respond(resp) => panic!("refused: {}", resp.status()),
+    }
+}
+
+// === the ABI's exact rules, with hand-written modules ===
+
+fn write_wat(dir: &std::path::Path, name: &str, wat: &str) -> PathBuf {
+    let bytes = wat::parse_str(wat).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn wat_plugin(name: &str, wat: &str, config: &str) -> Arc<Plugin> {
+    let path = write_wat(&temp_dir(name), name, wat);
+    let mut s = PluginSpec::new(name, PluginSource::Path(path));
+    s.config_json = config.as_bytes().to_vec();
+    load(&s)
+}
+
+const IMPORTS: &str = r#"
+  (import "http_handler" "get_uri" (func $get_uri (param i32 i32) (result i32)))
+  (import "http_handler" "get_config" (func $get_config (param i32 i32) (result i32)))
+  (import "http_handler" "get_header_names" (func $names (param i32 i32 i32) (result i64)))
+  (import "http_handler" "get_header_values" (func $values (param i32 i32 i32 i32 i32) (result i64)))
+  (import "http_handler" "set_header_value" (func $set (param i32 i32 i32 i32 i32)))
+  (import "http_handler" "read_body" (func $read_body (param i32 i32 i32) (result i64)))
+  (import "http_handler" "write_body" (func $write_body (param i32 i32 i32)))
+  (import "http_handler" "enable_features" (func $features (param i32) (result i32)))
+  (import "http_handler" "set_status_code" (func $set_status (param i32)))
+  (import "http_handler" "get_status_code" (func $get_status (result i32)))
+  (import "http_handler" "log" (func $log (param i32 i32 i32)))
+  (memory (export "memory") 1)
+"#;
+
+/// Results go to the response body: the guest stores them at 1024.. and
+/// writes that memory out.
+#[tokio::test]
+async fn buffer_limits_write_nothing_and_return_the_length() {
+    let wat = format!(
+        r#"(module {IMPORTS}
+  (data (i32.const 0) "x-long")
+  (func (export "handle_request") (result i64)
+    (memory.fill (i32.const 100) (i32.const 0xAA) (i32.const 16))
+    ;; too small: nothing written at 100, length returned
+    (i32.store (i32.const 1024) (call $get_uri (i32.const 100) (i32.const 2)))
+    ;; big enough: written at 200
+    (i32.store (i32.const 1028) (call $get_uri (i32.const 200) (i32.const 64)))
+    ;; header values: limit 0 learns count and length
+    (i64.store (i32.const 1032) (call $values (i32.const 0) (i32.const 0) (i32.const 6) (i32.const 300) (i32.const 0)))
+    (i64.store (i32.const 1040) (call $values (i32.const 0) (i32.const 0) (i32.const 6) (i32.const 300) (i32.const 64)))
+    ;; header names, lowercase, NUL-terminated
+    (i64.store (i32.const 1048) (call $names (i32.const 0) (i32.const 400) (i32.const 256)))
+    (call $write_body (i32.const 1) (i32.const 1024) (i32.const 32))
+    (call $write_body (i32.const 1) (i32.const 100) (i32.const 16))
+    (call $write_body (i32.const 1) (i32.const 200) (i32.const 8))
+    (call $write_body (i32.const 1) (i32.const 300) (i32.const 8))
+    (call $write_body (i32.const 1) (i32.const 400) (i32.wrap_i64 (i64.load (i32.const 1048))))
+    (i64.const 0))
+  (func (export "handle_response") (param i32 i32)))"#
+    );
+    let plugin = wat_plugin("limits", &wat, "");
+    let req = empty(
+        get("/abc?q=1")
+            .header("X-Long", "one")
+            .header("x-long", "two"),
+    );
+    let resp = responded(plugin.on_request(req, client()).await);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let u32_at = |i: usize| u32::from_le_bytes(body[i..i + 4].try_into().unwrap());
+    let u64_at = |i: usize| u64::from_le_bytes(body[i..i + 8].try_into().unwrap());
+    assert_eq!(u32_at(0), 8, "uri length returned though it did not fit");
+    assert_eq!(u32_at(4), 8);
+    assert_eq!(u64_at(8), (2 << 32) | 8, "count 2, \"one\\0two\\0\"");
+    assert_eq!(u64_at(16), (2 << 32) | 8);
+    let names_len = (u64_at(24) & 0xffff_ffff) as usize;
+    assert_eq!(u64_at(24) >> 32, 2, "host and x-long");
+    assert_eq!(&body[32..48], &[0xAA; 16], "nothing written for a short buffer");
+    assert_eq!(&body[48..56], b"/abc?q=1");
+    assert_eq!(&body[56..64], b"one\0two\0");
+    let names = &body[64..64 + names_len];
+    assert!(names.split(|&b| b == 0).any(|n| n == b"x-long"), "{names:?}");
+    assert!(names.split(|&b| b == 0).any(|n| n == b"host"), "{names:?}");
+}
+
+/// A reactor module (`_initialize`) enabling `buffer_response` for good at
+/// start, reading its config, and rewriting the upstream's response with
+/// the `ctx` it passed itself.
+#[tokio::test]
+async fn reactor_with_global_features_and_request_context() {
+    let wat = format!(
+        r#"(module {IMPORTS}
+  (global $config_len (mut i32) (i32.const 0))
+  (func (export "_initialize")
+    (drop (call $features (i32.const 2)))
+    (global.set $config_len (call $get_config (i32.const 512) (i32.const 256))))
+  (func (export "handle_request") (result i64)
+    (i64.or (i64.shl (i64.const 7) (i64.const 32)) (i64.const 1)))
+  (func (export "handle_response") (param $ctx i32) (param $err i32)
+    ;; read what the upstream sent (buffered), then replace it
+    (drop (call $read_body (i32.const 1) (i32.const 600) (i32.const 64)))
+    (call $set_status (i32.add (i32.const 194) (local.get $ctx)))
+    (call $write_body (i32.const 1) (i32.const 512) (global.get $config_len))
+    (call $write_body (i32.const 1) (i32.const 600) (i32.const 8))))"#
+    );
+    let plugin = wat_plugin("reactor", &wat, "cfg=1;");
+    let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+    let resp = hook.on_response(upstream(200, "upstream")).await;
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.headers()["content-length"], "14");
+    assert_eq!(text(resp.into_body()).await, "cfg=1;upstream");
+}
+
+/// Each misuse traps: the request gets a 500, the instance is dropped.
+#[tokio::test]
+async fn misuse_traps() {
+    let cases = [
+        ("zero_read", "(drop (call $read_body (i32.const 0) (i32.const 0) (i32.const 0)))"),
+        (
+            "out_of_bounds",
+            "(drop (call $values (i32.const 0) (i32.const 0xFFFFFFF0) (i32.const 64) (i32.const 0) (i32.const 0)))",
+        ),
+        ("bad_kind", "(call $set (i32.const 9) (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1))"),
+        ("empty_name", "(call $set (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 1))"),
+        ("bad_status", "(call $set_status (i32.const 42))"),
+        (
+            "trailer_without_feature",
+            "(call $set (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1))",
+        ),
+    ];
+    for (name, call) in cases {
+        let wat = format!(
+            r#"(module {IMPORTS}
+  (data (i32.const 0) "x")
+  (func (export "handle_request") (result i64) {call} (i64.const 1))
+  (func (export "handle_response") (param i32 i32)))"#
+        );
+        let plugin = wat_plugin(name, &wat, "");
+        let resp = responded(plugin.on_request(empty(get("/")), client()).await);
+        assert_eq!(resp.status(), 500, "{name}");
+        assert_eq!(plugin.failures(), 1, "{name}");
+    }
+
+    // A log call with a bad pointer is ignored, as the ABI says.
+    let wat = format!(
+        r#"(module {IMPORTS}
+  (func (export "handle_request") (result i64)
+    (call $log (i32.const 0) (i32.const 0xFFFFFFF0) (i32.const 64)) (i64.const 1))
+  (func (export "handle_response") (param i32 i32)))"#
+    );
+    let plugin = wat_plugin("bad_log", &wat, "");
+    let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+    hook.on_error();
+}
+
+#[tokio::test]
+async fn modules_importing_unknown_functions_load_and_trap_only_if_called() {
+    let wat = r#"(module
+  (import "http_handler" "future_function" (func $future))
+  (memory (export "memory") 1)
+  (func (export "handle_request") (result i64) (i64.const 1))
+  (func (export "handle_response") (param i32 i32) (call $future)))"#;
+    let plugin = wat_plugin("future", wat, "");
+    let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+    assert_eq!(hook.on_response(upstream(200, "")).await.status(), 500);
+}
+
+#[tokio::test]
+async fn http2_authority_is_the_host() {
+    let wat = format!(
+        r#"(module {IMPORTS}
+  (data (i32.const 0) "host")
+  (func (export "handle_request") (result i64)
+    (drop (call $values (i32.const 0) (i32.const 0) (i32.const 4) (i32.const 100) (i32.const 64)))
+    (call $write_body (i32.const 1) (i32.const 100) (i32.const 11))
+    (i64.const 0))
+  (func (export "handle_response") (param i32 i32)))"#
+    );
+    let plugin = wat_plugin("authority", &wat, "");
+    let req = Request::builder()
+        .uri("https://h2.example/x")
+        .version(http::Version::HTTP_2)
+        .body(ProxyBody::empty())
+        .unwrap();
+    let resp = responded(plugin.on_request(req, client()).await);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, Bytes::from_static(b"h2.example\0"));
+}

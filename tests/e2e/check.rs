@@ -1,0 +1,155 @@
+//! `tollgate check` (and `run`) on good and bad configs.
+
+use crate::harness::*;
+
+fn line_of(toml: &str, needle: &str) -> usize {
+    toml.lines()
+        .position(|l| l.contains(needle))
+        .expect("needle in toml")
+        + 1
+}
+
+/// The stderr line that mentions `needle`.
+fn diag_line<'a>(out: &'a Output, needle: &str) -> &'a str {
+    out.stderr
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no stderr line mentions {needle:?}:\n{}", out.all()))
+}
+
+/// Asserts `FILE:LINE:COL: KEY: message` with this file name, line and key.
+fn assert_located(line: &str, file_name: &str, lineno: usize, key: &str) {
+    let prefix = format!("{file_name}:{lineno}:");
+    let (_, rest) = line
+        .split_once(&prefix)
+        .unwrap_or_else(|| panic!("{line:?} does not start with {prefix:?}"));
+    let (col, rest) = rest
+        .split_once(':')
+        .unwrap_or_else(|| panic!("no column in {line:?}"));
+    let col: usize = col
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("column {col:?} in {line:?}"));
+    assert!(col >= 1, "{line:?}");
+    assert!(
+        rest.trim_start().starts_with(&format!("{key}:")),
+        "key {key:?} should follow the location in {line:?}"
+    );
+}
+
+const BAD_RULE: &str = "[frontends.f]\nbackend = \"b\"\n  [frontends.f.routes.r]\n  rule = \"PathPrefx:/a\"\n\n[backends.b.servers.s]\nurl = \"http://127.0.0.1:1\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_an_unknown_matcher_with_file_line_and_key() {
+    let dir = TempDir::new("check");
+    let (_path, out) = check_file(&dir, "bad-rule.toml", &(http_only() + BAD_RULE)).await;
+    assert!(
+        !out.status.success(),
+        "check accepted an unknown matcher:\n{}",
+        out.all()
+    );
+    let lineno = line_of(&(http_only() + BAD_RULE), "PathPrefx");
+    let line = diag_line(&out, "frontends.f.routes.r.rule");
+    assert_located(line, "bad-rule.toml", lineno, "frontends.f.routes.r.rule");
+    assert!(line.contains("unknown matcher \"PathPrefx\""), "{line:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_an_invalid_config() {
+    let dir = TempDir::new("check");
+    let toml = http_only() + BAD_RULE;
+    let path = dir.write("bad-rule.toml", &toml);
+    let out = run_tollgate(
+        dir.path(),
+        &["run", "--config", path.to_str().unwrap()],
+        secs(10),
+    )
+    .await;
+    assert!(!out.status.success(), "run started on an invalid config");
+    let line = diag_line(&out, "frontends.f.routes.r.rule");
+    assert!(line.contains("unknown matcher \"PathPrefx\""), "{line:?}");
+    assert!(
+        line.contains(&format!("bad-rule.toml:{}:", line_of(&toml, "PathPrefx"))),
+        "{line:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_toml_syntax_errors_with_their_line() {
+    let dir = TempDir::new("check");
+    let toml = http_only()
+        + "[frontends.f]\nbackend = \"b\"\n  [frontends.f.routes.r]\n  rule = \"PathPrefix:/a\n\n[backends.b.servers.s]\nurl = \"http://127.0.0.1:1\"\n";
+    let (_p, out) = check_file(&dir, "syntax.toml", &toml).await;
+    assert!(
+        !out.status.success(),
+        "check accepted an unterminated string:\n{}",
+        out.all()
+    );
+    let lineno = line_of(&toml, "rule = ");
+    assert!(
+        out.stderr.contains(&format!("syntax.toml:{lineno}:")),
+        "stderr should locate the error at line {lineno}:\n{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_warns_about_an_unknown_key_and_still_accepts() {
+    let dir = TempDir::new("check");
+    let toml = http_only()
+        + "[frontends.f]\nbackend = \"b\"\npasHostHeader = true\n  [frontends.f.routes.r]\n  rule = \"PathPrefix:/a\"\n\n[backends.b.servers.s]\nurl = \"http://127.0.0.1:1\"\n";
+    let (_p, out) = check_file(&dir, "typo.toml", &toml).await;
+    assert!(
+        out.status.success(),
+        "an unknown key is a warning, not an error:\n{}",
+        out.all()
+    );
+    let all = out.all();
+    let line = all
+        .lines()
+        .find(|l| l.to_ascii_lowercase().contains("pashostheader"))
+        .unwrap_or_else(|| panic!("no warning names pasHostHeader:\n{all}"));
+    let lower = line.to_ascii_lowercase();
+    assert!(
+        lower.contains("warn") || lower.contains("unknown"),
+        "{line:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_accepts_a_valid_config_and_summarises_it() {
+    let dir = TempDir::new("check");
+    let toml = http_only()
+        + &frontend("jupyter_front", "jupyter_back", "PathPrefix:/zumi01")
+        + &backend("jupyter_back", "http://127.0.0.1:8888");
+    let (_p, out) = check_file(&dir, "good.toml", &toml).await;
+    assert!(
+        out.status.success(),
+        "check rejected a valid config:\n{}",
+        out.all()
+    );
+    assert!(
+        out.all().contains("jupyter_front"),
+        "summary should list the frontend:\n{}",
+        out.all()
+    );
+    assert!(
+        out.all().contains("jupyter_back"),
+        "summary should list the backend:\n{}",
+        out.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_on_a_missing_file_fails_naming_it() {
+    let dir = TempDir::new("check");
+    let missing = dir.path().join("nope.toml");
+    let out = run_tollgate(
+        dir.path(),
+        &["check", "--config", missing.to_str().unwrap()],
+        secs(10),
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("nope.toml"), "{}", out.stderr);
+}
