@@ -28,7 +28,10 @@ const PLUGINS: &[(&str, &str)] = &[
     ("tollgate-plugin-headers", "headers"),
     ("tollgate-plugin-jwt-auth", "jwt-auth"),
     ("tollgate-plugin-misbehave", "misbehave"),
-    ("tollgate-plugin-http-wasm-guest-compat", "http-wasm-guest-compat"),
+    (
+        "tollgate-plugin-http-wasm-guest-compat",
+        "http-wasm-guest-compat",
+    ),
 ];
 
 /// The ones embedded in the binary and loadable by name.
@@ -79,8 +82,7 @@ fn main() {
         }
     }
     generated.push_str("];\n");
-    std::fs::write(out_dir.join("builtin_plugins.rs"), generated)
-        .expect("OUT_DIR is writable");
+    std::fs::write(out_dir.join("builtin_plugins.rs"), generated).expect("OUT_DIR is writable");
 
     let dir = wasm_dir.unwrap_or_default();
     println!("cargo:rustc-env=TOLLGATE_PLUGIN_WASM_DIR={}", dir.display());
@@ -88,8 +90,14 @@ fn main() {
 
 /// Rebuild when a plugin or the SDK changes (not on every proxy change).
 fn watch_sources(root: &Path) {
-    println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
-    println!("cargo:rerun-if-changed={}", root.join("Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.lock").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.toml").display()
+    );
     for dir in ["plugin-sdk/src", "plugin-sdk/Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
@@ -108,7 +116,11 @@ fn watch_sources(root: &Path) {
 fn target_dir(root: &Path, out_dir: &Path) -> PathBuf {
     if let Some(dir) = env::var_os("CARGO_TARGET_DIR") {
         let dir = PathBuf::from(dir);
-        return if dir.is_absolute() { dir } else { root.join(dir) };
+        return if dir.is_absolute() {
+            dir
+        } else {
+            root.join(dir)
+        };
     }
     out_dir
         .ancestors()

@@ -185,9 +185,8 @@ impl Host for WasmHost {
     }
 
     fn read_body(&self, kind: BodyKind, buf: &mut [u8]) -> (usize, bool) {
-        let (eof, len) = split_u64(unsafe {
-            raw::read_body(kind as u32, buf.as_mut_ptr(), buf.len() as u32)
-        });
+        let (eof, len) =
+            split_u64(unsafe { raw::read_body(kind as u32, buf.as_mut_ptr(), buf.len() as u32) });
         ((len as usize).min(buf.len()), eof == 1)
     }
 

@@ -61,7 +61,8 @@ pub struct Fields(pub Vec<(String, Vec<u8>)>);
 
 impl Fields {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.get_bytes(name).and_then(|v| std::str::from_utf8(v).ok())
+        self.get_bytes(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
     }
 
     pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
@@ -546,8 +547,7 @@ impl<P: Plugin> Harness<P> {
         let host = TestHost {
             state: RefCell::new(state),
         };
-        self.plugin
-            .handle_response(&host, forwarded.ctx, false);
+        self.plugin.handle_response(&host, forwarded.ctx, false);
         host.state.into_inner().resp
     }
 
@@ -688,9 +688,7 @@ mod tests {
     #[test]
     fn unbuffered_reads_consume_the_request_body() {
         let mut h = Harness::<Reader>::new("").unwrap();
-        let fwd = h
-            .request(TestRequest::post("/", "abcdef"))
-            .forwarded();
+        let fwd = h.request(TestRequest::post("/", "abcdef")).forwarded();
         assert_eq!(fwd.request.header("x-first"), Some("abc"));
         assert_eq!(fwd.request.body, b"def");
     }

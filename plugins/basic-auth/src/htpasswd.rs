@@ -11,10 +11,7 @@ use crate::md5crypt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hash {
     /// `$apr1$salt$...` or `$1$salt$...`
-    Md5Crypt {
-        magic: &'static str,
-        full: String,
-    },
+    Md5Crypt { magic: &'static str, full: String },
     /// `{SHA}base64(sha1(password))`
     Sha1(Vec<u8>),
     /// `$2a$`, `$2b$`, `$2y$` (and `$2x$`)

@@ -155,7 +155,10 @@ mod tests {
         let mut h = Harness::<BasicAuth>::from_json(json!({"users": [APR1]})).unwrap();
         let resp = h.request(TestRequest::get("/")).responded();
         assert_eq!(resp.status, 401);
-        assert_eq!(resp.header("www-authenticate"), Some("Basic realm=\"traefik\""));
+        assert_eq!(
+            resp.header("www-authenticate"),
+            Some("Basic realm=\"traefik\"")
+        );
         assert_eq!(resp.body_text(), "401 Unauthorized\n");
 
         let resp = h
@@ -191,7 +194,10 @@ mod tests {
         assert_eq!(fwd.request.header("x-webauth-user"), Some("test"));
 
         let resp = h.request(TestRequest::get("/")).responded();
-        assert_eq!(resp.header("www-authenticate"), Some("Basic realm=\"zumi\""));
+        assert_eq!(
+            resp.header("www-authenticate"),
+            Some("Basic realm=\"zumi\"")
+        );
     }
 
     #[test]
@@ -215,7 +221,9 @@ mod tests {
 
     #[test]
     fn config_errors() {
-        let err = Harness::<BasicAuth>::from_json(json!({"users": []})).err().unwrap();
+        let err = Harness::<BasicAuth>::from_json(json!({"users": []}))
+            .err()
+            .unwrap();
         assert!(err.contains("no users"), "{err}");
         let err = Harness::<BasicAuth>::from_json(json!({"users": ["nocolon"]}))
             .err()

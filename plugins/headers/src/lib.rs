@@ -181,7 +181,11 @@ fn security_headers(c: &Config) -> Vec<SecurityHeader> {
         push("public-key-pins", c.publickey.clone(), true);
     }
     if !c.contentsecuritypolicy.is_empty() {
-        push("content-security-policy", c.contentsecuritypolicy.clone(), false);
+        push(
+            "content-security-policy",
+            c.contentsecuritypolicy.clone(),
+            false,
+        );
     }
     if !c.referrerpolicy.is_empty() {
         push("referrer-policy", c.referrerpolicy.clone(), false);
@@ -304,7 +308,10 @@ mod tests {
         let resp = h
             .request(TestRequest::get("/").set_header("host", "evil.test"))
             .responded();
-        assert_eq!((resp.status, resp.body_text().as_str()), (500, "Bad Host\n"));
+        assert_eq!(
+            (resp.status, resp.body_text().as_str()),
+            (500, "Bad Host\n")
+        );
         h.request(TestRequest::get("/").set_header("host", "GOOD.test"))
             .forwarded();
         h.request(
@@ -354,11 +361,19 @@ mod tests {
     fn ssl_force_host() {
         let mut h = harness(json!({"sslForceHost": true, "sslHost": "main.test"}));
         let resp = h
-            .request(TestRequest::get("/x").https().set_header("host", "alias.test"))
+            .request(
+                TestRequest::get("/x")
+                    .https()
+                    .set_header("host", "alias.test"),
+            )
             .responded();
         assert_eq!(resp.header("location"), Some("https://main.test/x"));
-        h.request(TestRequest::get("/x").https().set_header("host", "main.test"))
-            .forwarded();
+        h.request(
+            TestRequest::get("/x")
+                .https()
+                .set_header("host", "main.test"),
+        )
+        .forwarded();
     }
 
     #[test]
@@ -376,7 +391,10 @@ mod tests {
 
         let mut forced = harness(json!({"stsSeconds": 60, "forceSTSHeader": true}));
         let (_, plain) = forced.round_trip(TestRequest::get("/"), TestResponse::new(200));
-        assert_eq!(plain.header("strict-transport-security"), Some("max-age=60"));
+        assert_eq!(
+            plain.header("strict-transport-security"),
+            Some("max-age=60")
+        );
     }
 
     #[test]
@@ -392,7 +410,10 @@ mod tests {
         assert_eq!(resp.header("x-frame-options"), Some("DENY"));
         assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(resp.header("x-xss-protection"), Some("1; mode=block"));
-        assert_eq!(resp.header("content-security-policy"), Some("default-src 'self'"));
+        assert_eq!(
+            resp.header("content-security-policy"),
+            Some("default-src 'self'")
+        );
         assert_eq!(resp.header("referrer-policy"), Some("same-origin"));
 
         let mut custom = harness(json!({

@@ -34,10 +34,16 @@ mod guest {
             request.header.set(b"x-compat-method", &request.method());
             request.header.set(b"x-compat-uri", &request.uri());
             request.header.set(b"x-compat-version", &request.version());
-            request.header.set(b"x-compat-source", &request.source_addr());
-            request.header.set(b"x-compat-config", &printable(&self.config));
+            request
+                .header
+                .set(b"x-compat-source", &request.source_addr());
+            request
+                .header
+                .set(b"x-compat-config", &printable(&self.config));
             let names = request.header.names().len().to_string();
-            request.header.set(b"x-compat-header-count", names.as_bytes());
+            request
+                .header
+                .set(b"x-compat-header-count", names.as_bytes());
             (true, 7)
         }
 

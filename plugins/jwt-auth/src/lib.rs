@@ -222,7 +222,9 @@ impl Plugin for JwtAuth {
         let mut forward = Vec::new();
         for (claim, header) in config.forward_claims {
             let Value::String(header) = header else {
-                return Err(format!("jwt-auth: forwardClaims.{claim} must be a header name"));
+                return Err(format!(
+                    "jwt-auth: forwardClaims.{claim} must be a header name"
+                ));
             };
             forward.push((claim, header));
         }
@@ -235,7 +237,10 @@ impl Plugin for JwtAuth {
             required_claims: config.require_claims,
             forward,
             remove_header: config.remove_header,
-            realm: config.realm.unwrap_or_else(|| "tollgate".into()).replace('"', ""),
+            realm: config
+                .realm
+                .unwrap_or_else(|| "tollgate".into())
+                .replace('"', ""),
             header: config.header,
             query_param: config.query_param.filter(|s| !s.is_empty()),
             cookie: config.cookie.filter(|s| !s.is_empty()),
@@ -252,7 +257,8 @@ impl Plugin for JwtAuth {
             Decision::Allow(claims) => {
                 for (name, header) in &self.forward {
                     if let Some(value) = token::claim(&claims, name) {
-                        req.headers().set(header, sanitize(&token::header_value(value)));
+                        req.headers()
+                            .set(header, sanitize(&token::header_value(value)));
                     }
                 }
                 if self.remove_header {

@@ -29,7 +29,11 @@ fn sign(alg: &str, header_extra: Value, claims: Value) -> String {
     if let (Value::Object(h), Value::Object(extra)) = (&mut header, header_extra) {
         h.extend(extra);
     }
-    let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
     let signature = match alg {
         "HS256" => {
             let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SECRET.as_bytes()).unwrap();
@@ -76,7 +80,10 @@ fn each_algorithm_verifies() {
     let p = plugin(json!({}));
     for alg in ["HS256", "RS256", "ES256"] {
         let token = sign(alg, json!({}), valid_claims());
-        assert!(matches!(p.decide(Some(&token), NOW), Decision::Allow(_)), "{alg}");
+        assert!(
+            matches!(p.decide(Some(&token), NOW), Decision::Allow(_)),
+            "{alg}"
+        );
     }
 }
 
@@ -100,7 +107,10 @@ fn tampered_payload_and_wrong_key_fail() {
     }
     let other = plugin_with_keys(json!([{"alg": "RS256", "publicKey": RSA_OTHER_PUBLIC}]));
     let token = sign("RS256", json!({}), valid_claims());
-    assert_eq!(other.decide(Some(&token), NOW), Decision::Reject(Rejection::BadSignature));
+    assert_eq!(
+        other.decide(Some(&token), NOW),
+        Decision::Reject(Rejection::BadSignature)
+    );
 }
 
 fn plugin_with_keys(keys: Value) -> JwtAuth {
@@ -115,12 +125,18 @@ fn alg_none_and_key_confusion_are_refused() {
         b64(br#"{"alg":"none"}"#),
         b64(valid_claims().to_string().as_bytes())
     );
-    assert_eq!(p.decide(Some(&none), NOW), Decision::Reject(Rejection::UnsupportedAlg));
+    assert_eq!(
+        p.decide(Some(&none), NOW),
+        Decision::Reject(Rejection::UnsupportedAlg)
+    );
     // An HS256 token "signed" with the RSA public key as secret: only RSA
     // keys exist, so no HMAC key is tried.
     let rsa_only = plugin_with_keys(json!([{"alg": "RS256", "publicKey": RSA_PUBLIC}]));
     let token = sign("HS256", json!({}), valid_claims());
-    assert_eq!(rsa_only.decide(Some(&token), NOW), Decision::Reject(Rejection::NoKey));
+    assert_eq!(
+        rsa_only.decide(Some(&token), NOW),
+        Decision::Reject(Rejection::NoKey)
+    );
 }
 
 #[test]
@@ -132,27 +148,58 @@ fn pkcs1_pem_and_kid_selection() {
     let token = sign("RS256", json!({"kid": "new"}), valid_claims());
     assert!(matches!(p.decide(Some(&token), NOW), Decision::Allow(_)));
     let token = sign("RS256", json!({"kid": "old"}), valid_claims());
-    assert_eq!(p.decide(Some(&token), NOW), Decision::Reject(Rejection::BadSignature));
+    assert_eq!(
+        p.decide(Some(&token), NOW),
+        Decision::Reject(Rejection::BadSignature)
+    );
     let token = sign("RS256", json!({"kid": "unknown"}), valid_claims());
-    assert_eq!(p.decide(Some(&token), NOW), Decision::Reject(Rejection::NoKey));
+    assert_eq!(
+        p.decide(Some(&token), NOW),
+        Decision::Reject(Rejection::NoKey)
+    );
 }
 
 #[test]
 fn time_claims_with_leeway() {
     let p = plugin(json!({}));
     let expired = sign("HS256", json!({}), json!({"exp": NOW - 1}));
-    assert_eq!(p.decide(Some(&expired), NOW), Decision::Reject(Rejection::Expired));
+    assert_eq!(
+        p.decide(Some(&expired), NOW),
+        Decision::Reject(Rejection::Expired)
+    );
     let at_exp = sign("HS256", json!({}), json!({"exp": NOW}));
-    assert_eq!(p.decide(Some(&at_exp), NOW), Decision::Reject(Rejection::Expired));
-    let future = sign("HS256", json!({}), json!({"exp": NOW + 100, "nbf": NOW + 10}));
-    assert_eq!(p.decide(Some(&future), NOW), Decision::Reject(Rejection::NotYetValid));
+    assert_eq!(
+        p.decide(Some(&at_exp), NOW),
+        Decision::Reject(Rejection::Expired)
+    );
+    let future = sign(
+        "HS256",
+        json!({}),
+        json!({"exp": NOW + 100, "nbf": NOW + 10}),
+    );
+    assert_eq!(
+        p.decide(Some(&future), NOW),
+        Decision::Reject(Rejection::NotYetValid)
+    );
     let no_exp = sign("HS256", json!({}), json!({"sub": "1"}));
-    assert_eq!(p.decide(Some(&no_exp), NOW), Decision::Reject(Rejection::MissingExp));
+    assert_eq!(
+        p.decide(Some(&no_exp), NOW),
+        Decision::Reject(Rejection::MissingExp)
+    );
 
     let lenient = plugin(json!({"leeway": 30, "requireExp": false}));
-    assert!(matches!(lenient.decide(Some(&expired), NOW), Decision::Allow(_)));
-    assert!(matches!(lenient.decide(Some(&future), NOW), Decision::Allow(_)));
-    assert!(matches!(lenient.decide(Some(&no_exp), NOW), Decision::Allow(_)));
+    assert!(matches!(
+        lenient.decide(Some(&expired), NOW),
+        Decision::Allow(_)
+    ));
+    assert!(matches!(
+        lenient.decide(Some(&future), NOW),
+        Decision::Allow(_)
+    ));
+    assert!(matches!(
+        lenient.decide(Some(&no_exp), NOW),
+        Decision::Allow(_)
+    ));
 }
 
 #[test]
@@ -160,18 +207,40 @@ fn issuer_audience_and_required_claims() {
     let p = plugin(json!({"issuer": "karmen", "audience": "api"}));
     let ok = sign("ES256", json!({}), valid_claims());
     assert!(matches!(p.decide(Some(&ok), NOW), Decision::Allow(_)));
-    let wrong_iss = sign("ES256", json!({}), json!({"exp": NOW + 5, "iss": "x", "aud": "api"}));
-    assert_eq!(p.decide(Some(&wrong_iss), NOW), Decision::Reject(Rejection::WrongIssuer));
-    let wrong_aud = sign("ES256", json!({}), json!({"exp": NOW + 5, "iss": "karmen", "aud": "x"}));
-    assert_eq!(p.decide(Some(&wrong_aud), NOW), Decision::Reject(Rejection::WrongAudience));
+    let wrong_iss = sign(
+        "ES256",
+        json!({}),
+        json!({"exp": NOW + 5, "iss": "x", "aud": "api"}),
+    );
+    assert_eq!(
+        p.decide(Some(&wrong_iss), NOW),
+        Decision::Reject(Rejection::WrongIssuer)
+    );
+    let wrong_aud = sign(
+        "ES256",
+        json!({}),
+        json!({"exp": NOW + 5, "iss": "karmen", "aud": "x"}),
+    );
+    assert_eq!(
+        p.decide(Some(&wrong_aud), NOW),
+        Decision::Reject(Rejection::WrongAudience)
+    );
 
     let p = plugin(json!({"requireClaims": {"type": "access", "roles": "admin"}}));
-    let refresh = sign("HS256", json!({}), json!({"exp": NOW + 5, "type": "refresh", "roles": ["admin"]}));
+    let refresh = sign(
+        "HS256",
+        json!({}),
+        json!({"exp": NOW + 5, "type": "refresh", "roles": ["admin"]}),
+    );
     assert_eq!(
         p.decide(Some(&refresh), NOW),
         Decision::Reject(Rejection::Forbidden("type".into()))
     );
-    let access = sign("HS256", json!({}), json!({"exp": NOW + 5, "type": "access", "roles": ["user", "admin"]}));
+    let access = sign(
+        "HS256",
+        json!({}),
+        json!({"exp": NOW + 5, "type": "access", "roles": ["user", "admin"]}),
+    );
     assert!(matches!(p.decide(Some(&access), NOW), Decision::Allow(_)));
 }
 
@@ -180,7 +249,10 @@ fn malformed_tokens() {
     let p = plugin(json!({}));
     for bad in ["", "abc", "a.b", "a.b.c.d", "!!.??.**"] {
         assert!(
-            matches!(p.decide(Some(bad), NOW), Decision::Missing | Decision::Reject(_)),
+            matches!(
+                p.decide(Some(bad), NOW),
+                Decision::Missing | Decision::Reject(_)
+            ),
             "{bad}"
         );
     }
@@ -191,11 +263,26 @@ fn malformed_tokens() {
 fn config_errors() {
     for (config, expected) in [
         (json!({"keys": []}), "no keys"),
-        (json!({"keys": [{"alg": "HS512", "secret": SECRET}]}), "only HS256"),
-        (json!({"keys": [{"alg": "HS256", "secret": "short"}]}), "at least 16"),
-        (json!({"keys": [{"alg": "RS256", "publicKey": "garbage"}]}), "RS256 publicKey"),
-        (json!({"keys": [{"alg": "ES256", "publicKey": RSA_PUBLIC}]}), "ES256 publicKey"),
-        (json!({"keys": [{"alg": "HS256", "secret": SECRET}], "forwardClaims": {"sub": 1}}), "header name"),
+        (
+            json!({"keys": [{"alg": "HS512", "secret": SECRET}]}),
+            "only HS256",
+        ),
+        (
+            json!({"keys": [{"alg": "HS256", "secret": "short"}]}),
+            "at least 16",
+        ),
+        (
+            json!({"keys": [{"alg": "RS256", "publicKey": "garbage"}]}),
+            "RS256 publicKey",
+        ),
+        (
+            json!({"keys": [{"alg": "ES256", "publicKey": RSA_PUBLIC}]}),
+            "ES256 publicKey",
+        ),
+        (
+            json!({"keys": [{"alg": "HS256", "secret": SECRET}], "forwardClaims": {"sub": 1}}),
+            "header name",
+        ),
     ] {
         let err = Harness::<JwtAuth>::from_json(config).err().unwrap();
         assert!(err.contains(expected), "{err} should mention {expected}");
@@ -226,7 +313,10 @@ fn requests_through_the_harness() {
 
     let resp = h.request(TestRequest::get("/api")).responded();
     assert_eq!(resp.status, 401);
-    assert_eq!(resp.header("www-authenticate"), Some("Bearer realm=\"karmen\""));
+    assert_eq!(
+        resp.header("www-authenticate"),
+        Some("Bearer realm=\"karmen\"")
+    );
 
     let expired = sign("HS256", json!({}), json!({"exp": 1000}));
     let resp = h
@@ -248,9 +338,12 @@ fn token_from_query_or_cookie() {
     }))
     .unwrap();
     let token = sign("HS256", json!({}), json!({"exp": now_unix() + 600}));
-    h.request(TestRequest::get(&format!("/stream?cam=1&access_token={token}")))
-        .forwarded();
+    h.request(TestRequest::get(&format!(
+        "/stream?cam=1&access_token={token}"
+    )))
+    .forwarded();
     h.request(TestRequest::get("/stream").with_header("cookie", format!("a=b; jwt={token}")))
         .forwarded();
-    h.request(TestRequest::get("/stream?access_token=nope")).responded();
+    h.request(TestRequest::get("/stream?access_token=nope"))
+        .responded();
 }

@@ -168,11 +168,7 @@ pub fn claim<'c>(claims: &'c Map<String, Value>, name: &str) -> Option<&'c Value
 pub fn header_value(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .map(header_value)
-            .collect::<Vec<_>>()
-            .join(","),
+        Value::Array(items) => items.iter().map(header_value).collect::<Vec<_>>().join(","),
         Value::Null => String::new(),
         other => other.to_string(),
     }

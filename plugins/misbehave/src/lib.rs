@@ -100,7 +100,8 @@ impl Misbehave {
                 if !body.is_empty() {
                     req.body().write(&body.to_ascii_uppercase());
                 }
-                req.headers().set("x-request-body-len", body.len().to_string());
+                req.headers()
+                    .set("x-request-body-len", body.len().to_string());
                 Flow::ContinueWith(CTX_BODY)
             }
             "misuse" => Flow::ContinueWith(CTX_MISUSE),
@@ -156,7 +157,8 @@ impl Plugin for Misbehave {
             CTX_BODY => {
                 let body = resp.body().read_all();
                 resp.body().write(&body.to_ascii_uppercase());
-                resp.headers().set("x-response-body-len", body.len().to_string());
+                resp.headers()
+                    .set("x-response-body-len", body.len().to_string());
             }
             CTX_MISUSE => req.headers().set("x-too-late", "1"),
             _ => {}
@@ -178,8 +180,14 @@ mod tests {
         let mut h = Harness::<Misbehave>::from_json(json!({"mode": "counter"})).unwrap();
         for expected in 1..=3 {
             let (fwd, resp) = h.round_trip(TestRequest::get("/"), TestResponse::new(200));
-            assert_eq!(fwd.unwrap().header("x-guest-count"), Some(expected.to_string().as_str()));
-            assert_eq!(resp.header("x-guest-count"), Some(expected.to_string().as_str()));
+            assert_eq!(
+                fwd.unwrap().header("x-guest-count"),
+                Some(expected.to_string().as_str())
+            );
+            assert_eq!(
+                resp.header("x-guest-count"),
+                Some(expected.to_string().as_str())
+            );
         }
     }
 

@@ -25,7 +25,6 @@ pub fn client_config(cfg: &BackendTls) -> Result<ClientConfig, String> {
     } else {
         builder.with_root_certificates(roots(cfg)?).with_no_client_auth()
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 

@@ -73,14 +73,12 @@ fn read_guest(caller: &mut C<'_>, ptr: u32, len: u32) -> Result<Vec<u8>> {
 
 fn write_guest(caller: &mut C<'_>, ptr: u32, data: &[u8]) -> Result<()> {
     let memory = caller.data().memory.ok_or_else(|| misuse("no memory"))?;
-    memory
-        .write(&mut *caller, ptr as usize, data)
-        .map_err(|_| {
-            misuse(format!(
-                "[{ptr}, +{}) is outside the guest's memory",
-                data.len()
-            ))
-        })
+    memory.write(&mut *caller, ptr as usize, data).map_err(|_| {
+        misuse(format!(
+            "[{ptr}, +{}) is outside the guest's memory",
+            data.len()
+        ))
+    })
 }
 
 /// The buffer-limit rule: write `value` only if it fits; always return its
@@ -112,17 +110,17 @@ fn write_sequence<'v>(
 }
 
 fn exchange<'c>(caller: &'c mut C<'_>) -> Result<&'c mut Exchange> {
-    caller
-        .data_mut()
-        .exchange
-        .as_mut()
-        .ok_or_else(|| misuse("no request in progress (called outside handle_request/handle_response)"))
+    caller.data_mut().exchange.as_mut().ok_or_else(|| {
+        misuse("no request in progress (called outside handle_request/handle_response)")
+    })
 }
 
 fn request_phase<'c>(caller: &'c mut C<'_>, what: &str) -> Result<&'c mut Exchange> {
     let ex = exchange(caller)?;
     if ex.phase != Phase::Request {
-        return Err(misuse(format!("cannot {what} after the request was passed on")));
+        return Err(misuse(format!(
+            "cannot {what} after the request was passed on"
+        )));
     }
     Ok(ex)
 }
@@ -329,7 +327,10 @@ fn get_header_names(mut caller: C<'_>, kind_: u32, buf: u32, limit: u32) -> Resu
     let ex = exchange(&mut caller)?;
     let mut names: Vec<Bytes> = Vec::new();
     if let Some(map) = fields(ex, kind) {
-        names.extend(map.keys().map(|n| Bytes::copy_from_slice(n.as_str().as_bytes())));
+        names.extend(
+            map.keys()
+                .map(|n| Bytes::copy_from_slice(n.as_str().as_bytes())),
+        );
     }
     // HTTP/2 carries the host as `:authority`; guests expect `host`.
     if kind == Kind::Request

@@ -44,7 +44,11 @@ impl Chain {
         &self.plugins
     }
 
-    pub async fn on_request(&self, mut req: Request<ProxyBody>, client: SocketAddr) -> ChainOutcome {
+    pub async fn on_request(
+        &self,
+        mut req: Request<ProxyBody>,
+        client: SocketAddr,
+    ) -> ChainOutcome {
         let mut hooks = Vec::with_capacity(self.plugins.len());
         for plugin in &self.plugins {
             match plugin.on_request(req, client).await {

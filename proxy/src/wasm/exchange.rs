@@ -151,7 +151,12 @@ fn empty_response() -> response::Parts {
 }
 
 impl Exchange {
-    pub(crate) fn new(req: Request<ProxyBody>, client: SocketAddr, tls: bool, features: u32) -> Self {
+    pub(crate) fn new(
+        req: Request<ProxyBody>,
+        client: SocketAddr,
+        tls: bool,
+        features: u32,
+    ) -> Self {
         let (req, body) = req.into_parts();
         Exchange {
             phase: Phase::Request,

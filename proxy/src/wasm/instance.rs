@@ -112,7 +112,10 @@ impl fmt::Display for HostError {
         match self {
             HostError::Misuse(m) => write!(f, "ABI misuse: {m}"),
             HostError::RequestBodyTooLarge(limit) => {
-                write!(f, "request body larger than the plugin's buffer limit ({limit} bytes)")
+                write!(
+                    f,
+                    "request body larger than the plugin's buffer limit ({limit} bytes)"
+                )
             }
             HostError::RequestBody(e) => write!(f, "reading the request body: {e}"),
         }

@@ -304,6 +304,16 @@ where
 struct Stats {
     started: AtomicU64,
     failed: AtomicU64,
+    last_failure: std::sync::Mutex<Option<String>>,
+}
+
+impl Stats {
+    fn failed(&self, failure: &Failure) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.last_failure.lock() {
+            *last = Some(failure.to_string());
+        }
+    }
 }
 
 /// A loaded plugin: a compiled module, its config and its warm instances.
@@ -338,6 +348,11 @@ impl Plugin {
         self.stats.failed.load(Ordering::Relaxed)
     }
 
+    /// Why the last failed request failed.
+    pub fn last_failure(&self) -> Option<String> {
+        self.stats.last_failure.lock().ok().and_then(|l| l.clone())
+    }
+
     /// Instances idle in the pool right now.
     pub fn idle_instances(&self) -> usize {
         self.pool.idle()
@@ -355,7 +370,7 @@ impl Plugin {
     /// Log a failure and turn it into the client's response. The instance
     /// that failed has already been dropped by the caller.
     fn fail(&self, failure: Failure, during: &str) -> Response<ProxyBody> {
-        self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        self.stats.failed(&failure);
         let status = failure.status();
         if status.is_client_error() {
             tracing::warn!(plugin = %self.shared.name, cause = %failure, "plugin {during}: request refused");
@@ -368,7 +383,11 @@ impl Plugin {
     /// Run the guest's `handle_request`. Never panics; a failing guest
     /// yields `Respond` with a 500 (or 413/400 for a body it could not
     /// buffer, 503 when no instance can be started).
-    pub async fn on_request(self: &Arc<Self>, req: Request<ProxyBody>, client: SocketAddr) -> Outcome {
+    pub async fn on_request(
+        self: &Arc<Self>,
+        req: Request<ProxyBody>,
+        client: SocketAddr,
+    ) -> Outcome {
         let tls = req.uri().scheme() == Some(&http::uri::Scheme::HTTPS)
             || req.extensions().get::<ClientInfo>().is_some_and(|c| c.tls);
         let mut guest = match self.checkout().await {
@@ -489,12 +508,8 @@ impl HookInner {
                         body::CollectError::Failed(why) => Failure::ResponseBody(why),
                     };
                     let resp = plugin.fail(failure, "buffering the response");
-                    let ex = Exchange::for_response(
-                        pending,
-                        resp_parts_of(&resp),
-                        empty_slot(),
-                        None,
-                    );
+                    let ex =
+                        Exchange::for_response(pending, resp_parts_of(&resp), empty_slot(), None);
                     finish_in_background(plugin, guest, ex, req_ctx);
                     return resp;
                 }
@@ -555,7 +570,7 @@ fn finish_in_background(plugin: Arc<Plugin>, mut guest: Guest, ex: Exchange, req
             Ok(_) => plugin.pool.give(guest),
             Err(failure) => {
                 drop(guest);
-                plugin.stats.failed.fetch_add(1, Ordering::Relaxed);
+                plugin.stats.failed(&failure);
                 tracing::warn!(plugin = %plugin.shared.name, cause = %failure,
                     "plugin failed in handle_response after an upstream error; instance discarded");
             }

@@ -25,7 +25,11 @@ fn host() -> Arc<PluginHost> {
 fn wasm(name: &str) -> PathBuf {
     let dir = builtin::wasm_dir().expect("plugins built by proxy/build.rs");
     let path = dir.join(format!("{name}.wasm"));
-    assert!(path.is_file(), "{} missing: run plugins/build.sh", path.display());
+    assert!(
+        path.is_file(),
+        "{} missing: run plugins/build.sh",
+        path.display()
+    );
     path
 }
 
@@ -40,7 +44,11 @@ fn load(spec: &PluginSpec) -> Arc<Plugin> {
 }
 
 fn misbehave(config: Value) -> Arc<Plugin> {
-    load(&spec("misbehave", PluginSource::Path(wasm("misbehave")), config))
+    load(&spec(
+        "misbehave",
+        PluginSource::Path(wasm("misbehave")),
+        config,
+    ))
 }
 
 fn client() -> SocketAddr {
@@ -83,7 +91,7 @@ fn continued(outcome: Outcome) -> (Request<ProxyBody>, ResponseHook) {
 fn responded(outcome: Outcome) -> Response<ProxyBody> {
     match outcome {
         Outcome::Respond(resp) => resp,
-        Outcome::Continue(req, _) => panic!("expected Respond, request continued: {req:?}"),
+        Outcome::Continue(req, _) => panic!("expected Respond, request continued: {:?}", req.uri()),
     }
 }
 
@@ -156,18 +164,22 @@ async fn headers_builtin_redirects_plain_http_but_not_tls() {
     assert_eq!(resp.headers()["location"], "https://example.test/a?b=1");
 
     let mut req = empty(get("/a"));
-    req.extensions_mut().insert(crate::forwarded::ClientInfo::new(
-        client().ip(),
-        false,
-        true,
-    ));
+    req.extensions_mut()
+        .insert(crate::forwarded::ClientInfo::new(
+            client().ip(),
+            false,
+            true,
+        ));
     let (_, hook) = continued(plugin.on_request(req, client()).await);
     let resp = hook.on_response(upstream(200, "")).await;
     assert_eq!(resp.headers()["strict-transport-security"], "max-age=60");
 }
 
 fn jwt_tokens() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/e2e/fixtures/jwt/tokens.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/e2e/fixtures/jwt/tokens.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -242,9 +254,15 @@ async fn guest_state_persists_in_a_pooled_instance() {
     let plugin = misbehave(json!({"mode": "counter"}));
     for expected in 1..=3 {
         let (req, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
-        assert_eq!(req.headers()["x-guest-count"], expected.to_string().as_str());
+        assert_eq!(
+            req.headers()["x-guest-count"],
+            expected.to_string().as_str()
+        );
         let resp = hook.on_response(upstream(200, "")).await;
-        assert_eq!(resp.headers()["x-guest-count"], expected.to_string().as_str());
+        assert_eq!(
+            resp.headers()["x-guest-count"],
+            expected.to_string().as_str()
+        );
     }
     assert_eq!(plugin.instances_started(), 1);
 }
@@ -275,7 +293,10 @@ async fn guest_answers_with_its_own_response() {
 #[tokio::test]
 async fn bodies_stream_through_unless_the_guest_buffers() {
     let plugin = misbehave(json!({"mode": "noop"}));
-    let req = get("/").method("POST").body(ProxyBody::full("payload")).unwrap();
+    let req = get("/")
+        .method("POST")
+        .body(ProxyBody::full("payload"))
+        .unwrap();
     let (req, hook) = continued(plugin.on_request(req, client()).await);
     assert_eq!(text(req.into_body()).await, "payload");
     let resp = hook.on_response(upstream(200, "answer")).await;
@@ -298,10 +319,17 @@ async fn bodies_stream_through_unless_the_guest_buffers() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_refused() {
-    let mut s = spec("big", PluginSource::Path(wasm("misbehave")), json!({"mode": "body"}));
+    let mut s = spec(
+        "big",
+        PluginSource::Path(wasm("misbehave")),
+        json!({"mode": "body"}),
+    );
     s.max_body = 4;
     let plugin = load(&s);
-    let req = get("/").method("POST").body(ProxyBody::full("too long")).unwrap();
+    let req = get("/")
+        .method("POST")
+        .body(ProxyBody::full("too long"))
+        .unwrap();
     let resp = responded(plugin.on_request(req, client()).await);
     assert_eq!(resp.status(), 413);
 
@@ -330,7 +358,11 @@ async fn third_party_guest_runs_unmodified() {
     let resp = hook.on_response(upstream(204, "")).await;
     assert_eq!(resp.headers()["x-compat-status"], "204");
 
-    let resp = responded(plugin.on_request(empty(get("/compat/deny")), client()).await);
+    let resp = responded(
+        plugin
+            .on_request(empty(get("/compat/deny")), client())
+            .await,
+    );
     assert_eq!(resp.status(), 403);
     assert_eq!(text(resp.into_body()).await, "denied by http-wasm-guest\n");
 }
@@ -362,6 +394,8 @@ async fn an_endless_loop_hits_the_deadline_without_blocking_others() {
     assert!(looped < Duration::from_secs(2), "{looped:?}");
     assert!(quick < Duration::from_millis(40), "blocked for {quick:?}");
     assert_eq!(plugin.failures(), 1);
+    let cause = plugin.last_failure().unwrap();
+    assert!(cause.contains("deadline of 50ms exceeded"), "{cause}");
     // The looping instance was dropped, the other one reused or started.
     assert!(plugin.instances_started() > started);
     let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
@@ -377,10 +411,15 @@ async fn unbounded_allocation_and_traps_fail_only_their_request() {
     );
     s.memory = 8 << 20;
     let plugin = load(&s);
-    for mode in ["alloc", "trap"] {
+    for (mode, cause) in [
+        ("alloc", "out of memory (limit 8 MiB)"),
+        ("trap", "unreachable"),
+    ] {
         let req = empty(get("/").header("x-misbehave", mode));
         let resp = responded(plugin.on_request(req, client()).await);
         assert_eq!(resp.status(), 500, "{mode}");
+        let last = plugin.last_failure().unwrap();
+        assert!(last.contains(cause), "{mode}: {last}");
         assert_eq!(text(resp.into_body()).await, "Internal Server Error\n");
         let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
         assert_eq!(hook.on_response(upstream(200, "")).await.status(), 200);
@@ -394,6 +433,11 @@ async fn changing_the_request_after_it_went_on_fails_the_request() {
     let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
     let resp = hook.on_response(upstream(200, "secret")).await;
     assert_eq!(resp.status(), 500);
+    let cause = plugin.last_failure().unwrap();
+    assert!(
+        cause.contains("cannot change the request after it was passed on"),
+        "{cause}"
+    );
     assert_eq!(text(resp.into_body()).await, "Internal Server Error\n");
 }
 
@@ -405,7 +449,11 @@ fn guests_failing_to_start_fail_the_load_with_their_message() {
         ("init-loop", "deadline"),
     ] {
         let err = host()
-            .load(&spec("bad", PluginSource::Path(wasm("misbehave")), json!({"mode": mode})))
+            .load(&spec(
+                "bad",
+                PluginSource::Path(wasm("misbehave")),
+                json!({"mode": mode}),
+            ))
             .err()
             .unwrap_or_else(|| panic!("{mode} loaded"));
         assert!(matches!(err, PluginError::Start { .. }), "{mode}: {err}");
@@ -435,7 +483,10 @@ fn invalid_modules_and_limits_are_load_errors() {
     s.memory = 2 * MAX_MEMORY;
     assert!(matches!(host().load(&s), Err(PluginError::Invalid { .. })));
     let err = host()
-        .load(&PluginSpec::new("gone", PluginSource::Path("/nonexistent.wasm".into())))
+        .load(&PluginSpec::new(
+            "gone",
+            PluginSource::Path("/nonexistent.wasm".into()),
+        ))
         .err()
         .unwrap();
     assert!(matches!(err, PluginError::Io { .. }), "{err}");
@@ -623,11 +674,18 @@ async fn buffer_limits_write_nothing_and_return_the_length() {
     assert_eq!(u64_at(16), (2 << 32) | 8);
     let names_len = (u64_at(24) & 0xffff_ffff) as usize;
     assert_eq!(u64_at(24) >> 32, 2, "host and x-long");
-    assert_eq!(&body[32..48], &[0xAA; 16], "nothing written for a short buffer");
+    assert_eq!(
+        &body[32..48],
+        &[0xAA; 16],
+        "nothing written for a short buffer"
+    );
     assert_eq!(&body[48..56], b"/abc?q=1");
     assert_eq!(&body[56..64], b"one\0two\0");
     let names = &body[64..64 + names_len];
-    assert!(names.split(|&b| b == 0).any(|n| n == b"x-long"), "{names:?}");
+    assert!(
+        names.split(|&b| b == 0).any(|n| n == b"x-long"),
+        "{names:?}"
+    );
     assert!(names.split(|&b| b == 0).any(|n| n == b"host"), "{names:?}");
 }
 
@@ -687,6 +745,8 @@ async fn misuse_traps() {
         let resp = responded(plugin.on_request(empty(get("/")), client()).await);
         assert_eq!(resp.status(), 500, "{name}");
         assert_eq!(plugin.failures(), 1, "{name}");
+        let cause = plugin.last_failure().unwrap();
+        assert!(cause.contains("ABI misuse"), "{name}: {cause}");
     }
 
     // A log call with a bad pointer is ignored, as the ABI says.

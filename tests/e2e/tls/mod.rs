@@ -1,0 +1,363 @@
+//! TLS entrypoints: SNI certificate choice, HTTP/2 over ALPN, protocol
+//! versions, mutual TLS, HTTP→HTTPS redirects, https backends, and clear
+//! errors for bad certificate files. Certificates are made at test time.
+
+mod client;
+mod pki;
+
+use std::sync::Arc;
+
+use client::{get, TlsClient};
+use pki::{common_name, Ca};
+use tokio::io::AsyncWriteExt;
+
+use crate::harness::*;
+
+/// Config with one TLS entrypoint `https` serving `certs` (file stems in the
+/// config dir), `extra_tls` lines inside `[entryPoints.https.tls]`, routing
+/// everything to `backend_url`.
+fn tls_config(certs: &[&str], extra_tls: &str, backend_url: &str) -> String {
+    let mut s = String::from(
+        "logLevel = \"DEBUG\"\ndefaultEntryPoints = [\"https\"]\n[entryPoints.https]\naddress = \"127.0.0.1:0\"\n",
+    );
+    s += &format!("  [entryPoints.https.tls]\n{extra_tls}\n");
+    for c in certs {
+        s += &format!(
+            "  [[entryPoints.https.tls.certificates]]\n  certFile = \"{c}.crt\"\n  keyFile = \"{c}.key\"\n"
+        );
+    }
+    s + &frontend("all", "b", "PathPrefix:/") + &backend("b", backend_url)
+}
+
+async fn served_cn(tg: &Tollgate, sni: &str) -> String {
+    let stream = within(secs(5), "handshake", TlsClient::inspecting().connect(tg.addr("https"), sni))
+        .await
+        .expect("handshake");
+    let certs = stream.get_ref().1.peer_certificates().expect("server certificate");
+    common_name(certs[0].as_ref())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sni_chooses_among_three_certificates_with_wildcards_and_a_default() {
+    let be = echo("be").await;
+    let ca = Ca::new("test CA");
+    let dir = TempDir::new("sni");
+    ca.server(&["a.test"]).write(&dir, "a");
+    ca.server(&["b.test", "www.b.test"]).write(&dir, "b");
+    ca.server(&["*.wild.test"]).write(&dir, "w");
+    let tg = Tollgate::start_in(dir, &tls_config(&["a", "b", "w"], "", &be.url()), &["https"]).await;
+
+    assert_eq!(served_cn(&tg, "a.test").await, "a.test");
+    assert_eq!(served_cn(&tg, "www.b.test").await, "b.test");
+    assert_eq!(served_cn(&tg, "cam1.wild.test").await, "*.wild.test");
+    // A wildcard covers one label only; unknown names get the default (first) one.
+    assert_eq!(served_cn(&tg, "x.cam1.wild.test").await, "a.test");
+    assert_eq!(served_cn(&tg, "unknown.test").await, "a.test");
+
+    // And a verifying client gets a full request through.
+    let stream = TlsClient::trusting(&ca.pem)
+        .connect(tg.addr("https"), "b.test")
+        .await
+        .expect("verified handshake");
+    let (status, _, body) = within(secs(5), "GET", get(stream, "b.test", "/hello")).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(Echo::parse(&body).uri, "/hello");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sni_strict_refuses_names_without_a_certificate() {
+    let be = echo("be").await;
+    let ca = Ca::new("test CA");
+    let dir = TempDir::new("strict");
+    ca.server(&["a.test"]).write(&dir, "a");
+    let tg = Tollgate::start_in(dir, &tls_config(&["a"], "  sniStrict = true", &be.url()), &["https"]).await;
+    assert_eq!(served_cn(&tg, "a.test").await, "a.test");
+    let refused = TlsClient::inspecting().connect(tg.addr("https"), "other.test").await;
+    assert!(refused.is_err(), "sniStrict must refuse an unknown name");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_is_negotiated_by_alpn_and_used() {
+    let be = echo("be").await;
+    let ca = Ca::new("test CA");
+    let dir = TempDir::new("h2");
+    ca.server(&["a.test"]).write(&dir, "a");
+    let tg = Tollgate::start_in(dir, &tls_config(&["a"], "", &be.url()), &["https"]).await;
+
+    let mut c = TlsClient::trusting(&ca.pem);
+    c.alpn = vec![b"h2", b"http/1.1"];
+    let stream = c.connect(tg.addr("https"), "a.test").await.unwrap();
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (status, version, body) = within(secs(5), "h2 GET", get(stream, "a.test", "/over-h2")).await.unwrap();
+    assert_eq!((status, version), (200, http::Version::HTTP_2));
+    let echo = Echo::parse(&body);
+    assert_eq!(echo.uri, "/over-h2");
+    assert_eq!(echo.header("x-forwarded-proto"), Some("https"));
+
+    // A client that only speaks HTTP/1.1 still gets HTTP/1.1.
+    let stream = TlsClient::trusting(&ca.pem).connect(tg.addr("https"), "a.test").await.unwrap();
+    let (_, version, _) = get(stream, "a.test", "/").await.unwrap();
+    assert_eq!(version, http::Version::HTTP_11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls12_is_refused_when_the_minimum_is_tls13() {
+    let be = echo("be").await;
+    let ca = Ca::new("test CA");
+    let dir = TempDir::new("tls13");
+    ca.server(&["a.test"]).write(&dir, "a");
+    let tg = Tollgate::start_in(
+        dir,
+        &tls_config(&["a"], "  minVersion = \"VersionTLS13\"", &be.url()),
+        &["https"],
+    )
+    .await;
+    let mut old = TlsClient::trusting(&ca.pem);
+    old.versions = vec![&rustls::version::TLS12];
+    assert!(old.connect(tg.addr("https"), "a.test").await.is_err(), "TLS 1.2 must be refused");
+    let mut new = TlsClient::trusting(&ca.pem);
+    new.versions = vec![&rustls::version::TLS13];
+    let stream = new.connect(tg.addr("https"), "a.test").await.expect("TLS 1.3 works");
+    assert_eq!(get(stream, "a.test", "/").await.unwrap().0, 200);
+
+    // Without minVersion, TLS 1.2 is accepted.
+    let be2 = echo("be2").await;
+    let dir = TempDir::new("tls12");
+    ca.server(&["a.test"]).write(&dir, "a");
+    let tg = Tollgate::start_in(dir, &tls_config(&["a"], "", &be2.url()), &["https"]).await;
+    let stream = old.connect(tg.addr("https"), "a.test").await.expect("TLS 1.2 by default");
+    assert_eq!(stream.get_ref().1.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_2));
+}
+
+/// A request over a fresh connection; Err when the handshake or the request fails
+/// (with TLS 1.3 a refused client certificate shows up after the handshake).
+async fn try_get(client: &TlsClient, tg: &Tollgate) -> Result<u16, String> {
+    let stream = client
+        .connect(tg.addr("https"), "a.test")
+        .await
+        .map_err(|e| e.to_string())?;
+    within(secs(5), "GET", get(stream, "a.test", "/"))
+        .await
+        .map(|(s, _, _)| s)
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_are_required_and_checked() {
+    let be = echo("be").await;
+    let server_ca = Ca::new("server CA");
+    let client_ca = Ca::new("client CA");
+    let rogue_ca = Ca::new("rogue CA");
+    let dir = TempDir::new("mtls");
+    server_ca.server(&["a.test"]).write(&dir, "a");
+    dir.write("clients.pem", &client_ca.pem);
+    let extra = "  [entryPoints.https.tls.clientCA]\n  files = [\"clients.pem\"]\n";
+    let tg = Tollgate::start_in(dir, &tls_config(&["a"], extra, &be.url()), &["https"]).await;
+
+    let anonymous = TlsClient::trusting(&server_ca.pem);
+    assert!(try_get(&anonymous, &tg).await.is_err(), "no client certificate must be refused");
+    let rogue = TlsClient::trusting(&server_ca.pem).with_client_cert(&rogue_ca.client("mallory"));
+    assert!(try_get(&rogue, &tg).await.is_err(), "a certificate from another CA must be refused");
+    let alice = TlsClient::trusting(&server_ca.pem).with_client_cert(&client_ca.client("alice"));
+    assert_eq!(try_get(&alice, &tg).await, Ok(200));
+
+    // optional = true lets clients without a certificate in, but still checks presented ones.
+    let dir = TempDir::new("mtls-opt");
+    server_ca.server(&["a.test"]).write(&dir, "a");
+    dir.write("clients.pem", &client_ca.pem);
+    let extra = "  [entryPoints.https.tls.clientCA]\n  files = [\"clients.pem\"]\n  optional = true\n";
+    let tg = Tollgate::start_in(dir, &tls_config(&["a"], extra, &be.url()), &["https"]).await;
+    assert_eq!(try_get(&anonymous, &tg).await, Ok(200));
+    assert!(try_get(&rogue, &tg).await.is_err());
+}
+
+fn redirect_config(permanent: bool, backend_url: &str) -> String {
+    format!(
+        "logLevel = \"INFO\"\ndefaultEntryPoints = [\"http\", \"https\"]\n\
+         [entryPoints.http]\naddress = \"127.0.0.1:0\"\n  [entryPoints.http.redirect]\n  entryPoint = \"https\"\n  permanent = {permanent}\n\
+         [entryPoints.https]\naddress = \"127.0.0.1:0\"\n  [entryPoints.https.tls]\n  [[entryPoints.https.tls.certificates]]\n  certFile = \"a.crt\"\n  keyFile = \"a.key\"\n"
+    ) + &frontend("all", "b", "PathPrefix:/") + &backend("b", backend_url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_redirects_to_https_keeping_host_path_query_and_the_https_port() {
+    let be = echo("be").await;
+    let ca = Ca::new("test CA");
+    for permanent in [false, true] {
+        let dir = TempDir::new("redirect");
+        ca.server(&["example.test"]).write(&dir, "a");
+        let tg = Tollgate::start_in(dir, &redirect_config(permanent, &be.url()), &["http", "https"]).await;
+        let https_port = tg.addr("https").port();
+        let client = http1();
+        let resp = client
+            .get(tg.url("http", "/zumi01/tree?token=a%20b&x=1"))
+            .header("host", "example.test:8000")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), if permanent { 301 } else { 302 });
+        assert_eq!(
+            resp.headers()["location"],
+            format!("https://example.test:{https_port}/zumi01/tree?token=a%20b&x=1").as_str()
+        );
+        let resp = client
+            .post(tg.url("http", "/api/upload"))
+            .header("host", "example.test")
+            .body("data")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), if permanent { 308 } else { 307 });
+        assert_eq!(
+            resp.headers()["location"],
+            format!("https://example.test:{https_port}/api/upload").as_str()
+        );
+        // Following the redirect by hand reaches the backend over TLS.
+        let stream = TlsClient::trusting(&ca.pem).connect(tg.addr("https"), "example.test").await.unwrap();
+        let (status, _, body) = get(stream, "example.test", "/zumi01/tree?token=a%20b&x=1").await.unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(Echo::parse(&body).uri, "/zumi01/tree?token=a%20b&x=1");
+    }
+}
+
+/// An HTTPS backend on 127.0.0.1 with a certificate from `ca`.
+async fn tls_backend(ca: &Ca) -> (u16, tokio::task::JoinHandle<()>) {
+    use hyper::service::service_fn;
+    use rustls::pki_types::pem::PemObject;
+    let leaf = ca.server(&["127.0.0.1"]);
+    let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(leaf.cert_pem.as_bytes())
+        .map(|c| c.unwrap())
+        .collect();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let svc = service_fn(|req| async move {
+                    Ok::<_, std::convert::Infallible>(echo_response("tls-backend", req).await)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_backends_are_verified_against_configured_root_cas() {
+    let backend_ca = Ca::new("backend CA");
+    let (port, task) = tls_backend(&backend_ca).await;
+    let url = format!("https://127.0.0.1:{port}");
+    let routes = frontend("all", "b", "PathPrefix:/") + &backend("b", &url);
+
+    // Trusted through rootCAs: proxied.
+    let dir = TempDir::new("https-be");
+    dir.write("backend-ca.pem", &backend_ca.pem);
+    let cfg = format!("rootCAs = [\"backend-ca.pem\"]\n{}{routes}", http_only());
+    let tg = Tollgate::start_in(dir, &cfg, &["http"]).await;
+    let echo = echo_of(http1().get(tg.url("http", "/secure"))).await;
+    assert_eq!(echo.server, "tls-backend");
+    assert_eq!(echo.uri, "/secure");
+
+    // Not trusted: 502, and tollgate keeps serving.
+    let tg = Tollgate::start(&format!("{}{routes}", http_only()), &["http"]).await;
+    assert_eq!(status_of(&http1(), &tg.url("http", "/secure")).await.as_u16(), 502);
+
+    // insecureSkipVerify: proxied, with a warning in the log.
+    let mut tg = Tollgate::start(&format!("insecureSkipVerify = true\n{}{routes}", http_only()), &["http"]).await;
+    assert_eq!(echo_of(http1().get(tg.url("http", "/x"))).await.server, "tls-backend");
+    tg.wait_for_log("insecureSkipVerify", secs(5)).await;
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_handshake_does_not_affect_other_connections() {
+    let be = echo("be").await;
+    let ca = Ca::new("test CA");
+    let dir = TempDir::new("garbage");
+    ca.server(&["a.test"]).write(&dir, "a");
+    let mut tg = Tollgate::start_in(dir, &tls_config(&["a"], "", &be.url()), &["https"]).await;
+    // A connection that stays open across the failures below.
+    let mut c = TlsClient::trusting(&ca.pem);
+    c.alpn = vec![b"h2"];
+    let stream = c.connect(tg.addr("https"), "a.test").await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+
+    for _ in 0..20 {
+        let mut s = tokio::net::TcpStream::connect(tg.addr("https")).await.unwrap();
+        let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n\x16\x03\x01garbage").await;
+    }
+    let wrong_ca = Ca::new("other");
+    assert!(TlsClient::trusting(&wrong_ca.pem).connect(tg.addr("https"), "a.test").await.is_err());
+
+    let req = http::Request::get("https://a.test/still-here")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let resp = within(secs(5), "request on the old connection", send.send_request(req)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let stream = TlsClient::trusting(&ca.pem).connect(tg.addr("https"), "a.test").await.unwrap();
+    assert_eq!(get(stream, "a.test", "/").await.unwrap().0, 200);
+    tg.assert_running();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_certificate_files_are_clear_errors_at_check_and_start() {
+    let ca = Ca::new("test CA");
+    let dir = TempDir::new("badcert");
+    ca.server(&["a.test"]).write(&dir, "a");
+    ca.server(&["b.test"]).write(&dir, "b");
+    ca.expired_server("old.test").write(&dir, "old");
+    let routes = frontend("all", "b", "PathPrefix:/") + &backend("b", "http://127.0.0.1:9");
+
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (
+            "  [[entryPoints.https.tls.certificates]]\n  certFile = \"a.crt\"\n  keyFile = \"b.key\"\n",
+            "mismatch",
+            &["\"https\"", "a.crt", "b.key", "does not match"],
+        ),
+        (
+            "  [[entryPoints.https.tls.certificates]]\n  certFile = \"old.crt\"\n  keyFile = \"old.key\"\n",
+            "expired",
+            &["\"https\"", "old.crt", "expired"],
+        ),
+        (
+            "  [[entryPoints.https.tls.certificates]]\n  certFile = \"a.crt\"\n  keyFile = \"missing.key\"\n",
+            "missing",
+            &["\"https\"", "missing.key", "cannot read"],
+        ),
+    ];
+    for (certs, name, needles) in cases {
+        let cfg = format!(
+            "[entryPoints.https]\naddress = \"127.0.0.1:0\"\n  [entryPoints.https.tls]\n{certs}{routes}"
+        );
+        let (path, out) = check_file(&dir, &format!("{name}.toml"), &cfg).await;
+        assert!(!out.status.success(), "{name}: check must fail\n{}", out.all());
+        let file_name = path.file_name().unwrap().to_str().unwrap();
+        assert!(out.stderr.contains(file_name), "{name}: names the config file\n{}", out.stderr);
+        for n in needles {
+            assert!(out.stderr.contains(n), "{name}: stderr lacks {n:?}:\n{}", out.stderr);
+        }
+        let run = run_tollgate(dir.path(), &["run", "--config", path.to_str().unwrap()], secs(20)).await;
+        assert!(!run.status.success(), "{name}: run must refuse to start");
+        assert!(run.stderr.contains(needles[1]), "{name}: {}", run.stderr);
+    }
+}
