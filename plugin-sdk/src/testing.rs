@@ -274,7 +274,7 @@ impl TestHost {
         }
     }
 
-    fn fields_mut<'s>(s: &'s mut State, kind: HeaderKind) -> &'s mut Fields {
+    fn fields_mut(s: &mut State, kind: HeaderKind) -> &mut Fields {
         match kind {
             HeaderKind::Request => &mut s.req.headers,
             HeaderKind::Response => &mut s.resp.headers,
@@ -434,6 +434,7 @@ impl Host for TestHost {
 
 /// What `on_request` did with a request.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // test-only values, moved a few times
 pub enum Outcome {
     /// Passed on; hand the upstream's answer to [`Harness::response`].
     Continue(Forwarded),

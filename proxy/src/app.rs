@@ -1,14 +1,15 @@
 //! The life of the process: load, compile, listen, wait for a signal, drain.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use http::HeaderValue;
-use hyper_util::server::graceful::GracefulShutdown;
 
 use crate::config::{self, Config};
-use crate::entrypoint::{self, Listener};
+use crate::entrypoint::{self, Drain};
+use crate::reload::Reloader;
 use crate::runtime::{compile, Shared};
+use crate::watch;
 
 /// `tollgate check`: load and validate; on success, a summary of what would be served.
 pub fn check(path: &Path) -> Result<String, String> {
@@ -17,56 +18,42 @@ pub fn check(path: &Path) -> Result<String, String> {
     Ok(describe(&config))
 }
 
-/// `tollgate run`: serve until SIGTERM/SIGINT, then drain and return.
-pub async fn run(config: Config) -> Result<(), String> {
+/// `tollgate run`: serve `config` (read from `config_path`) until SIGTERM or
+/// SIGINT, reloading on SIGHUP and, with `[file] watch`, on file changes;
+/// then stop accepting and let in-flight requests finish.
+pub async fn run(config_path: PathBuf, config: Config) -> Result<(), String> {
+    let grace = config.grace_timeout;
+    let watch = config.file.as_ref().is_some_and(|f| f.watch);
     let shared = Shared::new(server_name());
-    let snapshot = compile::compile(&config, &shared).map_err(|e| e.to_string())?;
-    shared.publish(snapshot);
-
     let http = Arc::new(entrypoint::http_server(&config.responding_timeouts));
-    let graceful = Arc::new(GracefulShutdown::new());
-    let mut listeners = Vec::new();
-    for (name, ep) in &config.entry_points {
-        let socket = entrypoint::bind(&ep.address)
-            .await
-            .map_err(|e| format!("entrypoint {name:?}: cannot listen on {:?}: {e}", ep.address))?;
-        let listener = Listener::start(
-            name.clone(),
-            socket,
-            shared.slot(name),
-            shared.clone(),
-            graceful.clone(),
-            http.clone(),
-        )
-        .map_err(|e| format!("entrypoint {name:?}: {e}"))?;
-        announce(&config, name, listener.local_addr);
-        listeners.push(listener);
-    }
+    let drain = Drain::new();
+    let reloader = Reloader::start(config_path, config, shared, http, drain.clone()).await?;
+
+    let watcher = watch.then(|| watch::spawn(reloader.clone()));
+    let hangup = tokio::spawn(reload_on_sighup(reloader.clone()));
 
     let signal = wait_for_stop_signal().await;
-    tracing::info!(signal, grace = ?config.grace_timeout, "stopping: no new connections, draining in-flight requests");
-    for l in listeners {
-        l.stop().await;
+    tracing::info!(signal, ?grace, "stopping: no new connections, draining in-flight requests");
+    hangup.abort();
+    if let Some(w) = watcher {
+        w.abort();
     }
-    drop(http);
-    let graceful = Arc::try_unwrap(graceful)
-        .map_err(|_| "internal: graceful-shutdown handle still shared".to_string())?;
-    if tokio::time::timeout(config.grace_timeout, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(grace = ?config.grace_timeout, "grace period over: closing remaining connections");
+    reloader.stop_listeners().await;
+    if tokio::time::timeout(grace, drain.shutdown()).await.is_err() {
+        tracing::warn!(?grace, "grace period over: closing remaining connections");
     }
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Tell the operator (and test harnesses) where an entrypoint listens. The
-/// line goes to stderr even when logs go to a file.
-fn announce(config: &Config, name: &str, addr: std::net::SocketAddr) {
-    tracing::info!("listening entrypoint={name} address={addr}");
-    if config.log.file_path.is_some() {
-        eprintln!("tollgate: listening entrypoint={name} address={addr}");
+async fn reload_on_sighup(reloader: Arc<Reloader>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload by file change only");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let _ = reloader.reload("SIGHUP").await;
     }
 }
 

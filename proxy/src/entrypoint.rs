@@ -23,6 +23,31 @@ use crate::server::{self, Connection};
 
 pub type HttpServer = auto::Builder<TokioExecutor>;
 
+/// Every accepted connection registers here, so that shutdown can tell them
+/// all to finish their in-flight requests and wait for them.
+#[derive(Default)]
+pub struct Drain(std::sync::Mutex<Option<GracefulShutdown>>);
+
+impl Drain {
+    pub fn new() -> Arc<Drain> {
+        Arc::new(Drain(std::sync::Mutex::new(Some(GracefulShutdown::new()))))
+    }
+
+    /// A watcher for one new connection; None once shutdown has begun.
+    fn watcher(&self) -> Option<Watcher> {
+        let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().map(GracefulShutdown::watcher)
+    }
+
+    /// Ask every connection to finish and wait until they have.
+    pub async fn shutdown(&self) {
+        let graceful = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(g) = graceful {
+            g.shutdown().await;
+        }
+    }
+}
+
 /// The hyper connection settings shared by every listener.
 pub fn http_server(timeouts: &RespondingTimeouts) -> HttpServer {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -72,13 +97,13 @@ impl Listener {
         listener: TcpListener,
         slot: Slot,
         shared: Arc<Shared>,
-        graceful: Arc<GracefulShutdown>,
+        drain: Arc<Drain>,
         http: Arc<HttpServer>,
     ) -> io::Result<Listener> {
         let local_addr = listener.local_addr()?;
         shared.set_bound_port(slot, local_addr.port());
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, slot, shared, graceful, http, stopped));
+        let task = tokio::spawn(accept_loop(listener, slot, shared, drain, http, stopped));
         Ok(Listener {
             name,
             local_addr,
@@ -99,7 +124,7 @@ async fn accept_loop(
     listener: TcpListener,
     slot: Slot,
     shared: Arc<Shared>,
-    graceful: Arc<GracefulShutdown>,
+    drain: Arc<Drain>,
     http: Arc<HttpServer>,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -130,7 +155,9 @@ async fn accept_loop(
             client: ClientInfo::new(peer.ip(), trusted, tls.is_some()),
         });
         let http = http.clone();
-        let watcher = graceful.watcher();
+        let Some(watcher) = drain.watcher() else {
+            return; // shutting down
+        };
         // The handshake runs in the connection's own task: a slow or hostile
         // client never holds up the accept loop or other connections.
         tokio::spawn(async move {

@@ -11,7 +11,9 @@
 //! `runtime` are the two subsystems that build what the request path reads.
 
 pub mod config;
+pub mod reload;
 pub mod runtime;
+pub mod watch;
 
 pub mod entrypoint;
 pub mod server;

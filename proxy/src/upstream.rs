@@ -31,6 +31,7 @@ pub struct Upstreams {
     http1: HttpClient,
     h2c: HttpClient,
     timeouts: ForwardingTimeouts,
+    tls: BackendTls,
 }
 
 impl Upstreams {
@@ -62,7 +63,14 @@ impl Upstreams {
             http1,
             h2c,
             timeouts: timeouts.clone(),
+            tls: tls.clone(),
         })
+    }
+
+    /// Were these clients built from exactly these settings? Then a reload
+    /// keeps them, and with them every pooled connection.
+    pub fn built_from(&self, timeouts: &ForwardingTimeouts, tls: &BackendTls) -> bool {
+        self.timeouts == *timeouts && self.tls == *tls
     }
 
     #[inline]

@@ -214,9 +214,8 @@ impl Plugin for Headers {
 
     fn on_request(&mut self, req: Request<'_>, resp: Response<'_>) -> Flow {
         let c = &self.config;
-        let needs_host = (!c.allowedhosts.is_empty() && !c.isdevelopment)
-            || (c.sslredirect && !c.isdevelopment)
-            || c.sslforcehost;
+        let needs_host =
+            (!c.isdevelopment && (!c.allowedhosts.is_empty() || c.sslredirect)) || c.sslforcehost;
         let host = if needs_host {
             self.host_of(req)
         } else {

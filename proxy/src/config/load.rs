@@ -34,20 +34,86 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     load_str(path, &text)
 }
 
-/// Parse and validate `text` as if read from `path` (used in errors).
+/// Parse and validate `text` as if read from `path` (used in errors), with
+/// the files of its `[file]` provider (`filename` or `directory`), whose
+/// frontends and backends are merged into the main file's.
 pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let tree = Tree::parse(Arc::from(path), text)?;
-    let config = read_config(&tree, path);
-    let findings = tree.finish();
-    if findings.errors.is_empty() {
-        Ok(Config {
-            warnings: findings.warnings,
-            ..config
-        })
+    let mut errors = Vec::new();
+    let mut dynamic = Vec::new();
+    for file in dynamic_files(&tree, path, &mut errors) {
+        let parsed = std::fs::read_to_string(&file)
+            .map_err(|e| {
+                ConfigError::one(Diagnostic::bare(format!(
+                    "{}: cannot read: {e}",
+                    file.display()
+                )))
+            })
+            .and_then(|text| Tree::parse(Arc::from(file.as_path()), &text));
+        match parsed {
+            Ok(t) => dynamic.push(t),
+            Err(e) => errors.extend(e.errors),
+        }
+    }
+    let mut config = read_config(&tree, &dynamic, path);
+    config.dynamic_files = dynamic.iter().map(|t| t.file().to_path_buf()).collect();
+    let mut warnings = Vec::new();
+    for t in std::iter::once(tree).chain(dynamic) {
+        let findings = t.finish();
+        errors.extend(findings.errors);
+        warnings.extend(findings.warnings);
+    }
+    if errors.is_empty() {
+        Ok(Config { warnings, ..config })
     } else {
-        Err(ConfigError {
-            errors: findings.errors,
-        })
+        Err(ConfigError { errors })
+    }
+}
+
+/// The files named by `[file] filename` or `[file] directory` (its `*.toml`
+/// files, in name order), relative to the main file's folder. Reading the
+/// section here does not mark it read; `read_config` reads it again.
+fn dynamic_files(tree: &Tree, path: &Path, errors: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let root = tree.root();
+    let Some(section) = root.section("file") else {
+        return Vec::new();
+    };
+    let base = path.parent().unwrap_or(Path::new(""));
+    let mut files = Vec::new();
+    if let Some(file) = section.get("filename").and_then(|n| optional_path(&n)) {
+        let file = base.join(file);
+        // A provider pointing at the main file adds nothing new.
+        if !same_file(&file, path) {
+            files.push(file);
+        }
+    }
+    if let Some(node) = section.get("directory") {
+        if let Some(dir) = optional_path(&node) {
+            let dir = base.join(dir);
+            match std::fs::read_dir(&dir) {
+                Ok(entries) => {
+                    let mut found: Vec<PathBuf> = entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                        .filter(|p| !same_file(p, path))
+                        .collect();
+                    found.sort();
+                    files.extend(found);
+                }
+                Err(e) => errors.push(Diagnostic::at(
+                    node.location(),
+                    format!("cannot read directory {}: {e}", dir.display()),
+                )),
+            }
+        }
+    }
+    files
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 
@@ -178,7 +244,7 @@ struct Names {
     backends: BTreeSet<String>,
 }
 
-fn read_config(tree: &Tree, path: &Path) -> Config {
+fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
     let root = tree.root();
     for key in GLOBAL_IGNORED {
         let _ = root.get(key);
@@ -188,7 +254,7 @@ fn read_config(tree: &Tree, path: &Path) -> Config {
     let (mut entry_points, mut entry_point_names) = read_entry_points(&root, path);
     let user_entry_points: Vec<String> = entry_point_names.iter().cloned().collect();
     let ping = read_ping(&root, &mut entry_points, &mut entry_point_names);
-    let (backends, backend_names) = read_backends(&root, &globals);
+    let (backends, backend_names) = read_all_backends(&root, dynamic, &globals);
     let names = Names {
         entry_points: entry_point_names,
         backends: backend_names,
@@ -204,7 +270,7 @@ fn read_config(tree: &Tree, path: &Path) -> Config {
         source: path.to_path_buf(),
         default_entry_points,
         entry_points,
-        frontends: read_frontends(&root, &names),
+        frontends: read_all_frontends(&root, dynamic, &names),
         backends,
         log: read_log(&root),
         responding_timeouts: read_responding_timeouts(&root),
@@ -213,6 +279,7 @@ fn read_config(tree: &Tree, path: &Path) -> Config {
         backend_tls: read_backend_tls(&root, path),
         ping,
         file: root.section("file").map(|n| read_file_provider(&n)),
+        dynamic_files: Vec::new(),
         warnings: Vec::new(),
     }
 }
@@ -365,6 +432,7 @@ fn read_file_provider(node: &Node) -> FileProvider {
     FileProvider {
         // 1.7's default once a [file] section exists.
         watch: node.get("watch").and_then(|n| n.bool()).unwrap_or(true),
+        // Both were read (and resolved) by `dynamic_files`; keep them as written.
         filename: node.get("filename").and_then(|n| optional_path(&n)),
         directory: node.get("directory").and_then(|n| optional_path(&n)),
     }
@@ -648,6 +716,26 @@ fn unknown_name(kind: &str, name: &str, known: &BTreeSet<String>) -> String {
 // Frontends.
 // ---------------------------------------------------------------------------
 
+/// Frontends of the main file and of every `[file]` provider file. A name
+/// defined in two files is an error naming both places.
+fn read_all_frontends(root: &Node, dynamic: &[Tree], names: &Names) -> BTreeMap<String, Frontend> {
+    let mut all = read_frontends(root, names);
+    for tree in dynamic {
+        for (name, f) in read_frontends(&tree.root(), names) {
+            match all.get(&name) {
+                Some(first) => tree.error(
+                    f.location.clone(),
+                    format!("frontend \"{name}\" is also defined at {}", first.location),
+                ),
+                None => {
+                    all.insert(name, f);
+                }
+            }
+        }
+    }
+    all
+}
+
 fn read_frontends(root: &Node, names: &Names) -> BTreeMap<String, Frontend> {
     let children = root
         .section("frontends")
@@ -751,6 +839,32 @@ fn read_route(node: &Node) -> Option<Route> {
 // ---------------------------------------------------------------------------
 // Backends.
 // ---------------------------------------------------------------------------
+
+/// Backends of the main file and of every `[file]` provider file; see
+/// [`read_all_frontends`] for duplicates.
+fn read_all_backends(
+    root: &Node,
+    dynamic: &[Tree],
+    globals: &Globals,
+) -> (BTreeMap<String, Backend>, BTreeSet<String>) {
+    let (mut all, mut names) = read_backends(root, globals);
+    for tree in dynamic {
+        let (backends, more) = read_backends(&tree.root(), globals);
+        names.extend(more);
+        for (name, b) in backends {
+            match all.get(&name) {
+                Some(first) => tree.error(
+                    b.location.clone(),
+                    format!("backend \"{name}\" is also defined at {}", first.location),
+                ),
+                None => {
+                    all.insert(name, b);
+                }
+            }
+        }
+    }
+    (all, names)
+}
 
 fn read_backends(root: &Node, globals: &Globals) -> (BTreeMap<String, Backend>, BTreeSet<String>) {
     let children = root

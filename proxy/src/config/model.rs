@@ -35,6 +35,8 @@ pub struct Config {
     pub ping: Option<String>,
     /// `[file]` provider settings (watching is implemented by the hot-reload work).
     pub file: Option<FileProvider>,
+    /// The `[file]` provider's files that were merged in (for watching).
+    pub dynamic_files: Vec<PathBuf>,
     /// Warnings found while loading (unknown keys, sections not yet supported).
     /// They never stop a load; `tollgate check` and `run` print them.
     pub warnings: Vec<Diagnostic>,
@@ -202,7 +204,7 @@ impl Default for RespondingTimeouts {
 }
 
 /// `[forwardingTimeouts]`: limits on the backend side.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardingTimeouts {
     /// Time to connect to a backend. Default 30 s.
     pub dial: Duration,
@@ -304,7 +306,7 @@ pub struct Redirect {
 }
 
 /// How tollgate talks TLS to `https://` backends (top-level 1.7 keys).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackendTls {
     /// `rootCAs`: extra CAs trusted besides the system roots.
     pub root_cas: Vec<PemSource>,

@@ -91,6 +91,10 @@ impl Tree {
     }
 
     /// The document's root table.
+    pub(crate) fn file(&self) -> &Path {
+        &self.file
+    }
+
     pub(crate) fn root(&self) -> Node<'_> {
         Node {
             tree: self,

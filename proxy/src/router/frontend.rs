@@ -22,14 +22,13 @@ pub(super) struct Frontend {
 
 impl Frontend {
     pub(super) fn compile(index: usize, rules: &FrontendRules) -> Result<Frontend, Vec<RuleError>> {
-        let mut conditions = Vec::new();
-        let mut modifiers = Modifiers::default();
+        let mut parts = Parts::default();
         let mut errors = Vec::new();
         for (rule_index, rule) in rules.rules.iter().enumerate() {
             let result = rule::parse(rule).and_then(|items| {
                 items
                     .iter()
-                    .try_for_each(|item| compile_item(item, &mut conditions, &mut modifiers))
+                    .try_for_each(|item| compile_item(item, &mut parts))
             });
             if let Err(message) = result {
                 errors.push(RuleError {
@@ -42,6 +41,10 @@ impl Frontend {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let Parts {
+            mut conditions,
+            modifiers,
+        } = parts;
         conditions.sort_by_key(Condition::cost);
         let priority = if rules.priority > 0 {
             rules.priority
@@ -86,11 +89,25 @@ impl Frontend {
     }
 }
 
-fn compile_item(
-    item: &Item<'_>,
-    conditions: &mut Vec<Condition>,
-    modifiers: &mut Modifiers,
-) -> Result<(), String> {
+/// What a frontend's items compile into, as they are compiled.
+#[derive(Default)]
+struct Parts {
+    conditions: Vec<Condition>,
+    modifiers: Modifiers,
+}
+
+impl Parts {
+    /// A `Path*` matcher; the strip modifiers match as well as modify.
+    fn add_path(&mut self, alternatives: Vec<(usize, Pattern)>, strip: Option<StripKind>) {
+        let patterns = alternatives.iter().map(|(_, p)| p.clone()).collect();
+        self.conditions.push(Condition::Path(patterns));
+        if let Some(kind) = strip {
+            self.modifiers.add_strip(kind, alternatives);
+        }
+    }
+}
+
+fn compile_item(item: &Item<'_>, out: &mut Parts) -> Result<(), String> {
     let value = item.value;
     let name = item.matcher.name();
     let list = |brackets| {
@@ -111,25 +128,11 @@ fn compile_item(
             })
             .collect()
     };
-    let path_matcher = |mode,
-                        strip: Option<StripKind>,
-                        conditions: &mut Vec<Condition>,
-                        modifiers: &mut Modifiers| {
-        let alternatives = patterns(mode)?;
-        conditions.push(Condition::Path(
-            alternatives.iter().map(|(_, p)| p.clone()).collect(),
-        ));
-        if let Some(kind) = strip {
-            modifiers.add_strip(kind, alternatives);
-        }
-        Ok::<(), String>(())
-    };
-
     match item.matcher {
         Matcher::Host => {
             // Traefik 1.7 compares Host values as plain names, braces and all.
             let hosts = list(&[])?;
-            conditions.push(Condition::Host(
+            out.conditions.push(Condition::Host(
                 hosts
                     .into_iter()
                     .map(|h| Pattern::NoCase(canonical_host(h).into()))
@@ -138,31 +141,19 @@ fn compile_item(
         }
         Matcher::HostRegexp => {
             let alts = patterns(Mode::Host)?;
-            conditions.push(Condition::Host(alts.into_iter().map(|(_, p)| p).collect()));
+            out.conditions
+                .push(Condition::Host(alts.into_iter().map(|(_, p)| p).collect()));
         }
-        Matcher::Path => path_matcher(Mode::Path, None, conditions, modifiers)?,
-        Matcher::PathPrefix => path_matcher(Mode::PathPrefix, None, conditions, modifiers)?,
-        Matcher::PathStrip => {
-            path_matcher(Mode::Path, Some(StripKind::Exact), conditions, modifiers)?
+        Matcher::Path => out.add_path(patterns(Mode::Path)?, None),
+        Matcher::PathPrefix => out.add_path(patterns(Mode::PathPrefix)?, None),
+        Matcher::PathStrip => out.add_path(patterns(Mode::Path)?, Some(StripKind::Exact)),
+        Matcher::PathPrefixStrip => {
+            out.add_path(patterns(Mode::PathPrefix)?, Some(StripKind::Prefix))
         }
-        Matcher::PathPrefixStrip => path_matcher(
-            Mode::PathPrefix,
-            Some(StripKind::Prefix),
-            conditions,
-            modifiers,
-        )?,
-        Matcher::PathStripRegex => path_matcher(
-            Mode::Path,
-            Some(StripKind::ExactRegex),
-            conditions,
-            modifiers,
-        )?,
-        Matcher::PathPrefixStripRegex => path_matcher(
-            Mode::PathPrefix,
-            Some(StripKind::PrefixRegex),
-            conditions,
-            modifiers,
-        )?,
+        Matcher::PathStripRegex => out.add_path(patterns(Mode::Path)?, Some(StripKind::ExactRegex)),
+        Matcher::PathPrefixStripRegex => {
+            out.add_path(patterns(Mode::PathPrefix)?, Some(StripKind::PrefixRegex))
+        }
         Matcher::Method => {
             let methods = list(&[])?
                 .into_iter()
@@ -172,14 +163,14 @@ fn compile_item(
                         .map_err(|_| format!("Method: invalid method {m:?}"))
                 })
                 .collect::<Result<_, _>>()?;
-            conditions.push(Condition::Method(methods));
+            out.conditions.push(Condition::Method(methods));
         }
         Matcher::Headers => {
             let pairs = pairs(name, list(&[])?)?
                 .into_iter()
                 .map(|(k, v)| Ok((header_name(name, k)?, v.as_bytes().into())))
                 .collect::<Result<_, String>>()?;
-            conditions.push(Condition::Headers(pairs));
+            out.conditions.push(Condition::Headers(pairs));
         }
         Matcher::HeadersRegexp => {
             let pairs = pairs(name, list(REGEX_BRACKETS)?)?
@@ -190,7 +181,7 @@ fn compile_item(
                     Ok((header_name(name, k)?, re))
                 })
                 .collect::<Result<_, String>>()?;
-            conditions.push(Condition::HeadersRegexp(pairs));
+            out.conditions.push(Condition::HeadersRegexp(pairs));
         }
         Matcher::Query => {
             let pairs = list(BRACES)?
@@ -215,13 +206,13 @@ fn compile_item(
                     Ok((key.into(), want))
                 })
                 .collect::<Result<_, String>>()?;
-            conditions.push(Condition::Query(pairs));
+            out.conditions.push(Condition::Query(pairs));
         }
         // A path may contain `,`: take these values whole (1.7 would split
         // them and keep the last piece).
-        Matcher::AddPrefix => modifiers.set_add_prefix(value),
-        Matcher::ReplacePath => modifiers.set_replace_path(value),
-        Matcher::ReplacePathRegex => modifiers.set_replace_path_regex(value)?,
+        Matcher::AddPrefix => out.modifiers.set_add_prefix(value),
+        Matcher::ReplacePath => out.modifiers.set_replace_path(value),
+        Matcher::ReplacePathRegex => out.modifiers.set_replace_path_regex(value)?,
     }
     Ok(())
 }

@@ -24,17 +24,37 @@ use crate::runtime::{BackendRuntime, EntryRoutes, FrontendRuntime, Shared, Snaps
 use crate::trust::{Cidr, Trust};
 use crate::upstream::Upstreams;
 
-/// Build a snapshot from `config`. Spawns health-check tasks, so it must run
-/// inside a tokio runtime; `check` uses `validate` instead.
-pub fn compile(config: &Config, shared: &Shared) -> Result<Snapshot, ConfigError> {
+/// A compiled config, and the health checks that go with it (owned by the
+/// caller rather than the snapshot: a long stream that keeps an old snapshot
+/// alive must not keep its checks running beside the new ones).
+pub struct Compiled {
+    pub snapshot: Snapshot,
+    pub health_checkers: HealthCheckers,
+}
+
+/// Build a snapshot from `config`. `previous` lends its upstream connection
+/// pools when the settings they were built with did not change. Spawns
+/// health-check tasks, so it must run inside a tokio runtime; `check` uses
+/// `validate` instead.
+pub fn compile(
+    config: &Config,
+    shared: &Shared,
+    previous: Option<&Snapshot>,
+) -> Result<Compiled, ConfigError> {
     let mut errors = Vec::new();
-    let upstreams = match Upstreams::new(&config.forwarding_timeouts, &config.backend_tls) {
-        Ok(u) => Arc::new(u),
-        Err(why) => {
-            return Err(ConfigError::one(Diagnostic::bare(format!(
-                "TLS settings for https backends: {why}"
-            ))))
-        }
+    let reusable = previous
+        .map(|p| &p.upstreams)
+        .filter(|u| u.built_from(&config.forwarding_timeouts, &config.backend_tls));
+    let upstreams = match reusable {
+        Some(u) => u.clone(),
+        None => match Upstreams::new(&config.forwarding_timeouts, &config.backend_tls) {
+            Ok(u) => Arc::new(u),
+            Err(why) => {
+                return Err(ConfigError::one(Diagnostic::bare(format!(
+                    "TLS settings for https backends: {why}"
+                ))))
+            }
+        },
     };
     let backends = compile_backends(config, shared, &mut errors);
     let mut entrypoints = Vec::new();
@@ -61,10 +81,12 @@ pub fn compile(config: &Config, shared: &Shared) -> Result<Snapshot, ConfigError
             checkers.spawn(name, check, rt.balancer.servers(), &upstreams);
         }
     }
-    Ok(Snapshot {
-        entrypoints,
-        upstreams,
-        _health_checkers: checkers,
+    Ok(Compiled {
+        snapshot: Snapshot {
+            entrypoints,
+            upstreams,
+        },
+        health_checkers: checkers,
     })
 }
 

@@ -18,7 +18,7 @@ use arc_swap::ArcSwap;
 use http::HeaderValue;
 
 use crate::balancer::Balancer;
-use crate::health::{HealthCheckers, HealthTable};
+use crate::health::HealthTable;
 use crate::limit::Limiter;
 use crate::redirect::RedirectRule;
 use crate::tls::acceptor::TlsServer;
@@ -93,8 +93,6 @@ pub struct Snapshot {
     /// Indexed by `Slot`; None for slots of entrypoints this config lacks.
     pub entrypoints: Vec<Option<Arc<EntryRoutes>>>,
     pub upstreams: Arc<Upstreams>,
-    /// Health-check tasks of this snapshot; stopped when it is dropped.
-    pub _health_checkers: HealthCheckers,
 }
 
 impl Snapshot {
@@ -104,7 +102,6 @@ impl Snapshot {
         Snapshot {
             entrypoints: Vec::new(),
             upstreams: Arc::new(upstreams),
-            _health_checkers: HealthCheckers::default(),
         }
     }
 

@@ -16,7 +16,7 @@ pub fn client_config(cfg: &BackendTls) -> Result<ClientConfig, String> {
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let mut config = if cfg.insecure_skip_verify {
+    let config = if cfg.insecure_skip_verify {
         tracing::warn!("insecureSkipVerify: certificates of https backends are NOT verified");
         builder
             .dangerous()

@@ -1,0 +1,222 @@
+//! Applying a configuration to the running process, first at start and then
+//! on every change: load → compile → bind new listeners → publish → stop
+//! removed listeners.
+//!
+//! A reload either applies whole or not at all: the file is parsed and
+//! validated, the new snapshot compiled and every new listener bound before
+//! anything is published. A config that fails any step is refused, logged
+//! with its file, line and key, and recorded in `ReloadStatus`; the running
+//! config stays. Requests in flight keep the snapshot they started with;
+//! WebSockets and streams are never cut by a reload; a removed entrypoint
+//! stops accepting while its open connections drain.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+
+use crate::config::{self, Config};
+use crate::entrypoint::{self, Drain, HttpServer, Listener};
+use crate::health::HealthCheckers;
+use crate::runtime::compile;
+use crate::runtime::Shared;
+
+/// What an operator (or the status API) wants to know about reloads.
+#[derive(Debug, Clone, Default)]
+pub struct ReloadStatus {
+    /// Configurations applied, the first one included.
+    pub applied: u64,
+    /// Configurations refused.
+    pub refused: u64,
+    pub last_success: Option<SystemTime>,
+    /// The error of the most recent refused reload, and when it happened.
+    pub last_error: Option<(SystemTime, String)>,
+}
+
+pub struct Reloader {
+    config_path: PathBuf,
+    shared: Arc<Shared>,
+    http: Arc<HttpServer>,
+    drain: Arc<Drain>,
+    /// Serialises reloads; also holds what a reload replaces.
+    state: tokio::sync::Mutex<State>,
+    status: ArcSwap<ReloadStatus>,
+    /// The config now applied (for the watcher's list of files).
+    current: Mutex<Arc<Config>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Running listeners by entrypoint name, with the address they were bound for.
+    listeners: BTreeMap<String, (String, Listener)>,
+    health_checkers: HealthCheckers,
+}
+
+impl Reloader {
+    /// Apply the first configuration: everything must work, or nothing starts.
+    pub async fn start(
+        config_path: PathBuf,
+        config: Config,
+        shared: Arc<Shared>,
+        http: Arc<HttpServer>,
+        drain: Arc<Drain>,
+    ) -> Result<Arc<Reloader>, String> {
+        let reloader = Arc::new(Reloader {
+            config_path,
+            shared,
+            http,
+            drain,
+            state: tokio::sync::Mutex::new(State::default()),
+            status: ArcSwap::from_pointee(ReloadStatus::default()),
+            current: Mutex::new(Arc::new(config.clone())),
+        });
+        reloader.apply(config).await?;
+        reloader.record(Ok(()));
+        Ok(reloader)
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    pub fn status(&self) -> Arc<ReloadStatus> {
+        self.status.load_full()
+    }
+
+    pub fn current_config(&self) -> Arc<Config> {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Re-read the config file and apply it. `why` names the trigger for the log.
+    pub async fn reload(&self, why: &str) -> Result<(), String> {
+        let path = self.config_path.clone();
+        // Parsing reads files: keep it off the request threads.
+        let loaded = tokio::task::spawn_blocking(move || config::load_file(&path))
+            .await
+            .map_err(|e| format!("internal: config loader stopped: {e}"))
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        let result = match loaded {
+            Ok(config) => {
+                for w in &config.warnings {
+                    tracing::warn!("{w}");
+                }
+                self.apply(config).await
+            }
+            Err(e) => Err(e),
+        };
+        match &result {
+            Ok(()) => tracing::info!(trigger = why, "configuration reloaded"),
+            Err(e) => tracing::error!(
+                trigger = why,
+                "configuration refused, still serving the previous one:\n{e}"
+            ),
+        }
+        self.record(result.clone());
+        result
+    }
+
+    fn record(&self, result: Result<(), String>) {
+        let mut status = ReloadStatus::clone(&self.status.load());
+        match result {
+            Ok(()) => {
+                status.applied += 1;
+                status.last_success = Some(SystemTime::now());
+            }
+            Err(e) => {
+                status.refused += 1;
+                status.last_error = Some((SystemTime::now(), e));
+            }
+        }
+        self.status.store(Arc::new(status));
+    }
+
+    async fn apply(&self, config: Config) -> Result<(), String> {
+        let mut state = self.state.lock().await;
+        let previous = self.shared.snapshot();
+        let compiled = compile::compile(&config, &self.shared, Some(&previous))
+            .map_err(|e| e.to_string())?;
+
+        // Bind what is new before publishing anything: a port in use refuses
+        // the whole reload instead of half-applying it.
+        let mut bound: Vec<(String, String, TcpListener)> = Vec::new();
+        for (name, ep) in &config.entry_points {
+            let unchanged = state
+                .listeners
+                .get(name)
+                .is_some_and(|(address, _)| *address == ep.address);
+            if unchanged {
+                continue;
+            }
+            let socket = entrypoint::bind(&ep.address).await.map_err(|e| {
+                format!("entrypoint {name:?}: cannot listen on {:?}: {e}", ep.address)
+            })?;
+            bound.push((name.clone(), ep.address.clone(), socket));
+        }
+
+        // Commit: from here on nothing fails.
+        self.shared.publish(compiled.snapshot);
+        state.health_checkers = compiled.health_checkers;
+        let keep = |backend: &str, url: &str| {
+            config
+                .backends
+                .get(backend)
+                .is_some_and(|b| b.servers.iter().any(|s| s.url == url))
+        };
+        self.shared.health.retain(keep);
+
+        let mut retired = Vec::new();
+        let names: Vec<String> = state.listeners.keys().cloned().collect();
+        for name in names {
+            let replaced = bound.iter().any(|(n, _, _)| *n == name);
+            if replaced || !config.entry_points.contains_key(&name) {
+                if let Some((_, listener)) = state.listeners.remove(&name) {
+                    retired.push(listener);
+                }
+            }
+        }
+        for listener in retired {
+            tracing::info!(entrypoint = %listener.name, address = %listener.local_addr, "entrypoint stopped accepting; open connections drain");
+            listener.stop().await;
+        }
+        for (name, address, socket) in bound {
+            let listener = Listener::start(
+                name.clone(),
+                socket,
+                self.shared.slot(&name),
+                self.shared.clone(),
+                self.drain.clone(),
+                self.http.clone(),
+            )
+            .map_err(|e| format!("entrypoint {name:?}: {e}"))?;
+            announce(&config, &name, listener.local_addr);
+            state.listeners.insert(name, (address, listener));
+        }
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        Ok(())
+    }
+
+    /// Stop every listener (for shutdown); connections stay with the graceful watcher.
+    pub async fn stop_listeners(&self) {
+        let mut state = self.state.lock().await;
+        let listeners = std::mem::take(&mut state.listeners);
+        for (_, (_, listener)) in listeners {
+            listener.stop().await;
+        }
+        state.health_checkers = HealthCheckers::default();
+    }
+}
+
+/// Tell the operator (and test harnesses) where an entrypoint listens. The
+/// line goes to stderr even when logs go to a file.
+fn announce(config: &Config, name: &str, addr: std::net::SocketAddr) {
+    tracing::info!("listening entrypoint={name} address={addr}");
+    if config.log.file_path.is_some() {
+        eprintln!("tollgate: listening entrypoint={name} address={addr}");
+    }
+}

@@ -1,0 +1,202 @@
+//! Noticing configuration changes, for `[file] watch = true`.
+//!
+//! Editors and tools replace files in many ways: write in place, write a
+//! temporary file and rename it over the old one (vim, `sed -i`), delete and
+//! recreate, or swap a symlink (Kubernetes ConfigMaps). Watching a file's
+//! inode misses most of these, so we watch the *directories* holding every
+//! file the config depends on (main file, `[file]` provider files, TLS
+//! certificates and keys, CA files) and, after a short quiet period, compare
+//! a fingerprint of those files' contents with the last one applied. Only a
+//! real change of content triggers a reload; editor swap files and `touch`
+//! do not. A slow poll of the same fingerprint backs up the events on
+//! filesystems that send none (bind-mounted single files, NFS).
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher as _};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::model::{Config, PemSource};
+use crate::reload::Reloader;
+
+/// Events closer together than this are one change (an editor's save is
+/// often several filesystem operations).
+const QUIET_PERIOD: Duration = Duration::from_millis(100);
+/// Fallback for filesystems without change events.
+const POLL_INTERVAL: Duration = Duration::from_secs(3);
+
+/// Start watching; the task runs until aborted.
+pub fn spawn(reloader: Arc<Reloader>) -> JoinHandle<()> {
+    tokio::spawn(run(reloader))
+}
+
+async fn run(reloader: Arc<Reloader>) {
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let mut watcher = match notify::recommended_watcher(move |_event| {
+        let _ = tx.send(());
+    }) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch files for changes; polling every {POLL_INTERVAL:?} instead");
+            None
+        }
+    };
+    let mut watched = BTreeSet::new();
+    let mut files = Dependencies::of(&reloader.current_config(), reloader.config_path());
+    if let Some(w) = watcher.as_mut() {
+        rewatch(w, &mut watched, &files);
+    }
+    let mut applied = fingerprint_blocking(files.clone()).await;
+    let mut poll = tokio::time::interval(POLL_INTERVAL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    loop {
+        tokio::select! {
+            Some(()) = events.recv() => {
+                // Let the burst of events of one save settle.
+                while let Ok(Some(())) = tokio::time::timeout(QUIET_PERIOD, events.recv()).await {}
+            }
+            _ = poll.tick() => {}
+        }
+        let now = fingerprint_blocking(files.clone()).await;
+        if now == applied {
+            continue;
+        }
+        let _ = reloader.reload("file change").await;
+        // A reload can add or remove files (a new certificate, a provider
+        // directory): follow the config now in force.
+        files = Dependencies::of(&reloader.current_config(), reloader.config_path());
+        if let Some(w) = watcher.as_mut() {
+            rewatch(w, &mut watched, &files);
+        }
+        applied = fingerprint_blocking(files.clone()).await;
+    }
+}
+
+/// Every file and directory whose content the running config depends on.
+#[derive(Debug, Clone, Default)]
+struct Dependencies {
+    files: BTreeSet<PathBuf>,
+    /// Directories whose `*.toml` files are config (`[file] directory`).
+    directories: BTreeSet<PathBuf>,
+}
+
+impl Dependencies {
+    fn of(config: &Config, main: &Path) -> Dependencies {
+        let mut d = Dependencies::default();
+        d.files.insert(main.to_path_buf());
+        d.files.extend(config.dynamic_files.iter().cloned());
+        if let Some(dir) = config.file.as_ref().and_then(|f| f.directory.as_ref()) {
+            let base = main.parent().unwrap_or(Path::new(""));
+            d.directories.insert(base.join(dir));
+        }
+        let mut pem = |src: &PemSource| {
+            if let PemSource::File(p) = src {
+                d.files.insert(p.clone());
+            }
+        };
+        for ep in config.entry_points.values() {
+            if let Some(tls) = &ep.tls {
+                for pair in &tls.certificates {
+                    pem(&pair.cert);
+                    pem(&pair.key);
+                }
+                for ca in tls.client_ca.iter().flat_map(|c| &c.files) {
+                    pem(ca);
+                }
+            }
+        }
+        for ca in &config.backend_tls.root_cas {
+            pem(ca);
+        }
+        d
+    }
+
+    /// Directories to watch: each file's folder (and its real folder when
+    /// the file is a symlink), and the provider directories.
+    fn watch_dirs(&self) -> BTreeSet<PathBuf> {
+        let mut dirs = self.directories.clone();
+        for f in &self.files {
+            if let Some(p) = f.parent() {
+                dirs.insert(if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() });
+            }
+            if let Some(p) = f.canonicalize().ok().and_then(|c| c.parent().map(Path::to_path_buf)) {
+                dirs.insert(p);
+            }
+        }
+        dirs
+    }
+}
+
+fn rewatch(watcher: &mut notify::RecommendedWatcher, watched: &mut BTreeSet<PathBuf>, deps: &Dependencies) {
+    let wanted = deps.watch_dirs();
+    for gone in watched.difference(&wanted) {
+        let _ = watcher.unwatch(gone);
+    }
+    for dir in wanted.difference(watched) {
+        if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch directory; changes there are seen by polling");
+        }
+    }
+    *watched = wanted;
+}
+
+async fn fingerprint_blocking(deps: Dependencies) -> u64 {
+    tokio::task::spawn_blocking(move || fingerprint(&deps))
+        .await
+        .unwrap_or(0)
+}
+
+/// A hash of every dependency's content (following symlinks); a missing
+/// file hashes differently from an empty one.
+fn fingerprint(deps: &Dependencies) -> u64 {
+    let mut h = DefaultHasher::new();
+    for f in &deps.files {
+        f.hash(&mut h);
+        std::fs::read(f).ok().hash(&mut h);
+    }
+    for dir in &deps.directories {
+        dir.hash(&mut h);
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        entries.retain(|p| p.extension().is_some_and(|x| x == "toml"));
+        entries.sort();
+        for p in entries {
+            p.hash(&mut h);
+            std::fs::read(&p).ok().hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_follows_content_not_timestamps() {
+        let dir = std::env::temp_dir().join(format!("tollgate-fp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("a.toml");
+        std::fs::write(&f, "x = 1").unwrap();
+        let deps = Dependencies {
+            files: BTreeSet::from([f.clone()]),
+            directories: BTreeSet::new(),
+        };
+        let first = fingerprint(&deps);
+        std::fs::write(&f, "x = 1").unwrap();
+        assert_eq!(fingerprint(&deps), first, "same content, same fingerprint");
+        std::fs::write(&f, "x = 2").unwrap();
+        assert_ne!(fingerprint(&deps), first);
+        std::fs::remove_file(&f).unwrap();
+        assert_ne!(fingerprint(&deps), first, "a missing file is a change");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
