@@ -57,6 +57,9 @@ impl Features {
     pub const BUFFER_RESPONSE: Features = Features(2);
     /// Access to trailers.
     pub const TRAILERS: Features = Features(4);
+    /// tollgate extension: do not call `handle_response` (set for you when
+    /// `Plugin::WANTS_RESPONSE` is false). Other hosts ignore the bit.
+    pub const SKIP_RESPONSE: Features = Features(1 << 31);
 
     pub fn contains(self, other: Features) -> bool {
         self.0 & other.0 == other.0

@@ -43,6 +43,10 @@ pub(crate) fn start<P: Plugin>(host: &dyn Host) -> Result<P, String> {
             ));
         }
     }
+    if !P::WANTS_RESPONSE {
+        // A hint only: hosts that do not know the bit are fine.
+        host.enable_features(Features::SKIP_RESPONSE);
+    }
     Ok(plugin)
 }
 

@@ -82,6 +82,13 @@ pub trait Plugin: Sized + 'static {
     /// starting, and tollgate reports the message when loading the config.
     fn new(config: Self::Config) -> Result<Self, String>;
 
+    /// Whether `on_response` does anything. Auth plugins that only decide
+    /// on the request set this to `false`: tollgate then skips
+    /// `handle_response` and reuses the instance at once, without waiting
+    /// for the upstream (cheaper, and fewer instances under load). Other
+    /// http-wasm hosts still call it; `on_response` must then do nothing.
+    const WANTS_RESPONSE: bool = true;
+
     /// Features to enable for every request, asked for once at start.
     fn features(&self) -> Features {
         Features::NONE

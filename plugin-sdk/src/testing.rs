@@ -39,7 +39,7 @@ use crate::host::Host;
 use crate::Plugin;
 
 /// Features tollgate supports.
-pub const HOST_FEATURES: Features = Features(1 | 2 | 4);
+pub const HOST_FEATURES: Features = Features(1 | 2 | 4 | (1 << 31));
 
 thread_local! {
     static LOGS: RefCell<Vec<(LogLevel, String)>> = const { RefCell::new(Vec::new()) };
@@ -548,7 +548,10 @@ impl<P: Plugin> Harness<P> {
         let host = TestHost {
             state: RefCell::new(state),
         };
-        self.plugin.handle_response(&host, forwarded.ctx, false);
+        // As tollgate: no call back for plugins that said they need none.
+        if P::WANTS_RESPONSE {
+            self.plugin.handle_response(&host, forwarded.ctx, false);
+        }
         host.state.into_inner().resp
     }
 

@@ -152,7 +152,7 @@ async fn accept_loop(
         let conn = Arc::new(Connection {
             shared: shared.clone(),
             slot,
-            client: ClientInfo::new(peer.ip(), trusted, tls.is_some()),
+            client: ClientInfo::new(peer.ip(), trusted, tls.is_some()).with_port(peer.port()),
         });
         let http = http.clone();
         let Some(watcher) = drain.watcher() else {

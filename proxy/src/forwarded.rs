@@ -44,6 +44,8 @@ pub struct ClientInfo {
     /// Whether this client's own `X-Forwarded-*` headers are believed.
     pub trusted: bool,
     pub tls: bool,
+    /// The client's source port (plugins see `ip:port`).
+    pub port: u16,
 }
 
 impl ClientInfo {
@@ -56,7 +58,17 @@ impl ClientInfo {
             ip_header,
             trusted,
             tls,
+            port: 0,
         }
+    }
+
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    pub fn socket_addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::new(self.ip, self.port)
     }
 }
 

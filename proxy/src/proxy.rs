@@ -22,7 +22,7 @@ use crate::upstream::{self, Upstreams};
 
 /// Send `req` to `server` and return the backend's response, ready for the client.
 pub async fn forward(
-    mut req: Request<Incoming>,
+    mut req: Request<ProxyBody>,
     frontend: &FrontendRuntime,
     server: &UpstreamServer,
     rewrite: Option<Rewrite>,
@@ -62,7 +62,7 @@ pub async fn forward(
         Scheme::Http | Scheme::Https => Version::HTTP_11,
     };
 
-    let upstream_req = Request::from_parts(parts, ProxyBody::incoming(body));
+    let upstream_req = Request::from_parts(parts, body);
     let mut resp = send(upstream_req, server, upstreams).await?;
 
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {

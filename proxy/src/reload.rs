@@ -97,10 +97,10 @@ impl Reloader {
     pub async fn reload(&self, why: &str) -> Result<(), String> {
         let path = self.config_path.clone();
         // Parsing reads files: keep it off the request threads.
-        let loaded = tokio::task::spawn_blocking(move || config::load_file(&path))
+        let loaded = tokio::task::spawn_blocking(move || read_for_reload(&path))
             .await
             .map_err(|e| format!("internal: config loader stopped: {e}"))
-            .and_then(|r| r.map_err(|e| e.to_string()));
+            .and_then(|r| r);
         let result = match loaded {
             Ok(config) => {
                 for w in &config.warnings {
@@ -139,8 +139,12 @@ impl Reloader {
     async fn apply(&self, config: Config) -> Result<(), String> {
         let mut state = self.state.lock().await;
         let previous = self.shared.snapshot();
-        let compiled = compile::compile(&config, &self.shared, Some(&previous))
-            .map_err(|e| e.to_string())?;
+        // Compiling may compile WebAssembly modules (CPU-bound, up to a
+        // second): tell the runtime so other tasks move to other threads.
+        let compiled = tokio::task::block_in_place(|| {
+            compile::compile(&config, &self.shared, Some(&previous))
+        })
+        .map_err(|e| e.to_string())?;
 
         // Bind what is new before publishing anything: a port in use refuses
         // the whole reload instead of half-applying it.
@@ -210,6 +214,23 @@ impl Reloader {
         }
         state.health_checkers = HealthCheckers::default();
     }
+}
+
+/// Load the config file for a reload. An in-place save truncates the file
+/// before writing it, so an empty main file is far more likely a save in
+/// progress than a wish to replace the running config with the defaults
+/// (`:80`, no routes): it is refused, and the write that follows is a change
+/// of its own.
+fn read_for_reload(path: &Path) -> Result<Config, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    if text.is_empty() {
+        return Err(format!(
+            "{}: the file is empty (a save in progress?)",
+            path.display()
+        ));
+    }
+    config::load_str(path, &text).map_err(|e| e.to_string())
 }
 
 /// Tell the operator (and test harnesses) where an entrypoint listens. The

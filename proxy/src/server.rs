@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! load snapshot → entrypoint routes → /ping? → redirect? → router → frontend
-//!   → maxConn permit → balancer picks server → proxy::forward → response
+//!   → maxConn permit → plugins (request) → balancer picks server
+//!   → proxy::forward → plugins (response, reverse order) → response
 //! ```
 //!
 //! Every failure turns into a status through `ProxyError::status`, here, in one
@@ -20,6 +21,7 @@ use crate::error::{ProxyError, Side};
 use crate::forwarded::ClientInfo;
 use crate::proxy;
 use crate::runtime::{Shared, Slot};
+use crate::wasm::ChainOutcome;
 
 /// Per-connection context, shared by the requests of one client connection.
 pub struct Connection {
@@ -88,8 +90,27 @@ async fn route_and_forward(
         None => None,
     };
 
-    let server = backend.balancer.pick().ok_or(ProxyError::NoHealthyServer)?;
-    let resp = proxy::forward(
+    let mut req = req.map(ProxyBody::incoming);
+    let mut hook = None;
+    if let Some(chain) = &frontend.chain {
+        // Plugins read the client's facts (TLS, address) from the request.
+        req.extensions_mut().insert(conn.client.clone());
+        match chain.on_request(req, conn.client.socket_addr()).await {
+            ChainOutcome::Respond(resp) => return Ok(resp.map(|b| b.with_permit(permit))),
+            ChainOutcome::Continue(next, h) => {
+                req = next;
+                hook = Some(h);
+            }
+        }
+    }
+
+    let Some(server) = backend.balancer.pick() else {
+        if let Some(h) = hook {
+            h.on_error();
+        }
+        return Err(ProxyError::NoHealthyServer);
+    };
+    let result = proxy::forward(
         req,
         frontend,
         server,
@@ -98,7 +119,16 @@ async fn route_and_forward(
         &snapshot.upstreams,
         &conn.shared.server_name,
     )
-    .await?;
+    .await;
+    let resp = match (result, hook) {
+        (Ok(resp), Some(h)) => h.on_response(resp).await,
+        (Ok(resp), None) => resp,
+        (Err(e), Some(h)) => {
+            h.on_error();
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+    };
     Ok(resp.map(|b| b.with_permit(permit)))
 }
 

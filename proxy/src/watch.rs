@@ -5,7 +5,7 @@
 //! recreate, or swap a symlink (Kubernetes ConfigMaps). Watching a file's
 //! inode misses most of these, so we watch the *directories* holding every
 //! file the config depends on (main file, `[file]` provider files, TLS
-//! certificates and keys, CA files) and, after a short quiet period, compare
+//! certificates and keys, CA files, plugin `.wasm` files, htpasswd files) and, after a short quiet period, compare
 //! a fingerprint of those files' contents with the last one applied. Only a
 //! real change of content triggers a reload; editor swap files and `touch`
 //! do not. A slow poll of the same fingerprint backs up the events on
@@ -71,16 +71,26 @@ async fn run(reloader: Arc<Reloader>) {
         let _ = reloader.reload("file change").await;
         // A reload can add or remove files (a new certificate, a provider
         // directory): follow the config now in force.
-        files = Dependencies::of(&reloader.current_config(), reloader.config_path());
+        let before = std::mem::replace(
+            &mut files,
+            Dependencies::of(&reloader.current_config(), reloader.config_path()),
+        );
         if let Some(w) = watcher.as_mut() {
             rewatch(w, &mut watched, &files);
         }
-        applied = fingerprint_blocking(files.clone()).await;
+        // `now` was taken before the reload read the files: a save landing
+        // during the reload differs from it and is applied on the next round.
+        // (Fingerprinting again here would record that save as applied.)
+        applied = if files == before {
+            now
+        } else {
+            fingerprint_blocking(files.clone()).await
+        };
     }
 }
 
 /// Every file and directory whose content the running config depends on.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Dependencies {
     files: BTreeSet<PathBuf>,
     /// Directories whose `*.toml` files are config (`[file] directory`).
@@ -114,6 +124,14 @@ impl Dependencies {
         }
         for ca in &config.backend_tls.root_cas {
             pem(ca);
+        }
+        for plugin in config.plugins.values() {
+            d.files.insert(plugin.path.clone());
+        }
+        for f in config.frontends.values() {
+            if let Some(file) = f.basic_auth.as_ref().and_then(|a| a.users_file.as_ref()) {
+                d.files.insert(file.clone());
+            }
         }
         d
     }

@@ -11,6 +11,7 @@ mod headers;
 mod health;
 mod lifecycle;
 mod plugins;
+mod reload;
 mod routing;
 mod seed;
 mod streaming;

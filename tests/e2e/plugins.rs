@@ -95,7 +95,7 @@ fn plugin(name: &str, path: &std::path::Path, extra: &str, config: &str) -> Stri
 const SEED: &str = include_str!("fixtures/zumi-seed.toml");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "waiting for config wiring of [plugins]/middlewares/basicAuth/headers"]
+
 async fn seed_basic_auth_401_without_and_200_with_each_hash_type() {
     let _ = WIRING;
     let jupyter = echo("jupyter").await;
@@ -156,7 +156,7 @@ async fn seed_basic_auth_401_without_and_200_with_each_hash_type() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "waiting for config wiring of [plugins]/middlewares/basicAuth/headers"]
+
 async fn auth_basic_table_with_users_file_remove_header_and_header_field() {
     let upstream = echo("b").await;
     let dir = TempDir::new("auth-basic");
@@ -194,7 +194,7 @@ async fn auth_basic_table_with_users_file_remove_header_and_header_field() {
 // === headers ===
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "waiting for config wiring of [plugins]/middlewares/basicAuth/headers"]
+
 async fn frontend_headers_rewrite_seen_by_backend_and_client() {
     let upstream = echo("b").await;
     let toml = http_only()
@@ -236,7 +236,7 @@ async fn frontend_headers_rewrite_seen_by_backend_and_client() {
 // === JWT ===
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "waiting for config wiring of [plugins]/middlewares/basicAuth/headers"]
+
 async fn jwt_good_expired_and_wrong_key() {
     let tokens: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/jwt/tokens.json")).unwrap();
@@ -290,7 +290,7 @@ async fn jwt_good_expired_and_wrong_key() {
 // === containment ===
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "waiting for config wiring of [plugins]/middlewares/basicAuth/headers"]
+
 async fn looping_allocating_and_trapping_guests_fail_only_their_own_requests() {
     let upstream = echo("b").await;
     let toml = http_only()
@@ -346,7 +346,7 @@ async fn looping_allocating_and_trapping_guests_fail_only_their_own_requests() {
 // === compatibility, config, state ===
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "waiting for config wiring of [plugins]/middlewares/basicAuth/headers"]
+
 async fn a_guest_built_with_http_wasm_guest_works() {
     let upstream = echo("b").await;
     let toml = http_only()
@@ -381,7 +381,7 @@ async fn a_guest_built_with_http_wasm_guest_works() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "waiting for config wiring of [plugins]/middlewares/basicAuth/headers"]
+
 async fn config_json_reaches_the_guest_and_state_persists() {
     let upstream = echo("b").await;
     let toml = http_only()
@@ -421,13 +421,13 @@ async fn config_json_reaches_the_guest_and_state_persists() {
 // === reloads ===
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "waiting for config wiring of [plugins]/middlewares/basicAuth/headers and plugin file watching"]
+
 async fn plugins_reload_when_their_file_changes() {
     let upstream = echo("b").await;
     let dir = TempDir::new("plugin-reload");
     let file = dir.path().join("plugin.wasm");
     std::fs::copy(wasm("misbehave"), &file).unwrap();
-    let toml = http_only()
+    let toml = watched_http_only()
         + &plugin("p", &file, "", "  mode = \"counter\"")
         + &frontend_with("f", "b", "PathPrefix:/", "middlewares = [\"p\"]")
         + &backend("b", &upstream.url());
@@ -461,11 +461,11 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "waiting for config wiring of [plugins]/middlewares/basicAuth/headers"]
+
 async fn config_reloads_do_not_leak_plugin_instances() {
     let upstream = echo("b").await;
     let toml = |n: u32| {
-        http_only()
+        watched_http_only()
             + &plugin(
                 "p",
                 &wasm("misbehave"),
@@ -505,4 +505,9 @@ async fn config_reloads_do_not_leak_plugin_instances() {
         after < before + 40 * 1024,
         "RSS grew from {before} KiB to {after} KiB over 15 reloads"
     );
+}
+
+/// The http entrypoint plus `[file] watch = true`: file changes reload.
+fn watched_http_only() -> String {
+    http_only() + "[file]\nwatch = true\n\n"
 }

@@ -65,6 +65,9 @@ impl ApiKeyAuth {
 
 impl Plugin for ApiKeyAuth {
     type Config = Config;
+    /// Everything is decided on the request: tollgate need not call back
+    /// with the response (and frees the instance sooner).
+    const WANTS_RESPONSE: bool = false;
 
     fn new(config: Config) -> Result<Self, String> {
         if config.keys.is_empty() {

@@ -134,6 +134,15 @@ mod tests {
         }
     }
 
+    /// A vector from OpenBSD's bcrypt test suite, so the scheme is checked
+    /// against an implementation other than the one under test.
+    #[test]
+    fn bcrypt_reference_vector() {
+        let h = Hash::parse("$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW");
+        assert!(h.verify(b"U*U"));
+        assert!(!h.verify(b"U*V"));
+    }
+
     #[test]
     fn plain_text_and_garbage_never_match() {
         assert_eq!(Hash::parse("password"), Hash::Unsupported);

@@ -82,6 +82,9 @@ impl BasicAuth {
 
 impl Plugin for BasicAuth {
     type Config = Config;
+    /// The decision is made on the request: the instance is free again as
+    /// soon as it is made.
+    const WANTS_RESPONSE: bool = false;
 
     fn new(config: Config) -> Result<Self, String> {
         let mut users = HashMap::new();

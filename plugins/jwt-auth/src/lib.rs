@@ -208,6 +208,7 @@ fn sanitize(value: &str) -> String {
 
 impl Plugin for JwtAuth {
     type Config = Config;
+    const WANTS_RESPONSE: bool = false;
 
     fn new(config: Config) -> Result<Self, String> {
         if config.keys.is_empty() {

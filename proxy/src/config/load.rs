@@ -178,9 +178,6 @@ const ENTRY_POINT_UNSUPPORTED: &[Unsupported] = &[
 
 /// `[frontends.NAME]`.
 const FRONTEND_UNSUPPORTED: &[Unsupported] = &[
-    unsupported("basicAuth", "basic authentication"),
-    unsupported("auth", "frontend authentication"),
-    unsupported("headers", "custom and security headers"),
     unsupported("redirect", "frontend redirection"),
     unsupported("whiteList", "IP white-listing"),
     unsupported("whitelistSourceRange", "IP white-listing"),
@@ -242,6 +239,7 @@ struct Globals {
 struct Names {
     entry_points: BTreeSet<String>,
     backends: BTreeSet<String>,
+    plugins: BTreeSet<String>,
 }
 
 fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
@@ -255,9 +253,11 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
     let user_entry_points: Vec<String> = entry_point_names.iter().cloned().collect();
     let ping = read_ping(&root, &mut entry_points, &mut entry_point_names);
     let (backends, backend_names) = read_all_backends(&root, dynamic, &globals);
+    let plugins = super::middleware::read_plugins(&root, path);
     let names = Names {
         entry_points: entry_point_names,
         backends: backend_names,
+        plugins: plugins.keys().cloned().collect(),
     };
     check_redirect_targets(tree, &entry_points, &names);
     let mut default_entry_points = read_default_entry_points(&root, &names);
@@ -278,6 +278,7 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
         grace_timeout: read_grace_timeout(&root),
         backend_tls: read_backend_tls(&root, path),
         ping,
+        plugins,
         file: root.section("file").map(|n| read_file_provider(&n)),
         dynamic_files: Vec::new(),
         warnings: Vec::new(),
@@ -701,7 +702,7 @@ fn check_entry_point_refs(node: &Node, list: &[(String, Location)], names: &Name
 }
 
 /// `unknown backend "x" (did you mean "X"?)`, or the names that exist.
-fn unknown_name(kind: &str, name: &str, known: &BTreeSet<String>) -> String {
+pub(super) fn unknown_name(kind: &str, name: &str, known: &BTreeSet<String>) -> String {
     if known.is_empty() {
         return format!("unknown {kind} \"{name}\": none is defined");
     }
@@ -769,6 +770,9 @@ fn read_frontend(node: &Node, names: &Names) -> Option<Frontend> {
         .and_then(|n| non_negative(&n))
         .unwrap_or(0);
     let routes = read_routes(node);
+    let middlewares = super::middleware::read_middlewares(node, &names.plugins);
+    let basic_auth = super::middleware::read_basic_auth(node, node.tree().file());
+    let headers = super::middleware::read_headers(node);
     warn_unsupported(node, FRONTEND_UNSUPPORTED);
     Some(Frontend {
         name: node.name().to_owned(),
@@ -777,6 +781,9 @@ fn read_frontend(node: &Node, names: &Names) -> Option<Frontend> {
         pass_host_header,
         priority,
         routes: routes?,
+        middlewares,
+        basic_auth,
+        headers,
         location: node.location(),
     })
 }
@@ -1292,7 +1299,7 @@ fn non_negative(node: &Node) -> Option<i64> {
 }
 
 /// A duration that must be more than zero (intervals, timeouts of checks).
-fn positive_duration(node: &Node) -> Option<Duration> {
+pub(super) fn positive_duration(node: &Node) -> Option<Duration> {
     let d = duration(node)?;
     if d.is_zero() {
         node.error("must be more than 0");

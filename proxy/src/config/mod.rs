@@ -8,6 +8,7 @@
 
 pub mod diagnostic;
 mod entrypoint_tls;
+mod middleware;
 pub mod load;
 pub mod model;
 mod tree;

@@ -33,6 +33,8 @@ pub struct Config {
     /// `[ping] entryPoint`: the entrypoint answering `GET /ping` with `OK`.
     /// `[ping]` without `entryPoint` means Traefik's default, `traefik`.
     pub ping: Option<String>,
+    /// `[plugins.NAME]`: WebAssembly middleware frontends can list.
+    pub plugins: BTreeMap<String, PluginConfig>,
     /// `[file]` provider settings (watching is implemented by the hot-reload work).
     pub file: Option<FileProvider>,
     /// The `[file]` provider's files that were merged in (for watching).
@@ -76,6 +78,42 @@ pub struct Frontend {
     pub priority: i64,
     /// Routes in name order; all of them must match (AND).
     pub routes: Vec<Route>,
+    /// `middlewares = [...]`: names of `[plugins.NAME]`, run in this order.
+    pub middlewares: Vec<(String, Location)>,
+    /// `basicAuth = [...]` or `[frontends.X.auth.basic]`: the built-in basic-auth plugin.
+    pub basic_auth: Option<BasicAuth>,
+    /// `[frontends.X.headers]`, as JSON for the built-in headers plugin.
+    pub headers: Option<serde_json::Value>,
+    pub location: Location,
+}
+
+/// Traefik 1.7's basic authentication of a frontend.
+#[derive(Debug, Clone, Default)]
+pub struct BasicAuth {
+    /// `user:hash` lines (htpasswd).
+    pub users: Vec<String>,
+    /// `usersFile`: more `user:hash` lines, relative to the config's folder.
+    pub users_file: Option<PathBuf>,
+    pub realm: Option<String>,
+    /// `removeHeader`: do not pass `Authorization` upstream.
+    pub remove_header: bool,
+    /// `headerField`: pass the authenticated user upstream in this header.
+    pub header_field: Option<String>,
+    pub location: Option<Location>,
+}
+
+/// `[plugins.NAME]`: tollgate's WebAssembly middleware.
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    pub name: String,
+    /// The `.wasm` file, relative to the config's folder.
+    pub path: PathBuf,
+    /// `[plugins.NAME.config]`: any table, handed to the guest as JSON.
+    pub config: serde_json::Value,
+    /// Deadline of each call into the guest (default 50 ms).
+    pub timeout: Option<Duration>,
+    /// Memory limit of each instance in bytes (default 16 MiB).
+    pub memory: Option<usize>,
     pub location: Location,
 }
 

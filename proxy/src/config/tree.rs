@@ -483,6 +483,16 @@ impl<'t> Node<'t> {
         ok.then_some(out)
     }
 
+    /// This item and everything under it as JSON (for plugin configs, which
+    /// tollgate does not interpret); the whole subtree counts as read.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        self.read_subtree();
+        match self.item {
+            Entry::Item(item) => item_to_json(item),
+            Entry::Table(table) => table_to_json(table),
+        }
+    }
+
     /// `a string`, `an integer`, `a table`, ... for messages.
     pub(crate) fn type_description(&self) -> String {
         match self.item {
@@ -897,5 +907,36 @@ mod tests {
         );
         assert_eq!(closest("zzz", ["backend"]), None);
         assert_eq!(closest("Zumi01", ["zumi01"]), Some("zumi01"));
+    }
+}
+
+fn item_to_json(item: &Item) -> serde_json::Value {
+    match item {
+        Item::None => serde_json::Value::Null,
+        Item::Value(v) => value_to_json(v),
+        Item::Table(t) => table_to_json(t),
+        Item::ArrayOfTables(a) => a.iter().map(|t| table_to_json(t)).collect(),
+    }
+}
+
+fn table_to_json(table: &dyn TableLike) -> serde_json::Value {
+    table
+        .iter()
+        .map(|(k, v)| (k.to_owned(), item_to_json(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+fn value_to_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::String(s) => s.value().clone().into(),
+        Value::Integer(i) => (*i.value()).into(),
+        Value::Float(f) => serde_json::Number::from_f64(*f.value())
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
+        Value::Boolean(b) => (*b.value()).into(),
+        Value::Datetime(d) => d.value().to_string().into(),
+        Value::Array(a) => a.iter().map(value_to_json).collect(),
+        Value::InlineTable(t) => table_to_json(t),
     }
 }

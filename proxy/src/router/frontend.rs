@@ -7,7 +7,7 @@ use regex::Regex;
 use super::matcher::{Condition, Request};
 use super::modifier::{Modifiers, StripKind};
 use super::rule::{self, Item, Matcher, BRACES, REGEX_BRACKETS};
-use super::template::{self, canonical_host, Mode, Pattern};
+use super::template::{self, canonical_host, HostKey, Mode, Pattern};
 use super::{FrontendRules, RuleError};
 
 #[derive(Debug)]
@@ -64,11 +64,12 @@ impl Frontend {
         self.conditions.iter().all(|c| c.matches(req))
     }
 
-    /// The lower-case host names this frontend requires (one of them), when a
-    /// plain `Host` matcher says so: the key of the host index.
-    pub(super) fn required_hosts(&self) -> Option<Vec<&str>> {
+    /// Keys of which the request's host must match one, from the first host
+    /// matcher whose every alternative has one: what the host index files
+    /// this frontend under. Plain `Host` matchers sort first, so are preferred.
+    pub(super) fn required_hosts(&self) -> Option<Vec<HostKey<'_>>> {
         self.conditions.iter().find_map(|c| match c {
-            Condition::Host(alts) => alts.iter().map(Pattern::literal_host).collect(),
+            Condition::Host(alts) => alts.iter().map(Pattern::host_key).collect(),
             _ => None,
         })
     }

@@ -8,11 +8,12 @@
 //! would return, provided every frontend that can match is a candidate:
 //!
 //! - a frontend with a plain `Host` matcher is filed under each of its
-//!   (lower-case) host names, and only there;
-//! - within a host, or among the host-less frontends, a frontend is filed in
-//!   a byte trie under each literal prefix of its most selective path matcher
-//!   (a path it matches must start with one of them), or at the trie's root
-//!   (always a candidate) when it has none.
+//!   (lower-case) host names, and only there; within a host, as among the
+//!   frontends without a host key, it is filed in a radix trie under each
+//!   literal prefix of its most selective path matcher (a path it matches
+//!   starts with one of them), or at the trie's root (always a candidate);
+//! - a `HostRegexp` template ending in literal text (`{sub}.example.com`) is
+//!   filed under that suffix in a radix trie of reversed host names.
 //!
 //! Every trie node lists its ranks in ascending order, so the search of a list
 //! stops at the first match or as soon as the ranks reach the best match found
@@ -21,17 +22,19 @@
 use std::collections::HashMap;
 
 use super::frontend::Frontend;
-
-/// Host names longer than this are not indexed (DNS names are at most 253
-/// bytes): request hosts are lower-cased into a buffer of this size on the
-/// stack, to avoid allocating.
-const MAX_INDEXED_HOST: usize = 255;
+use super::template::HostKey;
 
 const NONE: u32 = u32::MAX;
+
+/// Request hosts are lower-cased into a buffer of this size on the stack
+/// (DNS names are at most 253 bytes); longer ones, bogus, take the heap.
+const HOST_BUFFER: usize = 256;
 
 #[derive(Debug, Default)]
 pub(super) struct Index {
     by_host: HashMap<Box<str>, PathTrie>,
+    /// Keyed by reversed lower-case host suffixes.
+    by_host_suffix: PathTrie,
     any_host: PathTrie,
 }
 
@@ -43,23 +46,29 @@ impl Index {
             let rank = u32::try_from(rank).unwrap_or(NONE - 1);
             let prefixes = frontend.required_path_prefixes();
             let prefixes = prefixes.as_deref().unwrap_or(&[""]);
-            match frontend.required_hosts() {
-                Some(hosts) if hosts.iter().all(|h| h.len() <= MAX_INDEXED_HOST) => {
-                    for host in hosts {
+            let Some(hosts) = frontend.required_hosts() else {
+                for prefix in prefixes {
+                    index.any_host.insert(prefix.as_bytes(), rank);
+                }
+                continue;
+            };
+            for host in hosts {
+                match host {
+                    HostKey::Exact(host) => {
                         let trie = index.by_host.entry(host.into()).or_default();
                         for prefix in prefixes {
                             trie.insert(prefix.as_bytes(), rank);
                         }
                     }
-                }
-                _ => {
-                    for prefix in prefixes {
-                        index.any_host.insert(prefix.as_bytes(), rank);
+                    HostKey::Suffix(suffix) => {
+                        let reversed: Vec<u8> = suffix.bytes().rev().collect();
+                        index.by_host_suffix.insert(&reversed, rank);
                     }
                 }
             }
         }
         index.any_host.finish();
+        index.by_host_suffix.finish();
         for trie in index.by_host.values_mut() {
             trie.finish();
         }
@@ -75,27 +84,35 @@ impl Index {
         mut is_match: impl FnMut(u32) -> bool,
     ) -> Option<u32> {
         let mut best = NONE;
-        // A request without host matches `Host` values that canonicalize to
-        // "" (`Host:.`), as the matchers see it: look those up too.
-        if let Some(trie) = self.host_trie(host.unwrap_or("")) {
-            trie.search(path.as_bytes(), &mut best, &mut is_match);
+        if !self.by_host.is_empty() || !self.by_host_suffix.is_empty() {
+            // A request without host matches `Host` values that canonicalize
+            // to "" (`Host:.`), as the matchers see it: look those up too.
+            let host = host.unwrap_or("");
+            let mut on_stack = [0u8; HOST_BUFFER];
+            let mut on_heap = Vec::new();
+            let lower = if host.len() <= HOST_BUFFER {
+                &mut on_stack[..host.len()]
+            } else {
+                on_heap.resize(host.len(), 0);
+                &mut on_heap[..]
+            };
+            lower.copy_from_slice(host.as_bytes());
+            lower.make_ascii_lowercase();
+            // ASCII lower-casing keeps UTF-8 valid: the error arm cannot happen.
+            if let Some(trie) = std::str::from_utf8(lower)
+                .ok()
+                .and_then(|h| self.by_host.get(h))
+            {
+                trie.search(path.as_bytes(), &mut best, &mut is_match);
+            }
+            if !self.by_host_suffix.is_empty() {
+                lower.reverse();
+                self.by_host_suffix.search(lower, &mut best, &mut is_match);
+            }
         }
         self.any_host
             .search(path.as_bytes(), &mut best, &mut is_match);
         (best != NONE).then_some(best)
-    }
-
-    fn host_trie(&self, host: &str) -> Option<&PathTrie> {
-        if self.by_host.is_empty() || host.len() > MAX_INDEXED_HOST {
-            return None;
-        }
-        let mut buf = [0u8; MAX_INDEXED_HOST];
-        let lower = &mut buf[..host.len()];
-        lower.copy_from_slice(host.as_bytes());
-        lower.make_ascii_lowercase();
-        // ASCII lower-casing keeps UTF-8 valid; the error arm cannot happen.
-        let lower = std::str::from_utf8(lower).ok()?;
-        self.by_host.get(lower)
     }
 }
 
@@ -166,6 +183,10 @@ impl PathTrie {
         if ranks.last() != Some(&rank) {
             ranks.push(rank);
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
     }
 
     fn push(&mut self, node: Node) -> u32 {

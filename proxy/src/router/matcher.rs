@@ -3,10 +3,11 @@
 use std::borrow::Cow;
 
 use http::header::HeaderName;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, Method, Uri};
 use regex::Regex;
 
 use super::path::hex_value;
+use super::request_host;
 use super::template::Pattern;
 
 /// The parts of a request that rules look at, prepared once per request.
@@ -20,6 +21,25 @@ pub(super) struct Request<'a> {
     pub headers: &'a HeaderMap,
     /// The raw query string, without `?`.
     pub query: Option<&'a str>,
+}
+
+impl<'a> Request<'a> {
+    /// `path` is the normalized `uri.path()`.
+    pub(super) fn new(
+        method: &'a Method,
+        path: &'a str,
+        uri: &'a Uri,
+        headers: &'a HeaderMap,
+    ) -> Self {
+        let host = request_host(uri, headers).map(|h| h.strip_suffix('.').unwrap_or(h));
+        Request {
+            method,
+            path,
+            host,
+            headers,
+            query: uri.query(),
+        }
+    }
 }
 
 /// One matcher of a frontend: true when any of its alternatives matches.

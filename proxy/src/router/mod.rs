@@ -119,15 +119,8 @@ impl Router {
             return None;
         }
         let path = normalize_path(uri.path());
-        let host = request_host(uri, headers).map(|h| h.strip_suffix('.').unwrap_or(h));
-        let request = Request {
-            method,
-            path: &path,
-            host,
-            headers,
-            query: uri.query(),
-        };
-        let rank = self.index.best_match(host, &path, |rank| {
+        let request = Request::new(method, &path, uri, headers);
+        let rank = self.index.best_match(request.host, &path, |rank| {
             self.frontends
                 .get(rank as usize)
                 .is_some_and(|f| f.matches(&request))
@@ -152,14 +145,7 @@ impl Router {
     #[cfg(test)]
     fn route_linear(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<RouteMatch> {
         let path = normalize_path(uri.path());
-        let host = request_host(uri, headers).map(|h| h.strip_suffix('.').unwrap_or(h));
-        let request = Request {
-            method,
-            path: &path,
-            host,
-            headers,
-            query: uri.query(),
-        };
+        let request = Request::new(method, &path, uri, headers);
         let frontend = self.frontends.iter().find(|f| f.matches(&request))?;
         Some(RouteMatch {
             frontend: frontend.index,

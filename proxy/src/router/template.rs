@@ -35,9 +35,22 @@ pub(super) enum Pattern {
     /// A template with variables, anchored as its mode requires.
     Regex {
         re: Regex,
-        /// The literal text before the first variable: every match starts with it.
+        /// Path modes: the literal text before the first variable, which
+        /// every match starts with.
         literal_prefix: Box<str>,
+        /// Host mode: the lower-case ASCII literal text after the last
+        /// variable, which every match ends with (ignoring ASCII case).
+        literal_suffix: Box<str>,
     },
+}
+
+/// What an index can file a host alternative under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HostKey<'a> {
+    /// The host is this (lower-case) name.
+    Exact(&'a str),
+    /// The host ends with this (lower-case) text.
+    Suffix(&'a str),
 }
 
 impl Pattern {
@@ -70,10 +83,13 @@ impl Pattern {
         }
     }
 
-    /// The lower-case host name, when this is a plain host comparison.
-    pub(super) fn literal_host(&self) -> Option<&str> {
+    /// How a host index can file this alternative, if it can.
+    pub(super) fn host_key(&self) -> Option<HostKey<'_>> {
         match self {
-            Pattern::NoCase(lit) => Some(lit),
+            Pattern::NoCase(lit) => Some(HostKey::Exact(lit)),
+            Pattern::Regex { literal_suffix, .. } if !literal_suffix.is_empty() => {
+                Some(HostKey::Suffix(literal_suffix))
+            }
             _ => None,
         }
     }
@@ -85,6 +101,11 @@ impl Pattern {
 
 /// Compiles one alternative (already trimmed and non-empty).
 pub(super) fn compile(template: &str, mode: Mode) -> Result<Pattern, String> {
+    // Request hosts are matched without their trailing dot.
+    let template = match mode {
+        Mode::Host => template.strip_suffix('.').unwrap_or(template),
+        _ => template,
+    };
     let parts = parse(template)?;
     let is_path = matches!(mode, Mode::Path | Mode::PathPrefix);
     if is_path && !(template.starts_with('/') || template.starts_with('{')) {
@@ -108,6 +129,7 @@ pub(super) fn compile(template: &str, mode: Mode) -> Result<Pattern, String> {
     };
     let mut source = format!("{case_flag}^");
     let mut literal_prefix = String::new();
+    let mut literal_suffix = String::new();
     for (i, part) in parts.iter().enumerate() {
         match part {
             Part::Literal(lit) => {
@@ -119,9 +141,21 @@ pub(super) fn compile(template: &str, mode: Mode) -> Result<Pattern, String> {
                 if i == 0 && is_path {
                     literal_prefix.push_str(&lit);
                 }
+                // Non-ASCII text is left out: under (?i) it may match ASCII
+                // (`ſ` matches `s`), which a byte comparison would not.
+                if i == parts.len() - 1 && mode == Mode::Host && lit.is_ascii() {
+                    literal_suffix.push_str(&lit);
+                }
                 source.push_str(&regex::escape(&lit));
             }
             Part::Variable { pattern } => {
+                // A pattern must be a regex by itself: `{x:a)|(b}` would
+                // otherwise escape its group and un-anchor the template
+                // (and make the index's literal prefixes unsound).
+                if let Some(pattern) = pattern {
+                    Regex::new(pattern)
+                        .map_err(|e| format!("invalid regular expression in {template:?}: {e}"))?;
+                }
                 source.push_str("(?:");
                 source.push_str(pattern.unwrap_or(default_var));
                 source.push(')');
@@ -134,6 +168,7 @@ pub(super) fn compile(template: &str, mode: Mode) -> Result<Pattern, String> {
     Ok(Pattern::Regex {
         re,
         literal_prefix: literal_prefix.into(),
+        literal_suffix: literal_suffix.into(),
     })
 }
 
@@ -252,9 +287,16 @@ mod tests {
         assert!(p.is_match("API.EXAMPLE.COM"));
         assert!(!p.is_match("a.b.example.com"));
         assert!(!p.is_match("api.example.com.evil"));
-        let p = ok("{sub}.example.com", Mode::Host);
+        assert_eq!(p.host_key(), Some(HostKey::Suffix(".example.com")));
+        let p = ok("{sub}.example.com.", Mode::Host);
         assert!(p.is_match("x-1.example.com"));
         assert!(!p.is_match("a.b.example.com"));
+        assert_eq!(ok("a.{tld}", Mode::Host).host_key(), None);
+        assert_eq!(ok("{x}.ſite.com", Mode::Host).host_key(), None);
+        assert_eq!(
+            ok("Ex.com", Mode::Host).host_key(),
+            Some(HostKey::Exact("ex.com"))
+        );
     }
 
     #[test]
@@ -273,6 +315,8 @@ mod tests {
         assert!(err("/a/{:[0-9]+}", Mode::Path).contains("missing name or pattern"));
         assert!(err("/a/{id:}", Mode::Path).contains("missing name or pattern"));
         assert!(err("/a/{id:(}", Mode::Path).contains("invalid regular expression"));
+        // A pattern cannot break out of its group.
+        assert!(err("/a/{x:b)|(?:c}", Mode::PathPrefix).contains("invalid regular expression"));
         assert!(err("zumi01", Mode::PathPrefix).contains("must start with \"/\""));
     }
 }

@@ -589,6 +589,7 @@ fn many_frontends_route_through_the_index() {
     specs.extend((0..500).map(|i| format!("Host:h{i}.example.com")));
     specs.extend((0..500).map(|i| format!("Host:h{i}.example.com;PathPrefix:/api")));
     specs.push("HostRegexp:{x}.regexp.com".into());
+    specs.extend((0..300).map(|i| format!("HostRegexp:{{sub:[a-z]+}}.dev{i}.example.com")));
     let frontends: Vec<_> = specs
         .iter()
         .map(|r| FrontendRules {
@@ -605,6 +606,10 @@ fn many_frontends_route_through_the_index() {
     assert_eq!(winner(&r, "/device123", Some("h1.example.com")), Some(123));
     assert_eq!(winner(&r, "/", Some("a.regexp.com")), Some(2000));
     assert_eq!(at(&r, "/nothing"), None);
+    assert_eq!(winner(&r, "/", Some("abc.DEV299.example.com")), Some(2300));
+    assert_eq!(winner(&r, "/", Some("ab1.dev299.example.com")), None);
+    let long = format!("{}.regexp.com", "a".repeat(300));
+    assert_eq!(winner(&r, "/", Some(&long)), Some(2000));
 }
 
 /// xorshift64*: deterministic, dependency-free randomness for tests.
@@ -654,7 +659,13 @@ fn random_item(rng: &mut Rng) -> String {
                 .collect::<Vec<_>>()
                 .join(",")
         ),
-        2 => "HostRegexp:{s}.a.com,c.org".to_string(),
+        2 => rng
+            .pick(&[
+                "HostRegexp:{s}.a.com,c.org",
+                "HostRegexp:{s:[a-z.]+}.com",
+                "HostRegexp:{s}",
+            ])
+            .to_string(),
         3 | 4 => format!("PathPrefix:{}", paths(rng)),
         5 => format!("Path:{}", paths(rng)),
         6 => format!("PathPrefixStrip:{}", paths(rng)),

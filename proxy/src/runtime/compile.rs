@@ -20,7 +20,8 @@ use crate::config::{ConfigError, Diagnostic};
 use crate::health::HealthCheckers;
 use crate::limit::Limiter;
 use crate::router::{FrontendRules, Router};
-use crate::runtime::{BackendRuntime, EntryRoutes, FrontendRuntime, Shared, Snapshot};
+use crate::runtime::{middleware, BackendRuntime, EntryRoutes, FrontendRuntime, Shared, Snapshot};
+use crate::wasm::Chain;
 use crate::trust::{Cidr, Trust};
 use crate::upstream::Upstreams;
 
@@ -57,10 +58,12 @@ pub fn compile(
         },
     };
     let backends = compile_backends(config, shared, &mut errors);
+    let chains = compile_chains(config, shared, &mut errors);
     let mut entrypoints = Vec::new();
     for (name, ep) in &config.entry_points {
         let trust = compile_trust(ep, &mut errors);
-        let Some(mut routes) = compile_entry(config, name, &backends, trust, &mut errors) else {
+        let Some(mut routes) = compile_entry(config, name, &backends, &chains, trust, &mut errors)
+        else {
             continue;
         };
         routes.tls = compile_tls(name, ep, &mut errors);
@@ -95,15 +98,39 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
     let shared = Shared::new(http::HeaderValue::from_static("check"));
     let mut errors = Vec::new();
     let backends = compile_backends(config, &shared, &mut errors);
+    let chains = compile_chains(config, &shared, &mut errors);
     for (name, ep) in &config.entry_points {
         let trust = compile_trust(ep, &mut errors);
-        compile_entry(config, name, &backends, trust, &mut errors);
+        compile_entry(config, name, &backends, &chains, trust, &mut errors);
         compile_tls(name, ep, &mut errors);
     }
     if errors.is_empty() {
         Ok(())
     } else {
         Err(ConfigError { errors })
+    }
+}
+
+/// Middleware chains by frontend name (the plugin host starts only when a
+/// config uses a plugin).
+fn compile_chains(
+    config: &Config,
+    shared: &Shared,
+    errors: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, Chain> {
+    let wanted = config
+        .frontends
+        .values()
+        .any(|f| !f.middlewares.is_empty() || f.basic_auth.is_some() || f.headers.is_some());
+    if !wanted {
+        return BTreeMap::new();
+    }
+    match shared.plugin_host() {
+        Ok(host) => middleware::build_chains(config, &host, errors),
+        Err(e) => {
+            errors.push(Diagnostic::bare(format!("cannot start the WebAssembly runtime: {e}")));
+            BTreeMap::new()
+        }
     }
 }
 
@@ -219,6 +246,7 @@ fn compile_entry(
     config: &Config,
     ep: &str,
     backends: &BTreeMap<&str, Arc<BackendRuntime>>,
+    chains: &BTreeMap<String, Chain>,
     trust: Trust,
     errors: &mut Vec<Diagnostic>,
 ) -> Option<EntryRoutes> {
@@ -246,6 +274,7 @@ fn compile_entry(
             name: f.name.clone(),
             backend: backend.clone(),
             pass_host_header: f.pass_host_header,
+            chain: chains.get(&f.name).cloned(),
         }));
         sources.push(f);
     }

@@ -10,6 +10,7 @@
 //! `Shared` beside it.
 
 pub mod compile;
+pub mod middleware;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,7 @@ use http::HeaderValue;
 use crate::balancer::Balancer;
 use crate::health::HealthTable;
 use crate::limit::Limiter;
+use crate::wasm::{Chain, PluginHost};
 use crate::redirect::RedirectRule;
 use crate::tls::acceptor::TlsServer;
 use crate::router::Router;
@@ -40,6 +42,8 @@ pub struct Shared {
     bound_ports: ArcSwap<Vec<u16>>,
     /// `X-Forwarded-Server`: this machine's host name.
     pub server_name: HeaderValue,
+    /// The WebAssembly runtime, started with the first config that uses a plugin.
+    plugin_host: std::sync::OnceLock<Arc<PluginHost>>,
 }
 
 impl Shared {
@@ -50,7 +54,17 @@ impl Shared {
             slots: Mutex::default(),
             bound_ports: ArcSwap::from_pointee(Vec::new()),
             server_name,
+            plugin_host: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The process's plugin host, started on first use.
+    pub fn plugin_host(&self) -> Result<Arc<PluginHost>, String> {
+        if let Some(h) = self.plugin_host.get() {
+            return Ok(h.clone());
+        }
+        let host = PluginHost::new().map_err(|e| e.to_string())?;
+        Ok(self.plugin_host.get_or_init(|| host).clone())
     }
 
     /// The snapshot to serve one request with.
@@ -130,6 +144,8 @@ pub struct FrontendRuntime {
     pub name: String,
     pub backend: Arc<BackendRuntime>,
     pub pass_host_header: bool,
+    /// WebAssembly middleware, run around the upstream call.
+    pub chain: Option<Chain>,
 }
 
 pub struct BackendRuntime {

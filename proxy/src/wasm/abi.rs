@@ -16,7 +16,6 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri};
 use wasmtime::{Caller, Linker};
@@ -91,28 +90,8 @@ fn write_if_fits(caller: &mut C<'_>, buf: u32, limit: u32, value: &[u8]) -> Resu
     Ok(len)
 }
 
-/// `count << 32 | len` of a NUL-terminated sequence, written if it fits.
-fn write_sequence<'v>(
-    caller: &mut C<'_>,
-    buf: u32,
-    limit: u32,
-    values: impl Iterator<Item = &'v [u8]>,
-) -> Result<u64> {
-    let mut joined = Vec::new();
-    let mut count = 0u64;
-    for v in values {
-        joined.extend_from_slice(v);
-        joined.push(0);
-        count += 1;
-    }
-    let len = write_if_fits(caller, buf, limit, &joined)?;
-    Ok((count << 32) | u64::from(len))
-}
-
 fn exchange<'c>(caller: &'c mut C<'_>) -> Result<&'c mut Exchange> {
-    caller.data_mut().exchange.as_mut().ok_or_else(|| {
-        misuse("no request in progress (called outside handle_request/handle_response)")
-    })
+    state_exchange(caller.data_mut())
 }
 
 fn request_phase<'c>(caller: &'c mut C<'_>, what: &str) -> Result<&'c mut Exchange> {
@@ -266,9 +245,12 @@ fn kind(k: u32) -> Result<Kind> {
     })
 }
 
-/// Read access; trailers read as empty until their body is buffered.
+/// Read access. Trailers read as empty without the trailers feature (as
+/// the ABI says), and until their body has been buffered.
 fn fields(ex: &Exchange, kind: Kind) -> Option<&HeaderMap> {
+    let trailers = ex.features & FEATURE_TRAILERS != 0;
     match kind {
+        Kind::RequestTrailers | Kind::ResponseTrailers if !trailers => None,
         Kind::Request => Some(&ex.req.headers),
         Kind::Response => Some(&ex.resp.headers),
         Kind::RequestTrailers => ex.req_trailers.as_ref(),
@@ -309,37 +291,75 @@ fn fields_mut(ex: &mut Exchange, kind: Kind) -> Result<&mut HeaderMap> {
     })
 }
 
-fn header_name(caller: &mut C<'_>, ptr: u32, len: u32) -> Result<HeaderName> {
+/// The guest's memory and the host state, borrowed together: header
+/// functions read names and write results in place, without copies.
+fn split<'c>(caller: &'c mut C<'_>) -> Result<(&'c mut [u8], &'c mut HostState)> {
+    let memory = caller.data().memory.ok_or_else(|| misuse("no memory"))?;
+    Ok(memory.data_and_store_mut(caller))
+}
+
+fn slice(mem: &[u8], ptr: u32, len: u32) -> Result<&[u8]> {
+    let start = ptr as usize;
+    start
+        .checked_add(len as usize)
+        .and_then(|end| mem.get(start..end))
+        .ok_or_else(|| misuse(format!("[{ptr}, +{len}) is outside the guest's memory")))
+}
+
+fn name_at(mem: &[u8], ptr: u32, len: u32) -> Result<HeaderName> {
     if len == 0 {
         return Err(misuse("empty header name"));
     }
-    let bytes = read_guest(caller, ptr, len)?;
-    HeaderName::from_bytes(&bytes).map_err(|_| misuse("invalid header name"))
+    HeaderName::from_bytes(slice(mem, ptr, len)?).map_err(|_| misuse("invalid header name"))
 }
 
-fn header_value(caller: &mut C<'_>, ptr: u32, len: u32) -> Result<HeaderValue> {
-    let bytes = read_guest(caller, ptr, len)?;
-    HeaderValue::from_bytes(&bytes).map_err(|_| misuse("invalid header value"))
+fn value_at(mem: &[u8], ptr: u32, len: u32) -> Result<HeaderValue> {
+    HeaderValue::from_bytes(slice(mem, ptr, len)?).map_err(|_| misuse("invalid header value"))
+}
+
+fn state_exchange(state: &mut HostState) -> Result<&mut Exchange> {
+    state.exchange.as_deref_mut().ok_or_else(|| {
+        misuse("no request in progress (called outside handle_request/handle_response)")
+    })
+}
+
+/// Write `values` as a NUL-terminated sequence at `buf` if it fits in
+/// `limit`; `count << 32 | len` either way.
+fn put_sequence(mem: &mut [u8], buf: u32, limit: u32, values: &[&[u8]]) -> Result<u64> {
+    let len: usize = values.iter().map(|v| v.len() + 1).sum();
+    let len32 = u32::try_from(len).map_err(|_| misuse("headers over 4 GiB"))?;
+    if len32 <= limit && len > 0 {
+        let start = buf as usize;
+        let out = start
+            .checked_add(len)
+            .and_then(|end| mem.get_mut(start..end))
+            .ok_or_else(|| misuse(format!("[{buf}, +{len}) is outside the guest's memory")))?;
+        let mut at = 0;
+        for v in values {
+            out[at..at + v.len()].copy_from_slice(v);
+            at += v.len();
+            out[at] = 0;
+            at += 1;
+        }
+    }
+    Ok(((values.len() as u64) << 32) | u64::from(len32))
 }
 
 fn get_header_names(mut caller: C<'_>, kind_: u32, buf: u32, limit: u32) -> Result<u64> {
     let kind = kind(kind_)?;
-    let ex = exchange(&mut caller)?;
-    let mut names: Vec<Bytes> = Vec::new();
-    if let Some(map) = fields(ex, kind) {
-        names.extend(
-            map.keys()
-                .map(|n| Bytes::copy_from_slice(n.as_str().as_bytes())),
-        );
-    }
+    let (mem, state) = split(&mut caller)?;
+    let ex = state_exchange(state)?;
+    let mut names: Vec<&[u8]> = fields(ex, kind)
+        .map(|map| map.keys().map(|n| n.as_str().as_bytes()).collect())
+        .unwrap_or_default();
     // HTTP/2 carries the host as `:authority`; guests expect `host`.
     if kind == Kind::Request
         && !ex.req.headers.contains_key(http::header::HOST)
         && ex.request_host().is_some()
     {
-        names.push(Bytes::from_static(b"host"));
+        names.push(b"host");
     }
-    write_sequence(&mut caller, buf, limit, names.iter().map(|b| b.as_ref()))
+    put_sequence(mem, buf, limit, &names)
 }
 
 fn get_header_values(
@@ -351,15 +371,24 @@ fn get_header_values(
     limit: u32,
 ) -> Result<u64> {
     let kind = kind(kind_)?;
-    let name = header_name(&mut caller, name, name_len)?;
-    let ex = exchange(&mut caller)?;
-    let mut values: Vec<HeaderValue> = fields(ex, kind)
-        .map(|m| m.get_all(&name).iter().cloned().collect())
+    let (mem, state) = split(&mut caller)?;
+    let name = name_at(mem, name, name_len)?;
+    let ex = state_exchange(state)?;
+    let host = (kind == Kind::Request && name == http::header::HOST)
+        .then(|| ex.request_host())
+        .flatten();
+    let mut values: Vec<&[u8]> = fields(ex, kind)
+        .map(|map| {
+            map.get_all(&name)
+                .iter()
+                .map(HeaderValue::as_bytes)
+                .collect()
+        })
         .unwrap_or_default();
-    if kind == Kind::Request && values.is_empty() && name == http::header::HOST {
-        values.extend(ex.request_host());
+    if values.is_empty() {
+        values.extend(host.as_ref().map(HeaderValue::as_bytes));
     }
-    write_sequence(&mut caller, buf, limit, values.iter().map(|v| v.as_bytes()))
+    put_sequence(mem, buf, limit, &values)
 }
 
 fn set_header_value(
@@ -371,9 +400,10 @@ fn set_header_value(
     value_len: u32,
 ) -> Result<()> {
     let kind = kind(kind_)?;
-    let name = header_name(&mut caller, name, name_len)?;
-    let value = header_value(&mut caller, value, value_len)?;
-    fields_mut(exchange(&mut caller)?, kind)?.insert(name, value);
+    let (mem, state) = split(&mut caller)?;
+    let name = name_at(mem, name, name_len)?;
+    let value = value_at(mem, value, value_len)?;
+    fields_mut(state_exchange(state)?, kind)?.insert(name, value);
     Ok(())
 }
 
@@ -386,16 +416,18 @@ fn add_header_value(
     value_len: u32,
 ) -> Result<()> {
     let kind = kind(kind_)?;
-    let name = header_name(&mut caller, name, name_len)?;
-    let value = header_value(&mut caller, value, value_len)?;
-    fields_mut(exchange(&mut caller)?, kind)?.append(name, value);
+    let (mem, state) = split(&mut caller)?;
+    let name = name_at(mem, name, name_len)?;
+    let value = value_at(mem, value, value_len)?;
+    fields_mut(state_exchange(state)?, kind)?.append(name, value);
     Ok(())
 }
 
 fn remove_header(mut caller: C<'_>, kind_: u32, name: u32, name_len: u32) -> Result<()> {
     let kind = kind(kind_)?;
-    let name = header_name(&mut caller, name, name_len)?;
-    fields_mut(exchange(&mut caller)?, kind)?.remove(name);
+    let (mem, state) = split(&mut caller)?;
+    let name = name_at(mem, name, name_len)?;
+    fields_mut(state_exchange(state)?, kind)?.remove(name);
     Ok(())
 }
 

@@ -6,10 +6,13 @@
 //!   gives its slot back (no growth over reloads).
 //! - Epoch interruption: a thread bumps the engine's epoch every `TICK`;
 //!   every guest call yields to tokio at each tick and is stopped once its
-//!   own deadline has passed (see `instance.rs`).
+//!   own deadline has passed (see `instance.rs`). The thread only ticks
+//!   while some guest code runs, and sleeps otherwise: an idle proxy (a
+//!   Raspberry Pi next to a printer) should not wake 500 times a second.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread::Thread;
 use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
@@ -21,6 +24,9 @@ use super::{abi, PluginError};
 /// before it lets other tasks on its tokio worker run.
 pub(crate) const TICK: Duration = Duration::from_millis(2);
 
+/// About one second of ticks without any guest running.
+const IDLE_TICKS_BEFORE_PARKING: u32 = 500;
+
 /// Upper bound of any plugin's `memory` setting (a pooling slot's size).
 pub(crate) const MAX_MEMORY: usize = 1 << 30;
 
@@ -31,7 +37,32 @@ pub(crate) struct Runtime {
     pub engine: Engine,
     pub linker: Linker<HostState>,
     pub pooling: bool,
-    ticker_stop: Arc<AtomicBool>,
+    pub ticker: Arc<Ticker>,
+}
+
+/// The epoch thread, and how many guest calls are running.
+pub(crate) struct Ticker {
+    thread: Thread,
+    running: AtomicUsize,
+    stop: AtomicBool,
+}
+
+/// Held for the length of one guest call: the ticker runs meanwhile.
+pub(crate) struct Ticking(Arc<Ticker>);
+
+impl Ticker {
+    pub(crate) fn start(self: &Arc<Self>) -> Ticking {
+        if self.running.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.thread.unpark();
+        }
+        Ticking(self.clone())
+    }
+}
+
+impl Drop for Ticking {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Runtime {
@@ -42,20 +73,20 @@ impl Runtime {
             .map_err(|e| PluginError::Engine(format!("WASI: {e}")))?;
         abi::add_to_linker(&mut linker)
             .map_err(|e| PluginError::Engine(format!("http_handler: {e}")))?;
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_ticker(engine.clone(), ticker_stop.clone())?;
+        let ticker = spawn_ticker(engine.clone())?;
         Ok(Runtime {
             engine,
             linker,
             pooling,
-            ticker_stop,
+            ticker,
         })
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
+        self.ticker.stop.store(true, Ordering::SeqCst);
+        self.ticker.thread.unpark();
     }
 }
 
@@ -92,15 +123,41 @@ fn engine() -> Result<(Engine, bool), PluginError> {
     }
 }
 
-fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) -> Result<(), PluginError> {
-    std::thread::Builder::new()
+fn spawn_ticker(engine: Engine) -> Result<Arc<Ticker>, PluginError> {
+    let (tx, rx) = std::sync::mpsc::channel::<Arc<Ticker>>();
+    let thread = std::thread::Builder::new()
         .name("wasm-epoch".into())
         .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
+            let Ok(ticker) = rx.recv() else { return };
+            let mut idle = 0u32;
+            while !ticker.stop.load(Ordering::SeqCst) {
+                if ticker.running.load(Ordering::SeqCst) == 0 {
+                    idle += 1;
+                } else {
+                    idle = 0;
+                }
+                // Park only after a second without guest code: under steady
+                // traffic the thread keeps ticking and `Ticker::start` never
+                // has to wake it (no syscall on the request path).
+                if idle > IDLE_TICKS_BEFORE_PARKING {
+                    // `Ticker::start` unparks; a wake-up that comes before
+                    // the park is kept, so none is lost.
+                    std::thread::park_timeout(Duration::from_secs(1));
+                    continue;
+                }
                 std::thread::sleep(TICK);
                 engine.increment_epoch();
             }
         })
-        .map(|_| ())
-        .map_err(|e| PluginError::Engine(format!("epoch thread: {e}")))
+        .map_err(|e| PluginError::Engine(format!("epoch thread: {e}")))?;
+    let ticker = Arc::new(Ticker {
+        thread: thread.thread().clone(),
+        running: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+    });
+    // The thread holds the ticker, not the other way round: dropping the
+    // runtime stops it.
+    tx.send(ticker.clone())
+        .map_err(|_| PluginError::Engine("epoch thread exited".into()))?;
+    Ok(ticker)
 }

@@ -20,9 +20,14 @@ use crate::limit::Permit;
 pub(crate) const FEATURE_BUFFER_REQUEST: u32 = 1;
 pub(crate) const FEATURE_BUFFER_RESPONSE: u32 = 2;
 pub(crate) const FEATURE_TRAILERS: u32 = 4;
+/// tollgate extension: the guest's `handle_response` does nothing, so do
+/// not call it. The instance then goes back to the pool as soon as
+/// `handle_request` returns instead of waiting for the upstream. Other hosts
+/// ignore the unknown bit and call `handle_response` anyway, harmlessly.
+pub(crate) const FEATURE_SKIP_RESPONSE: u32 = 1 << 31;
 /// Everything tollgate implements.
 pub(crate) const SUPPORTED_FEATURES: u32 =
-    FEATURE_BUFFER_REQUEST | FEATURE_BUFFER_RESPONSE | FEATURE_TRAILERS;
+    FEATURE_BUFFER_REQUEST | FEATURE_BUFFER_RESPONSE | FEATURE_TRAILERS | FEATURE_SKIP_RESPONSE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -156,9 +161,9 @@ impl Exchange {
         client: SocketAddr,
         tls: bool,
         features: u32,
-    ) -> Self {
+    ) -> Box<Self> {
         let (req, body) = req.into_parts();
-        Exchange {
+        Box::new(Exchange {
             phase: Phase::Request,
             features,
             client,
@@ -174,25 +179,27 @@ impl Exchange {
             resp_trailers: None,
             req_written: false,
             resp_written: false,
-        }
+        })
     }
 
     /// `handle_request` returned `next = 0`: the guest's response.
-    pub(crate) fn into_guest_response(self) -> Response<ProxyBody> {
-        let mut resp = self.resp;
-        let body = finish_body(self.resp_body, self.resp_trailers, &mut resp.headers);
+    pub(crate) fn into_guest_response(self: Box<Self>) -> Response<ProxyBody> {
+        let this = *self;
+        let mut resp = this.resp;
+        let body = finish_body(this.resp_body, this.resp_trailers, &mut resp.headers);
         Response::from_parts(resp, body)
     }
 
     /// `handle_request` returned `next = 1`: the request to pass on, and
-    /// what `handle_response` will need.
-    pub(crate) fn into_forwarded(self) -> (Request<ProxyBody>, Pending) {
-        let mut req = self.req;
-        let body = match self.req_body {
+    /// what `handle_response` will need (unless the guest skips it).
+    pub(crate) fn into_forwarded(self: Box<Self>) -> (Request<ProxyBody>, Option<Pending>) {
+        let this = *self;
+        let mut req = this.req;
+        let body = match this.req_body {
             // A guest that read the body without `buffer_request` consumed
             // what it read, as with a stream: only the rest goes on.
             BodySlot::Buffered { data, pos, permit }
-                if self.features & FEATURE_BUFFER_REQUEST == 0 && pos > 0 =>
+                if this.features & FEATURE_BUFFER_REQUEST == 0 && pos > 0 =>
             {
                 BodySlot::Buffered {
                     data: data.slice(pos.min(data.len())..),
@@ -202,14 +209,14 @@ impl Exchange {
             }
             other => other,
         };
-        let body = finish_body(body, self.req_trailers, &mut req.headers);
-        let pending = Pending {
-            features: self.features,
-            client: self.client,
-            tls: self.tls,
+        let body = finish_body(body, this.req_trailers, &mut req.headers);
+        let pending = (this.features & FEATURE_SKIP_RESPONSE == 0).then(|| Pending {
+            features: this.features,
+            client: this.client,
+            tls: this.tls,
             head: RequestHead::of(&req),
-            early_headers: self.resp.headers,
-        };
+            early_headers: this.resp.headers,
+        });
         (Request::from_parts(req, body), pending)
     }
 
@@ -221,7 +228,7 @@ impl Exchange {
         mut resp: response::Parts,
         body: BodySlot,
         trailers: Option<HeaderMap>,
-    ) -> Self {
+    ) -> Box<Self> {
         let mut last = None;
         for (name, value) in pending.early_headers {
             // `None` names continue the previous name's values.
@@ -238,7 +245,7 @@ impl Exchange {
             };
             resp.headers.append(name, value);
         }
-        Exchange {
+        Box::new(Exchange {
             phase: Phase::Response,
             features: pending.features,
             client: pending.client,
@@ -254,13 +261,14 @@ impl Exchange {
             resp_trailers: trailers,
             req_written: false,
             resp_written: false,
-        }
+        })
     }
 
     /// The response after `handle_response`.
-    pub(crate) fn into_final_response(self) -> Response<ProxyBody> {
-        let mut resp = self.resp;
-        let body = finish_body(self.resp_body, self.resp_trailers, &mut resp.headers);
+    pub(crate) fn into_final_response(self: Box<Self>) -> Response<ProxyBody> {
+        let this = *self;
+        let mut resp = this.resp;
+        let body = finish_body(this.resp_body, this.resp_trailers, &mut resp.headers);
         Response::from_parts(resp, body)
     }
 
@@ -354,6 +362,7 @@ mod tests {
             .headers
             .append("x-a", HeaderValue::from_static("guest2"));
         let (_, pending) = ex.into_forwarded();
+        let pending = pending.unwrap();
         let (mut upstream, ()) = Response::new(()).into_parts();
         upstream
             .headers

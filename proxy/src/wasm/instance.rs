@@ -13,6 +13,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::I32Exit;
 
 use super::cache::CompiledModule;
+use super::engine::Ticker;
 use super::exchange::Exchange;
 use super::wasi::{self, Preopen};
 
@@ -25,6 +26,7 @@ pub(crate) struct Shared {
     pub memory: usize,
     pub max_body: usize,
     pub preopens: Vec<Preopen>,
+    pub ticker: Arc<Ticker>,
 }
 
 /// The `Store` data: WASI, limits, and the request being handled.
@@ -34,7 +36,8 @@ pub(crate) struct HostState {
     pub limits: Limits,
     pub memory: Option<Memory>,
     /// Some while `handle_request`/`handle_response` runs.
-    pub exchange: Option<Exchange>,
+    /// Boxed: it is moved in and out on every call.
+    pub exchange: Option<Box<Exchange>>,
     /// Features the guest enabled outside a request (at start).
     pub global_features: u32,
     /// When the current call must be stopped.
@@ -228,6 +231,7 @@ impl Guest {
         module: &CompiledModule,
         shared: &Arc<Shared>,
     ) -> Result<Guest, Failure> {
+        let _ticking = shared.ticker.start();
         let wasi = wasi::context(&shared.name, &shared.preopens).map_err(Failure::Start)?;
         let state = HostState {
             wasi,
@@ -320,18 +324,22 @@ impl Guest {
     }
 
     fn arm(&mut self) {
-        let timeout = self.store.data().shared.timeout;
-        self.store.data_mut().deadline = Instant::now() + timeout;
+        let state = self.store.data_mut();
+        state.deadline = Instant::now() + state.shared.timeout;
+        // A guest that coped with a refused `memory.grow` earlier must not
+        // have a later, unrelated trap reported as out of memory.
+        state.limits.hit = false;
         self.store.set_epoch_deadline(1);
     }
 
     /// `handle_request`: returns `ctx_next` and the exchange as the guest left it.
     pub(crate) async fn handle_request(
         &mut self,
-        exchange: Exchange,
-    ) -> Result<(i64, Exchange), Failure> {
+        exchange: Box<Exchange>,
+    ) -> Result<(i64, Box<Exchange>), Failure> {
         self.store.data_mut().exchange = Some(exchange);
         self.arm();
+        let _ticking = self.store.data().shared.ticker.start();
         let result = self.handle_request.call_async(&mut self.store, ()).await;
         self.finish(result)
     }
@@ -339,12 +347,13 @@ impl Guest {
     /// `handle_response(req_ctx, is_error)`.
     pub(crate) async fn handle_response(
         &mut self,
-        exchange: Exchange,
+        exchange: Box<Exchange>,
         req_ctx: u32,
         is_error: bool,
-    ) -> Result<Exchange, Failure> {
+    ) -> Result<Box<Exchange>, Failure> {
         self.store.data_mut().exchange = Some(exchange);
         self.arm();
+        let _ticking = self.store.data().shared.ticker.start();
         let result = self
             .handle_response
             .call_async(&mut self.store, (req_ctx as i32, i32::from(is_error)))
@@ -352,7 +361,7 @@ impl Guest {
         self.finish(result).map(|((), ex)| ex)
     }
 
-    fn finish<T>(&mut self, result: wasmtime::Result<T>) -> Result<(T, Exchange), Failure> {
+    fn finish<T>(&mut self, result: wasmtime::Result<T>) -> Result<(T, Box<Exchange>), Failure> {
         let state = self.store.data_mut();
         let exchange = state.exchange.take();
         match (result, exchange) {

@@ -72,6 +72,8 @@ pub const BASIC_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_MEMORY: usize = 16 << 20;
 /// Default cap on a body a plugin asks to buffer.
 pub const DEFAULT_MAX_BODY: usize = 16 << 20;
+/// Upper bound of `PluginSpec::timeout`: a plugin is middleware, not a job.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 /// Upper bound of `PluginSpec::memory`.
 pub const MAX_MEMORY: usize = engine::MAX_MEMORY;
 
@@ -181,8 +183,10 @@ impl PluginHost {
                 MAX_MEMORY >> 20
             )));
         }
-        if spec.timeout.is_zero() {
-            return Err(invalid("timeout must be more than 0".into()));
+        if spec.timeout.is_zero() || spec.timeout > MAX_TIMEOUT {
+            return Err(invalid(format!(
+                "timeout must be more than 0 and at most {MAX_TIMEOUT:?}"
+            )));
         }
 
         let (key, bytes): (CacheKey, Cow<'static, [u8]>) = match &spec.source {
@@ -230,6 +234,7 @@ impl PluginHost {
             memory: spec.memory,
             max_body: spec.max_body,
             preopens: spec.preopens.clone(),
+            ticker: self.runtime.ticker.clone(),
         });
         let engine = self.runtime.engine.clone();
         let first = run_blocking({
@@ -409,6 +414,11 @@ impl Plugin {
                     return Outcome::Respond(resp);
                 }
                 let (req, pending) = exchange.into_forwarded();
+                let Some(pending) = pending else {
+                    // The guest has no use for the response: done with it.
+                    self.pool.give(guest);
+                    return Outcome::Continue(req, ResponseHook { inner: None });
+                };
                 Outcome::Continue(
                     req,
                     ResponseHook {
@@ -561,7 +571,7 @@ fn resp_parts_of(resp: &Response<ProxyBody>) -> http::response::Parts {
 /// `handle_response(is_error = 1)` off the request path; the instance goes
 /// back to the pool if the guest handles it cleanly. Without a runtime
 /// (shutdown) the instance is simply dropped.
-fn finish_in_background(plugin: Arc<Plugin>, mut guest: Guest, ex: Exchange, req_ctx: u32) {
+fn finish_in_background(plugin: Arc<Plugin>, mut guest: Guest, ex: Box<Exchange>, req_ctx: u32) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };

@@ -126,6 +126,8 @@ async fn basic_auth_builtin_challenges_and_admits() {
     let (req, hook) = continued(plugin.on_request(req, client()).await);
     assert!(req.headers().get("authorization").is_none());
     assert_eq!(req.headers()["x-webauth-user"], "test");
+    // It asked not to see responses: its instance is free already.
+    assert_eq!(plugin.idle_instances(), 1);
     let resp = hook.on_response(upstream(200, "hi")).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(text(resp.into_body()).await, "hi");
@@ -367,6 +369,30 @@ async fn third_party_guest_runs_unmodified() {
     assert_eq!(text(resp.into_body()).await, "denied by http-wasm-guest\n");
 }
 
+/// Values longer than the guest's read buffer (2 KiB in `http-wasm-guest`,
+/// 256 bytes at first in our SDK): the buffer-limit rule makes the guest
+/// retry with room for them.
+#[tokio::test]
+async fn long_values_go_through_the_retry_path() {
+    let long_path = format!("/{}", "a".repeat(5000));
+    let compat = load(&spec(
+        "compat-long",
+        PluginSource::Path(wasm("http-wasm-guest-compat")),
+        json!({}),
+    ));
+    let (req, _hook) = continued(compat.on_request(empty(get(&long_path)), client()).await);
+    assert_eq!(req.headers()["x-compat-uri"], long_path.as_str());
+
+    let auth = load(&spec(
+        "auth-long",
+        PluginSource::Builtin(builtin::BASIC_AUTH),
+        json!({"users": [APR1_USER]}),
+    ));
+    let padded = format!("{GOOD_BASIC}{}", " ".repeat(600));
+    let req = empty(get("/").header("authorization", padded));
+    let (_, _hook) = continued(auth.on_request(req, client()).await);
+}
+
 // === containment ===
 
 #[tokio::test]
@@ -400,6 +426,25 @@ async fn an_endless_loop_hits_the_deadline_without_blocking_others() {
     assert!(plugin.instances_started() > started);
     let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
     hook.on_error();
+}
+
+/// The epoch thread sleeps after a second without guest code; the first
+/// call after that must still be interrupted at its deadline.
+#[tokio::test]
+async fn deadlines_hold_after_an_idle_spell() {
+    let host = PluginHost::new().unwrap();
+    let plugin = host
+        .load(&spec(
+            "idle",
+            PluginSource::Path(wasm("misbehave")),
+            json!({"mode": "loop"}),
+        ))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let t = Instant::now();
+    let resp = responded(plugin.on_request(empty(get("/")), client()).await);
+    assert_eq!(resp.status(), 500);
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
 }
 
 #[tokio::test]
@@ -490,6 +535,74 @@ fn invalid_modules_and_limits_are_load_errors() {
         .err()
         .unwrap();
     assert!(matches!(err, PluginError::Io { .. }), "{err}");
+}
+
+/// Captures what tollgate logs on this thread.
+#[derive(Clone, Default)]
+struct LogCapture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[test]
+fn guest_output_and_failures_reach_the_log_with_the_plugin_name() {
+    let capture = LogCapture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let plugin = load(&spec(
+                "talkative",
+                PluginSource::Path(wasm("misbehave")),
+                json!({"mode": "stdout", "modeHeader": "x-misbehave"}),
+            ));
+            let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+            hook.on_response(upstream(200, "")).await;
+            let req = empty(get("/").header("x-misbehave", "trap"));
+            responded(plugin.on_request(req, client()).await);
+            // Instances (and their stdout) are dropped with the plugin.
+            drop(plugin);
+        });
+    });
+    let logs = capture.text();
+    for expected in [
+        "misbehave says hello on stdout",
+        "misbehave says hello on stderr",
+        "misbehave says hello through log",
+        "plugin=\"talkative\"",
+        "unreachable",
+    ] {
+        assert!(logs.contains(expected), "missing {expected:?} in:\n{logs}");
+    }
+    let failure = logs
+        .lines()
+        .find(|l| l.contains("ERROR"))
+        .unwrap_or_else(|| panic!("no error line:\n{logs}"));
+    assert!(
+        failure.contains("talkative") && failure.contains("trap"),
+        "{failure}"
+    );
 }
 
 // === module cache and reloads ===
@@ -761,6 +874,39 @@ async fn misuse_traps() {
     hook.on_error();
 }
 
+/// Trailers: readable once the body is buffered, settable with the
+/// trailers feature, and sent after the body.
+#[tokio::test]
+async fn request_trailers_with_the_feature() {
+    let wat = format!(
+        r#"(module {IMPORTS}
+  (data (i32.const 0) "x-t")
+  (data (i32.const 8) "1")
+  (data (i32.const 16) "x-orig")
+  (func (export "handle_request") (result i64)
+    (drop (call $features (i32.const 5)))
+    (drop (call $read_body (i32.const 0) (i32.const 100) (i32.const 64)))
+    ;; the trailer that came with the body is visible
+    (if (i64.eqz (call $values (i32.const 2) (i32.const 16) (i32.const 6) (i32.const 200) (i32.const 64)))
+      (then unreachable))
+    (call $set (i32.const 2) (i32.const 0) (i32.const 3) (i32.const 8) (i32.const 1))
+    (i64.const 1))
+  (func (export "handle_response") (param i32 i32)))"#
+    );
+    let plugin = wat_plugin("trailers", &wat, "");
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("x-orig", HeaderValue::from_static("yes"));
+    let body = ProxyBody::buffered(Bytes::from_static(b"data"), Some(trailers));
+    let req = get("/").method("POST").body(body).unwrap();
+    let (req, hook) = continued(plugin.on_request(req, client()).await);
+    let collected = req.into_body().collect().await.unwrap();
+    let trailers = collected.trailers().cloned().unwrap();
+    assert_eq!(trailers["x-orig"], "yes");
+    assert_eq!(trailers["x-t"], "1");
+    assert_eq!(collected.to_bytes(), Bytes::from_static(b"data"));
+    hook.on_error();
+}
+
 #[tokio::test]
 async fn modules_importing_unknown_functions_load_and_trap_only_if_called() {
     let wat = r#"(module
@@ -793,4 +939,13 @@ async fn http2_authority_is_the_host() {
     let resp = responded(plugin.on_request(req, client()).await);
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, Bytes::from_static(b"h2.example\0"));
+}
+
+/// hyper needs the request path's futures to be `Send`.
+#[allow(dead_code)]
+fn futures_are_send(plugin: Arc<Plugin>, hook: ResponseHook, chain: Chain) {
+    fn send<T: Send>(_: T) {}
+    send(async move { plugin.on_request(empty(get("/")), client()).await });
+    send(hook.on_response(upstream(200, "")));
+    send(async move { chain.on_request(empty(get("/")), client()).await });
 }

@@ -506,3 +506,64 @@ impl Drop for WsBackend {
         self.task.abort();
     }
 }
+
+/// An echo backend that counts the TCP connections it accepted (to tell a
+/// reused upstream connection from a new one).
+pub struct CountingBackend {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl CountingBackend {
+    pub async fn start(id: &str) -> CountingBackend {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind counting backend");
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (count, id) = (accepted.clone(), id.to_string());
+        let task = tokio::spawn(async move {
+            let mut conns = JoinSet::new();
+            loop {
+                tokio::select! {
+                    acc = listener.accept() => {
+                        let Ok((stream, _)) = acc else { continue };
+                        count.fetch_add(1, Ordering::SeqCst);
+                        let id = id.clone();
+                        conns.spawn(async move {
+                            let svc = service_fn(move |req| {
+                                let id = id.clone();
+                                async move { Ok::<_, Infallible>(echo_response(&id, req).await) }
+                            });
+                            let _ = auto::Builder::new(TokioExecutor::new())
+                                .serve_connection(TokioIo::new(stream), svc)
+                                .await;
+                        });
+                    }
+                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                }
+            }
+        });
+        CountingBackend {
+            addr,
+            accepted,
+            task,
+        }
+    }
+
+    /// TCP connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for CountingBackend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -495,3 +495,90 @@ mod tests {
         assert_eq!(parse_listening("listening entrypoint=http"), None);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Reloads: log counting and entrypoints that appear at runtime.
+// ---------------------------------------------------------------------------
+
+impl Tollgate {
+    /// Number of output lines so far that contain `needle`.
+    pub fn count_logs(&self, needle: &str) -> usize {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits until at least `n` output lines contain `needle`; returns the
+    /// `n`-th. Panics with the log on timeout or if tollgate exits.
+    pub async fn wait_for_log_count(
+        &mut self,
+        needle: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(l) = self
+                .logs()
+                .into_iter()
+                .filter(|l| l.contains(needle))
+                .nth(n - 1)
+            {
+                return l;
+            }
+            if tokio::time::Instant::now() >= deadline || !self.is_running() {
+                panic!(
+                    "fewer than {n} log lines containing {needle:?} within {timeout:?} \
+                     (running: {}); log:\n{}",
+                    self.is_running(),
+                    self.logs_text()
+                );
+            }
+            self.wait_for_output(deadline).await;
+        }
+    }
+
+    /// Waits for a `listening entrypoint=NAME address=...` line announcing an
+    /// address other than the one known for `name` (an entrypoint added, or
+    /// rebound, by a reload); records it for `addr`/`url` and returns it.
+    pub async fn wait_for_entrypoint(&mut self, name: &str, timeout: Duration) -> SocketAddr {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let latest = self
+                .logs()
+                .iter()
+                .filter_map(|l| parse_listening(l))
+                .filter(|(n, _)| n == name)
+                .map(|(_, a)| a)
+                .last();
+            if let Some(addr) = latest {
+                if self.addrs.get(name) != Some(&addr) {
+                    self.addrs.insert(name.to_string(), addr);
+                    return addr;
+                }
+            }
+            if tokio::time::Instant::now() >= deadline || !self.is_running() {
+                panic!(
+                    "entrypoint {name:?} was not (newly) reported listening within {timeout:?} \
+                     (running: {}, known: {:?}); log:\n{}",
+                    self.is_running(),
+                    self.addrs,
+                    self.logs_text()
+                );
+            }
+            self.wait_for_output(deadline).await;
+        }
+    }
+
+    /// Waits for the next output line (or 50 ms, or `deadline`).
+    async fn wait_for_output(&mut self, deadline: tokio::time::Instant) {
+        let tick = (tokio::time::Instant::now() + Duration::from_millis(50)).min(deadline);
+        match tokio::time::timeout_at(tick, self.rx.recv()).await {
+            Ok(Some(_)) | Err(_) => {}
+            Ok(None) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}

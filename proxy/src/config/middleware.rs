@@ -1,0 +1,180 @@
+//! Reading tollgate's middleware settings: `[plugins.NAME]`, a frontend's
+//! `middlewares = [...]`, and the Traefik 1.7 settings served by built-in
+//! plugins (`basicAuth`, `[frontends.X.auth.basic]`, `[frontends.X.headers]`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use super::diagnostic::Location;
+use super::model::{BasicAuth, PluginConfig};
+use super::tree::Node;
+
+/// `[plugins.NAME] path, timeout, memory, [config]`.
+pub(super) fn read_plugins(root: &Node, config_path: &Path) -> BTreeMap<String, PluginConfig> {
+    let base = config_path.parent().unwrap_or(Path::new(""));
+    let Some(section) = root.section("plugins") else {
+        return BTreeMap::new();
+    };
+    section
+        .children()
+        .iter()
+        .filter_map(|node| read_plugin(node, base))
+        .map(|p| (p.name.clone(), p))
+        .collect()
+}
+
+fn read_plugin(node: &Node, base: &Path) -> Option<PluginConfig> {
+    if !node.expect_table() {
+        return None;
+    }
+    let Some(path) = node.get("path") else {
+        node.tree().error(
+            node.missing_location("path"),
+            "missing: a plugin needs `path`, the .wasm file to run",
+        );
+        return None;
+    };
+    let path = base.join(path.str()?);
+    let config = node
+        .get("config")
+        .map(|n| n.to_json())
+        .unwrap_or_else(|| serde_json::json!({}));
+    let timeout = node.get("timeout").and_then(|n| super::load::positive_duration(&n));
+    let memory = node.get("memory").and_then(|n| read_size(&n));
+    Some(PluginConfig {
+        name: node.name().to_owned(),
+        path,
+        config,
+        timeout,
+        memory,
+        location: node.location(),
+    })
+}
+
+/// A size: bytes as an integer, or a string such as `"8MiB"`, `"512KB"`.
+fn read_size(node: &Node) -> Option<usize> {
+    if let Some(v) = node.raw_value() {
+        if let Some(i) = v.as_integer() {
+            return usize::try_from(i).ok().filter(|n| *n > 0).or_else(|| {
+                node.error("must be a positive number of bytes");
+                None
+            });
+        }
+    }
+    let text = node.str()?;
+    match parse_size(text) {
+        Some(n) => Some(n),
+        None => {
+            node.error(format!(
+                "invalid size {text:?} (write bytes, or a number with KiB, MiB, GiB, KB, MB, GB)"
+            ));
+            None
+        }
+    }
+}
+
+fn parse_size(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num.parse().ok()?;
+    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "ki" => 1 << 10,
+        "mib" | "mi" => 1 << 20,
+        "gib" | "gi" => 1 << 30,
+        "kb" | "k" => 1_000,
+        "mb" | "m" => 1_000_000,
+        "gb" | "g" => 1_000_000_000,
+        _ => return None,
+    };
+    n.checked_mul(scale).filter(|n| *n > 0)
+}
+
+/// `middlewares = ["a", "b"]`, each name checked against `[plugins]`.
+pub(super) fn read_middlewares(frontend: &Node, plugins: &BTreeSet<String>) -> Vec<(String, Location)> {
+    let Some(node) = frontend.get("middlewares") else {
+        return Vec::new();
+    };
+    let list = node.str_list_located().unwrap_or_default();
+    for (name, location) in &list {
+        if !plugins.contains(name) {
+            let message = super::load::unknown_name("plugin", name, plugins);
+            frontend.tree().error(location.clone(), message);
+        }
+    }
+    list
+}
+
+/// `basicAuth = [...]` (1.7's older form) or `[frontends.X.auth.basic]`.
+pub(super) fn read_basic_auth(frontend: &Node, config_path: &Path) -> Option<BasicAuth> {
+    let base = config_path.parent().unwrap_or(Path::new(""));
+    let flat = frontend.get("basicAuth");
+    let mut auth = flat.as_ref().and_then(|n| {
+        Some(BasicAuth {
+            users: n.str_list()?,
+            location: Some(n.location()),
+            ..BasicAuth::default()
+        })
+    });
+    if let Some(section) = frontend.section("auth") {
+        if let Some(basic) = section.section("basic") {
+            let mut a = auth.take().unwrap_or_default();
+            if let Some(users) = basic.get("users").and_then(|n| n.str_list()) {
+                a.users.extend(users);
+            }
+            a.users_file = basic
+                .get("usersFile")
+                .and_then(|n| n.str().map(|s| base.join(s)));
+            a.realm = basic.get("realm").and_then(|n| n.str().map(str::to_owned));
+            a.remove_header = basic
+                .get("removeHeader")
+                .and_then(|n| n.bool())
+                .unwrap_or(false);
+            a.location.get_or_insert_with(|| basic.location());
+            auth = Some(a);
+        }
+        if let Some(field) = section.get("headerField") {
+            if let (Some(a), Some(f)) = (auth.as_mut(), field.str()) {
+                a.header_field = Some(f.to_owned());
+            }
+        }
+        for other in ["digest", "forward"] {
+            if let Some(n) = section.get(other) {
+                n.read_subtree();
+                n.warn(format!("{other} authentication: not yet supported, ignored"));
+            }
+        }
+    }
+    if let Some(a) = &auth {
+        if a.users.is_empty() && a.users_file.is_none() {
+            let loc = a.location.clone();
+            if let Some(loc) = loc {
+                frontend
+                    .tree()
+                    .warn(loc, "basic authentication without users: every request gets 401");
+            }
+        }
+    }
+    auth
+}
+
+/// `[frontends.X.headers]`: the whole table, for the headers plugin.
+pub(super) fn read_headers(frontend: &Node) -> Option<serde_json::Value> {
+    frontend.section("headers").map(|n| n.to_json())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_and_decimal_units() {
+        assert_eq!(parse_size("8MiB"), Some(8 << 20));
+        assert_eq!(parse_size("512 KiB"), Some(512 << 10));
+        assert_eq!(parse_size("2MB"), Some(2_000_000));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("0"), None);
+        assert_eq!(parse_size("8 parsecs"), None);
+    }
+}

@@ -1,0 +1,104 @@
+//! Building each frontend's middleware chain: the plugins it lists and the
+//! built-in plugins behind its Traefik 1.7 settings, in this order:
+//! `headers` (so security headers also decorate a 401), `basicAuth`, then
+//! `middlewares = [...]` in the order written.
+//!
+//! A `[plugins.NAME]` is loaded once per config and shared by every frontend
+//! that lists it; the host's module cache makes a reload that did not change
+//! the `.wasm` file reuse the compiled module.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::config::model::{Config, Frontend};
+use crate::config::Diagnostic;
+use crate::wasm::{builtin, Chain, Plugin, PluginHost, PluginSource, PluginSpec};
+
+/// Chains by frontend name; frontends without middleware have none.
+pub fn build_chains(
+    config: &Config,
+    host: &Arc<PluginHost>,
+    errors: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, Chain> {
+    let mut named: BTreeMap<&str, Arc<Plugin>> = BTreeMap::new();
+    for (name, p) in &config.plugins {
+        let used = config
+            .frontends
+            .values()
+            .any(|f| f.middlewares.iter().any(|(m, _)| m == name));
+        if !used {
+            continue;
+        }
+        let mut spec = PluginSpec::new(name.clone(), PluginSource::Path(p.path.clone()));
+        spec.config_json = p.config.to_string().into_bytes();
+        if let Some(t) = p.timeout {
+            spec.timeout = t;
+        }
+        if let Some(m) = p.memory {
+            spec.memory = m;
+        }
+        match host.load(&spec) {
+            Ok(plugin) => {
+                named.insert(name.as_str(), plugin);
+            }
+            Err(e) => errors.push(Diagnostic::at(p.location.clone(), e.to_string())),
+        }
+    }
+
+    let mut chains = BTreeMap::new();
+    for f in config.frontends.values() {
+        let plugins = frontend_plugins(f, host, &named, errors);
+        if !plugins.is_empty() {
+            chains.insert(f.name.clone(), Chain::new(plugins));
+        }
+    }
+    chains
+}
+
+fn frontend_plugins(
+    f: &Frontend,
+    host: &Arc<PluginHost>,
+    named: &BTreeMap<&str, Arc<Plugin>>,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<Arc<Plugin>> {
+    let mut plugins = Vec::new();
+    if let Some(headers) = &f.headers {
+        let mut spec = PluginSpec::new(
+            format!("{}.headers", f.name),
+            PluginSource::Builtin(builtin::HEADERS),
+        );
+        spec.config_json = headers.to_string().into_bytes();
+        match host.load(&spec) {
+            Ok(p) => plugins.push(p),
+            Err(e) => errors.push(Diagnostic::at(f.location.clone(), format!("headers: {e}"))),
+        }
+    }
+    if let Some(auth) = &f.basic_auth {
+        let location = auth.location.clone().unwrap_or_else(|| f.location.clone());
+        let loaded = builtin::basic_auth_config(
+            &auth.users,
+            auth.users_file.as_deref(),
+            auth.realm.as_deref(),
+            auth.remove_header,
+            auth.header_field.as_deref(),
+        )
+        .and_then(|json| {
+            let mut spec = PluginSpec::new(
+                format!("{}.basicAuth", f.name),
+                PluginSource::Builtin(builtin::BASIC_AUTH),
+            );
+            spec.config_json = json;
+            host.load(&spec)
+        });
+        match loaded {
+            Ok(p) => plugins.push(p),
+            Err(e) => errors.push(Diagnostic::at(location, format!("basic authentication: {e}"))),
+        }
+    }
+    for (name, _) in &f.middlewares {
+        if let Some(p) = named.get(name.as_str()) {
+            plugins.push(p.clone());
+        }
+    }
+    plugins
+}
