@@ -1468,17 +1468,19 @@ url = "http://127.0.0.1:9000"
         assert_eq!(
             warnings(&config),
             vec![
-                "seed.toml:6:24: entryPoints.http.redirect: entry point redirection: not yet supported, ignored",
-                "seed.toml:11:24: entryPoints.https.tls: TLS on entry points: not yet supported, ignored",
                 "seed.toml:13:8: entryPoints.https.tls.certificates: \"[entryPoints.https.tls.certificates]]\" \
                  has a bracket missing; read as [[entryPoints.https.tls.certificates]]",
                 "seed.toml:21:2: accessLog: access log: not yet supported, ignored",
-                "seed.toml:33:1: frontends.zumi01.basicAuth: basic authentication: not yet supported, ignored",
-                "seed.toml:34:19: frontends.zumi01.headers: custom and security headers: not yet supported, ignored",
             ]
         );
         assert_eq!(config.default_entry_points, ["http", "https"]);
         assert_eq!(config.entry_points["http"].address, ":80");
+        let redirect = config.entry_points["http"].redirect.as_ref().expect("redirect");
+        assert_eq!(redirect.entry_point.as_deref(), Some("https"));
+        let tls = config.entry_points["https"].tls.as_ref().expect("tls");
+        assert_eq!(tls.certificates.len(), 1);
+        let auth = config.frontends["zumi01"].basic_auth.as_ref().expect("basicAuth");
+        assert_eq!(auth.users, ["USER:HTTPPASSWD"]);
         assert_eq!(config.entry_points["https"].address, "IP_OF_MY_SERVE:443");
         let frontend = &config.frontends["zumi01"];
         assert_eq!(frontend.backend, "zumi01");
@@ -1745,7 +1747,7 @@ dialTimeout = "2s"
 responseHeaderTimeout = "250ms"
 [file]
 watch = false
-filename = "rules.toml"
+filename = "t.toml"
 "#
         );
         let config = loaded(&text);
@@ -1766,7 +1768,7 @@ filename = "rules.toml"
         );
         let file = config.file.expect("file");
         assert!(!file.watch);
-        assert_eq!(file.filename, Some(PathBuf::from("rules.toml")));
+        assert_eq!(file.filename, Some(PathBuf::from("t.toml")));
     }
 
     #[test]
@@ -2064,15 +2066,16 @@ format = "xml"
 
     #[test]
     fn bracket_typo_is_read_as_array_of_tables() {
-        let text = format!("{MINIMAL}[entryPoints.web.tls]\n  [entryPoints.web.tls.certificates]]\n  certFile = \"c\"\n");
+        let text = format!("{MINIMAL}[entryPoints.web.tls]\n  [entryPoints.web.tls.certificates]]\n  certFile = \"c\"\n  keyFile = \"k\"\n");
         let config = loaded(&text);
         assert_eq!(
             warnings(&config),
             [
-                "t.toml:10:18: entryPoints.web.tls: TLS on entry points: not yet supported, ignored",
                 "t.toml:11:3: entryPoints.web.tls.certificates: \"[entryPoints.web.tls.certificates]]\" \
                  has a bracket missing; read as [[entryPoints.web.tls.certificates]]",
             ]
         );
+        let tls = config.entry_points["web"].tls.as_ref().expect("tls read");
+        assert_eq!(tls.certificates.len(), 1, "the typo'd header is one certificate");
     }
 }

@@ -87,8 +87,10 @@ pub enum PluginSource {
 }
 
 /// One configured plugin. Build it with [`PluginSpec::new`] (defaults) and
-/// set what the config says.
-#[derive(Debug, Clone)]
+/// set what the config says. Comparable, so a reload can keep a loaded
+/// `Plugin` (and its warm instances and caches) whose spec did not change
+/// and whose file is unchanged ([`Plugin::file_unchanged`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginSpec {
     /// Used in logs and errors.
     pub name: String,
@@ -216,7 +218,12 @@ impl PluginHost {
         };
         let module = self
             .cache
-            .get_or_compile(key, &bytes, &self.runtime.engine, &self.runtime.linker)
+            .get_or_compile(
+                key.clone(),
+                &bytes,
+                &self.runtime.engine,
+                &self.runtime.linker,
+            )
             .map_err(|message| PluginError::Compile {
                 name: spec.name.clone(),
                 message,
@@ -253,6 +260,8 @@ impl PluginHost {
 
         let plugin = Plugin {
             host: self.clone(),
+            spec: spec.clone(),
+            key,
             module,
             shared,
             pool: Pool::new(spec.pool_size),
@@ -324,6 +333,8 @@ impl Stats {
 /// A loaded plugin: a compiled module, its config and its warm instances.
 pub struct Plugin {
     host: Arc<PluginHost>,
+    spec: PluginSpec,
+    key: CacheKey,
     module: Arc<CompiledModule>,
     shared: Arc<Shared>,
     pool: Pool,
@@ -341,6 +352,25 @@ pub enum Outcome {
 impl Plugin {
     pub fn name(&self) -> &str {
         &self.shared.name
+    }
+
+    /// What this plugin was loaded from.
+    pub fn spec(&self) -> &PluginSpec {
+        &self.spec
+    }
+
+    /// Whether its `.wasm` file still has the size and modification time it
+    /// had when loaded (always true for built-ins). With an equal spec, a
+    /// reload can keep this plugin as it is.
+    pub fn file_unchanged(&self) -> bool {
+        match &self.key {
+            CacheKey::Builtin { .. } => true,
+            CacheKey::File { modified, len, .. } => match &self.spec.source {
+                PluginSource::Path(path) => std::fs::metadata(path)
+                    .is_ok_and(|m| m.len() == *len && m.modified().ok() == *modified),
+                PluginSource::Builtin(_) => true,
+            },
+        }
     }
 
     /// Instances started so far (including the one `load` started).

@@ -630,12 +630,15 @@ fn unchanged_files_reuse_the_compiled_module() {
     let first = host.load(&s).unwrap();
     let second = host.load(&s).unwrap();
     assert_eq!(host.modules_compiled(), 1);
-    drop((first, second));
+    assert!(first.file_unchanged());
+    assert_eq!(first.spec(), &s);
 
     // Changed bytes: compiled again.
     std::fs::copy(wasm("http-wasm-guest-compat"), &file).unwrap();
+    assert!(!first.file_unchanged());
     let _third = host.load(&s).unwrap();
     assert_eq!(host.modules_compiled(), 2);
+    drop((first, second));
 }
 
 #[tokio::test]
