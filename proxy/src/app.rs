@@ -33,7 +33,11 @@ pub async fn run(config_path: PathBuf, config: Config) -> Result<(), String> {
     let hangup = tokio::spawn(reload_on_sighup(reloader.clone()));
 
     let signal = wait_for_stop_signal().await;
-    tracing::info!(signal, ?grace, "stopping: no new connections, draining in-flight requests");
+    tracing::info!(
+        signal,
+        ?grace,
+        "stopping: no new connections, draining in-flight requests"
+    );
     hangup.abort();
     if let Some(w) = watcher {
         w.abort();

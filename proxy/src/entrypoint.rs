@@ -71,9 +71,12 @@ pub fn http_server(timeouts: &RespondingTimeouts) -> HttpServer {
 /// IPv6 and IPv4), `IP:port`, `[v6]:port` or `host:port`.
 pub async fn bind(address: &str) -> io::Result<TcpListener> {
     if let Some(port) = address.strip_prefix(':') {
-        let port: u16 = port
-            .parse()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("bad port in {address:?}")))?;
+        let port: u16 = port.parse().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad port in {address:?}"),
+            )
+        })?;
         // Linux makes [::] dual-stack; fall back to IPv4 where IPv6 is off.
         return match TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
             Ok(l) => Ok(l),
@@ -165,9 +168,12 @@ async fn accept_loop(
                 None => serve(stream, conn, &http, watcher, peer).await,
                 Some(config) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
                         Ok(Ok(tls_stream)) => serve(tls_stream, conn, &http, watcher, peer).await,
-                        Ok(Err(e)) => tracing::debug!(client = %peer, error = %e, "TLS handshake failed"),
+                        Ok(Err(e)) => {
+                            tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
+                        }
                         Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
                     }
                 }
@@ -179,8 +185,13 @@ async fn accept_loop(
 /// A client gets this long to complete its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn serve<I>(io: I, conn: Arc<Connection>, http: &HttpServer, watcher: Watcher, peer: SocketAddr)
-where
+async fn serve<I>(
+    io: I,
+    conn: Arc<Connection>,
+    http: &HttpServer,
+    watcher: Watcher,
+    peer: SocketAddr,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |req| server::handle(req, conn.clone()));

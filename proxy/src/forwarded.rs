@@ -209,10 +209,16 @@ mod tests {
     #[test]
     fn hop_by_hop_and_connection_listed_headers_are_removed() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
         h.insert("x-kept", HeaderValue::from_static("1"));
         strip_hop_by_hop(&mut h, false);
         assert_eq!(h.len(), 1, "{h:?}");
@@ -237,7 +243,12 @@ mod tests {
         h.insert(&X_REAL_IP, HeaderValue::from_static("6.6.6.6"));
         h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
         let host = HeaderValue::from_static("example.com:8080");
-        set_forwarded_headers(&mut h, &client(false), Some(&host), &HeaderValue::from_static("gw"));
+        set_forwarded_headers(
+            &mut h,
+            &client(false),
+            Some(&host),
+            &HeaderValue::from_static("gw"),
+        );
         assert_eq!(h[&X_FORWARDED_FOR], "10.1.2.3");
         assert_eq!(h[&X_REAL_IP], "10.1.2.3");
         assert_eq!(h[&X_FORWARDED_PROTO], "http");

@@ -148,7 +148,10 @@ impl CheckTask {
             req = req.header(http::header::HOST, host.as_str());
         }
         for (k, v) in &self.check.headers {
-            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::try_from(k.as_str()),
+                HeaderValue::try_from(v.as_str()),
+            ) {
                 req = req.header(k, v);
             }
         }

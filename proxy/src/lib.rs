@@ -15,17 +15,17 @@ pub mod reload;
 pub mod runtime;
 pub mod watch;
 
-pub mod entrypoint;
-pub mod server;
-pub mod router;
-pub mod wasm;
-pub mod limit;
 pub mod balancer;
+pub mod entrypoint;
 pub mod forwarded;
+pub mod health;
+pub mod limit;
 pub mod proxy;
 pub mod redirect;
+pub mod router;
+pub mod server;
 pub mod upstream;
-pub mod health;
+pub mod wasm;
 
 pub mod body;
 pub mod error;

@@ -39,7 +39,12 @@ impl Limiter {
     }
 
     /// Take a place for this request's source, or None when it is over the limit.
-    pub fn acquire(&self, client: IpAddr, host: Option<&str>, headers: &HeaderMap) -> Option<Permit> {
+    pub fn acquire(
+        &self,
+        client: IpAddr,
+        host: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Option<Permit> {
         let key: Box<str> = match &self.extractor {
             Extractor::ClientIp => client.to_string().into(),
             Extractor::RequestHost => host.unwrap_or("").into(),
@@ -90,8 +95,14 @@ mod tests {
         let h = HeaderMap::new();
         let p1 = limiter.acquire(a, None, &h).expect("first");
         let _p2 = limiter.acquire(a, None, &h).expect("second");
-        assert!(limiter.acquire(a, None, &h).is_none(), "third is over the limit");
-        assert!(limiter.acquire(b, None, &h).is_some(), "other source unaffected");
+        assert!(
+            limiter.acquire(a, None, &h).is_none(),
+            "third is over the limit"
+        );
+        assert!(
+            limiter.acquire(b, None, &h).is_some(),
+            "other source unaffected"
+        );
         drop(p1);
         assert!(limiter.acquire(a, None, &h).is_some(), "place freed");
     }

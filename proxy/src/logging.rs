@@ -13,7 +13,9 @@ use crate::config::model::{LogConfig, LogFormat};
 pub fn init(cfg: &LogConfig) -> Result<(), String> {
     let level = cfg.level.as_deref().map(level_directive).unwrap_or("info");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let result = match (&cfg.file_path, cfg.format) {
         (None, LogFormat::Common) => builder
             .with_ansi(std::io::stderr().is_terminal())

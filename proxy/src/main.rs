@@ -15,7 +15,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const DEFAULT_CONFIG: &str = "config/tollgate.toml";
 
 #[derive(Parser)]
-#[command(name = "tollgate", version, about = "A reverse proxy with WebAssembly middleware, configured like Traefik 1.7")]
+#[command(
+    name = "tollgate",
+    version,
+    about = "A reverse proxy with WebAssembly middleware, configured like Traefik 1.7"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -39,9 +39,16 @@ pub async fn forward(
 
     forwarded::strip_hop_by_hop(&mut parts.headers, upgrade);
     if keep_trailers {
-        parts.headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        parts
+            .headers
+            .insert(header::TE, HeaderValue::from_static("trailers"));
     }
-    forwarded::set_forwarded_headers(&mut parts.headers, client, client_host.as_ref(), server_name);
+    forwarded::set_forwarded_headers(
+        &mut parts.headers,
+        client,
+        client_host.as_ref(),
+        server_name,
+    );
     if let Some(rw) = &rewrite {
         if let Some(prefix) = &rw.forwarded_prefix {
             insert_str(&mut parts.headers, &forwarded::X_FORWARDED_PREFIX, prefix);

@@ -33,7 +33,11 @@ pub enum Target {
 impl RedirectRule {
     pub fn respond<B>(&self, req: &Request<B>, shared: &Shared, tls: bool) -> Response<ProxyBody> {
         let host = request_host(req);
-        let path_and_query = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
         let location = match &self.target {
             Target::EntryPoint {
                 slot,

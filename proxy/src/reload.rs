@@ -158,7 +158,10 @@ impl Reloader {
                 continue;
             }
             let socket = entrypoint::bind(&ep.address).await.map_err(|e| {
-                format!("entrypoint {name:?}: cannot listen on {:?}: {e}", ep.address)
+                format!(
+                    "entrypoint {name:?}: cannot listen on {:?}: {e}",
+                    ep.address
+                )
             })?;
             bound.push((name.clone(), ep.address.clone(), socket));
         }

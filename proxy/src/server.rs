@@ -60,7 +60,10 @@ async fn route_and_forward(
     let snapshot = conn.shared.snapshot();
     let entry = snapshot.entry(conn.slot).ok_or(ProxyError::NoRoute)?;
 
-    if entry.ping && req.uri().path() == "/ping" && matches!(*req.method(), Method::GET | Method::HEAD) {
+    if entry.ping
+        && req.uri().path() == "/ping"
+        && matches!(*req.method(), Method::GET | Method::HEAD)
+    {
         return Ok(text_response(http::StatusCode::OK, "OK"));
     }
     if let Some(redirect) = &entry.redirect {

@@ -142,9 +142,17 @@ impl Dependencies {
         let mut dirs = self.directories.clone();
         for f in &self.files {
             if let Some(p) = f.parent() {
-                dirs.insert(if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() });
+                dirs.insert(if p.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    p.to_path_buf()
+                });
             }
-            if let Some(p) = f.canonicalize().ok().and_then(|c| c.parent().map(Path::to_path_buf)) {
+            if let Some(p) = f
+                .canonicalize()
+                .ok()
+                .and_then(|c| c.parent().map(Path::to_path_buf))
+            {
                 dirs.insert(p);
             }
         }
@@ -152,7 +160,11 @@ impl Dependencies {
     }
 }
 
-fn rewatch(watcher: &mut notify::RecommendedWatcher, watched: &mut BTreeSet<PathBuf>, deps: &Dependencies) {
+fn rewatch(
+    watcher: &mut notify::RecommendedWatcher,
+    watched: &mut BTreeSet<PathBuf>,
+    deps: &Dependencies,
+) {
     let wanted = deps.watch_dirs();
     for gone in watched.difference(&wanted) {
         let _ = watcher.unwatch(gone);

@@ -464,10 +464,7 @@ fn read_backend_tls(root: &Node, path: &Path) -> BackendTls {
 // Entry points.
 // ---------------------------------------------------------------------------
 
-fn read_entry_points(
-    root: &Node,
-    path: &Path,
-) -> (BTreeMap<String, EntryPoint>, BTreeSet<String>) {
+fn read_entry_points(root: &Node, path: &Path) -> (BTreeMap<String, EntryPoint>, BTreeSet<String>) {
     let children = root
         .section("entryPoints")
         .map(|n| n.children())
@@ -585,12 +582,17 @@ fn read_entry_point(node: &Node, config_path: &Path) -> Option<EntryPoint> {
 /// A redirect must name an entry point that exists.
 fn check_redirect_targets(tree: &Tree, entry_points: &BTreeMap<String, EntryPoint>, names: &Names) {
     for ep in entry_points.values() {
-        let Some(redirect) = &ep.redirect else { continue };
+        let Some(redirect) = &ep.redirect else {
+            continue;
+        };
         if let Some(target) = &redirect.entry_point {
             if !names.entry_points.contains(target) {
                 let mut location = redirect.location.clone();
                 location.key = format!("{}.entryPoint", location.key);
-                tree.error(location, unknown_name("entry point", target, &names.entry_points));
+                tree.error(
+                    location,
+                    unknown_name("entry point", target, &names.entry_points),
+                );
             }
         }
     }
@@ -1475,11 +1477,17 @@ url = "http://127.0.0.1:9000"
         );
         assert_eq!(config.default_entry_points, ["http", "https"]);
         assert_eq!(config.entry_points["http"].address, ":80");
-        let redirect = config.entry_points["http"].redirect.as_ref().expect("redirect");
+        let redirect = config.entry_points["http"]
+            .redirect
+            .as_ref()
+            .expect("redirect");
         assert_eq!(redirect.entry_point.as_deref(), Some("https"));
         let tls = config.entry_points["https"].tls.as_ref().expect("tls");
         assert_eq!(tls.certificates.len(), 1);
-        let auth = config.frontends["zumi01"].basic_auth.as_ref().expect("basicAuth");
+        let auth = config.frontends["zumi01"]
+            .basic_auth
+            .as_ref()
+            .expect("basicAuth");
         assert_eq!(auth.users, ["USER:HTTPPASSWD"]);
         assert_eq!(config.entry_points["https"].address, "IP_OF_MY_SERVE:443");
         let frontend = &config.frontends["zumi01"];
@@ -2076,6 +2084,10 @@ format = "xml"
             ]
         );
         let tls = config.entry_points["web"].tls.as_ref().expect("tls read");
-        assert_eq!(tls.certificates.len(), 1, "the typo'd header is one certificate");
+        assert_eq!(
+            tls.certificates.len(),
+            1,
+            "the typo'd header is one certificate"
+        );
     }
 }

@@ -39,7 +39,9 @@ fn read_plugin(node: &Node, base: &Path) -> Option<PluginConfig> {
         .get("config")
         .map(|n| n.to_json())
         .unwrap_or_else(|| serde_json::json!({}));
-    let timeout = node.get("timeout").and_then(|n| super::load::positive_duration(&n));
+    let timeout = node
+        .get("timeout")
+        .and_then(|n| super::load::positive_duration(&n));
     let memory = node.get("memory").and_then(|n| read_size(&n));
     Some(PluginConfig {
         name: node.name().to_owned(),
@@ -92,7 +94,10 @@ fn parse_size(text: &str) -> Option<usize> {
 }
 
 /// `middlewares = ["a", "b"]`, each name checked against `[plugins]`.
-pub(super) fn read_middlewares(frontend: &Node, plugins: &BTreeSet<String>) -> Vec<(String, Location)> {
+pub(super) fn read_middlewares(
+    frontend: &Node,
+    plugins: &BTreeSet<String>,
+) -> Vec<(String, Location)> {
     let Some(node) = frontend.get("middlewares") else {
         return Vec::new();
     };
@@ -142,7 +147,9 @@ pub(super) fn read_basic_auth(frontend: &Node, config_path: &Path) -> Option<Bas
         for other in ["digest", "forward"] {
             if let Some(n) = section.get(other) {
                 n.read_subtree();
-                n.warn(format!("{other} authentication: not yet supported, ignored"));
+                n.warn(format!(
+                    "{other} authentication: not yet supported, ignored"
+                ));
             }
         }
     }
@@ -150,9 +157,10 @@ pub(super) fn read_basic_auth(frontend: &Node, config_path: &Path) -> Option<Bas
         if a.users.is_empty() && a.users_file.is_none() {
             let loc = a.location.clone();
             if let Some(loc) = loc {
-                frontend
-                    .tree()
-                    .warn(loc, "basic authentication without users: every request gets 401");
+                frontend.tree().warn(
+                    loc,
+                    "basic authentication without users: every request gets 401",
+                );
             }
         }
     }

@@ -8,8 +8,8 @@
 
 pub mod diagnostic;
 mod entrypoint_tls;
-mod middleware;
 pub mod load;
+mod middleware;
 pub mod model;
 mod tree;
 

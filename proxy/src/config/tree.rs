@@ -740,6 +740,37 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
+fn item_to_json(item: &Item) -> serde_json::Value {
+    match item {
+        Item::None => serde_json::Value::Null,
+        Item::Value(v) => value_to_json(v),
+        Item::Table(t) => table_to_json(t),
+        Item::ArrayOfTables(a) => a.iter().map(|t| table_to_json(t)).collect(),
+    }
+}
+
+fn table_to_json(table: &dyn TableLike) -> serde_json::Value {
+    table
+        .iter()
+        .map(|(k, v)| (k.to_owned(), item_to_json(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+fn value_to_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::String(s) => s.value().clone().into(),
+        Value::Integer(i) => (*i.value()).into(),
+        Value::Float(f) => serde_json::Number::from_f64(*f.value())
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
+        Value::Boolean(b) => (*b.value()).into(),
+        Value::Datetime(d) => d.value().to_string().into(),
+        Value::Array(a) => a.iter().map(value_to_json).collect(),
+        Value::InlineTable(t) => table_to_json(t),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -907,36 +938,5 @@ mod tests {
         );
         assert_eq!(closest("zzz", ["backend"]), None);
         assert_eq!(closest("Zumi01", ["zumi01"]), Some("zumi01"));
-    }
-}
-
-fn item_to_json(item: &Item) -> serde_json::Value {
-    match item {
-        Item::None => serde_json::Value::Null,
-        Item::Value(v) => value_to_json(v),
-        Item::Table(t) => table_to_json(t),
-        Item::ArrayOfTables(a) => a.iter().map(|t| table_to_json(t)).collect(),
-    }
-}
-
-fn table_to_json(table: &dyn TableLike) -> serde_json::Value {
-    table
-        .iter()
-        .map(|(k, v)| (k.to_owned(), item_to_json(v)))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
-}
-
-fn value_to_json(value: &Value) -> serde_json::Value {
-    match value {
-        Value::String(s) => s.value().clone().into(),
-        Value::Integer(i) => (*i.value()).into(),
-        Value::Float(f) => serde_json::Number::from_f64(*f.value())
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null),
-        Value::Boolean(b) => (*b.value()).into(),
-        Value::Datetime(d) => d.value().to_string().into(),
-        Value::Array(a) => a.iter().map(value_to_json).collect(),
-        Value::InlineTable(t) => table_to_json(t),
     }
 }

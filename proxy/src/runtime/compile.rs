@@ -13,17 +13,17 @@ use http::uri::Authority;
 
 use crate::balancer::{Balancer, UpstreamServer};
 use crate::config::model::{Backend, Config, EntryPoint};
-use crate::redirect::{RedirectRule, Target};
-use crate::tls::acceptor::{self, TlsServer};
-use regex::Regex;
 use crate::config::{ConfigError, Diagnostic};
 use crate::health::HealthCheckers;
 use crate::limit::Limiter;
+use crate::redirect::{RedirectRule, Target};
 use crate::router::{FrontendRules, Router};
 use crate::runtime::{middleware, BackendRuntime, EntryRoutes, FrontendRuntime, Shared, Snapshot};
-use crate::wasm::Chain;
+use crate::tls::acceptor::{self, TlsServer};
 use crate::trust::{Cidr, Trust};
 use crate::upstream::Upstreams;
+use crate::wasm::Chain;
+use regex::Regex;
 
 /// A compiled config, and the health checks that go with it (owned by the
 /// caller rather than the snapshot: a long stream that keeps an old snapshot
@@ -128,7 +128,9 @@ fn compile_chains(
     match shared.plugin_host() {
         Ok(host) => middleware::build_chains(config, &host, errors),
         Err(e) => {
-            errors.push(Diagnostic::bare(format!("cannot start the WebAssembly runtime: {e}")));
+            errors.push(Diagnostic::bare(format!(
+                "cannot start the WebAssembly runtime: {e}"
+            )));
             BTreeMap::new()
         }
     }

@@ -92,7 +92,10 @@ fn frontend_plugins(
         });
         match loaded {
             Ok(p) => plugins.push(p),
-            Err(e) => errors.push(Diagnostic::at(location, format!("basic authentication: {e}"))),
+            Err(e) => errors.push(Diagnostic::at(
+                location,
+                format!("basic authentication: {e}"),
+            )),
         }
     }
     for (name, _) in &f.middlewares {

@@ -21,12 +21,12 @@ use http::HeaderValue;
 use crate::balancer::Balancer;
 use crate::health::HealthTable;
 use crate::limit::Limiter;
-use crate::wasm::{Chain, PluginHost};
 use crate::redirect::RedirectRule;
-use crate::tls::acceptor::TlsServer;
 use crate::router::Router;
+use crate::tls::acceptor::TlsServer;
 use crate::trust::Trust;
 use crate::upstream::Upstreams;
+use crate::wasm::{Chain, PluginHost};
 
 /// Stable index of an entrypoint name, valid across reloads: listeners keep
 /// their slot and find their routes with one index, not a string lookup.
@@ -91,7 +91,11 @@ impl Shared {
     }
 
     pub fn bound_port(&self, slot: Slot) -> Option<u16> {
-        self.bound_ports.load().get(slot).copied().filter(|p| *p != 0)
+        self.bound_ports
+            .load()
+            .get(slot)
+            .copied()
+            .filter(|p| *p != 0)
     }
 
     /// The slot for an entrypoint name, allocated on first use.

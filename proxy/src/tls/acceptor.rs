@@ -29,7 +29,10 @@ pub fn build(ep: &str, tls: &TlsConfig, acme_alpn: bool) -> Result<TlsServer, Co
     let provider = match with_cipher_suites(&tls.cipher_suites) {
         Ok(p) => p,
         Err(why) => {
-            errors.push(Diagnostic::at(tls.location.clone(), format!("entrypoint {ep:?}: {why}")));
+            errors.push(Diagnostic::at(
+                tls.location.clone(),
+                format!("entrypoint {ep:?}: {why}"),
+            ));
             provider()
         }
     };
@@ -39,7 +42,10 @@ pub fn build(ep: &str, tls: &TlsConfig, acme_alpn: bool) -> Result<TlsServer, Co
         Some(ca) => match client_verifier(ca, &provider) {
             Ok(v) => Some(v),
             Err(why) => {
-                errors.push(Diagnostic::at(tls.location.clone(), format!("entrypoint {ep:?}: clientCA: {why}")));
+                errors.push(Diagnostic::at(
+                    tls.location.clone(),
+                    format!("entrypoint {ep:?}: clientCA: {why}"),
+                ));
                 None
             }
         },
@@ -54,7 +60,12 @@ pub fn build(ep: &str, tls: &TlsConfig, acme_alpn: bool) -> Result<TlsServer, Co
     };
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
-        .map_err(|e| ConfigError::one(Diagnostic::at(tls.location.clone(), format!("entrypoint {ep:?}: {e}"))))?;
+        .map_err(|e| {
+            ConfigError::one(Diagnostic::at(
+                tls.location.clone(),
+                format!("entrypoint {ep:?}: {e}"),
+            ))
+        })?;
     let builder = match verifier {
         Some(v) => builder.with_client_cert_verifier(v),
         None => builder.with_no_client_auth(),
@@ -83,7 +94,11 @@ pub fn load_store(
         let loaded = pem::load_certs(&pair.cert).and_then(|chain| {
             let key = pem::load_key(&pair.key)?;
             certified_key(provider, chain, key).map_err(|e| {
-                format!("{} with key {}: {e}", pair.cert.describe(), pair.key.describe())
+                format!(
+                    "{} with key {}: {e}",
+                    pair.cert.describe(),
+                    pair.key.describe()
+                )
             })
         });
         match loaded {

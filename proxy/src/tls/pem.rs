@@ -21,7 +21,10 @@ pub fn load_certs(src: &PemSource) -> Result<Vec<CertificateDer<'static>>, Strin
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{}: not a valid PEM certificate: {e}", src.describe()))?;
     if certs.is_empty() {
-        return Err(format!("{}: no certificate found (expected a PEM \"CERTIFICATE\" block)", src.describe()));
+        return Err(format!(
+            "{}: no certificate found (expected a PEM \"CERTIFICATE\" block)",
+            src.describe()
+        ));
     }
     Ok(certs)
 }

@@ -63,7 +63,10 @@ impl ResolvesServerCert for SniResolver {
             return Some(k.clone());
         }
         if self.strict && sni.is_some() {
-            tracing::debug!(sni = sni.unwrap_or(""), "no certificate for this name (sniStrict)");
+            tracing::debug!(
+                sni = sni.unwrap_or(""),
+                "no certificate for this name (sniStrict)"
+            );
             return None;
         }
         store.default_key().cloned()

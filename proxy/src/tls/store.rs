@@ -77,7 +77,10 @@ pub fn certified_key(
         let when = x509_parser::time::ASN1Time::from_timestamp(info.not_after)
             .map(|t| t.to_string())
             .unwrap_or_else(|_| info.not_after.to_string());
-        return Err(format!("certificate for {:?} expired on {when}", info.names));
+        return Err(format!(
+            "certificate for {:?} expired on {when}",
+            info.names
+        ));
     }
     let signing_key = provider
         .key_provider

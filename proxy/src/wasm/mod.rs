@@ -20,6 +20,11 @@
 //! memory fails only that request (500), logs the plugin and the cause, and
 //! drops that instance; nothing a guest does can panic tollgate.
 //!
+//! A guest that enables the tollgate-only feature bit `1 << 31` (our SDK
+//! does for plugins with `WANTS_RESPONSE = false`, e.g. basic-auth and
+//! jwt-auth) is not called back with the response: its instance returns to
+//! the pool as soon as `handle_request` is done, and the hook is empty.
+//!
 //! Lifecycle: a `Plugin` owns its instances; dropping it (a reload that no
 //! longer uses it, once its in-flight requests finish) frees them and, when
 //! no other plugin uses the same module, the compiled code.

@@ -464,6 +464,7 @@ impl WsBackend {
                         let Ok((stream, _)) = acc else { continue };
                         let hs = hs.clone();
                         conns.spawn(async move {
+                            #[allow(clippy::result_large_err)] // tungstenite's callback type
                             let cb = move |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
                                            resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
                                 hs.lock().unwrap().push(req.uri().to_string());
@@ -473,14 +474,11 @@ impl WsBackend {
                                 return;
                             };
                             while let Some(Ok(msg)) = ws.next().await {
-                                match msg {
-                                    Message::Text(_) | Message::Binary(_) => {
-                                        if ws.send(msg).await.is_err() {
-                                            break;
-                                        }
-                                    }
-                                    Message::Close(_) => break,
-                                    _ => {}
+                                let echo = matches!(msg, Message::Text(_) | Message::Binary(_));
+                                if matches!(msg, Message::Close(_))
+                                    || (echo && ws.send(msg).await.is_err())
+                                {
+                                    break;
                                 }
                             }
                         });

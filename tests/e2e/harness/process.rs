@@ -475,27 +475,6 @@ pub async fn check_file(dir: &TempDir, file_name: &str, toml: &str) -> (PathBuf,
     (path, out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_listening_lines() {
-        let l =
-            "2025-01-01T00:00:00Z  INFO tollgate: listening entrypoint=http address=127.0.0.1:4242";
-        assert_eq!(
-            parse_listening(l),
-            Some(("http".to_string(), "127.0.0.1:4242".parse().unwrap()))
-        );
-        let l = strip_ansi("\u{1b}[32m INFO\u{1b}[0m listening \u{1b}[3mentrypoint\u{1b}[0m\u{1b}[2m=\u{1b}[0m\"https\" \u{1b}[3maddress\u{1b}[0m\u{1b}[2m=\u{1b}[0m127.0.0.1:1");
-        assert_eq!(
-            parse_listening(&l),
-            Some(("https".to_string(), "127.0.0.1:1".parse().unwrap()))
-        );
-        assert_eq!(parse_listening("listening entrypoint=http"), None);
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Reloads: log counting and entrypoints that appear at runtime.
 // ---------------------------------------------------------------------------
@@ -553,7 +532,7 @@ impl Tollgate {
                 .filter_map(|l| parse_listening(l))
                 .filter(|(n, _)| n == name)
                 .map(|(_, a)| a)
-                .last();
+                .next_back();
             if let Some(addr) = latest {
                 if self.addrs.get(name) != Some(&addr) {
                     self.addrs.insert(name.to_string(), addr);
@@ -580,5 +559,26 @@ impl Tollgate {
             Ok(Some(_)) | Err(_) => {}
             Ok(None) => tokio::time::sleep(Duration::from_millis(10)).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_listening_lines() {
+        let l =
+            "2025-01-01T00:00:00Z  INFO tollgate: listening entrypoint=http address=127.0.0.1:4242";
+        assert_eq!(
+            parse_listening(l),
+            Some(("http".to_string(), "127.0.0.1:4242".parse().unwrap()))
+        );
+        let l = strip_ansi("\u{1b}[32m INFO\u{1b}[0m listening \u{1b}[3mentrypoint\u{1b}[0m\u{1b}[2m=\u{1b}[0m\"https\" \u{1b}[3maddress\u{1b}[0m\u{1b}[2m=\u{1b}[0m127.0.0.1:1");
+        assert_eq!(
+            parse_listening(&l),
+            Some(("https".to_string(), "127.0.0.1:1".parse().unwrap()))
+        );
+        assert_eq!(parse_listening("listening entrypoint=http"), None);
     }
 }

@@ -82,7 +82,11 @@ impl TlsClient {
     }
 
     /// Handshake with `sni` (the name the certificate is verified against).
-    pub async fn connect(&self, addr: SocketAddr, sni: &str) -> std::io::Result<TlsStream<TcpStream>> {
+    pub async fn connect(
+        &self,
+        addr: SocketAddr,
+        sni: &str,
+    ) -> std::io::Result<TlsStream<TcpStream>> {
         let tcp = TcpStream::connect(addr).await?;
         let connector = TlsConnector::from(Arc::new(self.config()));
         let name = ServerName::try_from(sni.to_string()).unwrap();
@@ -111,7 +115,8 @@ pub async fn get(
         let (mut parts, body) = req.into_parts();
         parts.uri = uri;
         parts.headers.remove("host");
-        send.send_request(http::Request::from_parts(parts, body)).await?
+        send.send_request(http::Request::from_parts(parts, body))
+            .await?
     } else {
         let (mut send, conn) = hyper::client::conn::http1::handshake(io).await?;
         tokio::spawn(conn);

@@ -30,10 +30,18 @@ fn tls_config(certs: &[&str], extra_tls: &str, backend_url: &str) -> String {
 }
 
 async fn served_cn(tg: &Tollgate, sni: &str) -> String {
-    let stream = within(secs(5), "handshake", TlsClient::inspecting().connect(tg.addr("https"), sni))
-        .await
-        .expect("handshake");
-    let certs = stream.get_ref().1.peer_certificates().expect("server certificate");
+    let stream = within(
+        secs(5),
+        "handshake",
+        TlsClient::inspecting().connect(tg.addr("https"), sni),
+    )
+    .await
+    .expect("handshake");
+    let certs = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .expect("server certificate");
     common_name(certs[0].as_ref())
 }
 
@@ -45,7 +53,12 @@ async fn sni_chooses_among_three_certificates_with_wildcards_and_a_default() {
     ca.server(&["a.test"]).write(&dir, "a");
     ca.server(&["b.test", "www.b.test"]).write(&dir, "b");
     ca.server(&["*.wild.test"]).write(&dir, "w");
-    let tg = Tollgate::start_in(dir, &tls_config(&["a", "b", "w"], "", &be.url()), &["https"]).await;
+    let tg = Tollgate::start_in(
+        dir,
+        &tls_config(&["a", "b", "w"], "", &be.url()),
+        &["https"],
+    )
+    .await;
 
     assert_eq!(served_cn(&tg, "a.test").await, "a.test");
     assert_eq!(served_cn(&tg, "www.b.test").await, "b.test");
@@ -59,7 +72,9 @@ async fn sni_chooses_among_three_certificates_with_wildcards_and_a_default() {
         .connect(tg.addr("https"), "b.test")
         .await
         .expect("verified handshake");
-    let (status, _, body) = within(secs(5), "GET", get(stream, "b.test", "/hello")).await.unwrap();
+    let (status, _, body) = within(secs(5), "GET", get(stream, "b.test", "/hello"))
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     assert_eq!(Echo::parse(&body).uri, "/hello");
 }
@@ -70,9 +85,16 @@ async fn sni_strict_refuses_names_without_a_certificate() {
     let ca = Ca::new("test CA");
     let dir = TempDir::new("strict");
     ca.server(&["a.test"]).write(&dir, "a");
-    let tg = Tollgate::start_in(dir, &tls_config(&["a"], "  sniStrict = true", &be.url()), &["https"]).await;
+    let tg = Tollgate::start_in(
+        dir,
+        &tls_config(&["a"], "  sniStrict = true", &be.url()),
+        &["https"],
+    )
+    .await;
     assert_eq!(served_cn(&tg, "a.test").await, "a.test");
-    let refused = TlsClient::inspecting().connect(tg.addr("https"), "other.test").await;
+    let refused = TlsClient::inspecting()
+        .connect(tg.addr("https"), "other.test")
+        .await;
     assert!(refused.is_err(), "sniStrict must refuse an unknown name");
 }
 
@@ -88,14 +110,19 @@ async fn http2_is_negotiated_by_alpn_and_used() {
     c.alpn = vec![b"h2", b"http/1.1"];
     let stream = c.connect(tg.addr("https"), "a.test").await.unwrap();
     assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    let (status, version, body) = within(secs(5), "h2 GET", get(stream, "a.test", "/over-h2")).await.unwrap();
+    let (status, version, body) = within(secs(5), "h2 GET", get(stream, "a.test", "/over-h2"))
+        .await
+        .unwrap();
     assert_eq!((status, version), (200, http::Version::HTTP_2));
     let echo = Echo::parse(&body);
     assert_eq!(echo.uri, "/over-h2");
     assert_eq!(echo.header("x-forwarded-proto"), Some("https"));
 
     // A client that only speaks HTTP/1.1 still gets HTTP/1.1.
-    let stream = TlsClient::trusting(&ca.pem).connect(tg.addr("https"), "a.test").await.unwrap();
+    let stream = TlsClient::trusting(&ca.pem)
+        .connect(tg.addr("https"), "a.test")
+        .await
+        .unwrap();
     let (_, version, _) = get(stream, "a.test", "/").await.unwrap();
     assert_eq!(version, http::Version::HTTP_11);
 }
@@ -114,10 +141,16 @@ async fn tls12_is_refused_when_the_minimum_is_tls13() {
     .await;
     let mut old = TlsClient::trusting(&ca.pem);
     old.versions = vec![&rustls::version::TLS12];
-    assert!(old.connect(tg.addr("https"), "a.test").await.is_err(), "TLS 1.2 must be refused");
+    assert!(
+        old.connect(tg.addr("https"), "a.test").await.is_err(),
+        "TLS 1.2 must be refused"
+    );
     let mut new = TlsClient::trusting(&ca.pem);
     new.versions = vec![&rustls::version::TLS13];
-    let stream = new.connect(tg.addr("https"), "a.test").await.expect("TLS 1.3 works");
+    let stream = new
+        .connect(tg.addr("https"), "a.test")
+        .await
+        .expect("TLS 1.3 works");
     assert_eq!(get(stream, "a.test", "/").await.unwrap().0, 200);
 
     // Without minVersion, TLS 1.2 is accepted.
@@ -125,8 +158,14 @@ async fn tls12_is_refused_when_the_minimum_is_tls13() {
     let dir = TempDir::new("tls12");
     ca.server(&["a.test"]).write(&dir, "a");
     let tg = Tollgate::start_in(dir, &tls_config(&["a"], "", &be2.url()), &["https"]).await;
-    let stream = old.connect(tg.addr("https"), "a.test").await.expect("TLS 1.2 by default");
-    assert_eq!(stream.get_ref().1.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_2));
+    let stream = old
+        .connect(tg.addr("https"), "a.test")
+        .await
+        .expect("TLS 1.2 by default");
+    assert_eq!(
+        stream.get_ref().1.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
 }
 
 /// A request over a fresh connection; Err when the handshake or the request fails
@@ -155,9 +194,15 @@ async fn client_certificates_are_required_and_checked() {
     let tg = Tollgate::start_in(dir, &tls_config(&["a"], extra, &be.url()), &["https"]).await;
 
     let anonymous = TlsClient::trusting(&server_ca.pem);
-    assert!(try_get(&anonymous, &tg).await.is_err(), "no client certificate must be refused");
+    assert!(
+        try_get(&anonymous, &tg).await.is_err(),
+        "no client certificate must be refused"
+    );
     let rogue = TlsClient::trusting(&server_ca.pem).with_client_cert(&rogue_ca.client("mallory"));
-    assert!(try_get(&rogue, &tg).await.is_err(), "a certificate from another CA must be refused");
+    assert!(
+        try_get(&rogue, &tg).await.is_err(),
+        "a certificate from another CA must be refused"
+    );
     let alice = TlsClient::trusting(&server_ca.pem).with_client_cert(&client_ca.client("alice"));
     assert_eq!(try_get(&alice, &tg).await, Ok(200));
 
@@ -165,7 +210,8 @@ async fn client_certificates_are_required_and_checked() {
     let dir = TempDir::new("mtls-opt");
     server_ca.server(&["a.test"]).write(&dir, "a");
     dir.write("clients.pem", &client_ca.pem);
-    let extra = "  [entryPoints.https.tls.clientCA]\n  files = [\"clients.pem\"]\n  optional = true\n";
+    let extra =
+        "  [entryPoints.https.tls.clientCA]\n  files = [\"clients.pem\"]\n  optional = true\n";
     let tg = Tollgate::start_in(dir, &tls_config(&["a"], extra, &be.url()), &["https"]).await;
     assert_eq!(try_get(&anonymous, &tg).await, Ok(200));
     assert!(try_get(&rogue, &tg).await.is_err());
@@ -186,7 +232,12 @@ async fn http_redirects_to_https_keeping_host_path_query_and_the_https_port() {
     for permanent in [false, true] {
         let dir = TempDir::new("redirect");
         ca.server(&["example.test"]).write(&dir, "a");
-        let tg = Tollgate::start_in(dir, &redirect_config(permanent, &be.url()), &["http", "https"]).await;
+        let tg = Tollgate::start_in(
+            dir,
+            &redirect_config(permanent, &be.url()),
+            &["http", "https"],
+        )
+        .await;
         let https_port = tg.addr("https").port();
         let client = http1();
         let resp = client
@@ -213,8 +264,13 @@ async fn http_redirects_to_https_keeping_host_path_query_and_the_https_port() {
             format!("https://example.test:{https_port}/api/upload").as_str()
         );
         // Following the redirect by hand reaches the backend over TLS.
-        let stream = TlsClient::trusting(&ca.pem).connect(tg.addr("https"), "example.test").await.unwrap();
-        let (status, _, body) = get(stream, "example.test", "/zumi01/tree?token=a%20b&x=1").await.unwrap();
+        let stream = TlsClient::trusting(&ca.pem)
+            .connect(tg.addr("https"), "example.test")
+            .await
+            .unwrap();
+        let (status, _, body) = get(stream, "example.test", "/zumi01/tree?token=a%20b&x=1")
+            .await
+            .unwrap();
         assert_eq!(status, 200);
         assert_eq!(Echo::parse(&body).uri, "/zumi01/tree?token=a%20b&x=1");
     }
@@ -229,21 +285,27 @@ async fn tls_backend(ca: &Ca) -> (u16, tokio::task::JoinHandle<()>) {
         .map(|c| c.unwrap())
         .collect();
     let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let task = tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { return };
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
                 let svc = service_fn(|req| async move {
                     Ok::<_, std::convert::Infallible>(echo_response("tls-backend", req).await)
                 });
@@ -274,11 +336,23 @@ async fn https_backends_are_verified_against_configured_root_cas() {
 
     // Not trusted: 502, and tollgate keeps serving.
     let tg = Tollgate::start(&format!("{}{routes}", http_only()), &["http"]).await;
-    assert_eq!(status_of(&http1(), &tg.url("http", "/secure")).await.as_u16(), 502);
+    assert_eq!(
+        status_of(&http1(), &tg.url("http", "/secure"))
+            .await
+            .as_u16(),
+        502
+    );
 
     // insecureSkipVerify: proxied, with a warning in the log.
-    let mut tg = Tollgate::start(&format!("insecureSkipVerify = true\n{}{routes}", http_only()), &["http"]).await;
-    assert_eq!(echo_of(http1().get(tg.url("http", "/x"))).await.server, "tls-backend");
+    let mut tg = Tollgate::start(
+        &format!("insecureSkipVerify = true\n{}{routes}", http_only()),
+        &["http"],
+    )
+    .await;
+    assert_eq!(
+        echo_of(http1().get(tg.url("http", "/x"))).await.server,
+        "tls-backend"
+    );
     tg.wait_for_log("insecureSkipVerify", secs(5)).await;
     task.abort();
 }
@@ -303,18 +377,34 @@ async fn a_failed_handshake_does_not_affect_other_connections() {
     tokio::spawn(conn);
 
     for _ in 0..20 {
-        let mut s = tokio::net::TcpStream::connect(tg.addr("https")).await.unwrap();
-        let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n\x16\x03\x01garbage").await;
+        let mut s = tokio::net::TcpStream::connect(tg.addr("https"))
+            .await
+            .unwrap();
+        let _ = s
+            .write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n\x16\x03\x01garbage")
+            .await;
     }
     let wrong_ca = Ca::new("other");
-    assert!(TlsClient::trusting(&wrong_ca.pem).connect(tg.addr("https"), "a.test").await.is_err());
+    assert!(TlsClient::trusting(&wrong_ca.pem)
+        .connect(tg.addr("https"), "a.test")
+        .await
+        .is_err());
 
     let req = http::Request::get("https://a.test/still-here")
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .unwrap();
-    let resp = within(secs(5), "request on the old connection", send.send_request(req)).await.unwrap();
+    let resp = within(
+        secs(5),
+        "request on the old connection",
+        send.send_request(req),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), 200);
-    let stream = TlsClient::trusting(&ca.pem).connect(tg.addr("https"), "a.test").await.unwrap();
+    let stream = TlsClient::trusting(&ca.pem)
+        .connect(tg.addr("https"), "a.test")
+        .await
+        .unwrap();
     assert_eq!(get(stream, "a.test", "/").await.unwrap().0, 200);
     tg.assert_running();
 }
@@ -350,13 +440,30 @@ async fn bad_certificate_files_are_clear_errors_at_check_and_start() {
             "[entryPoints.https]\naddress = \"127.0.0.1:0\"\n  [entryPoints.https.tls]\n{certs}{routes}"
         );
         let (path, out) = check_file(&dir, &format!("{name}.toml"), &cfg).await;
-        assert!(!out.status.success(), "{name}: check must fail\n{}", out.all());
+        assert!(
+            !out.status.success(),
+            "{name}: check must fail\n{}",
+            out.all()
+        );
         let file_name = path.file_name().unwrap().to_str().unwrap();
-        assert!(out.stderr.contains(file_name), "{name}: names the config file\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(file_name),
+            "{name}: names the config file\n{}",
+            out.stderr
+        );
         for n in needles {
-            assert!(out.stderr.contains(n), "{name}: stderr lacks {n:?}:\n{}", out.stderr);
+            assert!(
+                out.stderr.contains(n),
+                "{name}: stderr lacks {n:?}:\n{}",
+                out.stderr
+            );
         }
-        let run = run_tollgate(dir.path(), &["run", "--config", path.to_str().unwrap()], secs(20)).await;
+        let run = run_tollgate(
+            dir.path(),
+            &["run", "--config", path.to_str().unwrap()],
+            secs(20),
+        )
+        .await;
         assert!(!run.status.success(), "{name}: run must refuse to start");
         assert!(run.stderr.contains(needles[1]), "{name}: {}", run.stderr);
     }
