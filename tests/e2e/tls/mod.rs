@@ -468,3 +468,78 @@ async fn bad_certificate_files_are_clear_errors_at_check_and_start() {
         assert!(run.stderr.contains(needles[1]), "{name}: {}", run.stderr);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_may_be_inline_pem() {
+    let be = echo("be").await;
+    let ca = Ca::new("test CA");
+    let leaf = ca.server(&["inline.test"]);
+    let cfg = format!(
+        "defaultEntryPoints = [\"https\"]\n[entryPoints.https]\naddress = \"127.0.0.1:0\"\n  [entryPoints.https.tls]\n  [[entryPoints.https.tls.certificates]]\n  certFile = \"\"\"\n{}\"\"\"\n  keyFile = \"\"\"\n{}\"\"\"\n",
+        leaf.cert_pem, leaf.key_pem
+    ) + &frontend("all", "b", "PathPrefix:/")
+        + &backend("b", &be.url());
+    let tg = Tollgate::start(&cfg, &["https"]).await;
+    let stream = TlsClient::trusting(&ca.pem)
+        .connect(tg.addr("https"), "inline.test")
+        .await
+        .expect("handshake with the inline certificate");
+    assert_eq!(get(stream, "inline.test", "/").await.unwrap().0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_certificate_file_is_served_without_a_restart() {
+    let be = echo("be").await;
+    let ca = Ca::new("test CA");
+    let dir = TempDir::new("cert-reload");
+    ca.server(&["a.test"]).write(&dir, "a");
+    let cfg = "[file]\nwatch = true\n".to_string() + &tls_config(&["a"], "", &be.url());
+    let mut tg = Tollgate::start_in(dir, &cfg, &["https"]).await;
+    assert_eq!(served_cn(&tg, "a.test").await, "a.test");
+
+    // An open connection from before the renewal keeps working after it.
+    let old = TlsClient::trusting(&ca.pem)
+        .connect(tg.addr("https"), "a.test")
+        .await
+        .unwrap();
+
+    // Renew: a new certificate (new CN, same name) written over the files, as
+    // certbot or a sysadmin would (temp file + rename).
+    let fresh = ca.server(&["renewed.a.test", "a.test"]);
+    let dirp = tg.dir().to_path_buf();
+    std::fs::write(dirp.join("a.key.tmp"), &fresh.key_pem).unwrap();
+    std::fs::write(dirp.join("a.crt.tmp"), &fresh.cert_pem).unwrap();
+    std::fs::rename(dirp.join("a.key.tmp"), dirp.join("a.key")).unwrap();
+    std::fs::rename(dirp.join("a.crt.tmp"), dirp.join("a.crt")).unwrap();
+    let addr = tg.addr("https");
+    eventually(
+        secs(5),
+        "the renewed certificate is served",
+        || async move {
+            let s = TlsClient::inspecting().connect(addr, "a.test").await.ok()?;
+            let cn = common_name(s.get_ref().1.peer_certificates()?[0].as_ref());
+            (cn == "renewed.a.test").then_some(())
+        },
+    )
+    .await;
+    assert_eq!(get(old, "a.test", "/").await.unwrap().0, 200);
+    tg.assert_running();
+    tg.wait_for_log("configuration reloaded", secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regex_redirects_rewrite_the_full_url() {
+    let cfg = "[entryPoints.http]\naddress = \"127.0.0.1:0\"\n  [entryPoints.http.redirect]\n  regex = \"^http://(www\\\\.)?example\\\\.test/(.*)\"\n  replacement = \"https://example.test/new/$2\"\n  permanent = true\n".to_string();
+    let tg = Tollgate::start(&cfg, &["http"]).await;
+    let resp = http1()
+        .get(tg.url("http", "/old/page?x=1"))
+        .header("host", "www.example.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 301);
+    assert_eq!(
+        resp.headers()["location"],
+        "https://example.test/new/old/page?x=1"
+    );
+}
