@@ -153,3 +153,27 @@ async fn check_on_a_missing_file_fails_naming_it() {
     assert!(!out.status.success());
     assert!(out.stderr.contains("nope.toml"), "{}", out.stderr);
 }
+
+/// Every configuration shipped in `config/` passes `tollgate check` (with
+/// certificate files where one expects them), so the docs never rot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipped_configs_pass_check() {
+    let config_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&config_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let dir = TempDir::new("shipped");
+        dir.write("SSL/cert.pem", include_bytes!("fixtures/SSL/cert.pem"));
+        dir.write("SSL/key.pem", include_bytes!("fixtures/SSL/key.pem"));
+        let name = path.file_name().unwrap().to_str().unwrap();
+        dir.write(name, std::fs::read(&path).unwrap());
+        let out = run_tollgate(dir.path(), &["check", "--config", name], secs(30)).await;
+        assert!(out.status.success(), "{name}:\n{}", out.all());
+        assert!(!out.stderr.contains("warning"), "{name} has warnings:\n{}", out.stderr);
+        checked += 1;
+    }
+    assert!(checked >= 2, "found only {checked} configs in {}", config_dir.display());
+}
