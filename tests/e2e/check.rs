@@ -172,8 +172,16 @@ async fn shipped_configs_pass_check() {
         dir.write(name, std::fs::read(&path).unwrap());
         let out = run_tollgate(dir.path(), &["check", "--config", name], secs(30)).await;
         assert!(out.status.success(), "{name}:\n{}", out.all());
-        assert!(!out.stderr.contains("warning"), "{name} has warnings:\n{}", out.stderr);
+        assert!(
+            !out.stderr.contains("warning"),
+            "{name} has warnings:\n{}",
+            out.stderr
+        );
         checked += 1;
     }
-    assert!(checked >= 2, "found only {checked} configs in {}", config_dir.display());
+    assert!(
+        checked >= 2,
+        "found only {checked} configs in {}",
+        config_dir.display()
+    );
 }
