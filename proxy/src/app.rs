@@ -24,13 +24,16 @@ pub fn check(path: &Path) -> Result<String, String> {
 pub async fn run(config_path: PathBuf, config: Config) -> Result<(), String> {
     let grace = config.grace_timeout;
     let watch = config.file.as_ref().is_some_and(|f| f.watch);
+    let baseline = watch.then(|| watch::baseline(&config, &config_path));
     let shared = Shared::new(server_name());
     let http = Arc::new(entrypoint::http_server(&config.responding_timeouts));
     let drain = Drain::new();
+    // Installed before anything listens: SIGHUP's default action is to kill.
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     let reloader = Reloader::start(config_path, config, shared, http, drain.clone()).await?;
 
-    let watcher = watch.then(|| watch::spawn(reloader.clone()));
-    let hangup = tokio::spawn(reload_on_sighup(reloader.clone()));
+    let watcher = baseline.map(|b| watch::spawn(reloader.clone(), b));
+    let hangup = tokio::spawn(reload_on_sighup(reloader.clone(), hup));
 
     let signal = wait_for_stop_signal().await;
     tracing::info!(
@@ -50,9 +53,11 @@ pub async fn run(config_path: PathBuf, config: Config) -> Result<(), String> {
     Ok(())
 }
 
-async fn reload_on_sighup(reloader: Arc<Reloader>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+async fn reload_on_sighup(
+    reloader: Arc<Reloader>,
+    hup: std::io::Result<tokio::signal::unix::Signal>,
+) {
+    let Ok(mut hup) = hup else {
         tracing::warn!("cannot listen for SIGHUP; reload by file change only");
         return;
     };

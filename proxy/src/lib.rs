@@ -10,6 +10,7 @@
 //! Modules are declared in the order a request meets them; `config` and
 //! `runtime` are the two subsystems that build what the request path reads.
 
+pub mod acme;
 pub mod config;
 pub mod reload;
 pub mod runtime;

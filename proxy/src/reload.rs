@@ -204,6 +204,7 @@ impl Reloader {
             announce(&config, &name, listener.local_addr);
             state.listeners.insert(name, (address, listener));
         }
+        self.shared.acme.apply(&config);
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
         Ok(())
     }

@@ -66,6 +66,22 @@ async fn route_and_forward(
     {
         return Ok(text_response(http::StatusCode::OK, "OK"));
     }
+    // ACME HTTP-01, before redirects and plugins (tokens exist only while
+    // an order runs).
+    if let Some(token) = req
+        .uri()
+        .path()
+        .strip_prefix("/.well-known/acme-challenge/")
+    {
+        if let Some(key_auth) = conn.shared.acme.http01(&entry.name, token) {
+            let mut resp = Response::new(ProxyBody::full(key_auth));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            return Ok(resp);
+        }
+    }
     if let Some(redirect) = &entry.redirect {
         return Ok(redirect.respond(&req, &conn.shared, conn.client.tls));
     }

@@ -31,12 +31,23 @@ const QUIET_PERIOD: Duration = Duration::from_millis(100);
 /// Fallback for filesystems without change events.
 const POLL_INTERVAL: Duration = Duration::from_secs(3);
 
-/// Start watching; the task runs until aborted.
-pub fn spawn(reloader: Arc<Reloader>) -> JoinHandle<()> {
-    tokio::spawn(run(reloader))
+/// What is running, taken before the first config is applied: its config
+/// files as the loader read them, the other files (certificates, plugins) as
+/// they are now. A file changed between this and the watcher's start is
+/// then still seen as a change.
+pub struct Baseline(u64);
+
+pub fn baseline(config: &Config, main: &Path) -> Baseline {
+    let deps = Dependencies::of(config, main);
+    Baseline(combine(config.source_digest, others_digest(&deps)))
 }
 
-async fn run(reloader: Arc<Reloader>) {
+/// Start watching from `baseline`; the task runs until aborted.
+pub fn spawn(reloader: Arc<Reloader>, baseline: Baseline) -> JoinHandle<()> {
+    tokio::spawn(run(reloader, baseline))
+}
+
+async fn run(reloader: Arc<Reloader>, baseline: Baseline) {
     let (tx, mut events) = mpsc::unbounded_channel();
     let mut watcher = match notify::recommended_watcher(move |_event| {
         let _ = tx.send(());
@@ -48,11 +59,12 @@ async fn run(reloader: Arc<Reloader>) {
         }
     };
     let mut watched = BTreeSet::new();
-    let mut files = Dependencies::of(&reloader.current_config(), reloader.config_path());
+    let config = reloader.current_config();
+    let mut files = Dependencies::of(&config, reloader.config_path());
     if let Some(w) = watcher.as_mut() {
         rewatch(w, &mut watched, &files);
     }
-    let mut applied = fingerprint_blocking(files.clone()).await;
+    let mut applied = baseline.0;
     let mut poll = tokio::time::interval(POLL_INTERVAL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
@@ -64,27 +76,25 @@ async fn run(reloader: Arc<Reloader>) {
             }
             _ = poll.tick() => {}
         }
-        let now = fingerprint_blocking(files.clone()).await;
+        let now = files.fingerprint().await;
         if now == applied {
             continue;
         }
-        let _ = reloader.reload("file change").await;
+        let reloaded = reloader.reload("file change").await.is_ok();
         // A reload can add or remove files (a new certificate, a provider
         // directory): follow the config now in force.
-        let before = std::mem::replace(
-            &mut files,
-            Dependencies::of(&reloader.current_config(), reloader.config_path()),
-        );
+        let config = reloader.current_config();
+        files = Dependencies::of(&config, reloader.config_path());
         if let Some(w) = watcher.as_mut() {
             rewatch(w, &mut watched, &files);
         }
-        // `now` was taken before the reload read the files: a save landing
-        // during the reload differs from it and is applied on the next round.
-        // (Fingerprinting again here would record that save as applied.)
-        applied = if files == before {
-            now
+        applied = if reloaded {
+            // Exactly what the loader read: a save landing during the
+            // reload differs and is applied on the next round.
+            files.fingerprint_with(config.source_digest).await
         } else {
-            fingerprint_blocking(files.clone()).await
+            // Refused: wait for the next change rather than retrying this one.
+            now
         };
     }
 }
@@ -92,6 +102,9 @@ async fn run(reloader: Arc<Reloader>) {
 /// Every file and directory whose content the running config depends on.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Dependencies {
+    /// The main file and the `[file]` provider's files, in the loader's order.
+    config_files: Vec<PathBuf>,
+    /// Everything else read from disk: certificates, keys, CAs, plugins.
     files: BTreeSet<PathBuf>,
     /// Directories whose `*.toml` files are config (`[file] directory`).
     directories: BTreeSet<PathBuf>,
@@ -100,8 +113,8 @@ struct Dependencies {
 impl Dependencies {
     fn of(config: &Config, main: &Path) -> Dependencies {
         let mut d = Dependencies::default();
-        d.files.insert(main.to_path_buf());
-        d.files.extend(config.dynamic_files.iter().cloned());
+        d.config_files.push(main.to_path_buf());
+        d.config_files.extend(config.dynamic_files.iter().cloned());
         if let Some(dir) = config.file.as_ref().and_then(|f| f.directory.as_ref()) {
             let base = main.parent().unwrap_or(Path::new(""));
             d.directories.insert(base.join(dir));
@@ -140,7 +153,7 @@ impl Dependencies {
     /// the file is a symlink), and the provider directories.
     fn watch_dirs(&self) -> BTreeSet<PathBuf> {
         let mut dirs = self.directories.clone();
-        for f in &self.files {
+        for f in self.config_files.iter().chain(&self.files) {
             if let Some(p) = f.parent() {
                 dirs.insert(if p.as_os_str().is_empty() {
                     PathBuf::from(".")
@@ -177,15 +190,46 @@ fn rewatch(
     *watched = wanted;
 }
 
-async fn fingerprint_blocking(deps: Dependencies) -> u64 {
-    tokio::task::spawn_blocking(move || fingerprint(&deps))
+impl Dependencies {
+    /// The fingerprint of everything as it is on disk now.
+    async fn fingerprint(&self) -> u64 {
+        let deps = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let contents: Vec<Option<Vec<u8>>> = deps
+                .config_files
+                .iter()
+                .map(|f| std::fs::read(f).ok())
+                .collect();
+            let digest = crate::config::digest_files(
+                deps.config_files
+                    .iter()
+                    .zip(&contents)
+                    .map(|(p, c)| (p.as_path(), c.as_deref())),
+            );
+            combine(digest, others_digest(&deps))
+        })
         .await
         .unwrap_or(0)
+    }
+
+    /// The fingerprint with the config files' part given (as loaded).
+    async fn fingerprint_with(&self, config_digest: u64) -> u64 {
+        let deps = self.clone();
+        tokio::task::spawn_blocking(move || combine(config_digest, others_digest(&deps)))
+            .await
+            .unwrap_or(0)
+    }
 }
 
-/// A hash of every dependency's content (following symlinks); a missing
-/// file hashes differently from an empty one.
-fn fingerprint(deps: &Dependencies) -> u64 {
+fn combine(a: u64, b: u64) -> u64 {
+    let mut h = DefaultHasher::new();
+    (a, b).hash(&mut h);
+    h.finish()
+}
+
+/// A hash of the non-config dependencies' content (following symlinks); a
+/// missing file hashes differently from an empty one.
+fn others_digest(deps: &Dependencies) -> u64 {
     let mut h = DefaultHasher::new();
     for f in &deps.files {
         f.hash(&mut h);
@@ -210,23 +254,47 @@ fn fingerprint(deps: &Dependencies) -> u64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn fingerprint_follows_content_not_timestamps() {
+    #[tokio::test]
+    async fn fingerprint_follows_content_not_timestamps() {
         let dir = std::env::temp_dir().join(format!("tollgate-fp-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("a.toml");
-        std::fs::write(&f, "x = 1").unwrap();
+        let main = dir.join("main.toml");
+        let cert = dir.join("a.pem");
+        std::fs::write(&main, "x = 1").unwrap();
+        std::fs::write(&cert, "c").unwrap();
         let deps = Dependencies {
-            files: BTreeSet::from([f.clone()]),
+            config_files: vec![main.clone()],
+            files: BTreeSet::from([cert.clone()]),
             directories: BTreeSet::new(),
         };
-        let first = fingerprint(&deps);
-        std::fs::write(&f, "x = 1").unwrap();
-        assert_eq!(fingerprint(&deps), first, "same content, same fingerprint");
-        std::fs::write(&f, "x = 2").unwrap();
-        assert_ne!(fingerprint(&deps), first);
-        std::fs::remove_file(&f).unwrap();
-        assert_ne!(fingerprint(&deps), first, "a missing file is a change");
+        let first = deps.fingerprint().await;
+        let loaded = crate::config::digest_files([(main.as_path(), Some(&b"x = 1"[..]))]);
+        assert_eq!(
+            deps.fingerprint_with(loaded).await,
+            first,
+            "loader and watcher agree"
+        );
+        std::fs::write(&main, "x = 1").unwrap();
+        assert_eq!(
+            deps.fingerprint().await,
+            first,
+            "same content, same fingerprint"
+        );
+        std::fs::write(&main, "x = 2").unwrap();
+        assert_ne!(deps.fingerprint().await, first);
+        std::fs::write(&main, "x = 1").unwrap();
+        std::fs::write(&cert, "renewed").unwrap();
+        assert_ne!(
+            deps.fingerprint().await,
+            first,
+            "a certificate change counts"
+        );
+        std::fs::remove_file(&cert).unwrap();
+        assert_ne!(
+            deps.fingerprint().await,
+            first,
+            "a missing file is a change"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod acme;
 mod balancing;
 mod check;
 mod errors;

@@ -41,6 +41,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let tree = Tree::parse(Arc::from(path), text)?;
     let mut errors = Vec::new();
     let mut dynamic = Vec::new();
+    let mut texts = Vec::new();
     for file in dynamic_files(&tree, path, &mut errors) {
         let parsed = std::fs::read_to_string(&file)
             .map_err(|e| {
@@ -49,7 +50,11 @@ pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
                     file.display()
                 )))
             })
-            .and_then(|text| Tree::parse(Arc::from(file.as_path()), &text));
+            .and_then(|text| {
+                let t = Tree::parse(Arc::from(file.as_path()), &text);
+                texts.push(text);
+                t
+            });
         match parsed {
             Ok(t) => dynamic.push(t),
             Err(e) => errors.extend(e.errors),
@@ -57,6 +62,15 @@ pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
     }
     let mut config = read_config(&tree, &dynamic, path);
     config.dynamic_files = dynamic.iter().map(|t| t.file().to_path_buf()).collect();
+    config.source_digest = super::digest_files(
+        std::iter::once((path, Some(text.as_bytes()))).chain(
+            config
+                .dynamic_files
+                .iter()
+                .zip(&texts)
+                .map(|(p, t)| (p.as_path(), Some(t.as_bytes()))),
+        ),
+    );
     let mut warnings = Vec::new();
     for t in std::iter::once(tree).chain(dynamic) {
         let findings = t.finish();
@@ -138,7 +152,6 @@ const fn unsupported(key: &'static str, what: &'static str) -> Unsupported {
 const GLOBAL_UNSUPPORTED: &[Unsupported] = &[
     unsupported("accessLogsFile", "access log"),
     unsupported("accessLog", "access log"),
-    unsupported("acme", "ACME (automatic certificates)"),
     unsupported("api", "API and dashboard"),
     unsupported("web", "web API and dashboard"),
     unsupported("rest", "REST provider"),
@@ -266,6 +279,7 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
         // [ping]: in 1.7 it serves Traefik's own handlers, not frontends.
         default_entry_points = user_entry_points;
     }
+    let acme = super::acme::read_acme(&root, path, &entry_points);
     Config {
         source: path.to_path_buf(),
         default_entry_points,
@@ -279,8 +293,10 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
         backend_tls: read_backend_tls(&root, path),
         ping,
         plugins,
+        acme,
         file: root.section("file").map(|n| read_file_provider(&n)),
         dynamic_files: Vec::new(),
+        source_digest: 0,
         warnings: Vec::new(),
     }
 }
@@ -1704,10 +1720,10 @@ weight = -2
         let text = format!(
             "{MINIMAL}{}",
             r#"
-[acme]
-email = "a@b.c"
-[[acme.domains]]
-main = "x"
+[api]
+entryPoint = "a"
+[api.statistics]
+recentErrors = 1
 [backends.b.circuitBreaker]
 expression = "NetworkErrorRatio() > 0.5"
 [backends.b.loadBalancer]
@@ -1723,7 +1739,7 @@ graceTimeOut = "3s"
         assert_eq!(
             warnings(&config),
             [
-                "t.toml:11:2: acme: ACME (automatic certificates): not yet supported, ignored",
+                "t.toml:11:2: api: API and dashboard: not yet supported, ignored",
                 "t.toml:15:13: backends.b.circuitBreaker: circuit breakers: not yet supported, ignored",
                 "t.toml:19:26: backends.b.loadBalancer.stickiness: sticky sessions: not yet supported, ignored",
                 "t.toml:22:1: lifeCycle.requestAcceptGraceTimeout: accept grace period: not yet supported, ignored",

@@ -35,10 +35,14 @@ pub struct Config {
     pub ping: Option<String>,
     /// `[plugins.NAME]`: WebAssembly middleware frontends can list.
     pub plugins: BTreeMap<String, PluginConfig>,
+    /// `[acme]`: automatic certificates.
+    pub acme: Option<AcmeConfig>,
     /// `[file]` provider settings (watching is implemented by the hot-reload work).
     pub file: Option<FileProvider>,
     /// The `[file]` provider's files that were merged in (for watching).
     pub dynamic_files: Vec<PathBuf>,
+    /// `config::digest_files` of the main file and `dynamic_files`, as read.
+    pub source_digest: u64,
     /// Warnings found while loading (unknown keys, sections not yet supported).
     /// They never stop a load; `tollgate check` and `run` print them.
     pub warnings: Vec<Diagnostic>,
@@ -350,4 +354,41 @@ pub struct BackendTls {
     pub root_cas: Vec<PemSource>,
     /// `insecureSkipVerify`: accept any backend certificate (logged as a warning).
     pub insecure_skip_verify: bool,
+}
+
+/// `[acme]`: automatic certificates (Traefik 1.7 keys; see `crate::acme`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcmeConfig {
+    pub email: String,
+    /// `storage`: the JSON file holding the account and the certificates.
+    pub storage: PathBuf,
+    /// `entryPoint`: the TLS entrypoint the certificates are for.
+    pub entry_point: String,
+    /// `onHostRule`: also get certificates for frontends' `Host:` rules.
+    pub on_host_rule: bool,
+    /// `caServer`: the ACME directory URL (default: Let's Encrypt production).
+    pub ca_server: String,
+    /// `caCertificates`: PEM files trusted for the CA's own HTTPS, besides
+    /// the system roots (and `LEGO_CA_CERTIFICATES`).
+    pub ca_certificates: Vec<PathBuf>,
+    /// `acmeLogging`: log every step at info level.
+    pub acme_logging: bool,
+    /// `[acme.httpChallenge] entryPoint`.
+    pub http_challenge: Option<String>,
+    /// `[acme.tlsChallenge]`.
+    pub tls_challenge: bool,
+    /// `[[acme.domains]]`: each a certificate for `main` plus `sans`.
+    pub domains: Vec<Vec<String>>,
+    pub key_type: AcmeKeyType,
+    /// `renewBefore` (tollgate extension): renew when less remains. 30 days.
+    pub renew_before: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AcmeKeyType {
+    #[default]
+    Ec256,
+    Ec384,
+    Rsa2048,
+    Rsa4096,
 }

@@ -66,7 +66,7 @@ pub fn compile(
         else {
             continue;
         };
-        routes.tls = compile_tls(name, ep, &mut errors);
+        routes.tls = compile_tls(config, shared, name, ep, &mut errors);
         routes.redirect = compile_redirect(config, ep, shared);
         let slot = shared.slot(name);
         if entrypoints.len() <= slot {
@@ -102,7 +102,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
     for (name, ep) in &config.entry_points {
         let trust = compile_trust(ep, &mut errors);
         compile_entry(config, name, &backends, &chains, trust, &mut errors);
-        compile_tls(name, ep, &mut errors);
+        compile_tls(config, &shared, name, ep, &mut errors);
     }
     if errors.is_empty() {
         Ok(())
@@ -177,17 +177,28 @@ fn compile_backend(b: &Backend, shared: &Shared, errors: &mut Vec<Diagnostic>) -
     }
 }
 
-fn compile_tls(name: &str, ep: &EntryPoint, errors: &mut Vec<Diagnostic>) -> Option<TlsServer> {
+fn compile_tls(
+    config: &Config,
+    shared: &Shared,
+    name: &str,
+    ep: &EntryPoint,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<TlsServer> {
     let tls = ep.tls.as_ref()?;
-    if tls.certificates.is_empty() {
+    // ACME's entrypoint gets its certificates from ACME (crate::acme).
+    let acme = config.acme.as_ref().filter(|a| a.entry_point == name);
+    if tls.certificates.is_empty() && acme.is_none() {
         errors.push(Diagnostic::at(
             tls.location.clone(),
             format!("entrypoint {name:?}: TLS needs at least one [[entryPoints.{name}.tls.certificates]]"),
         ));
         return None;
     }
-    match acceptor::build(name, tls, false) {
-        Ok(server) => Some(server),
+    match acceptor::build(name, tls, acme.is_some_and(|a| a.tls_challenge)) {
+        Ok(server) => {
+            server.resolver.set_acme(shared.acme.clone());
+            Some(server)
+        }
         Err(e) => {
             errors.extend(e.errors);
             None

@@ -44,6 +44,8 @@ pub struct Shared {
     pub server_name: HeaderValue,
     /// The WebAssembly runtime, started with the first config that uses a plugin.
     plugin_host: std::sync::OnceLock<Arc<PluginHost>>,
+    /// ACME certificates and challenges (survive reloads).
+    pub acme: Arc<crate::acme::AcmeState>,
 }
 
 impl Shared {
@@ -55,6 +57,7 @@ impl Shared {
             bound_ports: ArcSwap::from_pointee(Vec::new()),
             server_name,
             plugin_host: std::sync::OnceLock::new(),
+            acme: Arc::default(),
         })
     }
 

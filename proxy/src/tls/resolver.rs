@@ -22,6 +22,9 @@ pub struct SniResolver {
     strict: bool,
     /// TLS-ALPN-01 challenge certificates by domain (filled by ACME).
     challenges: ArcSwap<HashMap<String, Arc<CertifiedKey>>>,
+    /// Process-wide ACME certificates and TLS-ALPN-01 challenges, consulted
+    /// after the configured certificates.
+    acme: std::sync::OnceLock<Arc<crate::acme::AcmeState>>,
 }
 
 impl SniResolver {
@@ -30,6 +33,7 @@ impl SniResolver {
             store: ArcSwap::from_pointee(store),
             strict,
             challenges: ArcSwap::from_pointee(HashMap::new()),
+            acme: std::sync::OnceLock::new(),
         }
     }
 
@@ -40,6 +44,11 @@ impl SniResolver {
 
     pub fn current(&self) -> Arc<CertStore> {
         self.store.load_full()
+    }
+
+    /// Serve ACME certificates (and TLS-ALPN-01 challenges) from `acme`.
+    pub fn set_acme(&self, acme: Arc<crate::acme::AcmeState>) {
+        let _ = self.acme.set(acme);
     }
 
     pub fn set_challenges(&self, challenges: HashMap<String, Arc<CertifiedKey>>) {
@@ -56,11 +65,20 @@ impl ResolvesServerCert for SniResolver {
         if is_acme {
             // A validation handshake gets the challenge certificate or nothing.
             let sni = sni?;
-            return self.challenges.load().get(sni).cloned();
+            if let Some(k) = self.challenges.load().get(sni) {
+                return Some(k.clone());
+            }
+            return self.acme.get().and_then(|a| a.tls_alpn01(sni));
         }
         let store = self.store.load();
         if let Some(k) = sni.and_then(|name| store.lookup(name)) {
             return Some(k.clone());
+        }
+        let acme = self.acme.get().map(|a| a.certs.load());
+        if let (Some(acme), Some(name)) = (&acme, sni) {
+            if let Some(k) = acme.lookup(name) {
+                return Some(k.clone());
+            }
         }
         if self.strict && sni.is_some() {
             tracing::debug!(
@@ -69,6 +87,9 @@ impl ResolvesServerCert for SniResolver {
             );
             return None;
         }
-        store.default_key().cloned()
+        store
+            .default_key()
+            .or_else(|| acme.as_ref().and_then(|a| a.default_key()))
+            .cloned()
     }
 }

@@ -14,8 +14,6 @@
 //! response headers and the status stay writable in `handle_response` even
 //! without `buffer_response` (the ABI leaves this to the host).
 
-use std::time::Instant;
-
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri};
 use wasmtime::{Caller, Linker};
@@ -461,7 +459,8 @@ async fn read_body(mut caller: C<'_>, kind: u32, buf: u32, limit: u32) -> Result
 }
 
 /// The first read of the request body collects it whole (bounded). The
-/// wait is the client's, not the guest's: the call's deadline moves by it.
+/// wait is the client's, not the guest's: no epoch ticks are counted while
+/// the guest waits in here.
 async fn buffer_request_body(caller: &mut C<'_>) -> Result<()> {
     let limit = caller.data().shared.max_body;
     let ex = exchange(caller)?;
@@ -475,9 +474,7 @@ async fn buffer_request_body(caller: &mut C<'_>) -> Result<()> {
     let BodySlot::Stream(stream) = std::mem::replace(&mut ex.req_body, placeholder) else {
         return Ok(());
     };
-    let started = Instant::now();
     let collected = body::collect(stream, limit).await;
-    caller.data_mut().deadline += started.elapsed();
     let collected = collected.map_err(|e| {
         wasmtime::Error::new(match e {
             CollectError::TooLarge => HostError::RequestBodyTooLarge(limit),

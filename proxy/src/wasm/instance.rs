@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::StatusCode;
 use wasmtime::{Engine, Memory, ResourceLimiter, Store, Trap, TypedFunc, UpdateDeadline};
@@ -13,7 +13,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::I32Exit;
 
 use super::cache::CompiledModule;
-use super::engine::Ticker;
+use super::engine::{Ticker, TICK};
 use super::exchange::Exchange;
 use super::wasi::{self, Preopen};
 
@@ -40,8 +40,11 @@ pub(crate) struct HostState {
     pub exchange: Option<Box<Exchange>>,
     /// Features the guest enabled outside a request (at start).
     pub global_features: u32,
-    /// When the current call must be stopped.
-    pub deadline: Instant,
+    /// Epoch ticks the current call may still run for. Counted only while
+    /// guest code runs: time spent yielded to other tasks (a busy server)
+    /// or waiting in a host call (a slow upload) does not use it up, so a
+    /// loaded proxy does not kill guests that are merely slow to be scheduled.
+    pub ticks_left: u32,
     /// The last messages the guest logged while starting, for the error.
     pub start_log: Vec<String>,
     pub starting: bool,
@@ -87,6 +90,12 @@ impl ResourceLimiter for Limits {
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
+}
+
+/// A call's time in epoch ticks (at least one).
+fn ticks_for(timeout: Duration) -> u32 {
+    let ticks = timeout.as_micros() / TICK.as_micros().max(1);
+    u32::try_from(ticks).unwrap_or(u32::MAX).max(1)
 }
 
 /// Raised by the epoch callback once the call's deadline has passed.
@@ -222,6 +231,9 @@ pub(crate) struct Guest {
     store: Store<HostState>,
     handle_request: TypedFunc<(), i64>,
     handle_response: TypedFunc<(i32, i32), ()>,
+    /// This instance's place under its plugin's instance limit, if any;
+    /// freed when the instance is dropped.
+    pub(crate) place: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Guest {
@@ -243,20 +255,22 @@ impl Guest {
             memory: None,
             exchange: None,
             global_features: 0,
-            deadline: Instant::now() + shared.start_timeout,
+            ticks_left: ticks_for(shared.start_timeout),
             start_log: Vec::new(),
             starting: true,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limits);
-        // At each epoch tick: stop the call if its deadline has passed,
-        // otherwise let other tasks on this tokio worker run.
-        store.epoch_deadline_callback(|ctx| {
-            if Instant::now() >= ctx.data().deadline {
-                Err(wasmtime::Error::new(DeadlineExceeded))
-            } else {
-                Ok(UpdateDeadline::Yield(1))
+        // At each epoch tick the guest is running: stop the call if it has
+        // used up its time, otherwise let other tasks on this tokio worker
+        // run before it goes on.
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            if state.ticks_left == 0 {
+                return Err(wasmtime::Error::new(DeadlineExceeded));
             }
+            state.ticks_left -= 1;
+            Ok(UpdateDeadline::Yield(1))
         });
         store.set_epoch_deadline(1);
 
@@ -316,6 +330,7 @@ impl Guest {
             store,
             handle_request,
             handle_response,
+            place: None,
         })
     }
 
@@ -325,7 +340,7 @@ impl Guest {
 
     fn arm(&mut self) {
         let state = self.store.data_mut();
-        state.deadline = Instant::now() + state.shared.timeout;
+        state.ticks_left = ticks_for(state.shared.timeout);
         // A guest that coped with a refused `memory.grow` earlier must not
         // have a later, unrelated trap reported as out of memory.
         state.limits.hit = false;

@@ -14,16 +14,19 @@
 //!              hook.on_error() / drop       handle_response(is_error=1) in a task
 //! ```
 //!
-//! Containment: every call into a guest has a deadline (epoch interruption;
-//! it also yields to tokio every tick so a busy guest cannot hog a worker)
-//! and every instance a memory limit. A trap, a deadline or running out of
+//! Containment: every call into a guest has a deadline (epoch interruption,
+//! counted in ticks of 2 ms while guest code runs, so neither a busy server
+//! nor a slow client uses it up; a running guest also yields to tokio at
+//! every tick, so it cannot hog a worker) and every instance a memory limit. A trap, a deadline or running out of
 //! memory fails only that request (500), logs the plugin and the cause, and
 //! drops that instance; nothing a guest does can panic tollgate.
 //!
 //! A guest that enables the tollgate-only feature bit `1 << 31` (our SDK
 //! does for plugins with `WANTS_RESPONSE = false`, e.g. basic-auth and
 //! jwt-auth) is not called back with the response: its instance returns to
-//! the pool as soon as `handle_request` is done, and the hook is empty.
+//! the pool as soon as `handle_request` is done, and the hook is empty. Such
+//! a plugin's live instances are capped at the CPU count: a burst waits for
+//! a warm instance instead of starting (and warming) one per request.
 //!
 //! Lifecycle: a `Plugin` owns its instances; dropping it (a reload that no
 //! longer uses it, once its in-flight requests finish) frees them and, when
@@ -73,6 +76,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
 /// inside wasm takes ~100 ms at cost 10 and doubles per cost step; verified
 /// credentials are cached, so only the first request of a user pays it.
 pub const BASIC_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default number of idle instances kept per plugin (each costs its
+/// memory, ~1-2 MiB for a Rust guest, and only exists once load needed it).
+pub const DEFAULT_POOL_SIZE: usize = 64;
 /// Default memory limit of one instance.
 pub const DEFAULT_MEMORY: usize = 16 << 20;
 /// Default cap on a body a plugin asks to buffer.
@@ -106,8 +112,11 @@ pub struct PluginSpec {
     pub timeout: Duration,
     /// Linear memory limit of each instance, bytes.
     pub memory: usize,
-    /// Idle instances kept warm. More are started under load, and dropped
-    /// when they come back to a full pool.
+    /// Idle instances kept warm. More are started under load; those beyond
+    /// this many are dropped when they come back. Generous by default:
+    /// dropping an instance loses what it learnt (basic-auth's verified
+    /// credentials), and a pool that drops and restarts instances under
+    /// load would pay that again and again.
     pub pool_size: usize,
     /// Largest body the plugin may buffer (read or have buffered).
     pub max_body: usize,
@@ -121,14 +130,13 @@ impl PluginSpec {
             PluginSource::Builtin(builtin::BASIC_AUTH) => BASIC_AUTH_TIMEOUT,
             _ => DEFAULT_TIMEOUT,
         };
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         PluginSpec {
             name: name.into(),
             source,
             config_json: b"{}".to_vec(),
             timeout,
             memory: DEFAULT_MEMORY,
-            pool_size: (2 * cores).max(4),
+            pool_size: DEFAULT_POOL_SIZE,
             max_body: DEFAULT_MAX_BODY,
             preopens: Vec::new(),
         }
@@ -263,6 +271,19 @@ impl PluginHost {
             message: failure.to_string(),
         })?;
 
+        // A guest that never sees responses holds an instance only while
+        // its handle_request runs, which is CPU work: more instances than
+        // CPUs add nothing but cold starts. Without this limit a burst of
+        // requests would start one instance each, and each would pay its
+        // warm-up (basic-auth: one bcrypt per credential) at the same time.
+        let limit = (first.global_features() & exchange::FEATURE_SKIP_RESPONSE != 0).then(|| {
+            let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+            Arc::new(tokio::sync::Semaphore::new(cpus.max(2)))
+        });
+        let mut first = first;
+        first.place = limit
+            .as_ref()
+            .and_then(|l| l.clone().try_acquire_owned().ok());
         let plugin = Plugin {
             host: self.clone(),
             spec: spec.clone(),
@@ -270,6 +291,7 @@ impl PluginHost {
             module,
             shared,
             pool: Pool::new(spec.pool_size),
+            limit,
             stats: Stats::default(),
         };
         plugin.stats.started.fetch_add(1, Ordering::Relaxed);
@@ -343,6 +365,8 @@ pub struct Plugin {
     module: Arc<CompiledModule>,
     shared: Arc<Shared>,
     pool: Pool,
+    /// Cap on live instances, for guests that skip responses.
+    limit: Option<Arc<tokio::sync::Semaphore>>,
     stats: Stats,
 }
 
@@ -402,7 +426,37 @@ impl Plugin {
         if let Some(guest) = self.pool.take() {
             return Ok(guest);
         }
-        let guest = Guest::start(&self.host.runtime.engine, &self.module, &self.shared).await?;
+        let Some(limit) = &self.limit else {
+            return self.start_instance(None).await;
+        };
+        loop {
+            if let Ok(place) = limit.clone().try_acquire_owned() {
+                return self.start_instance(Some(place)).await;
+            }
+            // All instances busy, and as many as can usefully run: wait for
+            // one to come back (or to be dropped) rather than start a cold
+            // one.
+            tokio::select! {
+                () = self.pool.returned.notified() => {
+                    if let Some(guest) = self.pool.take() {
+                        return Ok(guest);
+                    }
+                }
+                place = limit.clone().acquire_owned() => {
+                    if let Ok(place) = place {
+                        return self.start_instance(Some(place)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn start_instance(
+        &self,
+        place: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Result<Guest, Failure> {
+        let mut guest = Guest::start(&self.host.runtime.engine, &self.module, &self.shared).await?;
+        guest.place = place;
         self.stats.started.fetch_add(1, Ordering::Relaxed);
         Ok(guest)
     }

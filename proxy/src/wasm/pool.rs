@@ -6,18 +6,23 @@
 
 use std::sync::Mutex;
 
+use tokio::sync::Notify;
+
 use super::instance::Guest;
 
 pub(crate) struct Pool {
     idle: Mutex<Vec<Guest>>,
     max_idle: usize,
+    /// Wakes a request waiting for an instance (see `Plugin::checkout`).
+    pub(crate) returned: Notify,
 }
 
 impl Pool {
     pub(crate) fn new(max_idle: usize) -> Self {
         Pool {
-            idle: Mutex::new(Vec::with_capacity(max_idle)),
+            idle: Mutex::new(Vec::with_capacity(max_idle.min(64))),
             max_idle,
+            returned: Notify::new(),
         }
     }
 
@@ -45,6 +50,7 @@ impl Pool {
         };
         // Dropped outside the lock: freeing a store takes a moment.
         drop(surplus);
+        self.returned.notify_one();
     }
 
     pub(crate) fn idle(&self) -> usize {

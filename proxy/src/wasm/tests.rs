@@ -133,6 +133,38 @@ async fn basic_auth_builtin_challenges_and_admits() {
     assert_eq!(text(resp.into_body()).await, "hi");
 }
 
+/// A burst of first requests does not start one cold instance (and one
+/// bcrypt) per request: instances of a request-only plugin are capped at
+/// the CPUs, the other requests wait for a warm one.
+#[tokio::test]
+async fn a_burst_reuses_a_few_warm_instances() {
+    // test:password, bcrypt cost 5.
+    let user = "test:$2y$05$/uaF/uaF/uaF/uaF/uaF/uI6OvKlaTOk3ln0m.b0odSA3a/u4Lm46";
+    let plugin = load(&spec(
+        "burst",
+        PluginSource::Builtin(builtin::BASIC_AUTH),
+        json!({"users": [user]}),
+    ));
+    let requests = (0..20).map(|_| {
+        let plugin = plugin.clone();
+        async move {
+            let req = empty(get("/").header("authorization", GOOD_BASIC));
+            let (_, hook) = continued(plugin.on_request(req, client()).await);
+            hook.on_response(upstream(200, "")).await.status()
+        }
+    });
+    let statuses = futures_util::future::join_all(requests).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK));
+    let cpus = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2);
+    assert!(
+        plugin.instances_started() as usize <= cpus,
+        "{} instances for {cpus} CPUs",
+        plugin.instances_started()
+    );
+}
+
 #[tokio::test]
 async fn headers_builtin_rewrites_both_ways() {
     let plugin = load(&spec(

@@ -493,7 +493,7 @@ async fn a_replaced_certificate_file_is_served_without_a_restart() {
     let ca = Ca::new("test CA");
     let dir = TempDir::new("cert-reload");
     ca.server(&["a.test"]).write(&dir, "a");
-    let cfg = "[file]\nwatch = true\n".to_string() + &tls_config(&["a"], "", &be.url());
+    let cfg = tls_config(&["a"], "", &be.url()) + "[file]\nwatch = true\n";
     let mut tg = Tollgate::start_in(dir, &cfg, &["https"]).await;
     assert_eq!(served_cn(&tg, "a.test").await, "a.test");
 
