@@ -112,9 +112,12 @@ impl Reloader {
         };
         match &result {
             Ok(()) => tracing::info!(trigger = why, "configuration reloaded"),
+            // One line per log entry, whatever the number of errors, so
+            // that log shippers and `grep` see the whole refusal.
             Err(e) => tracing::error!(
                 trigger = why,
-                "configuration refused, still serving the previous one:\n{e}"
+                "configuration refused, still serving the previous one: {}",
+                e.replace('\n', "; ")
             ),
         }
         self.record(result.clone());
