@@ -18,19 +18,12 @@ cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-50}
-TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/tollgate-target}
 BACKEND_PORT=18000 NGINX_PORT=18001 HAPROXY_PORT=18002 TOLLGATE_PORT=18003
 
-for tool in wrk nginx haproxy; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install wrk nginx-light haproxy" >&2; exit 1; }
-done
-cargo build --release -q -p tollgate
-TOLLGATE="$TARGET/release/tollgate"
+. "$(dirname "$0")/common.sh"
+require_tools wrk nginx haproxy
+build_tollgate
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 
 cat >"$work/backend.conf" <<CONF
 daemon off; worker_processes 1; pid $work/backend.pid; error_log /dev/null crit;
@@ -74,7 +67,6 @@ backend = "bench"
 url = "http://127.0.0.1:$BACKEND_PORT"
 CONF
 
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 
 nginx -c "$work/backend.conf" -p "$work" & pids+=($!)
 nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
@@ -82,8 +74,6 @@ haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
 TOLLGATE_WORKER_THREADS=1 "$TOLLGATE" run --config "$work/tollgate.toml" 2>"$work/tollgate.log" & pids+=($!)
 for p in $BACKEND_PORT $NGINX_PORT $HAPROXY_PORT $TOLLGATE_PORT; do wait_port "$p"; done
 
-# CPU ticks (user+sys) of a set of processes.
-ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
 nginx_workers() { pgrep -P "$(cat "$work/nginx.pid")"; }
 pids_of() {
   case $1 in
@@ -93,7 +83,6 @@ pids_of() {
   esac
 }
 port_of() { case $1 in nginx) echo $NGINX_PORT ;; haproxy) echo $HAPROXY_PORT ;; tollgate) echo $TOLLGATE_PORT ;; esac; }
-hz=$(getconf CLK_TCK)
 
 declare -A results rps
 for proxy in nginx haproxy tollgate; do
@@ -116,7 +105,6 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END { print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2) }'; }
 echo
 echo "median CPU per request (lower is better), ${ROUNDS} rounds x ${DURATION}s, ${CONNECTIONS} connections:"
 t=$(median <<<"${results[tollgate]}")

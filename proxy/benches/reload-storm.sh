@@ -21,19 +21,12 @@ cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-20}
 CONNECTIONS=${CONNECTIONS:-16}
 INTERVAL=${INTERVAL:-0.1}
-TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/tollgate-target}
 A_PORT=${A_PORT:-18110} B_PORT=${B_PORT:-18111} TOLLGATE_PORT=${TOLLGATE_PORT:-18112}
 
-for tool in wrk nginx; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install wrk nginx-light" >&2; exit 1; }
-done
-cargo build --release -q -p tollgate
-TOLLGATE="$TARGET/release/tollgate"
+. "$(dirname "$0")/common.sh"
+require_tools wrk nginx
+build_tollgate
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 
 cat >"$work/backends.conf" <<CONF
 daemon off; worker_processes 1; pid $work/backends.pid; error_log /dev/null crit;
@@ -64,7 +57,6 @@ CONF
 }
 config a 0 >"$work/tollgate.toml"
 
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 
 nginx -c "$work/backends.conf" -p "$work" & pids+=($!)
 "$TOLLGATE" run --config "$work/tollgate.toml" 2>"$work/tollgate.log" & pids+=($!)

@@ -15,19 +15,12 @@ cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-50}
-TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/tollgate-target}
 BACKEND_PORT=18010 TOLLGATE_PORT=18011
 
-for tool in wrk nginx; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install wrk nginx-light" >&2; exit 1; }
-done
-cargo build --release -q -p tollgate
-TOLLGATE="$TARGET/release/tollgate"
+. "$(dirname "$0")/common.sh"
+require_tools wrk nginx
+build_tollgate
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 
 cat >"$work/backend.conf" <<CONF
 daemon off; worker_processes 1; pid $work/backend.pid; error_log /dev/null crit;
@@ -57,21 +50,18 @@ cat >"$work/auth.lua" <<'LUA'
 wrk.headers["Authorization"] = "Basic dGVzdDpwYXNzd29yZA=="
 LUA
 
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 nginx -c "$work/backend.conf" -p "$work" & pids+=($!)
 TOLLGATE_WORKER_THREADS=1 "$TOLLGATE" run --config "$work/tollgate.toml" 2>"$work/tollgate.log" & tg=$!
 pids+=($tg)
 for p in $BACKEND_PORT $TOLLGATE_PORT; do wait_port "$p"; done
 
-ticks() { awk '{print $14+$15}' "/proc/$tg/stat"; }
-hz=$(getconf CLK_TCK)
 url() { echo "http://127.0.0.1:$TOLLGATE_PORT/$1/"; }
 load() { # route seconds -> "requests cpu_ticks"
   local before after out
-  before=$(ticks)
+  before=$(ticks "$tg")
   if [ "$1" = auth ]; then out=$(wrk -t1 -c"$CONNECTIONS" -d"$2s" -s "$work/auth.lua" "$(url auth)")
   else out=$(wrk -t1 -c"$CONNECTIONS" -d"$2s" "$(url plain)"); fi
-  after=$(ticks)
+  after=$(ticks "$tg")
   if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then echo "$1: $(grep -E 'Non-2xx|Socket errors' <<<"$out")" >&2; fi
   echo "$(awk '/requests in/ {print $1}' <<<"$out") $((after - before))"
 }
@@ -92,7 +82,6 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END { print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2) }'; }
 pr=$(median <<<"${rps[plain]}"); ar=$(median <<<"${rps[auth]}")
 pc=$(median <<<"${cpu[plain]}"); ac=$(median <<<"${cpu[auth]}")
 echo
