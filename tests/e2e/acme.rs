@@ -20,7 +20,7 @@ use crate::harness::*;
 const PEBBLE: &str = "/usr/bin/pebble";
 const CHALLTESTSRV: &str = "/usr/bin/pebble-challtestsrv";
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -28,7 +28,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn have_pebble() -> bool {
+pub fn have_pebble() -> bool {
     let ok = Path::new(PEBBLE).exists() && Path::new(CHALLTESTSRV).exists();
     if !ok {
         eprintln!("pebble is not installed (apt-get install pebble): ACME test skipped");
@@ -37,18 +37,18 @@ fn have_pebble() -> bool {
 }
 
 /// A running pebble + challtestsrv, killed on drop.
-struct Pebble {
+pub struct Pebble {
     children: Vec<Child>,
     port: u16,
     mgmt_port: u16,
     /// Pebble's own HTTPS certificate (PEM file), for `caCertificates`.
-    cert_file: PathBuf,
+    pub cert_file: PathBuf,
     cert_pem: String,
 }
 
 impl Pebble {
     /// Validation goes to `http_port` (HTTP-01) and `tls_port` (TLS-ALPN-01).
-    async fn start(dir: &TempDir, http_port: u16, tls_port: u16) -> Pebble {
+    pub async fn start(dir: &TempDir, http_port: u16, tls_port: u16) -> Pebble {
         let port = free_port();
         let mgmt_port = free_port();
         let dns_port = free_port();
@@ -112,12 +112,12 @@ impl Pebble {
         p
     }
 
-    fn directory(&self) -> String {
+    pub fn directory(&self) -> String {
         format!("https://127.0.0.1:{}/dir", self.port)
     }
 
     /// The root that issued the certificates (PEM).
-    async fn root(&self) -> String {
+    pub async fn root(&self) -> String {
         let addr: SocketAddr = format!("127.0.0.1:{}", self.mgmt_port).parse().unwrap();
         let (status, body) = TestTls::trusting(&self.cert_pem)
             .get(addr, "localhost", "localhost", "/roots/0")
@@ -143,10 +143,10 @@ impl Drop for Pebble {
 }
 
 /// A TLS client trusting only the given roots.
-struct TestTls(Arc<rustls::ClientConfig>);
+pub struct TestTls(Arc<rustls::ClientConfig>);
 
 impl TestTls {
-    fn trusting(pem: &str) -> TestTls {
+    pub fn trusting(pem: &str) -> TestTls {
         let mut roots = rustls::RootCertStore::empty();
         for c in CertificateDer::pem_slice_iter(pem.as_bytes()) {
             roots.add(c.unwrap()).unwrap();
@@ -162,7 +162,7 @@ impl TestTls {
     }
 
     /// The leaf certificate served for `sni` (verified).
-    async fn leaf(&self, addr: SocketAddr, sni: &str) -> Result<Vec<u8>, String> {
+    pub async fn leaf(&self, addr: SocketAddr, sni: &str) -> Result<Vec<u8>, String> {
         let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
         let name = ServerName::try_from(sni.to_string()).unwrap();
         let tls = tokio_rustls::TlsConnector::from(self.0.clone())
@@ -174,7 +174,7 @@ impl TestTls {
     }
 
     /// GET `path` with SNI `sni` (verified) and Host `host`.
-    async fn get(
+    pub async fn get(
         &self,
         addr: SocketAddr,
         sni: &str,
@@ -209,7 +209,7 @@ impl TestTls {
 
 /// tollgate with `http` (redirecting to https: the HTTP-01 token must be
 /// answered before the redirect) and `https` (ACME) on fixed ports.
-fn acme_config(
+pub fn acme_config(
     http_port: u16,
     https_port: u16,
     storage: &Path,
@@ -485,4 +485,72 @@ async fn a_host_added_by_reload_gets_a_certificate() {
     assert_eq!(status, 200);
     // Only the new host was ordered.
     assert_eq!(tg.count_logs("acme: ordering a certificate"), 4);
+}
+
+/// The public key algorithm and size of a DER certificate.
+pub fn public_key_of(der: &[u8]) -> (String, usize) {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).expect("an X.509 certificate");
+    match cert.public_key().parsed().expect("a known public key") {
+        x509_parser::public_key::PublicKey::RSA(k) => ("RSA".to_string(), k.key_size()),
+        x509_parser::public_key::PublicKey::EC(k) => ("EC".to_string(), k.key_size()),
+        _ => ("other".to_string(), 0),
+    }
+}
+
+/// `keyType = "RSA2048"`: the certificates pebble issues are for 2048-bit
+/// RSA keys (the CSR is signed with one), and tollgate serves them.
+#[tokio::test(flavor = "multi_thread")]
+async fn rsa2048_key_type_issues_and_serves_rsa_certificates() {
+    if !have_pebble() {
+        return;
+    }
+    let shared = TempDir::new("acme-rsa");
+    let (http_port, https_port) = (free_port(), free_port());
+    let pebble = Pebble::start(&shared, http_port, https_port).await;
+    let backend = echo("rsa-backend").await;
+    let storage = shared.path().join("acme.json");
+    let toml = acme_config(
+        http_port,
+        https_port,
+        &storage,
+        &pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        &backend.url(),
+    )
+    .replace(
+        "acmeLogging = true",
+        "acmeLogging = true\nkeyType = \"RSA2048\"",
+    );
+    let mut tg = Tollgate::start(&toml, &["http", "https"]).await;
+    tg.wait_for_log_count("acme: certificate obtained", 3, secs(60))
+        .await;
+    let client = TestTls::trusting(&pebble.root().await);
+    let https: SocketAddr = format!("127.0.0.1:{https_port}").parse().unwrap();
+    for host in ["app.zumi.test", "zumi.test", "www.zumi.test"] {
+        let leaf = client.leaf(https, host).await.unwrap();
+        assert_eq!(public_key_of(&leaf), ("RSA".to_string(), 2048), "{host}");
+    }
+    let (status, body) = client
+        .get(https, "app.zumi.test", "app.zumi.test", "/")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("rsa-backend"), "{body}");
+
+    // Stored as PKCS#8 and served again after a restart.
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&storage).unwrap()).unwrap();
+    for c in stored["certificates"].as_array().unwrap() {
+        let key = c["key"].as_str().unwrap();
+        assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key:.40}");
+    }
+    let logs = tg.logs_text();
+    assert!(!logs.contains("EC256"), "no fallback to EC: {logs}");
+    tg.terminate().await;
+    let _tg = Tollgate::start(&toml, &["http", "https"]).await;
+    let leaf = eventually(secs(10), "stored RSA certificate served", || async {
+        client.leaf(https, "shop.zumi.test").await.ok()
+    })
+    .await;
+    assert_eq!(public_key_of(&leaf), ("RSA".to_string(), 2048));
 }

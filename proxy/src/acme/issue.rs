@@ -9,7 +9,7 @@ use instant_acme::{
     NewAccount, NewOrder, OrderStatus, RetryPolicy,
 };
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::storage::{StoredAccount, StoredCert};
 use super::AcmeState;
@@ -179,15 +179,12 @@ pub async fn issue(
     }
     let retry = result?;
 
-    let key = match config.key_type {
-        AcmeKeyType::Ec384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
-        AcmeKeyType::Ec256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
-        AcmeKeyType::Rsa2048 | AcmeKeyType::Rsa4096 => {
-            tracing::warn!("acme keyType RSA is not available with the ring backend; using EC256");
-            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-        }
-    }
-    .map_err(|e| format!("key generation: {e}"))?;
+    // RSA generation takes from a fraction of a second to several seconds
+    // (prime search): off the async workers, which keep serving meanwhile.
+    let key_type = config.key_type;
+    let key = tokio::task::spawn_blocking(move || new_key(key_type))
+        .await
+        .map_err(|e| format!("key generation: {e}"))??;
     let mut params =
         rcgen::CertificateParams::new(names.to_vec()).map_err(|e| format!("CSR: {e}"))?;
     params.distinguished_name = rcgen::DistinguishedName::new();
@@ -207,6 +204,37 @@ pub async fn issue(
         certificate: chain,
         key: key.serialize_pem(),
     })
+}
+
+/// A fresh private key of `key_type` for one certificate. CPU-heavy for
+/// RSA: call it from a blocking thread.
+pub fn new_key(key_type: AcmeKeyType) -> Result<rcgen::KeyPair, String> {
+    let key = match key_type {
+        AcmeKeyType::Ec256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+        AcmeKeyType::Ec384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
+        AcmeKeyType::Rsa2048 => return rsa_key(2048),
+        AcmeKeyType::Rsa4096 => return rsa_key(4096),
+    };
+    key.map_err(|e| format!("{key_type:?} key generation: {e}"))
+}
+
+/// An RSA key pair of `bits`. ring (our only crypto backend) can sign with
+/// an RSA key but not generate one, so the `rsa` crate generates it and
+/// hands it over as PKCS#8; from there on ring does the signing (CSR here,
+/// TLS handshakes in rustls), exactly as for a key read from a file.
+fn rsa_key(bits: usize) -> Result<rcgen::KeyPair, String> {
+    use rsa::pkcs8::EncodePrivateKey;
+    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, bits)
+        .map_err(|e| format!("RSA{bits} key generation: {e}"))?;
+    // Zeroized on drop; rcgen keeps its own copy for serialize_pem().
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| format!("RSA{bits} key encoding: {e}"))?;
+    rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+        &PrivatePkcs8KeyDer::from(der.as_bytes()),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .map_err(|e| format!("RSA{bits} key: {e}"))
 }
 
 /// The self-signed TLS-ALPN-01 certificate (RFC 8737) for `name`.
@@ -246,4 +274,70 @@ pub fn load_stored(
         .map_err(|e| format!("stored key for {:?}: {e}", cert.domains))?;
     certified_key(&crate::tls::provider(), chain, key)
         .map_err(|e| format!("stored certificate for {:?}: {e}", cert.domains))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::prelude::FromDer;
+
+    /// Public key algorithm and size of a key pair, read back from its
+    /// SubjectPublicKeyInfo.
+    fn key_bits(key: &rcgen::KeyPair) -> (&'static str, usize) {
+        let der = rcgen::PublicKeyData::subject_public_key_info(key);
+        let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&der).unwrap();
+        match spki.parsed().unwrap() {
+            x509_parser::public_key::PublicKey::RSA(rsa) => ("RSA", rsa.key_size()),
+            x509_parser::public_key::PublicKey::EC(ec) => ("EC", ec.key_size()),
+            _ => ("other", 0),
+        }
+    }
+
+    #[test]
+    fn ec_key_types() {
+        assert_eq!(key_bits(&new_key(AcmeKeyType::Ec256).unwrap()), ("EC", 256));
+        assert_eq!(key_bits(&new_key(AcmeKeyType::Ec384).unwrap()), ("EC", 384));
+    }
+
+    /// RSA2048: a real RSA key, which signs a CSR and which rustls (ring)
+    /// accepts as a server key.
+    #[test]
+    fn rsa2048_key_signs_a_csr_and_serves() {
+        let started = std::time::Instant::now();
+        let key = new_key(AcmeKeyType::Rsa2048).unwrap();
+        eprintln!("RSA2048 key generated in {:?}", started.elapsed());
+        assert_eq!(key_bits(&key), ("RSA", 2048));
+        assert!(std::ptr::eq(key.algorithm(), &rcgen::PKCS_RSA_SHA256));
+
+        let mut params = rcgen::CertificateParams::new(vec!["rsa.test".to_string()]).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        let csr = params.serialize_request(&key).unwrap();
+        let (_, parsed) =
+            x509_parser::certification_request::X509CertificationRequest::from_der(csr.der())
+                .unwrap();
+        assert_eq!(
+            parsed.signature_algorithm.algorithm,
+            x509_parser::oid_registry::OID_PKCS1_SHA256WITHRSA
+        );
+
+        // As stored (PEM PKCS#8) and served: a self-signed certificate
+        // stands in for the CA's.
+        let cert = params.self_signed(&key).unwrap();
+        let stored = StoredCert {
+            domains: vec!["rsa.test".to_string()],
+            certificate: cert.pem(),
+            key: key.serialize_pem(),
+        };
+        assert!(stored.key.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let (_, info) = load_stored(&stored).unwrap();
+        assert_eq!(info.names, ["rsa.test"]);
+    }
+
+    #[test]
+    fn rsa4096_key_has_4096_bits() {
+        let started = std::time::Instant::now();
+        let key = new_key(AcmeKeyType::Rsa4096).unwrap();
+        eprintln!("RSA4096 key generated in {:?}", started.elapsed());
+        assert_eq!(key_bits(&key), ("RSA", 4096));
+    }
 }

@@ -220,6 +220,17 @@ main = "other.org"
         assert_eq!(acme.key_type, AcmeKeyType::Ec256);
         assert_eq!(acme.renew_before, Duration::from_secs(30 * 24 * 3600));
 
+        for (name, want) in [
+            ("RSA2048", AcmeKeyType::Rsa2048),
+            ("RSA4096", AcmeKeyType::Rsa4096),
+        ] {
+            let config = load(&format!(
+                "[entryPoints.https]\naddress = \":443\"\n[entryPoints.https.tls]\n[acme]\nstorage = \"a.json\"\nentryPoint = \"https\"\nkeyType = \"{name}\"\n[acme.tlsChallenge]\n"
+            ));
+            assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+            assert_eq!(config.acme.unwrap().key_type, want);
+        }
+
         let err = crate::config::load_str(Path::new("t.toml"), "[acme]\nentryPoint = \"https\"\n")
             .unwrap_err()
             .to_string();
