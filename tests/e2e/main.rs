@@ -4,6 +4,7 @@
 mod harness;
 
 mod acme;
+mod acme_traefik;
 mod balancing;
 mod check;
 mod errors;

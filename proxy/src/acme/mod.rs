@@ -17,9 +17,16 @@
 //! run concurrently; an issued certificate is stored and installed at once.
 //! Failures are logged and retried with exponential backoff (5 s up to
 //! 1 hour); certificates already installed keep being served meanwhile.
+//!
+//! `storage` may also be a Traefik 1.7 `acme.json` (`traefik.rs`): its
+//! certificates are served and renewed like tollgate's own. Its account is
+//! not reused (instant-acme needs its own credentials, Traefik's key is
+//! RSA), so a new account is registered at the first order, and the file is
+//! rewritten in tollgate's format then, the certificates kept.
 
 pub mod issue;
 pub mod storage;
+pub mod traefik;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -87,6 +94,9 @@ pub struct AcmeState {
     alpn: ArcSwap<HashMap<String, Arc<CertifiedKey>>>,
     plan: watch::Sender<Option<Arc<Plan>>>,
     started: Mutex<bool>,
+    /// The Traefik storage file last announced in the log (once, not at
+    /// every check).
+    traefik_noted: Mutex<Option<std::path::PathBuf>>,
 }
 
 impl std::fmt::Debug for AcmeState {
@@ -103,6 +113,7 @@ impl Default for AcmeState {
             alpn: ArcSwap::from_pointee(HashMap::new()),
             plan: watch::channel(None).0,
             started: Mutex::new(false),
+            traefik_noted: Mutex::new(None),
         }
     }
 }
@@ -184,13 +195,32 @@ impl AcmeState {
         }
     }
 
+    fn note_traefik(&self, path: &std::path::Path, origin: storage::TraefikOrigin, certs: usize) {
+        let mut noted = self.traefik_noted.lock().unwrap_or_else(|p| p.into_inner());
+        if noted.as_deref() == Some(path) {
+            return;
+        }
+        *noted = Some(path.to_path_buf());
+        let account = if origin.had_account {
+            "its account is not reused (tollgate needs its own ACME credentials): a new one is registered at the first order"
+        } else {
+            "an account is registered at the first order"
+        };
+        tracing::info!(
+            storage = %path.display(),
+            certificates = certs,
+            "acme: the storage file is a Traefik acme.json: its certificates are served and renewed; {account}, and the file is then rewritten in tollgate's format, certificates kept"
+        );
+    }
+
     /// Install the stored certificates (valid ones) as the served set.
-    fn install(&self, storage: &Storage) {
+    /// `path` names the storage file in the warnings for the others.
+    fn install(&self, storage: &Storage, path: &std::path::Path) {
         let mut store = CertStore::default();
         for cert in &storage.certificates {
             match issue::load_stored(cert) {
                 Ok((key, info)) => store.add(key, &info.names),
-                Err(e) => tracing::warn!("acme: {e}"),
+                Err(e) => tracing::warn!(storage = %path.display(), "acme: {e}"),
             }
         }
         self.certs.store(Arc::new(store));
@@ -255,7 +285,10 @@ async fn run_once(state: &Arc<AcmeState>, plan: &Plan) -> Result<(), String> {
     })
     .await
     .map_err(|e| e.to_string())??;
-    state.install(&storage);
+    state.install(&storage, &path);
+    if let Some(origin) = storage.from_traefik {
+        state.note_traefik(&path, origin, storage.certificates.len());
+    }
 
     let renew_before = config.renew_before.as_secs() as i64;
     let due: Vec<Vec<String>> = plan
@@ -277,6 +310,7 @@ async fn run_once(state: &Arc<AcmeState>, plan: &Plan) -> Result<(), String> {
         .cloned()
         .collect();
     if due.is_empty() {
+        tracing::debug!(storage = %path.display(), "acme: every certificate is current");
         return Ok(());
     }
     if config.http_challenge.is_none() && !config.tls_challenge {
@@ -320,7 +354,7 @@ async fn run_once(state: &Arc<AcmeState>, plan: &Plan) -> Result<(), String> {
     }
     // Installed first, then saved: a storage write failure must not keep a
     // fresh certificate from being served.
-    state.install(&storage);
+    state.install(&storage, &path);
     let saved = save(&storage, &path).await;
     for names in obtained {
         tracing::info!(domains = ?names, "acme: certificate obtained");
