@@ -18,6 +18,7 @@ use http::HeaderValue;
 
 use crate::config::model::{LoadBalancerMethod, Scheme};
 use crate::health::Health;
+use crate::upstream::ServerPool;
 
 /// One server of a backend, ready to be dialed.
 #[derive(Debug)]
@@ -32,6 +33,8 @@ pub struct UpstreamServer {
     pub host_header: HeaderValue,
     pub weight: u32,
     pub health: Arc<Health>,
+    /// Keep-alive connections to this server.
+    pub pool: Arc<ServerPool>,
     /// Requests sent and still waiting for response headers (drr).
     waiting: AtomicU32,
 }
@@ -44,6 +47,7 @@ impl UpstreamServer {
         authority: Authority,
         weight: u32,
         health: Arc<Health>,
+        pool: Arc<ServerPool>,
     ) -> Self {
         let host_header = HeaderValue::from_str(authority.as_str())
             .unwrap_or_else(|_| HeaderValue::from_static("localhost"));
@@ -60,6 +64,7 @@ impl UpstreamServer {
             host_header,
             weight,
             health,
+            pool,
             waiting: AtomicU32::new(0),
         }
     }
@@ -198,6 +203,11 @@ fn gcd(a: u32, b: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream::Upstreams;
+
+    fn upstreams() -> Upstreams {
+        Upstreams::new(&Default::default(), &Default::default()).unwrap()
+    }
 
     fn server(name: &str, weight: u32) -> Arc<UpstreamServer> {
         Arc::new(UpstreamServer::new(
@@ -207,6 +217,7 @@ mod tests {
             Authority::from_static("127.0.0.1:1"),
             weight,
             Arc::new(Health::default()),
+            upstreams().pool(Scheme::Http, &Authority::from_static("127.0.0.1:1")),
         ))
     }
 

@@ -15,6 +15,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use crate::limit::Permit;
+use crate::upstream::Reusable;
 
 pub struct ProxyBody {
     kind: Kind,
@@ -26,8 +27,13 @@ enum Kind {
     Empty,
     Full(Option<Bytes>),
     Incoming(Incoming),
+    /// A backend's response body; its keep-alive connection goes back to
+    /// the pool the moment the body has been read to its end.
+    Upstream(Incoming, Option<Reusable>),
     /// A body a wasm plugin buffered or rewrote, with its trailers if any.
-    Buffered(Option<Bytes>, Option<HeaderMap>),
+    /// (Trailers boxed: a `HeaderMap` inline would double the size of every
+    /// body, and so of every request and response moved on the hot path.)
+    Buffered(Option<Bytes>, Option<Box<HeaderMap>>),
 }
 
 impl ProxyBody {
@@ -52,10 +58,26 @@ impl ProxyBody {
         }
     }
 
+    /// A backend's response body, releasing `conn` when complete.
+    pub fn upstream(body: Incoming, conn: Option<Reusable>) -> Self {
+        let conn = match conn {
+            // Nothing to read (204, HEAD, empty 200): reusable right away.
+            Some(c) if body.is_end_stream() => {
+                c.release();
+                None
+            }
+            other => other,
+        };
+        ProxyBody {
+            kind: Kind::Upstream(body, conn),
+            _permit: None,
+        }
+    }
+
     /// A whole body held in memory, then its trailers (plugins that buffer).
     pub fn buffered(data: Bytes, trailers: Option<HeaderMap>) -> Self {
         ProxyBody {
-            kind: Kind::Buffered(Some(data), trailers),
+            kind: Kind::Buffered(Some(data), trailers.map(Box::new)),
             _permit: None,
         }
     }
@@ -84,9 +106,25 @@ impl Body for ProxyBody {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             Kind::Incoming(body) => Pin::new(body).poll_frame(cx),
+            Kind::Upstream(body, conn) => {
+                let frame = Pin::new(&mut *body).poll_frame(cx);
+                // hyper stops polling once `is_end_stream` says so, so the
+                // end is noticed after the last frame, not at a `None`.
+                let done = match &frame {
+                    Poll::Ready(None) => true,
+                    Poll::Ready(Some(Ok(_))) => body.is_end_stream(),
+                    _ => false,
+                };
+                if done {
+                    if let Some(c) = conn.take() {
+                        c.release();
+                    }
+                }
+                frame
+            }
             Kind::Buffered(data, trailers) => match data.take() {
                 Some(d) if !d.is_empty() => Poll::Ready(Some(Ok(Frame::data(d)))),
-                _ => Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t)))),
+                _ => Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(*t)))),
             },
         }
     }
@@ -95,7 +133,7 @@ impl Body for ProxyBody {
         match &self.kind {
             Kind::Empty => true,
             Kind::Full(data) => data.is_none(),
-            Kind::Incoming(body) => body.is_end_stream(),
+            Kind::Incoming(body) | Kind::Upstream(body, _) => body.is_end_stream(),
             Kind::Buffered(data, trailers) => {
                 data.as_ref().is_none_or(Bytes::is_empty) && trailers.is_none()
             }
@@ -107,7 +145,7 @@ impl Body for ProxyBody {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Full(Some(d)) => SizeHint::with_exact(d.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
-            Kind::Incoming(body) => body.size_hint(),
+            Kind::Incoming(body) | Kind::Upstream(body, _) => body.size_hint(),
             Kind::Buffered(data, _) => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }

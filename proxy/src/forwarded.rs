@@ -97,23 +97,30 @@ fn connection_has(headers: &HeaderMap, token: &str) -> bool {
 /// Remove hop-by-hop headers. With `upgrade`, the `Connection: upgrade` and
 /// `Upgrade` pair survives (it is what asks the next hop to switch protocols).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    // Fast path: most requests carry none of these.
-    if !HOP_BY_HOP.iter().any(|h| headers.contains_key(*h)) {
-        return;
-    }
     let upgrade_value = if upgrade {
         headers.get(header::UPGRADE).cloned()
     } else {
         None
     };
-    // Headers the sender declared hop-by-hop in `Connection`.
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::try_from(t.trim()).ok())
-        .collect();
+    // Headers the sender declared hop-by-hop in `Connection` (RFC 9110
+    // section 7.6.1). The usual tokens (`keep-alive` on every HTTP/1.1
+    // response from nginx) name nothing to remove, so the list stays
+    // empty and unallocated.
+    let mut listed: Vec<HeaderName> = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        let Ok(list) = value.to_str() else { continue };
+        for token in list.split(',').map(str::trim) {
+            let standard = token.is_empty()
+                || token.eq_ignore_ascii_case("keep-alive")
+                || token.eq_ignore_ascii_case("close")
+                || token.eq_ignore_ascii_case("upgrade");
+            if !standard {
+                if let Ok(name) = HeaderName::try_from(token) {
+                    listed.push(name);
+                }
+            }
+        }
+    }
     for name in listed {
         headers.remove(name);
     }

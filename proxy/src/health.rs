@@ -18,7 +18,8 @@ use tokio::task::JoinHandle;
 use crate::balancer::UpstreamServer;
 use crate::body::ProxyBody;
 use crate::config::model::{HealthCheck, Scheme};
-use crate::upstream::Upstreams;
+use crate::upstream::{ServerPool, Upstreams};
+use http_body_util::BodyExt;
 
 /// Whether a server takes traffic. Starts up: a server is innocent until a
 /// check proves otherwise, as in Traefik.
@@ -99,12 +100,17 @@ impl HealthCheckers {
                 tracing::warn!(backend, server = %server.url, "cannot build a health-check URL; server left up");
                 continue;
             };
+            let scheme = check.scheme.unwrap_or(server.scheme);
+            let Some(authority) = uri.authority() else {
+                continue;
+            };
+            let pool = upstreams.pool(scheme, authority);
             let task = CheckTask {
                 backend: backend.to_string(),
                 server: server.clone(),
                 uri,
                 check: check.clone(),
-                upstreams: upstreams.clone(),
+                pool,
             };
             self.tasks.push(tokio::spawn(task.run()));
         }
@@ -116,7 +122,7 @@ struct CheckTask {
     server: Arc<UpstreamServer>,
     uri: Uri,
     check: HealthCheck,
-    upstreams: Arc<Upstreams>,
+    pool: Arc<ServerPool>,
 }
 
 impl CheckTask {
@@ -144,9 +150,12 @@ impl CheckTask {
 
     async fn probe(&self) -> Result<(), String> {
         let mut req = Request::get(self.uri.clone());
-        if let Some(host) = &self.check.hostname {
-            req = req.header(http::header::HOST, host.as_str());
-        }
+        let host = match (&self.check.hostname, self.uri.authority()) {
+            (Some(host), _) => host.as_str(),
+            (None, Some(authority)) => authority.as_str(),
+            (None, None) => "localhost",
+        };
+        req = req.header(http::header::HOST, host);
         for (k, v) in &self.check.headers {
             if let (Ok(k), Ok(v)) = (
                 HeaderName::try_from(k.as_str()),
@@ -156,12 +165,23 @@ impl CheckTask {
             }
         }
         let req = req.body(ProxyBody::empty()).map_err(|e| e.to_string())?;
-        let client = self.upstreams.client_for(self.server.scheme);
-        let resp = tokio::time::timeout(self.check.timeout, client.request(req))
+        let exchange = async {
+            let (resp, reusable) = self.pool.send(req).await.map_err(|e| e.to_string())?;
+            let status = resp.status();
+            // Read the (small) answer to its end so the connection is reused
+            // by the next check instead of reopened every interval.
+            let mut body = resp.into_body();
+            while let Some(frame) = body.frame().await {
+                frame.map_err(|e| e.to_string())?;
+            }
+            if let Some(r) = reusable {
+                r.release();
+            }
+            Ok::<_, String>(status)
+        };
+        let status = tokio::time::timeout(self.check.timeout, exchange)
             .await
-            .map_err(|_| format!("no answer within {:?}", self.check.timeout))?
-            .map_err(|e| crate::upstream::describe_error(&e))?;
-        let status = resp.status();
+            .map_err(|_| format!("no answer within {:?}", self.check.timeout))??;
         if status.is_success() || status.is_redirection() {
             Ok(())
         } else {

@@ -29,6 +29,7 @@ pub mod upstream;
 pub mod wasm;
 
 pub mod body;
+pub mod deadline;
 pub mod error;
 pub mod logging;
 pub mod tls;

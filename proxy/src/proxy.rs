@@ -14,11 +14,12 @@ use hyper_util::rt::TokioIo;
 use crate::balancer::UpstreamServer;
 use crate::body::ProxyBody;
 use crate::config::model::Scheme;
+use crate::deadline;
 use crate::error::ProxyError;
 use crate::forwarded::{self, ClientInfo};
 use crate::router::Rewrite;
 use crate::runtime::FrontendRuntime;
-use crate::upstream::{self, Upstreams};
+use crate::upstream::{Reusable, UpstreamError, Upstreams};
 
 /// Send `req` to `server` and return the backend's response, ready for the client.
 pub async fn forward(
@@ -70,8 +71,11 @@ pub async fn forward(
     };
 
     let upstream_req = Request::from_parts(parts, body);
-    let mut resp = send(upstream_req, server, upstreams).await?;
+    let (mut resp, conn) = send(upstream_req, server, upstreams).await?;
 
+    // After a 101 the connection belongs to the upgraded stream, never to
+    // the pool.
+    let conn = conn.filter(|_| resp.status() != StatusCode::SWITCHING_PROTOCOLS);
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_upgrade) = client_upgrade {
             let backend_upgrade = hyper::upgrade::on(&mut resp);
@@ -84,28 +88,22 @@ pub async fn forward(
 
     let (mut parts, body) = resp.into_parts();
     forwarded::strip_hop_by_hop(&mut parts.headers, false);
-    Ok(Response::from_parts(parts, ProxyBody::incoming(body)))
+    Ok(Response::from_parts(parts, ProxyBody::upstream(body, conn)))
 }
 
 async fn send(
     req: Request<ProxyBody>,
     server: &UpstreamServer,
     upstreams: &Upstreams,
-) -> Result<Response<Incoming>, ProxyError> {
+) -> Result<(Response<Incoming>, Option<Reusable>), ProxyError> {
     let _waiting = server.start_waiting();
-    let call = upstreams.client_for(server.scheme).request(req);
-    let result = match upstreams.timeouts().response_header {
-        Some(limit) => tokio::time::timeout(limit, call)
-            .await
-            .map_err(|_| ProxyError::GatewayTimeout)?,
-        None => call.await,
-    };
-    result.map_err(|e| {
-        if upstream::is_connect_timeout(&e) {
-            ProxyError::GatewayTimeout
-        } else {
-            ProxyError::BadGateway(upstream::describe_error(&e))
-        }
+    let limit = upstreams.timeouts().response_header;
+    let result = deadline::within(limit, server.pool.send(req))
+        .await
+        .map_err(|_| ProxyError::GatewayTimeout)?;
+    result.map_err(|e| match e {
+        UpstreamError::ConnectTimeout => ProxyError::GatewayTimeout,
+        other => ProxyError::BadGateway(other.to_string()),
     })
 }
 
@@ -118,8 +116,10 @@ fn client_host(uri: &Uri, headers: &http::HeaderMap) -> Option<HeaderValue> {
         .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
 }
 
-/// `scheme://server/path?query`: the client's path and query, unless a
-/// modifier rewrote the path (the query is kept either way).
+/// The client's path and query, unless a modifier rewrote the path (the
+/// query is kept either way): origin-form (`/path?query`) for HTTP/1, whose
+/// request line carries nothing else, `scheme://server/path?query` for
+/// HTTP/2, whose `:scheme` and `:authority` come from it.
 fn upstream_uri(
     original: &Uri,
     server: &UpstreamServer,
@@ -139,6 +139,9 @@ fn upstream_uri(
                 .map_err(|e| ProxyError::BadRequest(format!("rewritten path: {e}")))?
         }
     };
+    if server.scheme != Scheme::H2c {
+        return Ok(Uri::from(path_and_query));
+    }
     let mut parts = http::uri::Parts::default();
     parts.scheme = Some(server.uri_scheme.clone());
     parts.authority = Some(server.authority.clone());

@@ -143,10 +143,13 @@ impl Reloader {
         let mut state = self.state.lock().await;
         let previous = self.shared.snapshot();
         // Compiling may compile WebAssembly modules (CPU-bound, up to a
-        // second): tell the runtime so other tasks move to other threads.
-        let compiled = tokio::task::block_in_place(|| {
-            compile::compile(&config, &self.shared, Some(&previous))
-        })
+        // second): on a multi-threaded runtime, tell it so that other tasks
+        // move to other threads. (A single-threaded runtime has none.)
+        let compile = || compile::compile(&config, &self.shared, Some(&previous));
+        let compiled = match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(compile),
+            _ => compile(),
+        }
         .map_err(|e| e.to_string())?;
 
         // Bind what is new before publishing anything: a port in use refuses

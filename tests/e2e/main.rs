@@ -13,6 +13,7 @@ mod headers;
 mod health;
 mod lifecycle;
 mod plugins;
+mod pooling;
 mod reload;
 mod routing;
 mod seed;

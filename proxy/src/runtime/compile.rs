@@ -57,7 +57,7 @@ pub fn compile(
             }
         },
     };
-    let backends = compile_backends(config, shared, &mut errors);
+    let backends = compile_backends(config, shared, &upstreams, &mut errors);
     let chains = compile_chains(config, shared, &mut errors);
     let mut entrypoints = Vec::new();
     for (name, ep) in &config.entry_points {
@@ -97,7 +97,13 @@ pub fn compile(
 pub fn validate(config: &Config) -> Result<(), ConfigError> {
     let shared = Shared::new(http::HeaderValue::from_static("check"));
     let mut errors = Vec::new();
-    let backends = compile_backends(config, &shared, &mut errors);
+    let upstreams =
+        Upstreams::new(&config.forwarding_timeouts, &config.backend_tls).map_err(|why| {
+            ConfigError::one(Diagnostic::bare(format!(
+                "TLS settings for https backends: {why}"
+            )))
+        })?;
+    let backends = compile_backends(config, &shared, &upstreams, &mut errors);
     let chains = compile_chains(config, &shared, &mut errors);
     for (name, ep) in &config.entry_points {
         let trust = compile_trust(ep, &mut errors);
@@ -139,28 +145,43 @@ fn compile_chains(
 fn compile_backends<'c>(
     config: &'c Config,
     shared: &Shared,
+    upstreams: &Upstreams,
     errors: &mut Vec<Diagnostic>,
 ) -> BTreeMap<&'c str, Arc<BackendRuntime>> {
     config
         .backends
         .iter()
-        .map(|(name, b)| (name.as_str(), Arc::new(compile_backend(b, shared, errors))))
+        .map(|(name, b)| {
+            (
+                name.as_str(),
+                Arc::new(compile_backend(b, shared, upstreams, errors)),
+            )
+        })
         .collect()
 }
 
-fn compile_backend(b: &Backend, shared: &Shared, errors: &mut Vec<Diagnostic>) -> BackendRuntime {
+fn compile_backend(
+    b: &Backend,
+    shared: &Shared,
+    upstreams: &Upstreams,
+    errors: &mut Vec<Diagnostic>,
+) -> BackendRuntime {
     let servers = b
         .servers
         .iter()
         .filter_map(|s| match Authority::from_str(&s.authority) {
-            Ok(authority) => Some(Arc::new(UpstreamServer::new(
-                s.name.clone(),
-                s.url.clone(),
-                s.scheme,
-                authority,
-                s.weight,
-                shared.health.cell(&b.name, &s.url),
-            ))),
+            Ok(authority) => {
+                let pool = upstreams.pool(s.scheme, &authority);
+                Some(Arc::new(UpstreamServer::new(
+                    s.name.clone(),
+                    s.url.clone(),
+                    s.scheme,
+                    authority,
+                    s.weight,
+                    shared.health.cell(&b.name, &s.url),
+                    pool,
+                )))
+            }
             Err(e) => {
                 errors.push(Diagnostic::at(
                     s.location.clone(),

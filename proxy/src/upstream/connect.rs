@@ -1,0 +1,147 @@
+//! Opening a new connection to a backend server: TCP (with `dialTimeout`),
+//! then TLS for `https://` servers, then the HTTP handshake. The connection
+//! itself runs in its own task; what comes back is the sending half.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::uri::Authority;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use super::UpstreamError;
+use crate::body::ProxyBody;
+
+/// TCP keepalive probes on idle upstream connections, so that a tunnel that
+/// died silently (the device lost power) is noticed and not reused forever.
+const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+
+/// Where and how to connect: fixed per server, built once per config.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub authority: Authority,
+    pub host: Arc<str>,
+    pub port: u16,
+    /// `Some` for `https://` servers.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub dial_timeout: Duration,
+}
+
+impl Target {
+    pub fn new(
+        authority: Authority,
+        default_port: u16,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        dial_timeout: Duration,
+    ) -> Self {
+        let host = authority.host();
+        // `[::1]` in a URL is `::1` to the resolver and to TLS.
+        let host: Arc<str> = host.trim_start_matches('[').trim_end_matches(']').into();
+        let port = authority.port_u16().unwrap_or(default_port);
+        Target {
+            authority,
+            host,
+            port,
+            tls,
+            dial_timeout,
+        }
+    }
+}
+
+/// Connect and handshake HTTP/1.1.
+pub async fn http1(target: &Target) -> Result<http1::SendRequest<ProxyBody>, UpstreamError> {
+    let tcp = dial(target).await?;
+    match &target.tls {
+        None => handshake1(TokioIo::new(tcp)).await,
+        Some(tls) => {
+            let stream = tls_handshake(tls, target, tcp).await?;
+            handshake1(TokioIo::new(stream)).await
+        }
+    }
+}
+
+/// Connect and handshake HTTP/2 with prior knowledge (`h2c://` servers).
+pub async fn http2(target: &Target) -> Result<http2::SendRequest<ProxyBody>, UpstreamError> {
+    let tcp = dial(target).await?;
+    let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .handshake(TokioIo::new(tcp))
+        .await
+        .map_err(UpstreamError::Handshake)?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "upstream h2c connection ended");
+        }
+    });
+    Ok(sender)
+}
+
+async fn handshake1<T>(io: TokioIo<T>) -> Result<http1::SendRequest<ProxyBody>, UpstreamError>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1::Builder::new()
+        .handshake(io)
+        .await
+        .map_err(UpstreamError::Handshake)?;
+    tokio::spawn(async move {
+        // `with_upgrades`: a 101 answer hands the socket to the WebSocket splice.
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "upstream connection ended");
+        }
+    });
+    Ok(sender)
+}
+
+/// TCP connect to the first address that answers, within `dialTimeout` in all.
+async fn dial(target: &Target) -> Result<TcpStream, UpstreamError> {
+    let attempt = async {
+        // Backends are usually loopback IPs (SSH tunnels): skip the resolver.
+        let stream = match target.host.parse::<IpAddr>() {
+            Ok(ip) => TcpStream::connect(SocketAddr::new(ip, target.port)).await?,
+            Err(_) => connect_any(&target.host, target.port).await?,
+        };
+        Ok::<_, io::Error>(stream)
+    };
+    let stream = tokio::time::timeout(target.dial_timeout, attempt)
+        .await
+        .map_err(|_| UpstreamError::ConnectTimeout)?
+        .map_err(UpstreamError::Connect)?;
+    // Small requests and responses must not wait for Nagle.
+    let _ = stream.set_nodelay(true);
+    let keepalive = socket2::TcpKeepalive::new().with_time(TCP_KEEPALIVE);
+    let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+    Ok(stream)
+}
+
+async fn connect_any(host: &str, port: u16) -> io::Result<TcpStream> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        match TcpStream::connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(io::ErrorKind::NotFound, format!("{host} has no address"))
+    }))
+}
+
+async fn tls_handshake(
+    tls: &Arc<rustls::ClientConfig>,
+    target: &Target,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, UpstreamError> {
+    let name = ServerName::try_from(target.host.to_string())
+        .map_err(|e| UpstreamError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+    let connector = TlsConnector::from(tls.clone());
+    tokio::time::timeout(target.dial_timeout, connector.connect(name, tcp))
+        .await
+        .map_err(|_| UpstreamError::ConnectTimeout)?
+        .map_err(UpstreamError::Tls)
+}
