@@ -6,7 +6,7 @@ use std::sync::Arc;
 use http::HeaderValue;
 
 use crate::config::{self, Config};
-use crate::entrypoint::{self, Drain};
+use crate::entrypoint::Drain;
 use crate::reload::Reloader;
 use crate::runtime::{compile, Shared};
 use crate::watch;
@@ -26,11 +26,10 @@ pub async fn run(config_path: PathBuf, config: Config) -> Result<(), String> {
     let watch = config.file.as_ref().is_some_and(|f| f.watch);
     let baseline = watch.then(|| watch::baseline(&config, &config_path));
     let shared = Shared::new(server_name());
-    let http = Arc::new(entrypoint::http_server(&config.responding_timeouts));
     let drain = Drain::new();
     // Installed before anything listens: SIGHUP's default action is to kill.
     let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
-    let reloader = Reloader::start(config_path, config, shared, http, drain.clone()).await?;
+    let reloader = Reloader::start(config_path, config, shared, drain.clone()).await?;
 
     let watcher = baseline.map(|b| watch::spawn(reloader.clone(), b));
     let hangup = tokio::spawn(reload_on_sighup(reloader.clone(), hup));

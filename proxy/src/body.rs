@@ -16,12 +16,21 @@ use hyper::body::Incoming;
 
 use crate::limit::Permit;
 use crate::upstream::Reusable;
+use crate::write_timeout::WriteTimedOut;
+use std::future::Future;
+use tokio::time::Sleep;
 
 pub struct ProxyBody {
     kind: Kind,
     /// Released when the body is dropped (fully sent or abandoned).
     _permit: Option<Permit>,
+    /// `writeTimeout` on an HTTP/2 stream: past it the body ends in an error
+    /// (the stream is reset) instead of streaming on.
+    deadline: Option<Pin<Box<Sleep>>>,
 }
+
+/// Errors of any body tollgate relays: a peer's I/O error, or a deadline.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 enum Kind {
     Empty,
@@ -41,6 +50,7 @@ impl ProxyBody {
         ProxyBody {
             kind: Kind::Empty,
             _permit: None,
+            deadline: None,
         }
     }
 
@@ -48,6 +58,7 @@ impl ProxyBody {
         ProxyBody {
             kind: Kind::Full(Some(bytes.into())),
             _permit: None,
+            deadline: None,
         }
     }
 
@@ -55,6 +66,7 @@ impl ProxyBody {
         ProxyBody {
             kind: Kind::Incoming(body),
             _permit: None,
+            deadline: None,
         }
     }
 
@@ -71,6 +83,7 @@ impl ProxyBody {
         ProxyBody {
             kind: Kind::Upstream(body, conn),
             _permit: None,
+            deadline: None,
         }
     }
 
@@ -79,12 +92,19 @@ impl ProxyBody {
         ProxyBody {
             kind: Kind::Buffered(Some(data), trailers.map(Box::new)),
             _permit: None,
+            deadline: None,
         }
     }
 
     /// Move the permit out, to put it on a body that replaces this one.
     pub fn take_permit(&mut self) -> Option<Permit> {
         self._permit.take()
+    }
+
+    /// End the body with an error if it is still streaming at `deadline`.
+    pub fn with_deadline(mut self, deadline: tokio::time::Instant) -> Self {
+        self.deadline = Some(Box::pin(tokio::time::sleep_until(deadline)));
+        self
     }
 
     /// Keep `permit` until this body is finished or dropped.
@@ -96,18 +116,24 @@ impl ProxyBody {
 
 impl Body for ProxyBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match &mut self.get_mut().kind {
+        let this = self.get_mut();
+        if let Some(sleep) = &mut this.deadline {
+            if sleep.as_mut().poll(cx).is_ready() && !this.is_end_stream() {
+                return Poll::Ready(Some(Err(Box::new(WriteTimedOut))));
+            }
+        }
+        match &mut this.kind {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
-            Kind::Incoming(body) => Pin::new(body).poll_frame(cx),
+            Kind::Incoming(body) => Pin::new(body).poll_frame(cx).map_err(|e| e.into()),
             Kind::Upstream(body, conn) => {
-                let frame = Pin::new(&mut *body).poll_frame(cx);
+                let frame = Pin::new(&mut *body).poll_frame(cx).map_err(|e| e.into());
                 // hyper stops polling once `is_end_stream` says so, so the
                 // end is noticed after the last frame, not at a `None`.
                 let done = match &frame {

@@ -20,6 +20,7 @@ use crate::config::model::RespondingTimeouts;
 use crate::forwarded::ClientInfo;
 use crate::runtime::{Shared, Slot};
 use crate::server::{self, Connection};
+use crate::write_timeout::{DeadlineIo, WriteDeadline};
 
 pub type HttpServer = auto::Builder<TokioExecutor>;
 
@@ -48,7 +49,7 @@ impl Drain {
     }
 }
 
-/// The hyper connection settings shared by every listener.
+/// hyper's connection settings for one config (see `runtime::Responding`).
 pub fn http_server(timeouts: &RespondingTimeouts) -> HttpServer {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // Without readTimeout, the keep-alive idle timeout bounds how long a
@@ -101,12 +102,11 @@ impl Listener {
         slot: Slot,
         shared: Arc<Shared>,
         drain: Arc<Drain>,
-        http: Arc<HttpServer>,
     ) -> io::Result<Listener> {
         let local_addr = listener.local_addr()?;
         shared.set_bound_port(slot, local_addr.port());
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, slot, shared, drain, http, stopped));
+        let task = tokio::spawn(accept_loop(listener, slot, shared, drain, stopped));
         Ok(Listener {
             name,
             local_addr,
@@ -128,7 +128,6 @@ async fn accept_loop(
     slot: Slot,
     shared: Arc<Shared>,
     drain: Arc<Drain>,
-    http: Arc<HttpServer>,
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
@@ -151,34 +150,56 @@ async fn accept_loop(
         let entry = snapshot.entry(slot);
         let trusted = entry.is_some_and(|e| e.trust.trusts(peer.ip()));
         let tls = entry.and_then(|e| e.tls.as_ref()).map(|t| t.config.clone());
+        let responding = snapshot.responding.clone();
         drop(snapshot);
+        let write_deadline = responding.write_timeout.map(WriteDeadline::new);
         let conn = Arc::new(Connection {
             shared: shared.clone(),
             slot,
             client: ClientInfo::new(peer.ip(), trusted, tls.is_some()).with_port(peer.port()),
+            write_timeout: responding.write_timeout,
+            write_deadline: write_deadline.clone(),
         });
-        let http = http.clone();
+        let http = responding.http;
         let Some(watcher) = drain.watcher() else {
             return; // shutting down
         };
         // The handshake runs in the connection's own task: a slow or hostile
         // client never holds up the accept loop or other connections.
         tokio::spawn(async move {
-            match tls {
-                None => serve(stream, conn, &http, watcher, peer).await,
-                Some(config) => {
-                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
-                        Ok(Ok(tls_stream)) => serve(tls_stream, conn, &http, watcher, peer).await,
-                        Ok(Err(e)) => {
-                            tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
-                        }
-                        Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
-                    }
+            match write_deadline {
+                None => serve_tls_or_plain(stream, tls, conn, &http, watcher, peer).await,
+                Some(deadline) => {
+                    let stream = DeadlineIo::new(stream, deadline);
+                    serve_tls_or_plain(stream, tls, conn, &http, watcher, peer).await
                 }
             }
         });
+    }
+}
+
+async fn serve_tls_or_plain<S>(
+    stream: S,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    conn: Arc<Connection>,
+    http: &HttpServer,
+    watcher: Watcher,
+    peer: SocketAddr,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    match tls {
+        None => serve(stream, conn, http, watcher, peer).await,
+        Some(config) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls_stream)) => serve(tls_stream, conn, http, watcher, peer).await,
+                Ok(Err(e)) => {
+                    tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
+                }
+                Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
+            }
+        }
     }
 }
 

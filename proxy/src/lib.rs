@@ -34,6 +34,7 @@ pub mod error;
 pub mod logging;
 pub mod tls;
 pub mod trust;
+pub mod write_timeout;
 
 mod app;
 pub use app::{check, run};

@@ -19,7 +19,7 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 
 use crate::config::{self, Config};
-use crate::entrypoint::{self, Drain, HttpServer, Listener};
+use crate::entrypoint::{self, Drain, Listener};
 use crate::health::HealthCheckers;
 use crate::runtime::compile;
 use crate::runtime::Shared;
@@ -39,7 +39,6 @@ pub struct ReloadStatus {
 pub struct Reloader {
     config_path: PathBuf,
     shared: Arc<Shared>,
-    http: Arc<HttpServer>,
     drain: Arc<Drain>,
     /// Serialises reloads; also holds what a reload replaces.
     state: tokio::sync::Mutex<State>,
@@ -61,13 +60,11 @@ impl Reloader {
         config_path: PathBuf,
         config: Config,
         shared: Arc<Shared>,
-        http: Arc<HttpServer>,
         drain: Arc<Drain>,
     ) -> Result<Arc<Reloader>, String> {
         let reloader = Arc::new(Reloader {
             config_path,
             shared,
-            http,
             drain,
             state: tokio::sync::Mutex::new(State::default()),
             status: ArcSwap::from_pointee(ReloadStatus::default()),
@@ -204,7 +201,6 @@ impl Reloader {
                 self.shared.slot(&name),
                 self.shared.clone(),
                 self.drain.clone(),
-                self.http.clone(),
             )
             .map_err(|e| format!("entrypoint {name:?}: {e}"))?;
             announce(&config, &name, listener.local_addr);

@@ -18,5 +18,6 @@ mod reload;
 mod routing;
 mod seed;
 mod streaming;
+mod timeouts;
 mod tls;
 mod websocket;

@@ -398,11 +398,6 @@ fn read_responding_timeouts(root: &Node) -> RespondingTimeouts {
     };
     let idle = section.get("idleTimeout").and_then(|n| duration(&n));
     let write = limit(&section, "writeTimeout");
-    if write.is_some() {
-        if let Some(node) = section.get("writeTimeout") {
-            node.warn("writeTimeout: not enforced yet (responses stream without a deadline)");
-        }
-    }
     RespondingTimeouts {
         read: limit(&section, "readTimeout"),
         write,

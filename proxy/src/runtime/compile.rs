@@ -18,7 +18,9 @@ use crate::health::HealthCheckers;
 use crate::limit::Limiter;
 use crate::redirect::{RedirectRule, Target};
 use crate::router::{FrontendRules, Router};
-use crate::runtime::{middleware, BackendRuntime, EntryRoutes, FrontendRuntime, Shared, Snapshot};
+use crate::runtime::{
+    middleware, BackendRuntime, EntryRoutes, FrontendRuntime, Responding, Shared, Snapshot,
+};
 use crate::tls::acceptor::{self, TlsServer};
 use crate::trust::{Cidr, Trust};
 use crate::upstream::Upstreams;
@@ -88,6 +90,7 @@ pub fn compile(
         snapshot: Snapshot {
             entrypoints,
             upstreams,
+            responding: Responding::new(&config.responding_timeouts),
         },
         health_checkers: checkers,
     })

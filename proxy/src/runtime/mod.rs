@@ -19,6 +19,8 @@ use arc_swap::ArcSwap;
 use http::HeaderValue;
 
 use crate::balancer::Balancer;
+use crate::config::model::RespondingTimeouts;
+use crate::entrypoint::HttpServer;
 use crate::health::HealthTable;
 use crate::limit::Limiter;
 use crate::redirect::RedirectRule;
@@ -114,6 +116,26 @@ pub struct Snapshot {
     /// Indexed by `Slot`; None for slots of entrypoints this config lacks.
     pub entrypoints: Vec<Option<Arc<EntryRoutes>>>,
     pub upstreams: Arc<Upstreams>,
+    /// `[respondingTimeouts]`, for connections accepted under this config.
+    pub responding: Responding,
+}
+
+/// How client connections are served: hyper's settings (read and idle
+/// timeouts) and the write timeout. Read per accepted connection, so that a
+/// reload applies to new connections while open ones keep their settings.
+#[derive(Clone)]
+pub struct Responding {
+    pub http: Arc<HttpServer>,
+    pub write_timeout: Option<std::time::Duration>,
+}
+
+impl Responding {
+    pub fn new(timeouts: &RespondingTimeouts) -> Responding {
+        Responding {
+            http: Arc::new(crate::entrypoint::http_server(timeouts)),
+            write_timeout: timeouts.write,
+        }
+    }
 }
 
 impl Snapshot {
@@ -123,6 +145,7 @@ impl Snapshot {
         Snapshot {
             entrypoints: Vec::new(),
             upstreams: Arc::new(upstreams),
+            responding: Responding::new(&RespondingTimeouts::default()),
         }
     }
 
