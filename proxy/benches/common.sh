@@ -11,8 +11,10 @@ require_tools() {
   done
 }
 
-# Build tollgate in release and set TOLLGATE to the binary.
+# Build tollgate in release and set TOLLGATE to the binary; a TOLLGATE
+# already set (a binary to measure, e.g. an older build) skips the build.
 build_tollgate() {
+  if [ -n "${TOLLGATE:-}" ]; then return; fi
   cargo build --release -q -p tollgate
   TOLLGATE="$TARGET/release/tollgate"
 }
