@@ -4,6 +4,8 @@
 //! - `noop`: a guest that only returns "continue" (the host's own cost);
 //! - `basic-auth/cached`: the built-in basic-auth plugin, bcrypt user, with
 //!   the credential already verified once (the steady state);
+//! - `basic-auth/chain`: the same through a one-plugin `Chain`, its futures
+//!   boxed as the server boxes them;
 //! - `headers`: the built-in headers plugin setting a few headers each way;
 //! - `call/sync` vs `call/async`: one call of an empty wasm function, to
 //!   see what running guests on fibers (`call_async`, which lets a guest
@@ -19,7 +21,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use http::{Request, Response};
 use serde_json::json;
 use tollgate::body::ProxyBody;
-use tollgate::wasm::{builtin, Outcome, Plugin, PluginHost, PluginSource, PluginSpec};
+use tollgate::wasm::{
+    builtin, Chain, ChainOutcome, Outcome, Plugin, PluginHost, PluginSource, PluginSpec,
+};
 
 /// `test:password`, bcrypt cost 10 (as `htpasswd -B` writes by default).
 const BCRYPT_USER: &str = "test:$2y$10$IgmoIgmoIgmoIgmoIgmoIe8sFypzg5Rusky2yX8M/N658cZW927cW";
@@ -58,6 +62,16 @@ async fn round_trip(plugin: &Arc<Plugin>) -> Response<ProxyBody> {
     }
 }
 
+async fn chain_round_trip(chain: &Chain) -> Response<ProxyBody> {
+    match Box::pin(chain.on_request(request(), client())).await {
+        ChainOutcome::Continue(req, hook) => {
+            black_box(req);
+            Box::pin(hook.on_response(response())).await
+        }
+        ChainOutcome::Respond(resp) => panic!("chain answered {}", resp.status()),
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -88,6 +102,11 @@ fn bench(c: &mut Criterion) {
     );
     c.bench_function("wasm/basic-auth/cached", |b| {
         b.iter(|| rt.block_on(round_trip(&auth)))
+    });
+    // As the server runs a frontend's middleware: the chain's futures boxed.
+    let chain = Chain::new(vec![auth.clone()]);
+    c.bench_function("wasm/basic-auth/chain", |b| {
+        b.iter(|| rt.block_on(chain_round_trip(&chain)))
     });
 
     let mut headers = PluginSpec::new("headers", PluginSource::Builtin(builtin::HEADERS));

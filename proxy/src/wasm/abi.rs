@@ -322,9 +322,13 @@ fn state_exchange(state: &mut HostState) -> Result<&mut Exchange> {
 }
 
 /// Write `values` as a NUL-terminated sequence at `buf` if it fits in
-/// `limit`; `count << 32 | len` either way.
-fn put_sequence(mem: &mut [u8], buf: u32, limit: u32, values: &[&[u8]]) -> Result<u64> {
-    let len: usize = values.iter().map(|v| v.len() + 1).sum();
+/// `limit`; `count << 32 | len` either way. `values` is walked twice (to
+/// size, then to copy) rather than collected: no allocation per call.
+fn put_sequence<'v, I>(mem: &mut [u8], buf: u32, limit: u32, values: impl Fn() -> I) -> Result<u64>
+where
+    I: Iterator<Item = &'v [u8]>,
+{
+    let (count, len) = values().fold((0u64, 0usize), |(n, l), v| (n + 1, l + v.len() + 1));
     let len32 = u32::try_from(len).map_err(|_| misuse("headers over 4 GiB"))?;
     if len32 <= limit && len > 0 {
         let start = buf as usize;
@@ -333,31 +337,32 @@ fn put_sequence(mem: &mut [u8], buf: u32, limit: u32, values: &[&[u8]]) -> Resul
             .and_then(|end| mem.get_mut(start..end))
             .ok_or_else(|| misuse(format!("[{buf}, +{len}) is outside the guest's memory")))?;
         let mut at = 0;
-        for v in values {
+        for v in values() {
             out[at..at + v.len()].copy_from_slice(v);
             at += v.len();
             out[at] = 0;
             at += 1;
         }
     }
-    Ok(((values.len() as u64) << 32) | u64::from(len32))
+    Ok((count << 32) | u64::from(len32))
 }
 
 fn get_header_names(mut caller: C<'_>, kind_: u32, buf: u32, limit: u32) -> Result<u64> {
     let kind = kind(kind_)?;
     let (mem, state) = split(&mut caller)?;
     let ex = state_exchange(state)?;
-    let mut names: Vec<&[u8]> = fields(ex, kind)
-        .map(|map| map.keys().map(|n| n.as_str().as_bytes()).collect())
-        .unwrap_or_default();
+    let map = fields(ex, kind);
     // HTTP/2 carries the host as `:authority`; guests expect `host`.
-    if kind == Kind::Request
+    let host = (kind == Kind::Request
         && !ex.req.headers.contains_key(http::header::HOST)
-        && ex.request_host().is_some()
-    {
-        names.push(b"host");
-    }
-    put_sequence(mem, buf, limit, &names)
+        && ex.request_host().is_some())
+    .then_some(&b"host"[..]);
+    put_sequence(mem, buf, limit, || {
+        map.into_iter()
+            .flat_map(HeaderMap::keys)
+            .map(|n| n.as_str().as_bytes())
+            .chain(host)
+    })
 }
 
 fn get_header_values(
@@ -372,21 +377,17 @@ fn get_header_values(
     let (mem, state) = split(&mut caller)?;
     let name = name_at(mem, name, name_len)?;
     let ex = state_exchange(state)?;
-    let host = (kind == Kind::Request && name == http::header::HOST)
+    let map = fields(ex, kind);
+    let present = map.is_some_and(|m| m.contains_key(&name));
+    let host = (!present && kind == Kind::Request && name == http::header::HOST)
         .then(|| ex.request_host())
         .flatten();
-    let mut values: Vec<&[u8]> = fields(ex, kind)
-        .map(|map| {
-            map.get_all(&name)
-                .iter()
-                .map(HeaderValue::as_bytes)
-                .collect()
-        })
-        .unwrap_or_default();
-    if values.is_empty() {
-        values.extend(host.as_ref().map(HeaderValue::as_bytes));
-    }
-    put_sequence(mem, buf, limit, &values)
+    put_sequence(mem, buf, limit, || {
+        map.into_iter()
+            .flat_map(|m| m.get_all(&name))
+            .map(HeaderValue::as_bytes)
+            .chain(host.as_ref().map(HeaderValue::as_bytes))
+    })
 }
 
 fn set_header_value(

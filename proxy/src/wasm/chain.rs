@@ -3,6 +3,7 @@
 //! request there; the plugins before it still see that answer on its way
 //! out (a headers plugin in front of an auth plugin decorates its 401).
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -44,25 +45,38 @@ impl Chain {
         &self.plugins
     }
 
-    pub async fn on_request(
+    pub fn on_request(
         &self,
-        mut req: Request<ProxyBody>,
+        req: Request<ProxyBody>,
         client: SocketAddr,
-    ) -> ChainOutcome {
-        let mut hooks = Vec::with_capacity(self.plugins.len());
-        for plugin in &self.plugins {
-            match plugin.on_request(req, client).await {
-                Outcome::Continue(next, hook) => {
-                    req = next;
-                    hooks.push(hook);
-                }
-                Outcome::Respond(resp) => {
-                    let resp = ChainHook { hooks }.on_response(resp).await;
-                    return ChainOutcome::Respond(resp);
+    ) -> impl Future<Output = ChainOutcome> + Send + '_ {
+        // Not an async fn: that would keep a second copy of the request in
+        // the future (arguments, then the variable the loop updates).
+        let mut req = req;
+        async move {
+            // Only plugins that want the response leave a hook: for a chain
+            // of auth plugins this stays empty (and unallocated).
+            let mut hooks = Vec::new();
+            for plugin in &self.plugins {
+                match plugin.on_request(req, client).await {
+                    Outcome::Continue(next, hook) => {
+                        req = next;
+                        if !hook.is_empty() {
+                            hooks.push(hook);
+                        }
+                    }
+                    Outcome::Respond(resp) if hooks.is_empty() => {
+                        return ChainOutcome::Respond(resp);
+                    }
+                    Outcome::Respond(resp) => {
+                        // Boxed: a rare path, kept out of this future's size.
+                        let resp = Box::pin(ChainHook { hooks }.on_response(resp)).await;
+                        return ChainOutcome::Respond(resp);
+                    }
                 }
             }
+            ChainOutcome::Continue(req, ChainHook { hooks })
         }
-        ChainOutcome::Continue(req, ChainHook { hooks })
     }
 }
 

@@ -48,18 +48,18 @@ pub(crate) struct Ticker {
 }
 
 /// Held for the length of one guest call: the ticker runs meanwhile.
-pub(crate) struct Ticking(Arc<Ticker>);
+pub(crate) struct Ticking<'t>(&'t Ticker);
 
 impl Ticker {
-    pub(crate) fn start(self: &Arc<Self>) -> Ticking {
+    pub(crate) fn start(&self) -> Ticking<'_> {
         if self.running.fetch_add(1, Ordering::SeqCst) == 0 {
             self.thread.unpark();
         }
-        Ticking(self.clone())
+        Ticking(self)
     }
 }
 
-impl Drop for Ticking {
+impl Drop for Ticking<'_> {
     fn drop(&mut self) {
         self.0.running.fetch_sub(1, Ordering::SeqCst);
     }

@@ -229,6 +229,9 @@ impl fmt::Display for Failure {
 
 pub(crate) struct Guest {
     store: Store<HostState>,
+    /// The store's `shared.ticker`, here so that a call can hold it while
+    /// the store is borrowed for the call.
+    ticker: Arc<Ticker>,
     handle_request: TypedFunc<(), i64>,
     handle_response: TypedFunc<(i32, i32), ()>,
     /// This instance's place under its plugin's instance limit, if any;
@@ -328,6 +331,7 @@ impl Guest {
         state.start_log = Vec::new();
         Ok(Guest {
             store,
+            ticker: shared.ticker.clone(),
             handle_request,
             handle_response,
             place: None,
@@ -354,8 +358,10 @@ impl Guest {
     ) -> Result<(i64, Box<Exchange>), Failure> {
         self.store.data_mut().exchange = Some(exchange);
         self.arm();
-        let _ticking = self.store.data().shared.ticker.start();
-        let result = self.handle_request.call_async(&mut self.store, ()).await;
+        let result = {
+            let _ticking = self.ticker.start();
+            self.handle_request.call_async(&mut self.store, ()).await
+        };
         self.finish(result)
     }
 
@@ -368,11 +374,12 @@ impl Guest {
     ) -> Result<Box<Exchange>, Failure> {
         self.store.data_mut().exchange = Some(exchange);
         self.arm();
-        let _ticking = self.store.data().shared.ticker.start();
-        let result = self
-            .handle_response
-            .call_async(&mut self.store, (req_ctx as i32, i32::from(is_error)))
-            .await;
+        let result = {
+            let _ticking = self.ticker.start();
+            self.handle_response
+                .call_async(&mut self.store, (req_ctx as i32, i32::from(is_error)))
+                .await
+        };
         self.finish(result).map(|((), ex)| ex)
     }
 

@@ -422,7 +422,17 @@ impl Plugin {
         self.pool.idle()
     }
 
+    /// A warm instance, or else (rarely) a new one or one coming back.
+    /// The slow path is boxed: its future (instantiation, waiting) is large,
+    /// and a future's size is copied on every request that awaits it.
     async fn checkout(&self) -> Result<Guest, Failure> {
+        match self.pool.take() {
+            Some(guest) => Ok(guest),
+            None => Box::pin(self.checkout_slow()).await,
+        }
+    }
+
+    async fn checkout_slow(&self) -> Result<Guest, Failure> {
         if let Some(guest) = self.pool.take() {
             return Ok(guest);
         }
@@ -477,18 +487,27 @@ impl Plugin {
     /// Run the guest's `handle_request`. Never panics; a failing guest
     /// yields `Respond` with a 500 (or 413/400 for a body it could not
     /// buffer, 503 when no instance can be started).
-    pub async fn on_request(
+    pub fn on_request(
         self: &Arc<Self>,
         req: Request<ProxyBody>,
         client: SocketAddr,
-    ) -> Outcome {
+    ) -> impl Future<Output = Outcome> + Send + '_ {
         let tls = req.uri().scheme() == Some(&http::uri::Scheme::HTTPS)
             || req.extensions().get::<ClientInfo>().is_some_and(|c| c.tls);
+        // The request goes into its (boxed) exchange before the future is
+        // made: the future holds a pointer, not the request. (An async fn
+        // keeps its arguments in its future, and a future is copied whole
+        // each time it is moved or boxed.)
+        let exchange = Exchange::new(req, client, tls, 0);
+        self.handle_request(exchange)
+    }
+
+    async fn handle_request(self: &Arc<Self>, mut exchange: Box<Exchange>) -> Outcome {
         let mut guest = match self.checkout().await {
             Ok(guest) => guest,
             Err(failure) => return Outcome::Respond(self.fail(failure, "start")),
         };
-        let exchange = Exchange::new(req, client, tls, guest.global_features());
+        exchange.features = guest.global_features();
         match guest.handle_request(exchange).await {
             Err(failure) => {
                 drop(guest);
@@ -559,7 +578,15 @@ impl ResponseHook {
         let Some(inner) = self.inner.take() else {
             return resp;
         };
-        inner.respond(resp).await
+        // Boxed: this future is large, and a hook without a guest (an auth
+        // plugin's) should not make every caller's future large too.
+        Box::pin(inner.respond(resp)).await
+    }
+
+    /// Whether no guest waits for the response (the plugin skips
+    /// responses): `on_response` then returns the response as it is.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_none()
     }
 
     /// The upstream failed; tollgate answers with its own error. The guest
