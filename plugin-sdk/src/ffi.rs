@@ -156,6 +156,22 @@ impl Host for WasmHost {
         split_nul_terminated(&bytes)
     }
 
+    fn header_value(&self, kind: HeaderKind, name: &str) -> Option<Vec<u8>> {
+        if name.is_empty() {
+            return None;
+        }
+        let (count, mut bytes) = read_with(|buf, limit| unsafe {
+            raw::get_header_values(kind as u32, name.as_ptr(), name.len() as u32, buf, limit)
+        });
+        if count == 0 {
+            return None;
+        }
+        // The first of the NUL-terminated values, in place.
+        let end = bytes.iter().position(|&b| b == 0)?;
+        bytes.truncate(end);
+        Some(bytes)
+    }
+
     fn set_header(&self, kind: HeaderKind, name: &str, value: &[u8]) {
         unsafe {
             raw::set_header_value(

@@ -34,6 +34,11 @@ pub trait Host {
     /// Header names, lowercase.
     fn header_names(&self, kind: HeaderKind) -> Vec<String>;
     fn header_values(&self, kind: HeaderKind, name: &str) -> Vec<Vec<u8>>;
+    /// The first value of `name`: what most plugins want, in one host call
+    /// and one allocation inside wasm.
+    fn header_value(&self, kind: HeaderKind, name: &str) -> Option<Vec<u8>> {
+        self.header_values(kind, name).into_iter().next()
+    }
     fn set_header(&self, kind: HeaderKind, name: &str, value: &[u8]);
     fn add_header(&self, kind: HeaderKind, name: &str, value: &[u8]);
     fn remove_header(&self, kind: HeaderKind, name: &str);

@@ -186,7 +186,7 @@ impl Headers<'_> {
     }
 
     pub fn get_bytes(&self, name: &str) -> Option<Vec<u8>> {
-        self.host.header_values(self.kind, name).into_iter().next()
+        self.host.header_value(self.kind, name)
     }
 
     /// Every value of `name`, in order.
@@ -199,7 +199,7 @@ impl Headers<'_> {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        !self.host.header_values(self.kind, name).is_empty()
+        self.host.header_value(self.kind, name).is_some()
     }
 
     /// Replace every value of `name` with `value`.
