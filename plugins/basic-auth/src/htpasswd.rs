@@ -86,17 +86,26 @@ pub fn parse_user(line: &str) -> Result<(String, Hash), String> {
 
 /// The user and password of an `Authorization: Basic ...` value.
 pub fn parse_basic(header: &[u8]) -> Option<(String, Vec<u8>)> {
-    let header = std::str::from_utf8(header).ok()?.trim();
-    let (scheme, creds) = header.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
+    let mut buf = Vec::new();
+    parse_basic_into(header, &mut buf).map(|(user, password)| (user.to_string(), password.to_vec()))
+}
+
+/// [`parse_basic`] decoding into `buf` (cleared first), borrowed by the
+/// result: a buffer kept from request to request makes this allocation-free.
+pub fn parse_basic_into<'b>(header: &[u8], buf: &'b mut Vec<u8>) -> Option<(&'b str, &'b [u8])> {
+    let header = header.trim_ascii();
+    let space = header.iter().position(|&b| b == b' ')?;
+    let (scheme, creds) = (&header[..space], &header[space + 1..]);
+    if !scheme.eq_ignore_ascii_case(b"basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(creds.trim())
+    buf.clear();
+    base64::engine::general_purpose::STANDARD
+        .decode_vec(creds.trim_ascii(), buf)
         .ok()?;
-    let colon = decoded.iter().position(|&b| b == b':')?;
-    let user = String::from_utf8(decoded[..colon].to_vec()).ok()?;
-    Some((user, decoded[colon + 1..].to_vec()))
+    let colon = buf.iter().position(|&b| b == b':')?;
+    let (user, password) = buf.split_at(colon);
+    Some((std::str::from_utf8(user).ok()?, &password[1..]))
 }
 
 #[cfg(test)]
@@ -175,5 +184,15 @@ mod tests {
         assert_eq!(parse_basic(b"Basic !!!"), None);
         // no colon
         assert_eq!(parse_basic(b"Basic dGVzdA=="), None);
+        // A kept buffer: each call starts from an empty one.
+        let mut buf = b"leftover from before".to_vec();
+        assert_eq!(
+            parse_basic_into(b"Basic dGVzdDpwYTpzcw==", &mut buf),
+            Some(("test", &b"pa:ss"[..]))
+        );
+        assert_eq!(
+            parse_basic_into(b"Basic YTpi", &mut buf),
+            Some(("a", &b"b"[..]))
+        );
     }
 }

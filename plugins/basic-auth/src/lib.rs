@@ -56,23 +56,52 @@ pub struct BasicAuth {
     remove_header: bool,
     header_field: Option<String>,
     cache: CredentialCache,
+    /// Where the credentials of the request are decoded: kept, so that a
+    /// request allocates nothing for it; zeroed after each request.
+    scratch: Vec<u8>,
 }
 
 impl BasicAuth {
     /// The user whose credentials `authorization` carries, if they are valid.
     pub fn authenticate(&mut self, authorization: Option<&[u8]>) -> Option<String> {
-        let (user, password) = htpasswd::parse_basic(authorization?)?;
-        let hash = self.users.get(&user)?;
-        if hash.is_slow() && self.cache.contains(&user, &password) {
-            return Some(user);
+        self.with_user(authorization, |_, user| user.map(str::to_string))
+    }
+
+    /// Run `then` with the user whose credentials `authorization` carries,
+    /// if they are valid. The credentials are decoded into a buffer kept
+    /// from request to request (no allocation), zeroed afterwards.
+    fn with_user<R>(
+        &mut self,
+        authorization: Option<&[u8]>,
+        then: impl FnOnce(&Self, Option<&str>) -> R,
+    ) -> R {
+        let mut buf = std::mem::take(&mut self.scratch);
+        let user = authorization
+            .and_then(|a| htpasswd::parse_basic_into(a, &mut buf))
+            .filter(|(user, password)| self.verify(user, password))
+            .map(|(user, _)| user);
+        let out = then(self, user);
+        buf.fill(0);
+        self.scratch = buf;
+        out
+    }
+
+    /// Whether `password` is `user`'s. A slow hash (bcrypt, md5crypt) is
+    /// computed once per credential: later requests hit the cache.
+    fn verify(&mut self, user: &str, password: &[u8]) -> bool {
+        let Some(hash) = self.users.get(user) else {
+            return false;
+        };
+        if hash.is_slow() && self.cache.contains(user, password) {
+            return true;
         }
-        if !hash.verify(&password) {
-            return None;
+        if !hash.verify(password) {
+            return false;
         }
         if hash.is_slow() {
-            self.cache.insert(&user, &password);
+            self.cache.insert(user, password);
         }
-        Some(user)
+        true
     }
 
     pub fn cached_credentials(&self) -> usize {
@@ -112,27 +141,28 @@ impl Plugin for BasicAuth {
             remove_header: config.remove_header,
             header_field: config.header_field.filter(|h| !h.is_empty()),
             cache: CredentialCache::new(config.cache_size),
+            scratch: Vec::new(),
         })
     }
 
     fn on_request(&mut self, req: Request<'_>, resp: Response<'_>) -> Flow {
         let authorization = req.headers().get_bytes("authorization");
-        match self.authenticate(authorization.as_deref()) {
+        self.with_user(authorization.as_deref(), |this, user| match user {
             Some(user) => {
-                if self.remove_header {
+                if this.remove_header {
                     req.headers().remove("authorization");
                 }
-                if let Some(field) = &self.header_field {
-                    req.headers().set(field, &user);
+                if let Some(field) = &this.header_field {
+                    req.headers().set(field, user);
                 }
                 Flow::Continue
             }
             None => {
-                resp.headers().set("www-authenticate", &self.challenge);
+                resp.headers().set("www-authenticate", &this.challenge);
                 resp.send(401, "text/plain; charset=utf-8", b"401 Unauthorized\n");
                 Flow::Respond
             }
-        }
+        })
     }
 }
 
@@ -195,6 +225,9 @@ mod tests {
             .forwarded();
         assert_eq!(fwd.request.header("authorization"), None);
         assert_eq!(fwd.request.header("x-webauth-user"), Some("test"));
+        // The decoded password does not stay in the kept buffer.
+        assert!(!h.plugin().scratch.is_empty());
+        assert!(h.plugin().scratch.iter().all(|&b| b == 0));
 
         let resp = h.request(TestRequest::get("/")).responded();
         assert_eq!(
