@@ -15,7 +15,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use crate::limit::Permit;
-use crate::upstream::Reusable;
+use crate::upstream::RawBody;
 use crate::write_timeout::WriteTimedOut;
 use std::future::Future;
 use tokio::time::Sleep;
@@ -36,9 +36,9 @@ enum Kind {
     Empty,
     Full(Option<Bytes>),
     Incoming(Incoming),
-    /// A backend's response body; its keep-alive connection goes back to
-    /// the pool the moment the body has been read to its end.
-    Upstream(Incoming, Option<Reusable>),
+    /// A backend's response body read straight from its connection
+    /// (`upstream/raw.rs`), which returns the connection itself.
+    Raw(RawBody),
     /// A body a wasm plugin buffered or rewrote, with its trailers if any.
     /// (Trailers boxed: a `HeaderMap` inline would double the size of every
     /// body, and so of every request and response moved on the hot path.)
@@ -70,18 +70,9 @@ impl ProxyBody {
         }
     }
 
-    /// A backend's response body, releasing `conn` when complete.
-    pub fn upstream(body: Incoming, conn: Option<Reusable>) -> Self {
-        let conn = match conn {
-            // Nothing to read (204, HEAD, empty 200): reusable right away.
-            Some(c) if body.is_end_stream() => {
-                c.release();
-                None
-            }
-            other => other,
-        };
+    pub fn raw(body: RawBody) -> Self {
         ProxyBody {
-            kind: Kind::Upstream(body, conn),
+            kind: Kind::Raw(body),
             _permit: None,
             deadline: None,
         }
@@ -132,22 +123,7 @@ impl Body for ProxyBody {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             Kind::Incoming(body) => Pin::new(body).poll_frame(cx).map_err(|e| e.into()),
-            Kind::Upstream(body, conn) => {
-                let frame = Pin::new(&mut *body).poll_frame(cx).map_err(|e| e.into());
-                // hyper stops polling once `is_end_stream` says so, so the
-                // end is noticed after the last frame, not at a `None`.
-                let done = match &frame {
-                    Poll::Ready(None) => true,
-                    Poll::Ready(Some(Ok(_))) => body.is_end_stream(),
-                    _ => false,
-                };
-                if done {
-                    if let Some(c) = conn.take() {
-                        c.release();
-                    }
-                }
-                frame
-            }
+            Kind::Raw(body) => Pin::new(body).poll_frame(cx).map_err(|e| e.into()),
             Kind::Buffered(data, trailers) => match data.take() {
                 Some(d) if !d.is_empty() => Poll::Ready(Some(Ok(Frame::data(d)))),
                 _ => Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(*t)))),
@@ -159,7 +135,8 @@ impl Body for ProxyBody {
         match &self.kind {
             Kind::Empty => true,
             Kind::Full(data) => data.is_none(),
-            Kind::Incoming(body) | Kind::Upstream(body, _) => body.is_end_stream(),
+            Kind::Incoming(body) => body.is_end_stream(),
+            Kind::Raw(body) => body.is_end_stream(),
             Kind::Buffered(data, trailers) => {
                 data.as_ref().is_none_or(Bytes::is_empty) && trailers.is_none()
             }
@@ -171,7 +148,8 @@ impl Body for ProxyBody {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Full(Some(d)) => SizeHint::with_exact(d.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
-            Kind::Incoming(body) | Kind::Upstream(body, _) => body.size_hint(),
+            Kind::Incoming(body) => body.size_hint(),
+            Kind::Raw(body) => body.size_hint(),
             Kind::Buffered(data, _) => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }

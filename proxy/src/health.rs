@@ -166,16 +166,14 @@ impl CheckTask {
         }
         let req = req.body(ProxyBody::empty()).map_err(|e| e.to_string())?;
         let exchange = async {
-            let (resp, reusable) = self.pool.send(req).await.map_err(|e| e.to_string())?;
-            let status = resp.status();
+            let answer = self.pool.send(req).await.map_err(|e| e.to_string())?;
+            let status = answer.status();
+            let resp = answer.into_response();
             // Read the (small) answer to its end so the connection is reused
             // by the next check instead of reopened every interval.
             let mut body = resp.into_body();
             while let Some(frame) = body.frame().await {
                 frame.map_err(|e| e.to_string())?;
-            }
-            if let Some(r) = reusable {
-                r.release();
             }
             Ok::<_, String>(status)
         };

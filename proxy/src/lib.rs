@@ -20,6 +20,7 @@ pub mod balancer;
 pub mod entrypoint;
 pub mod forwarded;
 pub mod health;
+pub mod http1;
 pub mod limit;
 pub mod proxy;
 pub mod redirect;

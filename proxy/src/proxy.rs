@@ -8,7 +8,6 @@
 use http::header::{self, HeaderValue};
 use http::uri::{PathAndQuery, Uri};
 use http::{Request, Response, StatusCode, Version};
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use crate::balancer::UpstreamServer;
@@ -19,7 +18,7 @@ use crate::error::ProxyError;
 use crate::forwarded::{self, ClientInfo};
 use crate::router::Rewrite;
 use crate::runtime::FrontendRuntime;
-use crate::upstream::{Reusable, UpstreamError, Upstreams};
+use crate::upstream::{Answer, UpstreamError, Upstreams};
 
 /// Send `req` to `server` and return the backend's response, ready for the client.
 pub async fn forward(
@@ -71,31 +70,33 @@ pub async fn forward(
     };
 
     let upstream_req = Request::from_parts(parts, body);
-    let (mut resp, conn) = send(upstream_req, server, upstreams).await?;
+    let answer = send(upstream_req, server, upstreams).await?;
 
-    // After a 101 the connection belongs to the upgraded stream, never to
-    // the pool.
-    let conn = conn.filter(|_| resp.status() != StatusCode::SWITCHING_PROTOCOLS);
-    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(client_upgrade) = client_upgrade {
+    if answer.status() == StatusCode::SWITCHING_PROTOCOLS {
+        // After a 101 the connection belongs to the upgraded stream, never
+        // to the pool.
+        if let (Some(client_upgrade), Answer::Hyper(mut resp)) = (client_upgrade, answer) {
             let backend_upgrade = hyper::upgrade::on(&mut resp);
             tokio::spawn(splice(client_upgrade, backend_upgrade));
             let (mut parts, _) = resp.into_parts();
             forwarded::strip_hop_by_hop(&mut parts.headers, true);
             return Ok(Response::from_parts(parts, ProxyBody::empty()));
         }
+        return Err(ProxyError::BadGateway(
+            "backend switched protocols without an upgrade request".into(),
+        ));
     }
 
-    let (mut parts, body) = resp.into_parts();
-    forwarded::strip_hop_by_hop(&mut parts.headers, false);
-    Ok(Response::from_parts(parts, ProxyBody::upstream(body, conn)))
+    let mut resp = answer.into_response();
+    forwarded::strip_hop_by_hop(resp.headers_mut(), false);
+    Ok(resp)
 }
 
 async fn send(
     req: Request<ProxyBody>,
     server: &UpstreamServer,
     upstreams: &Upstreams,
-) -> Result<(Response<Incoming>, Option<Reusable>), ProxyError> {
+) -> Result<Answer, ProxyError> {
     let _waiting = server.start_waiting();
     let limit = upstreams.timeouts().response_header;
     let result = deadline::within(limit, server.pool.send(req))

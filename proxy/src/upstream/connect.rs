@@ -53,14 +53,14 @@ impl Target {
     }
 }
 
-/// Connect and handshake HTTP/1.1.
-pub async fn http1(target: &Target) -> Result<http1::SendRequest<ProxyBody>, UpstreamError> {
+/// Connect (and TLS handshake) for an exchange driven by `raw.rs`.
+pub async fn raw(target: &Target) -> Result<super::raw::Io, UpstreamError> {
     let tcp = dial(target).await?;
     match &target.tls {
-        None => handshake1(TokioIo::new(tcp)).await,
+        None => Ok(super::raw::Io::Plain(tcp)),
         Some(tls) => {
             let stream = tls_handshake(tls, target, tcp).await?;
-            handshake1(TokioIo::new(stream)).await
+            Ok(super::raw::Io::Tls(Box::new(stream)))
         }
     }
 }
@@ -81,12 +81,12 @@ pub async fn http2(target: &Target) -> Result<http2::SendRequest<ProxyBody>, Ups
     Ok(sender)
 }
 
-async fn handshake1<T>(io: TokioIo<T>) -> Result<http1::SendRequest<ProxyBody>, UpstreamError>
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
+/// HTTP/1.1 through hyper on an open connection (upgrades only).
+pub async fn handshake1(
+    io: super::raw::Io,
+) -> Result<http1::SendRequest<ProxyBody>, UpstreamError> {
     let (sender, conn) = http1::Builder::new()
-        .handshake(io)
+        .handshake(TokioIo::new(io))
         .await
         .map_err(UpstreamError::Handshake)?;
     tokio::spawn(async move {

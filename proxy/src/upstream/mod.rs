@@ -15,13 +15,15 @@
 
 mod connect;
 mod pool;
+mod raw;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use http::uri::Authority;
 
-pub use pool::{Protocol, Reusable, ServerPool};
+pub use pool::{Answer, Protocol, ServerPool};
+pub use raw::RawBody;
 
 use crate::config::model::{BackendTls, ForwardingTimeouts, Scheme};
 
@@ -47,6 +49,8 @@ pub enum UpstreamError {
     Handshake(hyper::Error),
     #[error("{}", describe_error(.0))]
     Send(hyper::Error),
+    #[error("{}", describe_error(.0))]
+    Exchange(std::io::Error),
 }
 
 impl Upstreams {

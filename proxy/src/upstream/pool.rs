@@ -4,26 +4,31 @@
 //! config is compiled), so a request finds its connections without hashing
 //! a key or taking a global lock: it pops the most recently used idle HTTP/1
 //! connection (hot in cache, least likely to have been closed by the
-//! backend), or dials a new one. The connection goes back on the stack when
-//! the response body has been read to its end (`Reusable`, carried by the
-//! response body); a response abandoned midway closes its connection instead,
-//! since the rest of that body would have to be drained first.
+//! backend), or dials a new one. The exchange itself is `raw.rs`. The
+//! connection goes back on the stack when the response body has been read to
+//! its end (by the body, `RawBody`); a response abandoned midway closes its
+//! connection instead, since the rest of that body would have to be drained
+//! first. Upgrades (WebSocket) go through hyper on a connection that then
+//! belongs to the upgraded stream.
 //!
 //! `h2c://` servers share one multiplexed HTTP/2 connection per server.
 //!
 //! A request sent on a reused connection that the backend closed meanwhile
-//! (its keep-alive timer fired as we wrote) comes back unsent from hyper; it
-//! is retried on another connection, as every browser and proxy does.
+//! (its keep-alive timer fired as we wrote) is retried on another
+//! connection when it cannot have been received or is safe to repeat, as
+//! every browser and proxy does.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http::{Request, Response, Uri};
+use bytes::BytesMut;
+use http::{Method, Request, Response, Uri};
 use hyper::body::Incoming;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 
 use super::connect::{self, Target};
+use super::raw::{self, RawConn, RequestFraming};
 use super::UpstreamError;
 use crate::body::ProxyBody;
 
@@ -46,24 +51,39 @@ pub enum Protocol {
     H2c,
 }
 
-#[derive(Debug)]
 struct Idle {
-    sender: http1::SendRequest<ProxyBody>,
+    conn: RawConn,
     since: Instant,
 }
 
-/// An HTTP/1 connection lent to one response; `release` returns it.
-pub struct Reusable {
-    pool: Arc<ServerPool>,
-    sender: http1::SendRequest<ProxyBody>,
+impl std::fmt::Debug for Idle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idle").field("since", &self.since).finish()
+    }
 }
 
-impl Reusable {
-    /// The response body was read to its end: the connection can carry the
-    /// next request.
-    pub fn release(self) {
-        let Reusable { pool, sender } = self;
-        pool.checkin(sender);
+/// A backend's answer (response head; the body streams).
+pub enum Answer {
+    /// From a raw exchange: the body returns its connection to the pool.
+    Raw(Response<ProxyBody>),
+    /// From hyper's client (upgrade requests, h2c): a 101 needs hyper's
+    /// types to hand the socket over.
+    Hyper(Response<Incoming>),
+}
+
+impl Answer {
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            Answer::Raw(r) => r.status(),
+            Answer::Hyper(r) => r.status(),
+        }
+    }
+
+    pub fn into_response(self) -> Response<ProxyBody> {
+        match self {
+            Answer::Raw(r) => r,
+            Answer::Hyper(r) => r.map(ProxyBody::incoming),
+        }
     }
 }
 
@@ -79,53 +99,62 @@ impl ServerPool {
 
     /// Send `req` and wait for the response headers. The URI may be
     /// absolute or origin-form; it is sent in the form the protocol wants.
-    pub async fn send(
-        self: &Arc<Self>,
-        req: Request<ProxyBody>,
-    ) -> Result<(Response<Incoming>, Option<Reusable>), UpstreamError> {
+    pub async fn send(self: &Arc<Self>, req: Request<ProxyBody>) -> Result<Answer, UpstreamError> {
         match self.protocol {
-            Protocol::Http1 => self.send_http1(req).await,
-            // Boxed, like every rare path here: the future of a request is
-            // moved a few times on its way into hyper, so its size is paid
-            // on every request.
-            Protocol::H2c => Box::pin(self.send_h2(req)).await.map(|r| (r, None)),
+            Protocol::Http1 if !is_upgrade(&req) => self.send_raw(req).await.map(Answer::Raw),
+            // Boxed, like every rare path here: a request's future is moved
+            // on its way, so its size is paid on every request.
+            Protocol::Http1 => Box::pin(self.send_upgrade(req)).await.map(Answer::Hyper),
+            Protocol::H2c => Box::pin(self.send_h2(req)).await.map(Answer::Hyper),
         }
     }
 
-    async fn send_http1(
+    async fn send_raw(
         self: &Arc<Self>,
-        mut req: Request<ProxyBody>,
-    ) -> Result<(Response<Incoming>, Option<Reusable>), UpstreamError> {
-        origin_form(req.uri_mut());
+        req: Request<ProxyBody>,
+    ) -> Result<Response<ProxyBody>, UpstreamError> {
+        let framing = RequestFraming::of(&req);
+        let mut head = BytesMut::new();
+        raw::encode_head(&req, framing, &mut head);
+        let head_request = req.method() == Method::HEAD;
+        // A request safe to send twice (RFC 9110 section 9.2.2; Go's
+        // `isReplayable`, and so Traefik's): idempotent, without a body.
+        let replayable = is_idempotent(req.method()) && framing == RequestFraming::None;
+        let mut body = req.into_body();
         loop {
-            let (mut sender, reused) = match self.checkout().await {
-                Some(s) => (s, true),
-                None => (Box::pin(connect::http1(&self.target)).await?, false),
+            let (conn, reused) = match self.checkout() {
+                Some(c) => (c, true),
+                None => (
+                    RawConn::new(Box::pin(connect::raw(&self.target)).await?),
+                    false,
+                ),
             };
-            // A reused connection may be closed by the backend while our
-            // request is on the wire (its keep-alive timer fired). A request
-            // that is safe to send twice is then sent again, as Go's
-            // transport (and so Traefik) does; that needs a copy made first.
-            let replay = reused.then(|| replayable_copy(&req)).flatten();
-            match sender.try_send_request(req).await {
-                Ok(resp) => {
-                    let reusable = Reusable {
-                        pool: self.clone(),
-                        sender,
-                    };
-                    return Ok((resp, Some(reusable)));
+            match raw::send(conn, &head, &mut body, framing, head_request, self).await {
+                Ok(resp) => return Ok(resp),
+                // A reused connection the backend closed as we wrote (its
+                // keep-alive timer fired): a request it cannot have received,
+                // or one safe to repeat, goes again on another connection.
+                Err(e) if reused && (!e.written || (e.nothing_received && replayable)) => {
+                    tracing::debug!(error = %e.error, "reused upstream connection failed; sending the request again");
                 }
-                Err(mut e) => match (e.take_message(), replay) {
-                    // Never written: safe to send on another connection.
-                    (Some(unsent), _) if reused => req = unsent,
-                    (_, Some(copy)) => {
-                        tracing::debug!(error = %e.error(), "reused upstream connection failed; sending the request again");
-                        req = copy;
-                    }
-                    _ => return Err(UpstreamError::Send(e.into_error())),
-                },
+                Err(e) => return Err(UpstreamError::Exchange(e.error)),
             }
         }
+    }
+
+    /// An upgrade (WebSocket) goes through hyper, which hands the socket
+    /// over after a 101; that connection never returns to the pool.
+    async fn send_upgrade(
+        &self,
+        mut req: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        origin_form(req.uri_mut());
+        let io = match self.checkout() {
+            Some(conn) => conn.into_io(),
+            None => connect::raw(&self.target).await?,
+        };
+        let mut sender = connect::handshake1(io).await?;
+        sender.send_request(req).await.map_err(UpstreamError::Send)
     }
 
     async fn send_h2(
@@ -173,8 +202,8 @@ impl ServerPool {
         }
     }
 
-    /// The most recently used live idle connection, if any.
-    async fn checkout(&self) -> Option<http1::SendRequest<ProxyBody>> {
+    /// The most recently used idle connection the backend has not closed.
+    fn checkout(&self) -> Option<RawConn> {
         loop {
             let idle = self.lock_idle().pop_back()?;
             if idle.since.elapsed() > IDLE_TIMEOUT {
@@ -182,34 +211,15 @@ impl ServerPool {
                 self.lock_idle().clear();
                 return None;
             }
-            let mut sender = idle.sender;
-            // Ready at once unless the backend closed it meanwhile.
-            if sender.ready().await.is_ok() {
-                return Some(sender);
+            let mut conn = idle.conn;
+            if !conn.is_stale() {
+                return Some(conn);
             }
         }
     }
 
-    fn checkin(self: Arc<Self>, sender: http1::SendRequest<ProxyBody>) {
-        if sender.is_closed() {
-            return;
-        }
-        if !sender.is_ready() {
-            // The response is complete but hyper is still finishing the
-            // exchange (e.g. the rest of a request body): park it until then
-            // rather than hand a busy connection to the next request.
-            tokio::spawn(async move {
-                let mut sender = sender;
-                if sender.ready().await.is_ok() {
-                    self.push_idle(sender);
-                }
-            });
-            return;
-        }
-        self.push_idle(sender);
-    }
-
-    fn push_idle(&self, sender: http1::SendRequest<ProxyBody>) {
+    /// An exchange finished cleanly: keep its connection for the next.
+    pub fn checkin(&self, conn: RawConn) {
         let now = Instant::now();
         let mut idle = self.lock_idle();
         while idle
@@ -221,7 +231,7 @@ impl ServerPool {
         if idle.len() >= MAX_IDLE {
             idle.pop_front();
         }
-        idle.push_back(Idle { sender, since: now });
+        idle.push_back(Idle { conn, since: now });
     }
 
     fn lock_idle(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {
@@ -235,6 +245,17 @@ impl ServerPool {
     }
 }
 
+fn is_upgrade(req: &Request<ProxyBody>) -> bool {
+    req.headers().contains_key(http::header::UPGRADE) || req.method() == Method::CONNECT
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
 /// HTTP/1 requests carry only the path and query on the request line.
 fn origin_form(uri: &mut Uri) {
     if uri.scheme().is_some() || uri.authority().is_some() {
@@ -246,48 +267,9 @@ fn origin_form(uri: &mut Uri) {
     }
 }
 
-/// A copy of a request that may be sent twice: an idempotent method without
-/// a body (RFC 9110 section 9.2.2; Go's `isReplayable`).
-fn replayable_copy(req: &Request<ProxyBody>) -> Option<Request<ProxyBody>> {
-    use http::Method;
-    use http_body::Body as _;
-    let idempotent = matches!(
-        *req.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    );
-    if !idempotent || !req.body().is_end_stream() {
-        return None;
-    }
-    let mut copy = Request::new(ProxyBody::empty());
-    *copy.method_mut() = req.method().clone();
-    *copy.uri_mut() = req.uri().clone();
-    *copy.version_mut() = req.version();
-    *copy.headers_mut() = req.headers().clone();
-    Some(copy)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn request(method: http::Method, body: ProxyBody) -> Request<ProxyBody> {
-        let mut req = Request::new(body);
-        *req.method_mut() = method;
-        *req.uri_mut() = Uri::from_static("/a?b=1");
-        req.headers_mut()
-            .insert("x-test", http::HeaderValue::from_static("1"));
-        req
-    }
-
-    #[test]
-    fn only_bodiless_idempotent_requests_are_replayed() {
-        let copy = replayable_copy(&request(http::Method::GET, ProxyBody::empty())).unwrap();
-        assert_eq!(copy.uri(), "/a?b=1");
-        assert_eq!(copy.headers()["x-test"], "1");
-        assert!(replayable_copy(&request(http::Method::HEAD, ProxyBody::empty())).is_some());
-        assert!(replayable_copy(&request(http::Method::POST, ProxyBody::empty())).is_none());
-        assert!(replayable_copy(&request(http::Method::GET, ProxyBody::full("x"))).is_none());
-    }
 
     #[test]
     fn absolute_uris_become_origin_form() {

@@ -1,0 +1,40 @@
+//! tollgate's own HTTP/1.1 codec, for the hot path.
+//!
+//! hyper is a complete HTTP implementation, and tollgate still hands it
+//! everything unusual (HTTP/2, upgrades, request bodies, malformed input).
+//! But for the common proxied exchange — a bodiless request in, a response
+//! streamed back — hyper's generic machinery (a dispatcher per connection,
+//! a channel and a task per upstream connection, a channel per body) cost
+//! about as much CPU as the kernel's TCP work. Like Pingora and nginx, the
+//! hot path here reads and writes the sockets directly from the request's
+//! own task, parsing with `httparse`.
+//!
+//! - `response`: parsing a backend's response head and deciding its framing.
+//! - `chunked`: the incremental chunked-body decoder.
+
+pub mod chunked;
+pub mod response;
+
+/// Most header fields accepted in one message (hyper's limit too).
+pub const MAX_HEADERS: usize = 100;
+/// Largest message head accepted (request line or status line plus headers).
+pub const MAX_HEAD: usize = 64 * 1024;
+
+/// Does a comma-separated header value (e.g. `Connection`) contain `token`,
+/// compared case-insensitively?
+pub fn has_token(value: &[u8], token: &str) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_are_found_case_insensitively() {
+        assert!(super::has_token(b"keep-alive, Close", "close"));
+        assert!(super::has_token(b"close", "close"));
+        assert!(!super::has_token(b"closed", "close"));
+        assert!(!super::has_token(b"", "close"));
+    }
+}

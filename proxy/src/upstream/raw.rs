@@ -1,0 +1,452 @@
+//! HTTP/1.1 exchanges on backend connections driven directly from the
+//! request's task (see `crate::http1`): the request head is written with one
+//! `write`, the response head parsed with `httparse`, and the response body
+//! read from the socket by the body itself (`RawBody`) as the client side
+//! asks for it. No connection task, no channel, no wakeup between tasks.
+//!
+//! Used for every HTTP/1 request but upgrades (WebSocket), which hyper's
+//! client connection handles (`pool.rs`) since the socket then changes hands.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll, Waker};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use super::pool::ServerPool;
+use crate::body::ProxyBody;
+use crate::http1::chunked::{self, Step};
+use crate::http1::response::{self, Framing};
+
+/// Read buffer of a backend connection, and how much more each read asks for.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A backend socket, with or without TLS.
+pub enum Io {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// A keep-alive HTTP/1 connection to a backend and what was read past the
+/// last message on it.
+pub struct RawConn {
+    io: Io,
+    buf: BytesMut,
+}
+
+/// Why an exchange failed, and whether the request may be sent again.
+#[derive(Debug)]
+pub struct ExchangeError {
+    pub error: io::Error,
+    /// The request head reached the socket.
+    pub written: bool,
+    /// Nothing came back from the backend: on a reused connection, this is
+    /// the backend having closed it as we wrote.
+    pub nothing_received: bool,
+}
+
+impl RawConn {
+    pub fn new(io: Io) -> Self {
+        RawConn {
+            io,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+        }
+    }
+
+    /// The socket, for a protocol that takes it over (an upgrade via hyper).
+    /// Only for idle connections, whose buffer is empty.
+    pub fn into_io(self) -> Io {
+        self.io
+    }
+
+    /// Did the backend close this idle connection (or send something it
+    /// should not have)? Checked without blocking before reusing it: with
+    /// edge-triggered readiness, a closed socket is usually known already and
+    /// a live one costs no system call.
+    pub fn is_stale(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut probe = [0u8; 1];
+        let mut probe = ReadBuf::new(&mut probe);
+        !matches!(
+            Pin::new(&mut self.io).poll_read(&mut cx, &mut probe),
+            Poll::Pending
+        )
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf)
+    }
+
+    /// Write `head`, then `body`, while watching for the response head: a
+    /// backend may answer (413, 401...) before it has read the whole body,
+    /// and must not be left blocked on a body nobody reads. 1xx answers are
+    /// skipped. Also returns whether the whole request was written (if not,
+    /// the connection cannot carry another request).
+    async fn exchange(
+        &mut self,
+        head: &[u8],
+        body: &mut ProxyBody,
+        framing: RequestFraming,
+        head_request: bool,
+    ) -> Result<(response::Head, bool), ExchangeError> {
+        let mut head_left = head;
+        let mut out = BytesMut::new();
+        let mut body_done = framing == RequestFraming::None;
+        let mut flushed = false;
+        let mut received = false;
+        let fail = |error, written, nothing_received| ExchangeError {
+            error,
+            written,
+            nothing_received,
+        };
+        std::future::poll_fn(|cx| {
+            // Send as much of the request as the socket takes.
+            loop {
+                let pending: &[u8] = if !head_left.is_empty() {
+                    head_left
+                } else {
+                    &out
+                };
+                if !pending.is_empty() {
+                    match Pin::new(&mut self.io).poll_write(cx, pending) {
+                        Poll::Ready(Ok(0)) => {
+                            let e =
+                                io::Error::new(io::ErrorKind::WriteZero, "backend stopped reading");
+                            return Poll::Ready(Err(fail(e, head_left.is_empty(), !received)));
+                        }
+                        Poll::Ready(Ok(n)) if !head_left.is_empty() => head_left = &head_left[n..],
+                        Poll::Ready(Ok(n)) => out.advance(n),
+                        Poll::Ready(Err(e)) => {
+                            return Poll::Ready(Err(fail(e, head_left.is_empty(), !received)))
+                        }
+                        Poll::Pending => break,
+                    }
+                    continue;
+                }
+                if body_done {
+                    // What TLS buffered goes out now; a no-op on plain TCP.
+                    if !flushed {
+                        match Pin::new(&mut self.io).poll_flush(cx) {
+                            Poll::Ready(Ok(())) => flushed = true,
+                            Poll::Ready(Err(e)) => {
+                                return Poll::Ready(Err(fail(e, true, !received)))
+                            }
+                            Poll::Pending => {}
+                        }
+                    }
+                    break;
+                }
+                match Pin::new(&mut *body).poll_frame(cx) {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        // Trailers are not forwarded on HTTP/1.
+                        let Ok(data) = frame.into_data() else {
+                            continue;
+                        };
+                        if data.is_empty() {
+                            continue;
+                        }
+                        if framing == RequestFraming::Chunked {
+                            out.put_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                            out.put_slice(&data);
+                            out.put_slice(b"\r\n");
+                        } else {
+                            out.put_slice(&data);
+                        }
+                    }
+                    Poll::Ready(None) => {
+                        body_done = true;
+                        if framing == RequestFraming::Chunked {
+                            out.put_slice(b"0\r\n\r\n");
+                        }
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        let e = io::Error::other(format!("reading the request body: {e}"));
+                        return Poll::Ready(Err(fail(e, true, false)));
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            // Read the answer as it comes, even before the request is sent.
+            loop {
+                match response::parse(&mut self.buf, head_request) {
+                    Ok(Some(h)) if h.status.is_informational() && h.status != 101 => continue,
+                    Ok(Some(h)) => {
+                        let complete = body_done && out.is_empty() && head_left.is_empty();
+                        return Poll::Ready(Ok((h, complete)));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let e = io::Error::new(io::ErrorKind::InvalidData, e);
+                        return Poll::Ready(Err(fail(e, true, false)));
+                    }
+                }
+                match ready!(self.poll_fill(cx)) {
+                    Ok(0) => {
+                        let e = io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "backend closed the connection before answering",
+                        );
+                        return Poll::Ready(Err(fail(e, head_left.is_empty(), !received)));
+                    }
+                    Ok(_) => received = true,
+                    Err(e) => return Poll::Ready(Err(fail(e, head_left.is_empty(), !received))),
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// How the request body is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestFraming {
+    /// No body.
+    None,
+    /// As is: the head carries its `Content-Length`.
+    Length,
+    Chunked,
+}
+
+impl RequestFraming {
+    pub fn of(req: &Request<ProxyBody>) -> Self {
+        if req.body().is_end_stream() {
+            RequestFraming::None
+        } else if req.headers().contains_key(http::header::CONTENT_LENGTH) {
+            RequestFraming::Length
+        } else {
+            RequestFraming::Chunked
+        }
+    }
+}
+
+/// The request line and headers of `req` as HTTP/1.1, origin-form target.
+pub fn encode_head(req: &Request<ProxyBody>, framing: RequestFraming, out: &mut BytesMut) {
+    let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    out.reserve(64 + pq.len() + req.headers().len() * 32);
+    out.put_slice(req.method().as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(pq.as_bytes());
+    out.put_slice(b" HTTP/1.1\r\n");
+    for (name, value) in req.headers() {
+        out.put_slice(name.as_str().as_bytes());
+        out.put_slice(b": ");
+        out.put_slice(value.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    if framing == RequestFraming::Chunked {
+        out.put_slice(b"transfer-encoding: chunked\r\n");
+    }
+    out.put_slice(b"\r\n");
+}
+
+/// Send an encoded request (then `body`) on `conn` and turn the answer into
+/// a response whose body reads the rest from the connection.
+pub async fn send(
+    mut conn: RawConn,
+    head: &[u8],
+    body: &mut ProxyBody,
+    framing: RequestFraming,
+    head_request: bool,
+    pool: &Arc<ServerPool>,
+) -> Result<Response<ProxyBody>, ExchangeError> {
+    let (h, request_complete) = conn.exchange(head, body, framing, head_request).await?;
+    let mut resp = Response::new(ProxyBody::empty());
+    *resp.status_mut() = h.status;
+    *resp.version_mut() = h.version;
+    *resp.headers_mut() = h.headers;
+    let keep_alive = h.keep_alive && request_complete;
+    let body = RawBody::new(conn, h.framing, keep_alive, pool.clone());
+    *resp.body_mut() = ProxyBody::raw(body);
+    Ok(resp)
+}
+
+/// A backend's response body read straight from its connection. Read to its
+/// end, it returns the connection to the pool; dropped before, it closes it
+/// (the rest of the body would otherwise leak into the next answer).
+pub struct RawBody {
+    conn: Option<RawConn>,
+    state: State,
+    keep_alive: bool,
+    pool: Arc<ServerPool>,
+}
+
+enum State {
+    Length(u64),
+    Chunked(chunked::Decoder),
+    Close,
+    Done,
+}
+
+impl RawBody {
+    fn new(conn: RawConn, framing: Framing, keep_alive: bool, pool: Arc<ServerPool>) -> Self {
+        let state = match framing {
+            Framing::Empty | Framing::Length(0) => State::Done,
+            Framing::Length(n) => State::Length(n),
+            Framing::Chunked => State::Chunked(chunked::Decoder::default()),
+            Framing::Close => State::Close,
+        };
+        let mut body = RawBody {
+            conn: Some(conn),
+            state,
+            keep_alive,
+            pool,
+        };
+        if matches!(body.state, State::Done) {
+            body.finish();
+        }
+        body
+    }
+
+    /// The body ended: the connection goes back to the pool if it can carry
+    /// another exchange (nothing unexpected left in its buffer).
+    fn finish(&mut self) {
+        self.state = State::Done;
+        if let Some(conn) = self.conn.take() {
+            if self.keep_alive && conn.buf.is_empty() {
+                self.pool.checkin(conn);
+            }
+        }
+    }
+
+    fn eof_error() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "backend closed the connection in the middle of the body",
+        )
+    }
+}
+
+impl Body for RawBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        loop {
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match &mut this.state {
+                State::Done => {
+                    this.finish();
+                    return Poll::Ready(None);
+                }
+                State::Length(left) => {
+                    if !conn.buf.is_empty() {
+                        let n = (*left).min(conn.buf.len() as u64);
+                        let data = conn.buf.split_to(n as usize).freeze();
+                        *left -= n;
+                        if *left == 0 {
+                            this.finish();
+                        }
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                }
+                State::Chunked(decoder) => match decoder.step(&mut conn.buf) {
+                    Ok(Step::Data(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+                    Ok(Step::Done) => {
+                        this.finish();
+                        return Poll::Ready(None);
+                    }
+                    Ok(Step::NeedMore) => {}
+                    Err(e) => {
+                        this.conn = None;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                },
+                State::Close => {
+                    if !conn.buf.is_empty() {
+                        let data = conn.buf.split().freeze();
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                }
+            }
+            let closed_ends_body = matches!(this.state, State::Close);
+            match ready!(conn.poll_fill(cx)) {
+                Ok(0) if closed_ends_body => {
+                    this.state = State::Done;
+                    this.conn = None;
+                    return Poll::Ready(None);
+                }
+                Ok(0) => {
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(Self::eof_error())));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.state {
+            State::Done => true,
+            State::Length(0) => true,
+            State::Chunked(d) => d.is_done(),
+            _ => self.conn.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.state {
+            State::Done => SizeHint::with_exact(0),
+            State::Length(n) => SizeHint::with_exact(*n),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
