@@ -20,4 +20,5 @@ mod seed;
 mod streaming;
 mod timeouts;
 mod tls;
+mod upstream_http1;
 mod websocket;
