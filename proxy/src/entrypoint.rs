@@ -1,7 +1,10 @@
-//! Listeners: one accept loop per entrypoint, each connection (after a TLS
-//! handshake on TLS entrypoints) served by hyper (HTTP/1.1 with upgrades, or
-//! HTTP/2, detected from the first bytes) and registered with the graceful-shutdown watcher so that a
-//! stop lets in-flight requests finish.
+//! Listeners: one accept loop per entrypoint. Each connection (after a TLS
+//! handshake on TLS entrypoints) starts in the HTTP/1.1 fast lane
+//! (`http1::server`), which hands it to hyper (HTTP/1.1 with upgrades and
+//! bodies, or HTTP/2, detected from the first bytes) for what it does not
+//! handle; TLS connections that chose h2 by ALPN go to hyper at once. Every
+//! connection holds a `Drain` receiver, so that a stop lets in-flight
+//! requests finish.
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,7 +14,6 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -24,41 +26,44 @@ use crate::write_timeout::{DeadlineIo, WriteDeadline};
 
 pub type HttpServer = auto::Builder<TokioExecutor>;
 
-/// Every accepted connection registers here, so that shutdown can tell them
-/// all to finish their in-flight requests and wait for them.
-#[derive(Default)]
-pub struct Drain(std::sync::Mutex<Option<GracefulShutdown>>);
+/// Every accepted connection holds a receiver of this channel; shutdown
+/// flips it to `true` (connections finish their request in flight, then
+/// close) and waits until every receiver is gone.
+pub struct Drain(watch::Sender<bool>);
 
 impl Drain {
     pub fn new() -> Arc<Drain> {
-        Arc::new(Drain(std::sync::Mutex::new(Some(GracefulShutdown::new()))))
+        Arc::new(Drain(watch::Sender::new(false)))
     }
 
-    /// A watcher for one new connection; None once shutdown has begun.
-    fn watcher(&self) -> Option<Watcher> {
-        let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref().map(GracefulShutdown::watcher)
+    /// The signal for one new connection; None once shutdown has begun.
+    fn watcher(&self) -> Option<watch::Receiver<bool>> {
+        let rx = self.0.subscribe();
+        let stopping = *rx.borrow();
+        (!stopping).then_some(rx)
     }
 
     /// Ask every connection to finish and wait until they have.
     pub async fn shutdown(&self) {
-        let graceful = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(g) = graceful {
-            g.shutdown().await;
-        }
+        self.0.send_replace(true);
+        self.0.closed().await;
     }
+}
+
+/// How long a client may take to send a request head, idle keep-alive time
+/// included: without readTimeout, the keep-alive idle timeout bounds how
+/// long a client may sit on a connection without sending a request.
+pub fn header_timeout(timeouts: &RespondingTimeouts) -> Duration {
+    timeouts.read.unwrap_or(timeouts.idle)
 }
 
 /// hyper's connection settings for one config (see `runtime::Responding`).
 pub fn http_server(timeouts: &RespondingTimeouts) -> HttpServer {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    // Without readTimeout, the keep-alive idle timeout bounds how long a
-    // client may sit on a connection without sending a request.
-    let header_timeout = timeouts.read.unwrap_or(timeouts.idle);
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
+        .header_read_timeout(header_timeout(timeouts))
         .keep_alive(true);
     builder
         .http2()
@@ -159,6 +164,7 @@ async fn accept_loop(
             client: ClientInfo::new(peer.ip(), trusted, tls.is_some()).with_port(peer.port()),
             write_timeout: responding.write_timeout,
             write_deadline: write_deadline.clone(),
+            header_timeout: responding.header_timeout,
         });
         let http = responding.http;
         let Some(watcher) = drain.watcher() else {
@@ -183,7 +189,7 @@ async fn serve_tls_or_plain<S>(
     tls: Option<Arc<rustls::ServerConfig>>,
     conn: Arc<Connection>,
     http: &HttpServer,
-    watcher: Watcher,
+    watcher: watch::Receiver<bool>,
     peer: SocketAddr,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -193,6 +199,9 @@ async fn serve_tls_or_plain<S>(
         Some(config) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls_stream)) if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                    serve_hyper(tls_stream, conn, http, watcher, peer).await
+                }
                 Ok(Ok(tls_stream)) => serve(tls_stream, conn, http, watcher, peer).await,
                 Ok(Err(e)) => {
                     tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
@@ -206,18 +215,42 @@ async fn serve_tls_or_plain<S>(
 /// A client gets this long to complete its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The HTTP/1.1 fast lane first; hyper for the rest of the connection if
+/// a request needs it.
 async fn serve<I>(
     io: I,
     conn: Arc<Connection>,
     http: &HttpServer,
-    watcher: Watcher,
+    mut watcher: watch::Receiver<bool>,
+    peer: SocketAddr,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    if let Some(rest) = crate::http1::server::serve(io, &conn, &mut watcher).await {
+        serve_hyper(rest, conn, http, watcher, peer).await;
+    }
+}
+
+async fn serve_hyper<I>(
+    io: I,
+    conn: Arc<Connection>,
+    http: &HttpServer,
+    mut watcher: watch::Receiver<bool>,
     peer: SocketAddr,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |req| server::handle(req, conn.clone()));
     let serving = http.serve_connection_with_upgrades(TokioIo::new(io), service);
-    if let Err(e) = watcher.watch(serving.into_owned()).await {
+    tokio::pin!(serving);
+    let result = tokio::select! {
+        result = serving.as_mut() => result,
+        () = crate::http1::server::stop_requested(&mut watcher) => {
+            serving.as_mut().graceful_shutdown();
+            serving.await
+        }
+    };
+    if let Err(e) = result {
         tracing::debug!(client = %peer, error = %e, "connection ended with an error");
     }
 }

@@ -97,6 +97,17 @@ fn connection_has(headers: &HeaderMap, token: &str) -> bool {
 /// Remove hop-by-hop headers. With `upgrade`, the `Connection: upgrade` and
 /// `Upgrade` pair survives (it is what asks the next hop to switch protocols).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    // One pass over the names finds which are present (most messages carry
+    // only `Connection`, or none), instead of hashing all nine to remove them.
+    let mut present = 0u16;
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| *h == name) {
+            present |= 1 << i;
+        }
+    }
+    if present == 0 {
+        return;
+    }
     let upgrade_value = if upgrade {
         headers.get(header::UPGRADE).cloned()
     } else {
@@ -107,7 +118,12 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     // response from nginx) name nothing to remove, so the list stays
     // empty and unallocated.
     let mut listed: Vec<HeaderName> = Vec::new();
-    for value in headers.get_all(header::CONNECTION) {
+    let connection = present & 1 != 0; // HOP_BY_HOP[0]
+    for value in connection
+        .then(|| headers.get_all(header::CONNECTION))
+        .into_iter()
+        .flatten()
+    {
         let Ok(list) = value.to_str() else { continue };
         for token in list.split(',').map(str::trim) {
             let standard = token.is_empty()
@@ -124,8 +140,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     for name in listed {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(*name);
+        }
     }
     if let Some(up) = upgrade_value {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));

@@ -9,11 +9,16 @@
 //! hot path here reads and writes the sockets directly from the request's
 //! own task, parsing with `httparse`.
 //!
+//! - `server`: the fast lane for client connections (hands the rest to hyper).
 //! - `response`: parsing a backend's response head and deciding its framing.
 //! - `chunked`: the incremental chunked-body decoder.
+//! - `rewind`, `date`: replaying read bytes; the cached `Date` header.
 
 pub mod chunked;
+mod date;
 pub mod response;
+pub mod rewind;
+pub mod server;
 
 /// Most header fields accepted in one message (hyper's limit too).
 pub const MAX_HEADERS: usize = 100;

@@ -2,6 +2,8 @@
 //! `http` types (header values share the buffer's memory, as in hyper), and
 //! how its body is delimited (RFC 9112 section 6.3).
 
+use std::mem::MaybeUninit;
+
 use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
@@ -36,9 +38,12 @@ pub fn parse(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, Str
     // Where each name and value lies in the head, to slice it once frozen.
     let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
     let (len, code, version, count) = {
-        let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut raw);
-        let len = match resp.parse(buf) {
+        // Uninitialised: zeroing 100 slots costs more than parsing a head.
+        let mut raw = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut []);
+        let parsed = httparse::ParserConfig::default()
+            .parse_response_with_uninit_headers(&mut resp, buf, &mut raw);
+        let len = match parsed {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
                 return Err(format!("response head larger than {MAX_HEAD} bytes"))
@@ -69,8 +74,11 @@ pub fn parse(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, Str
     for &(ns, ne, vs, ve) in &spans[..count] {
         let name = HeaderName::from_bytes(&head[ns as usize..ne as usize])
             .map_err(|_| "invalid header name in response".to_string())?;
-        let value = HeaderValue::from_maybe_shared(head.slice(vs as usize..ve as usize))
-            .map_err(|_| format!("invalid value of response header {name}"))?;
+        // SAFETY: httparse accepts in a value exactly the bytes HeaderValue
+        // does (HTAB, SP, visible ASCII, obs-text), as hyper relies on too.
+        let value = unsafe {
+            HeaderValue::from_maybe_shared_unchecked(head.slice(vs as usize..ve as usize))
+        };
         headers.append(name, value);
     }
     let framing = framing(status, &headers, head_request)?;

@@ -127,6 +127,8 @@ pub struct Snapshot {
 pub struct Responding {
     pub http: Arc<HttpServer>,
     pub write_timeout: Option<std::time::Duration>,
+    /// hyper's `header_read_timeout`, which the HTTP/1 fast lane applies too.
+    pub header_timeout: std::time::Duration,
 }
 
 impl Responding {
@@ -134,6 +136,7 @@ impl Responding {
         Responding {
             http: Arc::new(crate::entrypoint::http_server(timeouts)),
             write_timeout: timeouts.write,
+            header_timeout: crate::entrypoint::header_timeout(timeouts),
         }
     }
 }
