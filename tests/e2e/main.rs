@@ -11,6 +11,7 @@ mod errors;
 mod h2c;
 mod headers;
 mod health;
+mod http1_lane;
 mod lifecycle;
 mod plugins;
 mod pooling;
