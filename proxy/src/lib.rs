@@ -3,9 +3,17 @@
 //! ```text
 //!  config file ──config::load──▶ Config ──runtime::compile──▶ Snapshot ──▶ Shared (ArcSwap)
 //!                                                                            │ load once per request
-//!  client ─▶ entrypoint (accept, hyper h1/h2c) ─▶ server::handle ─▶ router ─▶ frontend
-//!        ◀──────────── response streams back ◀── proxy::forward ◀── balancer ◀─┘
+//!  client ─▶ entrypoint (accept, TLS) ─▶ http1::server (HTTP/1.1 fast lane)
+//!                                        └▶ hyper (h2, bodies, upgrades) ─▶ server::handle
+//!                         both ─▶ server::respond ─▶ router ─▶ frontend ─▶ plugins ─▶ balancer
+//!        ◀──────────── response streams back ◀── proxy::forward ─▶ upstream (own HTTP/1 codec)
 //! ```
+//!
+//! The HTTP/1.1 codec (`http1`) is tollgate's own on the hot path: bodiless
+//! client requests and every upstream HTTP/1 exchange are parsed with
+//! `httparse` and driven from the request's task, without hyper's
+//! per-connection dispatcher, channels and tasks. hyper serves the rest,
+//! and both paths share `server::respond`, so the rules are written once.
 //!
 //! Modules are declared in the order a request meets them; `config` and
 //! `runtime` are the two subsystems that build what the request path reads.

@@ -99,7 +99,11 @@ async fn send(
 ) -> Result<Answer, ProxyError> {
     let _waiting = server.start_waiting();
     let limit = upstreams.timeouts().response_header;
-    let result = deadline::within(limit, server.pool.send(req))
+    // Pinned in place and timed by reference: the exchange's future is
+    // about 2 KB, and handing it to the wrapper by value would copy it.
+    let exchange = server.pool.send(req);
+    tokio::pin!(exchange);
+    let result = deadline::within(limit, exchange.as_mut())
         .await
         .map_err(|_| ProxyError::GatewayTimeout)?;
     result.map_err(|e| match e {

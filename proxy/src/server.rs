@@ -24,7 +24,7 @@ use crate::error::{ProxyError, Side};
 use crate::forwarded::ClientInfo;
 use crate::proxy;
 use crate::runtime::{Shared, Slot};
-use crate::wasm::ChainOutcome;
+use crate::wasm::{ChainOutcome, Peer};
 use crate::write_timeout::{WriteDeadline, WriteTimedOut};
 
 /// Per-connection context, shared by the requests of one client connection.
@@ -163,11 +163,13 @@ async fn route_and_forward(
     let mut req = req;
     let mut hook = None;
     if let Some(chain) = &frontend.chain {
-        // Plugins read the client's facts (TLS, address) from the request.
-        req.extensions_mut().insert(conn.client.clone());
+        let peer = Peer {
+            addr: conn.client.socket_addr(),
+            tls: conn.client.tls,
+        };
         // Plugin futures are boxed: they are large, and a future's size is
         // copied on every request, plugins or not (see proxy::send).
-        match Box::pin(chain.on_request(req, conn.client.socket_addr())).await {
+        match Box::pin(chain.on_request(req, peer)).await {
             ChainOutcome::Respond(resp) => return Ok(resp.map(|b| b.with_permit(permit))),
             ChainOutcome::Continue(next, h) => {
                 req = next;

@@ -406,9 +406,9 @@ async fn editor_rename_is_detected_and_unchanged_content_does_not_reload() {
 
     // Editor noise and saves without a change of content.
     let swap = tg.dir().join(".traefik.toml.swp");
-    std::fs::write(&swap, "vim swap").unwrap();
-    std::fs::write(tg.dir().join("4913"), "").unwrap();
-    std::fs::write(&path, good("b")).unwrap();
+    replace_file(&swap, "vim swap");
+    replace_file(tg.dir().join("4913"), "");
+    replace_file(&path, good("b"));
     write_via_rename(&path, &good("b"));
     std::fs::remove_file(&swap).unwrap();
     std::fs::remove_file(tg.dir().join("4913")).unwrap();
@@ -443,7 +443,7 @@ async fn delete_and_recreate_is_detected() {
     assert_served_by(&client, &url, "a", 1, "initial config").await;
 
     std::fs::remove_file(&path).unwrap();
-    std::fs::write(&path, good("b")).unwrap();
+    replace_file(&path, good("b"));
     let took = wait_served_by(&client, &url, "b", DETECT, "delete + recreate").await;
     eprintln!("delete + recreate served after {took:?}");
 
@@ -455,7 +455,7 @@ async fn delete_and_recreate_is_detected() {
         "the refusal says the file cannot be read"
     );
     assert_served_by(&client, &url, "b", 3, "while the config file is missing").await;
-    std::fs::write(&path, good("a")).unwrap();
+    replace_file(&path, good("a"));
     wait_served_by(&client, &url, "a", DETECT, "recreated after a pause").await;
     tg.assert_running();
 }
@@ -490,7 +490,7 @@ async fn configmap_symlink_swap_is_detected() {
 
     let swap = |old: &str, new: &str, text: &str| {
         std::fs::create_dir(root.join(new)).unwrap();
-        std::fs::write(root.join(new).join("traefik.toml"), text).unwrap();
+        replace_file(root.join(new).join("traefik.toml"), text);
         symlink(new, root.join("..data_tmp")).unwrap();
         std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
         std::fs::remove_dir_all(root.join(old)).unwrap();
@@ -536,11 +536,10 @@ async fn provider_directory_is_merged_watched_and_duplicates_refused() {
     assert_eq!(status_of(&client, &new).await, StatusCode::NOT_FOUND);
 
     // A new file adds its route.
-    std::fs::write(
+    replace_file(
         confd.join("30-new.toml"),
         frontend("new", "two", "PathPrefix:/new"),
-    )
-    .unwrap();
+    );
     let took = wait_served_by(&client, &new, "b", DETECT, "file added to conf.d").await;
     eprintln!("new file in conf.d served after {took:?}");
     assert_served_by(&client, &app, "a", 1, "after the new file").await;
@@ -554,11 +553,10 @@ async fn provider_directory_is_merged_watched_and_duplicates_refused() {
 
     // The same frontend in a second file: refused, both files named.
     let reloads = tg.count_logs(RELOADED);
-    std::fs::write(
+    replace_file(
         confd.join("40-dup.toml"),
         frontend("app", "one", "PathPrefix:/dup"),
-    )
-    .unwrap();
+    );
     tg.wait_for_log_count(REFUSED, 1, DETECT).await;
     let error = tg
         .wait_for_log("frontend \"app\" is also defined", secs(2))
@@ -654,11 +652,10 @@ async fn entrypoints_added_moved_and_removed_at_runtime() {
     assert_served_by(&client, &tg.url("extra", "/app"), "a", 1, "extra at start").await;
 
     // Added.
-    std::fs::write(
+    replace_file(
         &path,
         cfg(&[("http", any()), ("extra", any()), ("added", any())]),
-    )
-    .unwrap();
+    );
     let added = tg.wait_for_entrypoint("added", DETECT).await;
     eprintln!("entrypoint added, listening on {added}");
     assert_served_by(
@@ -672,15 +669,14 @@ async fn entrypoints_added_moved_and_removed_at_runtime() {
 
     // Moved to another address: the new one listens, the old one is closed.
     let port = closed_port();
-    std::fs::write(
+    replace_file(
         &path,
         cfg(&[
             ("http", any()),
             ("extra", any()),
             ("added", format!("127.0.0.1:{port}")),
         ]),
-    )
-    .unwrap();
+    );
     let moved = tg.wait_for_entrypoint("added", DETECT).await;
     assert_eq!(moved.port(), port);
     assert_refused(
@@ -705,11 +701,10 @@ async fn entrypoints_added_moved_and_removed_at_runtime() {
         tokio::spawn(async move { send(http1().get(url)).await })
     };
     slow.wait_started(secs(5)).await;
-    std::fs::write(
+    replace_file(
         &path,
         cfg(&[("http", any()), ("added", format!("127.0.0.1:{port}"))]),
-    )
-    .unwrap();
+    );
     tg.wait_for_log("entrypoint stopped accepting", DETECT)
         .await;
     assert_refused(extra, "a removed entrypoint refuses connections").await;
@@ -788,11 +783,10 @@ async fn websocket_survives_an_unrelated_reload() {
     echo_round(&mut ws, "before the reload").await;
 
     // Unrelated change: a new frontend.
-    std::fs::write(
+    replace_file(
         tg.config_path(),
         base + &frontend("web", "web", "PathPrefix:/web"),
-    )
-    .unwrap();
+    );
     let client = http1();
     wait_served_by(
         &client,
@@ -826,7 +820,7 @@ async fn sighup_reloads_when_watching_is_off() {
     let client = http1();
     assert_served_by(&client, &url, "a", 1, "initial config").await;
 
-    std::fs::write(tg.config_path(), config("b")).unwrap();
+    replace_file(tg.config_path(), config("b"));
     // A negative: longer than a watched change takes to be served.
     tokio::time::sleep(OBSERVE + ms(300)).await;
     assert_served_by(
@@ -886,7 +880,7 @@ async fn reload_keeps_upstream_connections() {
     let before = counting.accepted();
     assert!(before >= 1);
 
-    std::fs::write(tg.config_path(), config(true, "5s")).unwrap();
+    replace_file(tg.config_path(), config(true, "5s"));
     wait_served_by(
         &client,
         &tg.url("http", "/other"),
@@ -905,7 +899,7 @@ async fn reload_keeps_upstream_connections() {
 
     // Control: a reload that changes forwarding settings builds a new pool,
     // which the backend sees as a new connection.
-    std::fs::write(tg.config_path(), config(true, "6s")).unwrap();
+    replace_file(tg.config_path(), config(true, "6s"));
     tg.wait_for_log_count(RELOADED, reloads + 2, DETECT).await;
     requests(2).await;
     assert!(

@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 
-use super::{has_token, MAX_HEAD, MAX_HEADERS};
+use super::{has_token, Spans, MAX_HEAD, MAX_HEADERS};
 
 /// How the body after a response head ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct Head {
 /// body follows whatever the headers say.
 pub fn parse(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, String> {
     // Where each name and value lies in the head, to slice it once frozen.
-    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+    let mut spans = Spans::new();
     let (len, code, version, count) = {
         // Uninitialised: zeroing 100 slots costs more than parsing a head.
         let mut raw = [const { MaybeUninit::uninit() }; MAX_HEADERS];
@@ -51,16 +51,8 @@ pub fn parse(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, Str
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => return Err(format!("invalid response head: {e}")),
         };
-        let base = buf.as_ptr() as usize;
-        for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
-            let name = h.name.as_ptr() as usize - base;
-            let value = h.value.as_ptr() as usize - base;
-            *span = (
-                name as u32,
-                (name + h.name.len()) as u32,
-                value as u32,
-                (value + h.value.len()) as u32,
-            );
+        for h in resp.headers.iter() {
+            spans.push(buf.as_ptr(), h.name.as_bytes(), h.value);
         }
         let version = match resp.version {
             Some(0) => Version::HTTP_10,
@@ -71,7 +63,9 @@ pub fn parse(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, Str
     let head = buf.split_to(len).freeze();
     let status = StatusCode::from_u16(code).map_err(|_| format!("invalid status code {code}"))?;
     let mut headers = HeaderMap::with_capacity(count);
-    for &(ns, ne, vs, ve) in &spans[..count] {
+    for span in spans.iter() {
+        let (ns, ne) = span.name;
+        let (vs, ve) = span.value;
         let name = HeaderName::from_bytes(&head[ns as usize..ne as usize])
             .map_err(|_| "invalid header name in response".to_string())?;
         // SAFETY: httparse accepts in a value exactly the bytes HeaderValue

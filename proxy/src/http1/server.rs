@@ -28,7 +28,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
 use super::rewind::Rewind;
-use super::{date, has_token, MAX_HEAD, MAX_HEADERS};
+use super::{date, has_token, Spans, MAX_HEAD, MAX_HEADERS};
 use crate::body::ProxyBody;
 use crate::server::{self, Connection};
 
@@ -51,7 +51,10 @@ where
 {
     let mut buf = BytesMut::with_capacity(BUF);
     let mut out = BytesMut::with_capacity(BUF);
-    let idle = tokio::time::sleep(conn.header_timeout);
+    // One timer for the connection's life, re-armed only when it fires
+    // early: resetting it for every request costs more than the check.
+    let mut waiting_since = tokio::time::Instant::now();
+    let idle = tokio::time::sleep_until(waiting_since + conn.header_timeout);
     tokio::pin!(idle);
     // Registered once for the connection, not once per request.
     let mut stop_rx = shutdown.clone();
@@ -59,8 +62,7 @@ where
     tokio::pin!(stop);
     loop {
         // A request head, or a reason to stop.
-        idle.as_mut()
-            .reset(tokio::time::Instant::now() + conn.header_timeout);
+        waiting_since = tokio::time::Instant::now();
         let (req, client_close) = loop {
             if !buf.is_empty() {
                 match parse_request(&mut buf) {
@@ -84,7 +86,14 @@ where
                 // the middle of one.
                 () = &mut stop, if buf.is_empty() => return None,
                 // readTimeout, else idleTimeout (as hyper's header timeout).
-                _ = &mut idle => return None,
+                () = &mut idle => {
+                    let deadline = waiting_since + conn.header_timeout;
+                    if tokio::time::Instant::now() >= deadline {
+                        return None;
+                    }
+                    idle.as_mut().reset(deadline);
+                    continue;
+                }
             };
             match read {
                 Ok(0) | Err(_) => return None,
@@ -98,9 +107,13 @@ where
         let head_request = req.method() == Method::HEAD;
         // A client that leaves while the backend thinks: drop the request,
         // which cancels the upstream exchange.
+        // Pinned here and selected by reference: the future is large, and
+        // select! would otherwise move it.
+        let respond = server::respond(req, conn.clone());
+        tokio::pin!(respond);
         let resp = tokio::select! {
             biased;
-            resp = server::respond(req, conn.clone()) => resp,
+            resp = &mut respond => resp,
             () = client_gone(&mut io, &mut buf) => return None,
         };
         let close = client_close || *shutdown.borrow();
@@ -143,7 +156,7 @@ enum Parsed {
 /// is consumed (with whether the client asked to close); anything else
 /// leaves `buf` untouched.
 fn parse_request(buf: &mut BytesMut) -> Parsed {
-    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+    let mut spans = Spans::new();
     let (len, method, path, count, close) = {
         // Uninitialised: zeroing 100 slots costs more than parsing a head.
         let mut raw = [const { MaybeUninit::uninit() }; MAX_HEADERS];
@@ -159,7 +172,7 @@ fn parse_request(buf: &mut BytesMut) -> Parsed {
         }
         let base = buf.as_ptr() as usize;
         let mut close = false;
-        for (span, h) in spans.iter_mut().zip(req.headers.iter()) {
+        for h in req.headers.iter() {
             let name = h.name;
             let bodyless_length =
                 || name.eq_ignore_ascii_case("content-length") && h.value.trim_ascii() == b"0";
@@ -173,14 +186,7 @@ fn parse_request(buf: &mut BytesMut) -> Parsed {
             if name.eq_ignore_ascii_case("connection") && has_token(h.value, "close") {
                 close = true;
             }
-            let n = name.as_ptr() as usize - base;
-            let v = h.value.as_ptr() as usize - base;
-            *span = (
-                n as u32,
-                (n + name.len()) as u32,
-                v as u32,
-                (v + h.value.len()) as u32,
-            );
+            spans.push(buf.as_ptr(), name.as_bytes(), h.value);
         }
         let method = match Method::from_bytes(req.method.unwrap_or("").as_bytes()) {
             Ok(m) if m != Method::CONNECT => m,
@@ -196,7 +202,9 @@ fn parse_request(buf: &mut BytesMut) -> Parsed {
     };
     // Room for the X-Forwarded-* headers added on the way upstream.
     let mut headers = HeaderMap::with_capacity(count + 8);
-    for &(ns, ne, vs, ve) in &spans[..count] {
+    for span in spans.iter() {
+        let (ns, ne) = span.name;
+        let (vs, ve) = span.value;
         let Ok(name) = HeaderName::from_bytes(&head[ns as usize..ne as usize]) else {
             return Parsed::Bad("invalid header name");
         };

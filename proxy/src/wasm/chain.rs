@@ -4,12 +4,11 @@
 //! out (a headers plugin in front of an auth plugin decorates its 401).
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{Request, Response};
 
-use super::{Outcome, Plugin, ResponseHook};
+use super::{Outcome, Peer, Plugin, ResponseHook};
 use crate::body::ProxyBody;
 
 #[derive(Clone, Default)]
@@ -48,8 +47,9 @@ impl Chain {
     pub fn on_request(
         &self,
         req: Request<ProxyBody>,
-        client: SocketAddr,
+        peer: impl Into<Peer>,
     ) -> impl Future<Output = ChainOutcome> + Send + '_ {
+        let client = peer.into();
         // Not an async fn: that would keep a second copy of the request in
         // the future (arguments, then the variable the loop updates).
         let mut req = req;

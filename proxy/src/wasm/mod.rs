@@ -59,7 +59,6 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response};
 
 use crate::body::ProxyBody;
-use crate::forwarded::ClientInfo;
 
 use self::cache::{content_hash, CacheKey, CompiledModule, ModuleCache};
 use self::engine::Runtime;
@@ -490,10 +489,10 @@ impl Plugin {
     pub fn on_request(
         self: &Arc<Self>,
         req: Request<ProxyBody>,
-        client: SocketAddr,
+        peer: impl Into<Peer>,
     ) -> impl Future<Output = Outcome> + Send + '_ {
-        let tls = req.uri().scheme() == Some(&http::uri::Scheme::HTTPS)
-            || req.extensions().get::<ClientInfo>().is_some_and(|c| c.tls);
+        let Peer { addr: client, tls } = peer.into();
+        let tls = tls || req.uri().scheme() == Some(&http::uri::Scheme::HTTPS);
         // The request goes into its (boxed) exchange before the future is
         // made: the future holds a pointer, not the request. (An async fn
         // keeps its arguments in its future, and a future is copied whole
@@ -540,6 +539,20 @@ impl Plugin {
                 )
             }
         }
+    }
+}
+
+/// The client connection a request came on, as plugins see it
+/// (`get_source_addr`, and the scheme of `get_uri`).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
+impl From<SocketAddr> for Peer {
+    fn from(addr: SocketAddr) -> Self {
+        Peer { addr, tls: false }
     }
 }
 

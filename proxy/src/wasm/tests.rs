@@ -197,14 +197,12 @@ async fn headers_builtin_redirects_plain_http_but_not_tls() {
     assert_eq!(resp.status(), 301);
     assert_eq!(resp.headers()["location"], "https://example.test/a?b=1");
 
-    let mut req = empty(get("/a"));
-    req.extensions_mut()
-        .insert(crate::forwarded::ClientInfo::new(
-            client().ip(),
-            false,
-            true,
-        ));
-    let (_, hook) = continued(plugin.on_request(req, client()).await);
+    let req = empty(get("/a"));
+    let peer = super::Peer {
+        addr: client(),
+        tls: true,
+    };
+    let (_, hook) = continued(plugin.on_request(req, peer).await);
     let resp = hook.on_response(upstream(200, "")).await;
     assert_eq!(resp.headers()["strict-transport-security"], "max-age=60");
 }

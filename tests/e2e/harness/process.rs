@@ -62,6 +62,18 @@ impl Drop for TempDir {
 
 /// Removes ANSI colour sequences (tracing's fmt layer may colour even when
 /// stderr is a pipe).
+/// Replace a file's contents at once (write a sibling, rename it over), as
+/// editors and config tools do. A plain `std::fs::write` truncates first,
+/// and a watcher that reads in between sees a half-written config and
+/// (rightly) refuses it: tests that count refusals must not race that.
+pub fn replace_file(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let path = path.as_ref();
+    let tmp = path.with_extension(format!("tmp{}", N.fetch_add(1, Ordering::SeqCst)));
+    std::fs::write(&tmp, contents).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 pub fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
