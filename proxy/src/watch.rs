@@ -102,23 +102,32 @@ async fn run(reloader: Arc<Reloader>, baseline: Baseline) {
 /// Every file and directory whose content the running config depends on.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Dependencies {
-    /// The main file and the `[file]` provider's files, in the loader's order.
+    /// The main file and `[file] filename`, in the loader's order.
     config_files: Vec<PathBuf>,
+    /// `[file] directory`, whose `*.toml` files follow `config_files`. It
+    /// is listed afresh for every fingerprint, exactly as the loader lists
+    /// it, so a file added while a reload reads the directory is a change
+    /// against what that reload applied, not part of it.
+    directory: Option<PathBuf>,
     /// Everything else read from disk: certificates, keys, CAs, plugins.
     files: BTreeSet<PathBuf>,
-    /// Directories whose `*.toml` files are config (`[file] directory`).
-    directories: BTreeSet<PathBuf>,
 }
 
 impl Dependencies {
     fn of(config: &Config, main: &Path) -> Dependencies {
         let mut d = Dependencies::default();
         d.config_files.push(main.to_path_buf());
-        d.config_files.extend(config.dynamic_files.iter().cloned());
-        if let Some(dir) = config.file.as_ref().and_then(|f| f.directory.as_ref()) {
-            let base = main.parent().unwrap_or(Path::new(""));
-            d.directories.insert(base.join(dir));
+        let base = main.parent().unwrap_or(Path::new(""));
+        let provider = config.file.as_ref();
+        if let Some(file) = provider.and_then(|f| f.filename.as_ref()) {
+            let file = base.join(file);
+            if !crate::config::load::same_file(&file, main) {
+                d.config_files.push(file);
+            }
         }
+        d.directory = provider
+            .and_then(|f| f.directory.as_ref())
+            .map(|dir| base.join(dir));
         let mut pem = |src: &PemSource| {
             if let PemSource::File(p) = src {
                 d.files.insert(p.clone());
@@ -152,7 +161,7 @@ impl Dependencies {
     /// Directories to watch: each file's folder (and its real folder when
     /// the file is a symlink), and the provider directories.
     fn watch_dirs(&self) -> BTreeSet<PathBuf> {
-        let mut dirs = self.directories.clone();
+        let mut dirs: BTreeSet<PathBuf> = self.directory.iter().cloned().collect();
         for f in self.config_files.iter().chain(&self.files) {
             if let Some(p) = f.parent() {
                 dirs.insert(if p.as_os_str().is_empty() {
@@ -195,13 +204,16 @@ impl Dependencies {
     async fn fingerprint(&self) -> u64 {
         let deps = self.clone();
         tokio::task::spawn_blocking(move || {
-            let contents: Vec<Option<Vec<u8>>> = deps
-                .config_files
-                .iter()
-                .map(|f| std::fs::read(f).ok())
-                .collect();
+            let mut config_files = deps.config_files.clone();
+            if let Some(dir) = &deps.directory {
+                let main = &deps.config_files[0];
+                config_files
+                    .extend(crate::config::load::directory_files(dir, main).unwrap_or_default());
+            }
+            let contents: Vec<Option<Vec<u8>>> =
+                config_files.iter().map(|f| std::fs::read(f).ok()).collect();
             let digest = crate::config::digest_files(
-                deps.config_files
+                config_files
                     .iter()
                     .zip(&contents)
                     .map(|(p, c)| (p.as_path(), c.as_deref())),
@@ -235,18 +247,6 @@ fn others_digest(deps: &Dependencies) -> u64 {
         f.hash(&mut h);
         std::fs::read(f).ok().hash(&mut h);
     }
-    for dir in &deps.directories {
-        dir.hash(&mut h);
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        entries.retain(|p| p.extension().is_some_and(|x| x == "toml"));
-        entries.sort();
-        for p in entries {
-            p.hash(&mut h);
-            std::fs::read(&p).ok().hash(&mut h);
-        }
-    }
     h.finish()
 }
 
@@ -264,8 +264,8 @@ mod tests {
         std::fs::write(&cert, "c").unwrap();
         let deps = Dependencies {
             config_files: vec![main.clone()],
+            directory: None,
             files: BTreeSet::from([cert.clone()]),
-            directories: BTreeSet::new(),
         };
         let first = deps.fingerprint().await;
         let loaded = crate::config::digest_files([(main.as_path(), Some(&b"x = 1"[..]))]);
@@ -294,6 +294,45 @@ mod tests {
             deps.fingerprint().await,
             first,
             "a missing file is a change"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A file added to a provider directory after the loader listed it is
+    /// a change against what that load applied, never folded into it.
+    #[tokio::test]
+    async fn directory_file_added_during_a_reload_is_a_change() {
+        let dir = std::env::temp_dir().join(format!("tollgate-fp-dir-{}", std::process::id()));
+        let confd = dir.join("conf.d");
+        std::fs::create_dir_all(&confd).unwrap();
+        let main = dir.join("main.toml");
+        let first = confd.join("10-a.toml");
+        std::fs::write(&main, "m").unwrap();
+        std::fs::write(&first, "a").unwrap();
+        let deps = Dependencies {
+            config_files: vec![main.clone()],
+            directory: Some(confd.clone()),
+            files: BTreeSet::new(),
+        };
+        // What a loader that listed only 10-a.toml records.
+        let loaded = crate::config::digest_files([
+            (main.as_path(), Some(&b"m"[..])),
+            (first.as_path(), Some(&b"a"[..])),
+        ]);
+        let applied = deps.fingerprint_with(loaded).await;
+        assert_eq!(
+            deps.fingerprint().await,
+            applied,
+            "loader and watcher agree"
+        );
+        std::fs::write(confd.join("20-b.toml"), "b").unwrap();
+        std::fs::write(confd.join("notes.txt"), "not config").unwrap();
+        assert_ne!(deps.fingerprint().await, applied, "the new file is seen");
+        std::fs::remove_file(confd.join("20-b.toml")).unwrap();
+        assert_eq!(
+            deps.fingerprint().await,
+            applied,
+            "other files are not config"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -104,16 +104,8 @@ fn dynamic_files(tree: &Tree, path: &Path, errors: &mut Vec<Diagnostic>) -> Vec<
     if let Some(node) = section.get("directory") {
         if let Some(dir) = optional_path(&node) {
             let dir = base.join(dir);
-            match std::fs::read_dir(&dir) {
-                Ok(entries) => {
-                    let mut found: Vec<PathBuf> = entries
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                        .filter(|p| !same_file(p, path))
-                        .collect();
-                    found.sort();
-                    files.extend(found);
-                }
+            match directory_files(&dir, path) {
+                Ok(found) => files.extend(found),
                 Err(e) => errors.push(Diagnostic::at(
                     node.location(),
                     format!("cannot read directory {}: {e}", dir.display()),
@@ -124,7 +116,20 @@ fn dynamic_files(tree: &Tree, path: &Path, errors: &mut Vec<Diagnostic>) -> Vec<
     files
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
+/// The config files of a `[file] directory`: its `*.toml` files in name
+/// order, less the main file. The watcher lists it the same way, so that
+/// what it sees on disk compares with what the loader read.
+pub fn directory_files(dir: &Path, main: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| !same_file(p, main))
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+pub fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
