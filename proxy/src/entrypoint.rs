@@ -4,7 +4,8 @@
 //! bodies, or HTTP/2, detected from the first bytes) for what it does not
 //! handle; TLS connections that chose h2 by ALPN go to hyper at once. Every
 //! connection holds a `Drain` receiver, so that a stop lets in-flight
-//! requests finish.
+//! requests finish, and closes lingering (`linger`), so that an answer sent
+//! before the request was read in full reaches the client.
 
 use std::io;
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::model::RespondingTimeouts;
 use crate::forwarded::ClientInfo;
+use crate::linger::Lingering;
 use crate::runtime::{Shared, Slot};
 use crate::server::{self, Connection};
 use crate::write_timeout::{DeadlineIo, WriteDeadline};
@@ -174,9 +176,12 @@ async fn accept_loop(
         // client never holds up the accept loop or other connections.
         tokio::spawn(async move {
             match write_deadline {
-                None => serve_tls_or_plain(stream, tls, conn, &http, watcher, peer).await,
+                None => {
+                    let stream = Lingering::new(stream);
+                    serve_tls_or_plain(stream, tls, conn, &http, watcher, peer).await
+                }
                 Some(deadline) => {
-                    let stream = DeadlineIo::new(stream, deadline);
+                    let stream = Lingering::new(DeadlineIo::new(stream, deadline));
                     serve_tls_or_plain(stream, tls, conn, &http, watcher, peer).await
                 }
             }

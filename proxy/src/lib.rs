@@ -30,6 +30,7 @@ pub mod forwarded;
 pub mod health;
 pub mod http1;
 pub mod limit;
+pub mod linger;
 pub mod proxy;
 pub mod redirect;
 pub mod router;

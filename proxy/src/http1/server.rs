@@ -71,7 +71,11 @@ where
                     Parsed::ToHyper => return Some(Rewind::new(io, buf)),
                     Parsed::Bad(why) => {
                         tracing::debug!(client = %conn.client.ip, why, "bad request");
-                        let _ = io.write_all(BAD_REQUEST).await;
+                        if io.write_all(BAD_REQUEST).await.is_ok() {
+                            // Lingers: the rest of the bad input must not
+                            // turn into a reset that loses the 400.
+                            let _ = io.shutdown().await;
+                        }
                         return None;
                     }
                 }
