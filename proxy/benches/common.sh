@@ -2,7 +2,9 @@
 # tool checks, a release build of tollgate, a work dir whose processes are
 # stopped on exit, readiness and CPU-time helpers.
 
-TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/tollgate-target}
+# The same build cache as .ci/run, for the build below and the binary path.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/tollgate-target}
+TARGET=$CARGO_TARGET_DIR
 
 # require_tools TOOL... : exit with an install hint when one is missing.
 require_tools() {

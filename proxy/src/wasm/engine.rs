@@ -94,6 +94,11 @@ fn base_config() -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // For profiling plugins: `perf` then names guest functions
+    // (/tmp/perf-PID.map) instead of showing bare JIT addresses.
+    if std::env::var_os("TOLLGATE_WASM_PERFMAP").is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 
