@@ -172,6 +172,46 @@ impl Host for WasmHost {
         Some(bytes)
     }
 
+    fn header_value_into(&self, kind: HeaderKind, name: &str, buf: &mut Vec<u8>) -> bool {
+        buf.clear();
+        if name.is_empty() {
+            return false;
+        }
+        let get = |buf: &mut Vec<u8>| {
+            split_u64(unsafe {
+                raw::get_header_values(
+                    kind as u32,
+                    name.as_ptr(),
+                    name.len() as u32,
+                    buf.as_mut_ptr(),
+                    buf.capacity() as u32,
+                )
+            })
+        };
+        buf.reserve(256);
+        let (mut count, mut len) = get(buf);
+        if len as usize > buf.capacity() {
+            buf.reserve_exact(len as usize);
+            (count, len) = get(buf);
+        }
+        if count == 0 || len as usize > buf.capacity() {
+            return false;
+        }
+        // SAFETY: the host wrote `len` (<= capacity) bytes at `buf`.
+        unsafe { buf.set_len(len as usize) };
+        // The first of the NUL-terminated values.
+        match buf.iter().position(|&b| b == 0) {
+            Some(end) => {
+                buf.truncate(end);
+                true
+            }
+            None => {
+                buf.clear();
+                false
+            }
+        }
+    }
+
     fn set_header(&self, kind: HeaderKind, name: &str, value: &[u8]) {
         unsafe {
             raw::set_header_value(

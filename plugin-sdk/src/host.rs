@@ -39,6 +39,19 @@ pub trait Host {
     fn header_value(&self, kind: HeaderKind, name: &str) -> Option<Vec<u8>> {
         self.header_values(kind, name).into_iter().next()
     }
+    /// The first value of `name` into `buf` (replacing its contents);
+    /// false if there is none. With a buffer kept across requests, reading
+    /// a header allocates nothing.
+    fn header_value_into(&self, kind: HeaderKind, name: &str, buf: &mut Vec<u8>) -> bool {
+        buf.clear();
+        match self.header_value(kind, name) {
+            Some(v) => {
+                buf.extend_from_slice(&v);
+                true
+            }
+            None => false,
+        }
+    }
     fn set_header(&self, kind: HeaderKind, name: &str, value: &[u8]);
     fn add_header(&self, kind: HeaderKind, name: &str, value: &[u8]);
     fn remove_header(&self, kind: HeaderKind, name: &str);

@@ -99,10 +99,7 @@ pub fn parse_basic_into<'b>(header: &[u8], buf: &'b mut Vec<u8>) -> Option<(&'b 
     if !scheme.eq_ignore_ascii_case(b"basic") {
         return None;
     }
-    buf.clear();
-    base64::engine::general_purpose::STANDARD
-        .decode_vec(creds.trim_ascii(), buf)
-        .ok()?;
+    crate::b64::decode_into(creds.trim_ascii(), buf)?;
     let colon = buf.iter().position(|&b| b == b':')?;
     let (user, password) = buf.split_at(colon);
     Some((std::str::from_utf8(user).ok()?, &password[1..]))

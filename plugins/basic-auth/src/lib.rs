@@ -13,6 +13,7 @@
 //! appends its lines: the plugin has no file system). A request without
 //! valid credentials gets `401` with `WWW-Authenticate: Basic realm="..."`.
 
+mod b64;
 pub mod cache;
 pub mod htpasswd;
 mod md5crypt;
@@ -59,6 +60,9 @@ pub struct BasicAuth {
     /// Where the credentials of the request are decoded: kept, so that a
     /// request allocates nothing for it; zeroed after each request.
     scratch: Vec<u8>,
+    /// Where the request's `Authorization` header is read: kept and zeroed
+    /// likewise.
+    header: Vec<u8>,
 }
 
 impl BasicAuth {
@@ -89,12 +93,14 @@ impl BasicAuth {
     /// Whether `password` is `user`'s. A slow hash (bcrypt, md5crypt) is
     /// computed once per credential: later requests hit the cache.
     fn verify(&mut self, user: &str, password: &[u8]) -> bool {
+        // Only verified slow-hash credentials are cached, and an instance's
+        // users never change: a hit needs no lookup of the user.
+        if self.cache.contains(user, password) {
+            return true;
+        }
         let Some(hash) = self.users.get(user) else {
             return false;
         };
-        if hash.is_slow() && self.cache.contains(user, password) {
-            return true;
-        }
         if !hash.verify(password) {
             return false;
         }
@@ -142,12 +148,15 @@ impl Plugin for BasicAuth {
             header_field: config.header_field.filter(|h| !h.is_empty()),
             cache: CredentialCache::new(config.cache_size),
             scratch: Vec::new(),
+            header: Vec::new(),
         })
     }
 
     fn on_request(&mut self, req: Request<'_>, resp: Response<'_>) -> Flow {
-        let authorization = req.headers().get_bytes("authorization");
-        self.with_user(authorization.as_deref(), |this, user| match user {
+        let mut header = std::mem::take(&mut self.header);
+        let present = req.headers().get_into("authorization", &mut header);
+        let authorization = present.then_some(header.as_slice());
+        let flow = self.with_user(authorization, |this, user| match user {
             Some(user) => {
                 if this.remove_header {
                     req.headers().remove("authorization");
@@ -162,7 +171,10 @@ impl Plugin for BasicAuth {
                 resp.send(401, "text/plain; charset=utf-8", b"401 Unauthorized\n");
                 Flow::Respond
             }
-        })
+        });
+        header.fill(0);
+        self.header = header;
+        flow
     }
 }
 
