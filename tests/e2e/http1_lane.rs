@@ -164,3 +164,34 @@ async fn malformed_requests_get_400() {
         );
     }
 }
+
+/// A client that keeps sending after its request was refused gets to
+/// finish sending and then reads the refusal: tollgate closes lingering
+/// (reads and discards the rest) instead of closing on unread input, which
+/// resets the connection. A client such as hyper's, which gives up on a
+/// failed write, would otherwise never see the 400. Both the lane's own 400
+/// (a bad target) and hyper's (a head that does not parse) are covered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_client_can_finish_sending_and_read_the_400() {
+    let (_backend, tg) = proxy().await;
+    for bad in [
+        &b"GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+    ] {
+        let what = String::from_utf8_lossy(bad);
+        let stream = TcpStream::connect(tg.addr("http")).await.unwrap();
+        let (mut read, mut write) = stream.into_split();
+        let mut upload = bad.to_vec();
+        upload.extend(std::iter::repeat_n(b'x', 4 << 20));
+        let sent = within(secs(10), "the upload", write.write_all(&upload)).await;
+        assert!(sent.is_ok(), "{what:?}: the upload was cut: {sent:?}");
+        write.shutdown().await.unwrap();
+        let mut answer = Vec::new();
+        let read = within(secs(10), "the 400", read.read_to_end(&mut answer)).await;
+        assert!(
+            read.is_ok() && answer.starts_with(b"HTTP/1.1 400"),
+            "{what:?}: {read:?}, got {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+}
