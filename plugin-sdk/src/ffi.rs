@@ -60,7 +60,16 @@ mod raw {
 /// longer (the host then wrote nothing and returned the length), retry once
 /// with exactly that much room.
 fn read_with(get: impl Fn(*mut u8, u32) -> u64) -> (u32, Vec<u8>) {
-    let mut buf: Vec<u8> = Vec::with_capacity(256);
+    let mut buf = Vec::new();
+    let high = read_into(&mut buf, get);
+    (high, buf)
+}
+
+/// `read_with` into `buf` (its contents replaced, its allocation reused):
+/// returns the high 32 bits of the result (a count, for header values).
+fn read_into(buf: &mut Vec<u8>, get: impl Fn(*mut u8, u32) -> u64) -> u32 {
+    buf.clear();
+    buf.reserve(256);
     let (mut high, mut len) = split_u64(get(buf.as_mut_ptr(), buf.capacity() as u32));
     if len as usize > buf.capacity() {
         buf.reserve_exact(len as usize);
@@ -68,12 +77,12 @@ fn read_with(get: impl Fn(*mut u8, u32) -> u64) -> (u32, Vec<u8>) {
         if len as usize > buf.capacity() {
             // Changed between the two calls: treat as empty rather than read
             // past what the host wrote.
-            return (0, Vec::new());
+            return 0;
         }
     }
     // SAFETY: the host wrote `len` (<= capacity) bytes at `buf`.
     unsafe { buf.set_len(len as usize) };
-    (high, buf)
+    high
 }
 
 fn read_string(get: impl Fn(*mut u8, u32) -> u32) -> String {
@@ -157,19 +166,8 @@ impl Host for WasmHost {
     }
 
     fn header_value(&self, kind: HeaderKind, name: &str) -> Option<Vec<u8>> {
-        if name.is_empty() {
-            return None;
-        }
-        let (count, mut bytes) = read_with(|buf, limit| unsafe {
-            raw::get_header_values(kind as u32, name.as_ptr(), name.len() as u32, buf, limit)
-        });
-        if count == 0 {
-            return None;
-        }
-        // The first of the NUL-terminated values, in place.
-        let end = bytes.iter().position(|&b| b == 0)?;
-        bytes.truncate(end);
-        Some(bytes)
+        let mut buf = Vec::new();
+        self.header_value_into(kind, name, &mut buf).then_some(buf)
     }
 
     fn header_value_into(&self, kind: HeaderKind, name: &str, buf: &mut Vec<u8>) -> bool {
@@ -177,29 +175,14 @@ impl Host for WasmHost {
         if name.is_empty() {
             return false;
         }
-        let get = |buf: &mut Vec<u8>| {
-            split_u64(unsafe {
-                raw::get_header_values(
-                    kind as u32,
-                    name.as_ptr(),
-                    name.len() as u32,
-                    buf.as_mut_ptr(),
-                    buf.capacity() as u32,
-                )
-            })
-        };
-        buf.reserve(256);
-        let (mut count, mut len) = get(buf);
-        if len as usize > buf.capacity() {
-            buf.reserve_exact(len as usize);
-            (count, len) = get(buf);
-        }
-        if count == 0 || len as usize > buf.capacity() {
+        let count = read_into(buf, |buf, limit| unsafe {
+            raw::get_header_values(kind as u32, name.as_ptr(), name.len() as u32, buf, limit)
+        });
+        if count == 0 {
+            buf.clear();
             return false;
         }
-        // SAFETY: the host wrote `len` (<= capacity) bytes at `buf`.
-        unsafe { buf.set_len(len as usize) };
-        // The first of the NUL-terminated values.
+        // The first of the NUL-terminated values, in place.
         match buf.iter().position(|&b| b == 0) {
             Some(end) => {
                 buf.truncate(end);

@@ -120,10 +120,8 @@ impl Dependencies {
         let base = main.parent().unwrap_or(Path::new(""));
         let provider = config.file.as_ref();
         if let Some(file) = provider.and_then(|f| f.filename.as_ref()) {
-            let file = base.join(file);
-            if !crate::config::load::same_file(&file, main) {
-                d.config_files.push(file);
-            }
+            d.config_files
+                .extend(crate::config::load::provider_file(main, file));
         }
         d.directory = provider
             .and_then(|f| f.directory.as_ref())

@@ -95,11 +95,7 @@ fn dynamic_files(tree: &Tree, path: &Path, errors: &mut Vec<Diagnostic>) -> Vec<
     let base = path.parent().unwrap_or(Path::new(""));
     let mut files = Vec::new();
     if let Some(file) = section.get("filename").and_then(|n| optional_path(&n)) {
-        let file = base.join(file);
-        // A provider pointing at the main file adds nothing new.
-        if !same_file(&file, path) {
-            files.push(file);
-        }
+        files.extend(provider_file(path, &file));
     }
     if let Some(node) = section.get("directory") {
         if let Some(dir) = optional_path(&node) {
@@ -116,6 +112,14 @@ fn dynamic_files(tree: &Tree, path: &Path, errors: &mut Vec<Diagnostic>) -> Vec<
     files
 }
 
+/// `[file] filename` resolved against the main file's folder; None when it
+/// is the main file itself, which a provider adds nothing to. The watcher
+/// resolves it the same way.
+pub fn provider_file(main: &Path, filename: &Path) -> Option<PathBuf> {
+    let file = main.parent().unwrap_or(Path::new("")).join(filename);
+    (!same_file(&file, main)).then_some(file)
+}
+
 /// The config files of a `[file] directory`: its `*.toml` files in name
 /// order, less the main file. The watcher lists it the same way, so that
 /// what it sees on disk compares with what the loader read.
@@ -129,7 +133,7 @@ pub fn directory_files(dir: &Path, main: &Path) -> std::io::Result<Vec<PathBuf>>
     Ok(found)
 }
 
-pub fn same_file(a: &Path, b: &Path) -> bool {
+fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
