@@ -6,11 +6,15 @@
 //!   gives its slot back (no growth over reloads).
 //! - Epoch interruption: a thread bumps the engine's epoch every `TICK`;
 //!   every guest call yields to tokio at each tick and is stopped once its
-//!   own deadline has passed (see `instance.rs`). The thread only ticks
-//!   while some guest code runs, and sleeps otherwise: an idle proxy (a
-//!   Raspberry Pi next to a printer) should not wake 500 times a second.
+//!   own deadline has passed (see `instance.rs`). The thread ticks every
+//!   `TICK` only while it finds guest code running; between calls it
+//!   checks every `IDLE_TICK`, and after a second without any it parks: an
+//!   idle proxy (a Raspberry Pi next to a printer) should not wake 500
+//!   times a second, nor a busy one whose plugins return in a microsecond
+//!   (basic-auth with a cached credential): each wake-up is a timer
+//!   interrupt and two context switches on a core that serves requests.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
 use std::time::Duration;
@@ -24,8 +28,15 @@ use super::{abi, PluginError};
 /// before it lets other tasks on its tokio worker run.
 pub(crate) const TICK: Duration = Duration::from_millis(2);
 
-/// About one second of ticks without any guest running.
-const IDLE_TICKS_BEFORE_PARKING: u32 = 500;
+/// How often the epoch thread looks for a running guest while it found
+/// none at its last look. A call that starts meanwhile is metered from the
+/// next look on, so this bounds how late a deadline or the first yield to
+/// tokio can come (50 ms deadline: stopped within 60 ms).
+pub(crate) const IDLE_TICK: Duration = Duration::from_millis(10);
+
+/// Time without any guest running after which the thread parks until
+/// `Ticker::start` wakes it.
+const IDLE_BEFORE_PARKING: Duration = Duration::from_secs(1);
 
 /// Upper bound of any plugin's `memory` setting (a pooling slot's size).
 pub(crate) const MAX_MEMORY: usize = 1 << 30;
@@ -45,6 +56,8 @@ pub(crate) struct Ticker {
     thread: Thread,
     running: AtomicUsize,
     stop: AtomicBool,
+    /// Epoch increments so far (what the thread's wake-ups cost).
+    ticks: AtomicU64,
 }
 
 /// Held for the length of one guest call: the ticker runs meanwhile.
@@ -56,6 +69,11 @@ impl Ticker {
             self.thread.unpark();
         }
         Ticking(self)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn ticks(&self) -> u64 {
+        self.ticks.load(Ordering::Relaxed)
     }
 }
 
@@ -134,24 +152,27 @@ fn spawn_ticker(engine: Engine) -> Result<Arc<Ticker>, PluginError> {
         .name("wasm-epoch".into())
         .spawn(move || {
             let Ok(ticker) = rx.recv() else { return };
-            let mut idle = 0u32;
+            let mut idle = Duration::ZERO;
             while !ticker.stop.load(Ordering::SeqCst) {
-                if ticker.running.load(Ordering::SeqCst) == 0 {
-                    idle += 1;
+                let nap = if ticker.running.load(Ordering::SeqCst) == 0 {
+                    idle += IDLE_TICK;
+                    IDLE_TICK
                 } else {
-                    idle = 0;
-                }
+                    idle = Duration::ZERO;
+                    TICK
+                };
                 // Park only after a second without guest code: under steady
-                // traffic the thread keeps ticking and `Ticker::start` never
+                // traffic the thread keeps looking and `Ticker::start` never
                 // has to wake it (no syscall on the request path).
-                if idle > IDLE_TICKS_BEFORE_PARKING {
+                if idle > IDLE_BEFORE_PARKING {
                     // `Ticker::start` unparks; a wake-up that comes before
                     // the park is kept, so none is lost.
                     std::thread::park_timeout(Duration::from_secs(1));
                     continue;
                 }
-                std::thread::sleep(TICK);
+                std::thread::sleep(nap);
                 engine.increment_epoch();
+                ticker.ticks.fetch_add(1, Ordering::Relaxed);
             }
         })
         .map_err(|e| PluginError::Engine(format!("epoch thread: {e}")))?;
@@ -159,6 +180,7 @@ fn spawn_ticker(engine: Engine) -> Result<Arc<Ticker>, PluginError> {
         thread: thread.thread().clone(),
         running: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
+        ticks: AtomicU64::new(0),
     });
     // The thread holds the ticker, not the other way round: dropping the
     // runtime stops it.

@@ -17,7 +17,9 @@
 //! Containment: every call into a guest has a deadline (epoch interruption,
 //! counted in ticks of 2 ms while guest code runs, so neither a busy server
 //! nor a slow client uses it up; a running guest also yields to tokio at
-//! every tick, so it cannot hog a worker) and every instance a memory limit. A trap, a deadline or running out of
+//! every tick, so it cannot hog a worker; a call is first seen by the epoch
+//! thread within 10 ms, `engine::IDLE_TICK`) and every instance a memory
+//! limit. A trap, a deadline or running out of
 //! memory fails only that request (500), logs the plugin and the cause, and
 //! drops that instance; nothing a guest does can panic tollgate.
 //!

@@ -477,6 +477,42 @@ async fn deadlines_hold_after_an_idle_spell() {
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
 }
 
+/// Guests that return within microseconds (a cached basic-auth check) keep
+/// the epoch thread on its idle period, not on 2 ms ticks: each wake-up is
+/// a timer interrupt and two context switches on a core serving requests.
+#[tokio::test]
+async fn short_calls_do_not_keep_the_epoch_thread_ticking() {
+    // A host of its own: guests of other tests, running in parallel, would
+    // rightly keep the shared host's thread ticking.
+    let host = PluginHost::new().unwrap();
+    let plugin = host
+        .load(&spec(
+            "short",
+            PluginSource::Path(wasm("misbehave")),
+            json!({"mode": "noop"}),
+        ))
+        .unwrap();
+    let ticker = plugin.shared.ticker.clone();
+    let before = ticker.ticks();
+    let t = Instant::now();
+    let mut calls = 0;
+    while t.elapsed() < Duration::from_millis(500) {
+        let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+        hook.on_response(upstream(200, "")).await;
+        calls += 1;
+        // Between calls the guest is idle, as between requests.
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    let ticks = ticker.ticks() - before;
+    let elapsed = t.elapsed();
+    // Ticking every 2 ms would be about 250; looking every 10 ms, about 50.
+    let most = elapsed.as_millis() as u64 / (2 * super::engine::TICK.as_millis() as u64);
+    assert!(
+        ticks <= most,
+        "{ticks} ticks in {elapsed:?} over {calls} calls"
+    );
+}
+
 #[tokio::test]
 async fn unbounded_allocation_and_traps_fail_only_their_request() {
     let mut s = spec(
