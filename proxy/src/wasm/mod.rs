@@ -19,9 +19,9 @@
 //! nor a slow client uses it up; a running guest also yields to tokio at
 //! every tick, so it cannot hog a worker; a call is first seen by the epoch
 //! thread within 10 ms, `engine::IDLE_TICK`) and every instance a memory
-//! limit. A trap, a deadline or running out of
-//! memory fails only that request (500), logs the plugin and the cause, and
-//! drops that instance; nothing a guest does can panic tollgate.
+//! limit. A trap, a deadline or running out of memory fails only that
+//! request (500), logs the plugin and the cause, and drops that instance;
+//! nothing a guest does can panic tollgate.
 //!
 //! A guest that enables the tollgate-only feature bit `1 << 31` (our SDK
 //! does for plugins with `WANTS_RESPONSE = false`, e.g. basic-auth and

@@ -51,6 +51,20 @@ fn misbehave(config: Value) -> Arc<Plugin> {
     ))
 }
 
+/// The misbehave plugin on a host (and so an epoch thread) of its own, for
+/// tests of that thread: guests of other tests, running in parallel on the
+/// shared host, would keep its thread ticking.
+fn misbehave_alone(config: Value) -> Arc<Plugin> {
+    PluginHost::new()
+        .unwrap()
+        .load(&spec(
+            "alone",
+            PluginSource::Path(wasm("misbehave")),
+            config,
+        ))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn client() -> SocketAddr {
     "192.0.2.7:40123".parse().unwrap()
 }
@@ -462,14 +476,7 @@ async fn an_endless_loop_hits_the_deadline_without_blocking_others() {
 /// call after that must still be interrupted at its deadline.
 #[tokio::test]
 async fn deadlines_hold_after_an_idle_spell() {
-    let host = PluginHost::new().unwrap();
-    let plugin = host
-        .load(&spec(
-            "idle",
-            PluginSource::Path(wasm("misbehave")),
-            json!({"mode": "loop"}),
-        ))
-        .unwrap();
+    let plugin = misbehave_alone(json!({"mode": "loop"}));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let t = Instant::now();
     let resp = responded(plugin.on_request(empty(get("/")), client()).await);
@@ -482,16 +489,7 @@ async fn deadlines_hold_after_an_idle_spell() {
 /// a timer interrupt and two context switches on a core serving requests.
 #[tokio::test]
 async fn short_calls_do_not_keep_the_epoch_thread_ticking() {
-    // A host of its own: guests of other tests, running in parallel, would
-    // rightly keep the shared host's thread ticking.
-    let host = PluginHost::new().unwrap();
-    let plugin = host
-        .load(&spec(
-            "short",
-            PluginSource::Path(wasm("misbehave")),
-            json!({"mode": "noop"}),
-        ))
-        .unwrap();
+    let plugin = misbehave_alone(json!({"mode": "noop"}));
     let ticker = plugin.shared.ticker.clone();
     let before = ticker.ticks();
     let t = Instant::now();
