@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use http::{Request, Response};
 
-use super::{Outcome, Peer, Plugin, ResponseHook};
+use super::exchange::Exchange;
+use super::{Peer, Plugin, ResponseHook, Step};
 use crate::body::ProxyBody;
 
 #[derive(Clone, Default)]
@@ -49,33 +50,34 @@ impl Chain {
         req: Request<ProxyBody>,
         peer: impl Into<Peer>,
     ) -> impl Future<Output = ChainOutcome> + Send + '_ {
-        let client = peer.into();
-        // Not an async fn: that would keep a second copy of the request in
-        // the future (arguments, then the variable the loop updates).
-        let mut req = req;
+        // One exchange for the whole chain, made before the future: the
+        // future holds a pointer to it (not the request), and the request
+        // is moved into and out of it once, whatever the chain's length.
+        let exchange = Exchange::of(req, peer.into());
         async move {
+            let mut exchange = exchange;
             // Only plugins that want the response leave a hook: for a chain
             // of auth plugins this stays empty (and unallocated).
             let mut hooks = Vec::new();
             for plugin in &self.plugins {
-                match plugin.on_request(req, client).await {
-                    Outcome::Continue(next, hook) => {
-                        req = next;
+                match plugin.handle_exchange(exchange).await {
+                    Step::Next(next, hook) => {
+                        exchange = next;
                         if !hook.is_empty() {
                             hooks.push(hook);
                         }
                     }
-                    Outcome::Respond(resp) if hooks.is_empty() => {
+                    Step::Respond(resp) if hooks.is_empty() => {
                         return ChainOutcome::Respond(resp);
                     }
-                    Outcome::Respond(resp) => {
+                    Step::Respond(resp) => {
                         // Boxed: a rare path, kept out of this future's size.
                         let resp = Box::pin(ChainHook { hooks }.on_response(resp)).await;
                         return ChainOutcome::Respond(resp);
                     }
                 }
             }
-            ChainOutcome::Continue(req, ChainHook { hooks })
+            ChainOutcome::Continue(exchange.into_request(), ChainHook { hooks })
         }
     }
 }

@@ -172,14 +172,18 @@ impl Exchange {
             req_body: BodySlot::Stream(body),
             req_trailers: None,
             resp: empty_response(),
-            resp_body: BodySlot::Written {
-                data: BytesMut::new(),
-                pos: 0,
-            },
+            resp_body: empty_slot(),
             resp_trailers: None,
             req_written: false,
             resp_written: false,
         })
+    }
+
+    /// A request from `peer` (its scheme counts as TLS too: HTTP/2 over TLS
+    /// carries it in the URI).
+    pub(crate) fn of(req: Request<ProxyBody>, peer: super::Peer) -> Box<Self> {
+        let tls = peer.tls || req.uri().scheme() == Some(&http::uri::Scheme::HTTPS);
+        Exchange::new(req, peer.addr, tls, 0)
     }
 
     /// `handle_request` returned `next = 0`: the guest's response.
@@ -190,16 +194,20 @@ impl Exchange {
         Response::from_parts(resp, body)
     }
 
-    /// `handle_request` returned `next = 1`: the request to pass on, and
-    /// what `handle_response` will need (unless the guest skips it).
-    pub(crate) fn into_forwarded(self: Box<Self>) -> (Request<ProxyBody>, Option<Pending>) {
-        let this = *self;
-        let mut req = this.req;
-        let body = match this.req_body {
+    /// `handle_request` returned `next = 1`. Settles what this guest did to
+    /// the request, so that the next plugin of the chain (or the upstream)
+    /// sees it as it will go on; takes what `handle_response` will need
+    /// (unless the guest skips it); and clears this guest's per-request
+    /// state. The exchange itself goes on to the next plugin: a request is
+    /// moved into and out of an exchange once per chain, not per plugin.
+    pub(crate) fn pass_on(&mut self) -> Option<Pending> {
+        let features = self.features;
+        let slot = std::mem::replace(&mut self.req_body, empty_slot());
+        let slot = match slot {
             // A guest that read the body without `buffer_request` consumed
             // what it read, as with a stream: only the rest goes on.
             BodySlot::Buffered { data, pos, permit }
-                if this.features & FEATURE_BUFFER_REQUEST == 0 && pos > 0 =>
+                if features & FEATURE_BUFFER_REQUEST == 0 && pos > 0 =>
             {
                 BodySlot::Buffered {
                     data: data.slice(pos.min(data.len())..),
@@ -209,15 +217,44 @@ impl Exchange {
             }
             other => other,
         };
-        let body = finish_body(body, this.req_trailers, &mut req.headers);
-        let pending = (this.features & FEATURE_SKIP_RESPONSE == 0).then(|| Pending {
-            features: this.features,
-            client: this.client,
-            tls: this.tls,
-            head: RequestHead::of(&req),
-            early_headers: this.resp.headers,
+        fix_framing(&slot, self.req_trailers.is_some(), &mut self.req.headers);
+        // The next guest reads the body from its start.
+        self.req_body = match slot {
+            BodySlot::Buffered { data, permit, .. } => BodySlot::Buffered {
+                data,
+                pos: 0,
+                permit,
+            },
+            BodySlot::Written { data, .. } => BodySlot::Buffered {
+                data: data.freeze(),
+                pos: 0,
+                permit: None,
+            },
+            stream => stream,
+        };
+        let early_headers = std::mem::take(&mut self.resp.headers);
+        let pending = (features & FEATURE_SKIP_RESPONSE == 0).then(|| Pending {
+            features,
+            client: self.client,
+            tls: self.tls,
+            head: RequestHead::of(&self.req),
+            early_headers,
         });
-        (Request::from_parts(req, body), pending)
+        self.features = 0;
+        self.resp = empty_response();
+        self.resp_body = empty_slot();
+        self.resp_trailers = None;
+        self.req_written = false;
+        self.resp_written = false;
+        pending
+    }
+
+    /// The request to send upstream, once every plugin has passed it on.
+    pub(crate) fn into_request(self: Box<Self>) -> Request<ProxyBody> {
+        let this = *self;
+        let mut req = this.req;
+        let body = finish_body(this.req_body, this.req_trailers, &mut req.headers);
+        Request::from_parts(req, body)
     }
 
     /// Around the upstream's response, for `handle_response`. Response
@@ -251,10 +288,7 @@ impl Exchange {
             client: pending.client,
             tls: pending.tls,
             req: pending.head.into_parts(),
-            req_body: BodySlot::Written {
-                data: BytesMut::new(),
-                pos: 0,
-            },
+            req_body: empty_slot(),
             req_trailers: None,
             resp,
             resp_body: body,
@@ -284,28 +318,46 @@ impl Exchange {
     }
 }
 
-/// The slot as a body to send, fixing `Content-Length` when the guest
-/// changed the body.
-fn finish_body(slot: BodySlot, trailers: Option<HeaderMap>, headers: &mut HeaderMap) -> ProxyBody {
+/// `Content-Length` (and `Transfer-Encoding`) for a body the guest read or
+/// wrote: what `finish_body` will send.
+fn fix_framing(slot: &BodySlot, has_trailers: bool, headers: &mut HeaderMap) {
     match slot {
-        BodySlot::Stream(body) => body,
-        BodySlot::Buffered { data, permit, .. } => {
+        BodySlot::Stream(_) => {}
+        BodySlot::Buffered { data, .. } => {
             // Unchanged unless a guest consumed part of it.
             if headers.contains_key(header::CONTENT_LENGTH) {
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(data.len()));
             }
-            ProxyBody::buffered(data, trailers).with_permit(permit)
         }
         BodySlot::Written { data, .. } => {
             headers.remove(header::TRANSFER_ENCODING);
-            if trailers.is_some() {
+            if has_trailers {
                 // Trailers need a chunked (HTTP/1) or open-ended body.
                 headers.remove(header::CONTENT_LENGTH);
             } else {
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(data.len()));
             }
-            ProxyBody::buffered(data.freeze(), trailers)
         }
+    }
+}
+
+/// The slot as a body to send, fixing `Content-Length` when the guest
+/// changed the body.
+fn finish_body(slot: BodySlot, trailers: Option<HeaderMap>, headers: &mut HeaderMap) -> ProxyBody {
+    fix_framing(&slot, trailers.is_some(), headers);
+    match slot {
+        BodySlot::Stream(body) => body,
+        BodySlot::Buffered { data, permit, .. } => {
+            ProxyBody::buffered(data, trailers).with_permit(permit)
+        }
+        BodySlot::Written { data, .. } => ProxyBody::buffered(data.freeze(), trailers),
+    }
+}
+
+pub(crate) fn empty_slot() -> BodySlot {
+    BodySlot::Written {
+        data: BytesMut::new(),
+        pos: 0,
     }
 }
 
@@ -361,8 +413,7 @@ mod tests {
         ex.resp
             .headers
             .append("x-a", HeaderValue::from_static("guest2"));
-        let (_, pending) = ex.into_forwarded();
-        let pending = pending.unwrap();
+        let pending = ex.pass_on().unwrap();
         let (mut upstream, ()) = Response::new(()).into_parts();
         upstream
             .headers

@@ -245,7 +245,7 @@ impl Guest {
         engine: &Engine,
         module: &CompiledModule,
         shared: &Arc<Shared>,
-    ) -> Result<Guest, Failure> {
+    ) -> Result<Box<Guest>, Failure> {
         let _ticking = shared.ticker.start();
         let wasi = wasi::context(&shared.name, &shared.preopens).map_err(Failure::Start)?;
         let state = HostState {
@@ -329,13 +329,14 @@ impl Guest {
         let state = store.data_mut();
         state.starting = false;
         state.start_log = Vec::new();
-        Ok(Guest {
+        // Boxed: an instance moves in and out of its pool on every request.
+        Ok(Box::new(Guest {
             store,
             ticker: shared.ticker.clone(),
             handle_request,
             handle_response,
             place: None,
-        })
+        }))
     }
 
     pub(crate) fn global_features(&self) -> u32 {

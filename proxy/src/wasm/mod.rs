@@ -56,7 +56,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use http::header::{self, HeaderValue};
 use http::{Request, Response};
 
@@ -64,7 +63,7 @@ use crate::body::ProxyBody;
 
 use self::cache::{content_hash, CacheKey, CompiledModule, ModuleCache};
 use self::engine::Runtime;
-use self::exchange::{BodySlot, Exchange, Pending, FEATURE_BUFFER_RESPONSE};
+use self::exchange::{empty_slot, BodySlot, Exchange, Pending, FEATURE_BUFFER_RESPONSE};
 use self::instance::{Failure, Guest, Shared};
 use self::pool::Pool;
 
@@ -426,14 +425,14 @@ impl Plugin {
     /// A warm instance, or else (rarely) a new one or one coming back.
     /// The slow path is boxed: its future (instantiation, waiting) is large,
     /// and a future's size is copied on every request that awaits it.
-    async fn checkout(&self) -> Result<Guest, Failure> {
+    async fn checkout(&self) -> Result<Box<Guest>, Failure> {
         match self.pool.take() {
             Some(guest) => Ok(guest),
             None => Box::pin(self.checkout_slow()).await,
         }
     }
 
-    async fn checkout_slow(&self) -> Result<Guest, Failure> {
+    async fn checkout_slow(&self) -> Result<Box<Guest>, Failure> {
         if let Some(guest) = self.pool.take() {
             return Ok(guest);
         }
@@ -465,7 +464,7 @@ impl Plugin {
     async fn start_instance(
         &self,
         place: Option<tokio::sync::OwnedSemaphorePermit>,
-    ) -> Result<Guest, Failure> {
+    ) -> Result<Box<Guest>, Failure> {
         let mut guest = Guest::start(&self.host.runtime.engine, &self.module, &self.shared).await?;
         guest.place = place;
         self.stats.started.fetch_add(1, Ordering::Relaxed);
@@ -493,55 +492,68 @@ impl Plugin {
         req: Request<ProxyBody>,
         peer: impl Into<Peer>,
     ) -> impl Future<Output = Outcome> + Send + '_ {
-        let Peer { addr: client, tls } = peer.into();
-        let tls = tls || req.uri().scheme() == Some(&http::uri::Scheme::HTTPS);
         // The request goes into its (boxed) exchange before the future is
         // made: the future holds a pointer, not the request. (An async fn
         // keeps its arguments in its future, and a future is copied whole
         // each time it is moved or boxed.)
-        let exchange = Exchange::new(req, client, tls, 0);
-        self.handle_request(exchange)
+        let exchange = Exchange::of(req, peer.into());
+        async move {
+            match self.handle_exchange(exchange).await {
+                Step::Next(exchange, hook) => Outcome::Continue(exchange.into_request(), hook),
+                Step::Respond(resp) => Outcome::Respond(resp),
+            }
+        }
     }
 
-    async fn handle_request(self: &Arc<Self>, mut exchange: Box<Exchange>) -> Outcome {
+    /// `handle_request` on an exchange: the chain hands one exchange from
+    /// plugin to plugin.
+    async fn handle_exchange(self: &Arc<Self>, mut exchange: Box<Exchange>) -> Step {
         let mut guest = match self.checkout().await {
             Ok(guest) => guest,
-            Err(failure) => return Outcome::Respond(self.fail(failure, "start")),
+            Err(failure) => return Step::Respond(self.fail(failure, "start")),
         };
         exchange.features = guest.global_features();
         match guest.handle_request(exchange).await {
             Err(failure) => {
                 drop(guest);
-                Outcome::Respond(self.fail(failure, "handle_request"))
+                Step::Respond(self.fail(failure, "handle_request"))
             }
-            Ok((ctx_next, exchange)) => {
+            Ok((ctx_next, mut exchange)) => {
                 // `next` is the low 32 bits; the high 32 go back to the
                 // guest in handle_response.
                 if ctx_next as u32 == 0 {
                     let resp = exchange.into_guest_response();
                     self.pool.give(guest);
-                    return Outcome::Respond(resp);
+                    return Step::Respond(resp);
                 }
-                let (req, pending) = exchange.into_forwarded();
-                let Some(pending) = pending else {
+                let Some(pending) = exchange.pass_on() else {
                     // The guest has no use for the response: done with it.
                     self.pool.give(guest);
-                    return Outcome::Continue(req, ResponseHook { inner: None });
+                    return Step::Next(exchange, ResponseHook { inner: None });
                 };
-                Outcome::Continue(
-                    req,
-                    ResponseHook {
-                        inner: Some(Box::new(HookInner {
-                            plugin: self.clone(),
-                            guest,
-                            req_ctx: (ctx_next >> 32) as u32,
-                            pending,
-                        })),
-                    },
-                )
+                let hook = ResponseHook {
+                    inner: Some(Box::new(HookInner {
+                        plugin: self.clone(),
+                        guest,
+                        req_ctx: (ctx_next >> 32) as u32,
+                        pending,
+                    })),
+                };
+                Step::Next(exchange, hook)
             }
         }
     }
+}
+
+/// What one plugin did with a request's exchange. (`Respond` is the larger
+/// variant, but it ends the chain: returned once, not carried along.)
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Step {
+    /// The request goes on (to the next plugin, or upstream); the hook
+    /// waits for the response.
+    Next(Box<Exchange>, ResponseHook),
+    /// Answer with this (the guest's own response, or an error).
+    Respond(Response<ProxyBody>),
 }
 
 /// The client connection a request came on, as plugins see it
@@ -580,7 +592,7 @@ pub struct ResponseHook {
 
 struct HookInner {
     plugin: Arc<Plugin>,
-    guest: Guest,
+    guest: Box<Guest>,
     req_ctx: u32,
     pending: Pending,
 }
@@ -685,13 +697,6 @@ impl HookInner {
     }
 }
 
-fn empty_slot() -> BodySlot {
-    BodySlot::Written {
-        data: BytesMut::new(),
-        pos: 0,
-    }
-}
-
 fn resp_parts_of(resp: &Response<ProxyBody>) -> http::response::Parts {
     let (mut parts, ()) = Response::new(()).into_parts();
     parts.status = resp.status();
@@ -702,7 +707,12 @@ fn resp_parts_of(resp: &Response<ProxyBody>) -> http::response::Parts {
 /// `handle_response(is_error = 1)` off the request path; the instance goes
 /// back to the pool if the guest handles it cleanly. Without a runtime
 /// (shutdown) the instance is simply dropped.
-fn finish_in_background(plugin: Arc<Plugin>, mut guest: Guest, ex: Box<Exchange>, req_ctx: u32) {
+fn finish_in_background(
+    plugin: Arc<Plugin>,
+    mut guest: Box<Guest>,
+    ex: Box<Exchange>,
+    req_ctx: u32,
+) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };

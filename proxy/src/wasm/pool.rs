@@ -11,7 +11,10 @@ use tokio::sync::Notify;
 use super::instance::Guest;
 
 pub(crate) struct Pool {
-    idle: Mutex<Vec<Guest>>,
+    // Boxed instances: each one moves in and out on every request, and a
+    // pointer moves cheaper than a `Guest`.
+    #[allow(clippy::vec_box)]
+    idle: Mutex<Vec<Box<Guest>>>,
     max_idle: usize,
     /// Wakes a request waiting for an instance (see `Plugin::checkout`).
     pub(crate) returned: Notify,
@@ -26,19 +29,20 @@ impl Pool {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Guest>> {
+    #[allow(clippy::vec_box)]
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Box<Guest>>> {
         // Only pushes and pops happen under the lock: a poisoned one is
         // still a consistent Vec.
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The most recently used idle instance (warmest caches).
-    pub(crate) fn take(&self) -> Option<Guest> {
+    pub(crate) fn take(&self) -> Option<Box<Guest>> {
         self.lock().pop()
     }
 
     /// Give back an instance that finished a request cleanly.
-    pub(crate) fn give(&self, guest: Guest) {
+    pub(crate) fn give(&self, guest: Box<Guest>) {
         let surplus = {
             let mut idle = self.lock();
             if idle.len() < self.max_idle {
