@@ -671,7 +671,24 @@ fn guest_output_and_failures_reach_the_log_with_the_plugin_name() {
 
 // === module cache and reloads ===
 
-fn temp_dir(tag: &str) -> PathBuf {
+/// A directory of its own under the system's temp dir, removed (with what
+/// a test wrote there) when dropped.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(tag: &str) -> TempDir {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -680,7 +697,7 @@ fn temp_dir(tag: &str) -> PathBuf {
         N.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 #[test]
@@ -821,7 +838,9 @@ fn write_wat(dir: &std::path::Path, name: &str, wat: &str) -> PathBuf {
 }
 
 fn wat_plugin(name: &str, wat: &str, config: &str) -> Arc<Plugin> {
-    let path = write_wat(&temp_dir(name), name, wat);
+    // The module's bytes are read at load: the file can go afterwards.
+    let dir = temp_dir(name);
+    let path = write_wat(&dir, name, wat);
     let mut s = PluginSpec::new(name, PluginSource::Path(path));
     s.config_json = config.as_bytes().to_vec();
     load(&s)
