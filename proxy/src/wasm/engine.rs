@@ -55,6 +55,9 @@ pub(crate) struct Runtime {
 pub(crate) struct Ticker {
     thread: Thread,
     running: AtomicUsize,
+    /// Set while the thread is (about to be) parked: only then does
+    /// `start` need to wake it.
+    parked: AtomicBool,
     stop: AtomicBool,
     /// Epoch increments so far (what the thread's wake-ups cost).
     ticks: AtomicU64,
@@ -65,7 +68,11 @@ pub(crate) struct Ticking<'t>(&'t Ticker);
 
 impl Ticker {
     pub(crate) fn start(&self) -> Ticking<'_> {
-        if self.running.fetch_add(1, Ordering::SeqCst) == 0 {
+        // Both sides are SeqCst: either the thread, about to park, sees
+        // this call running and does not, or this sees it parked and wakes
+        // it. Under load the thread never parks, and a call costs no
+        // `unpark` (an atomic swap on the thread's parker).
+        if self.running.fetch_add(1, Ordering::SeqCst) == 0 && self.parked.load(Ordering::SeqCst) {
             self.thread.unpark();
         }
         Ticking(self)
@@ -167,7 +174,11 @@ fn spawn_ticker(engine: Engine) -> Result<Arc<Ticker>, PluginError> {
                 if idle > IDLE_BEFORE_PARKING {
                     // `Ticker::start` unparks; a wake-up that comes before
                     // the park is kept, so none is lost.
-                    std::thread::park_timeout(Duration::from_secs(1));
+                    ticker.parked.store(true, Ordering::SeqCst);
+                    if ticker.running.load(Ordering::SeqCst) == 0 {
+                        std::thread::park_timeout(Duration::from_secs(1));
+                    }
+                    ticker.parked.store(false, Ordering::SeqCst);
                     continue;
                 }
                 std::thread::sleep(nap);
@@ -179,6 +190,7 @@ fn spawn_ticker(engine: Engine) -> Result<Arc<Ticker>, PluginError> {
     let ticker = Arc::new(Ticker {
         thread: thread.thread().clone(),
         running: AtomicUsize::new(0),
+        parked: AtomicBool::new(false),
         stop: AtomicBool::new(false),
         ticks: AtomicU64::new(0),
     });

@@ -447,8 +447,8 @@ impl Plugin {
             // one to come back (or to be dropped) rather than start a cold
             // one.
             tokio::select! {
-                () = self.pool.returned.notified() => {
-                    if let Some(guest) = self.pool.take() {
+                returned = self.pool.returned() => {
+                    if let Some(guest) = returned {
                         return Ok(guest);
                     }
                 }

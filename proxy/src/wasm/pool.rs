@@ -4,6 +4,7 @@
 //! are busy a new one is started; at most `max_idle` are kept when idle, the
 //! others are dropped and their pool slot freed.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use tokio::sync::Notify;
@@ -17,7 +18,20 @@ pub(crate) struct Pool {
     idle: Mutex<Vec<Box<Guest>>>,
     max_idle: usize,
     /// Wakes a request waiting for an instance (see `Plugin::checkout`).
-    pub(crate) returned: Notify,
+    returned: Notify,
+    /// Requests in `returned()`: `give` notifies only when there are some,
+    /// which keeps an atomic read-modify-write off every request.
+    waiting: AtomicUsize,
+}
+
+/// Counts a request in `Pool::waiting` for as long as it waits (a waiter
+/// may be cancelled).
+struct Waiting<'p>(&'p AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Pool {
@@ -26,6 +40,7 @@ impl Pool {
             idle: Mutex::new(Vec::with_capacity(max_idle.min(64))),
             max_idle,
             returned: Notify::new(),
+            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -54,7 +69,24 @@ impl Pool {
         };
         // Dropped outside the lock: freeing a store takes a moment.
         drop(surplus);
-        self.returned.notify_one();
+        // Pairs with `returned`: a waiter counted itself before its last
+        // look into the pool, so either it saw this instance there or this
+        // sees it counted.
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.returned.notify_one();
+        }
+    }
+
+    /// An idle instance, waiting for one to be given back if there is none.
+    /// `None` after a wake-up that another request beat this one to.
+    pub(crate) async fn returned(&self) -> Option<Box<Guest>> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _counted = Waiting(&self.waiting);
+        if let Some(guest) = self.take() {
+            return Some(guest);
+        }
+        self.returned.notified().await;
+        self.take()
     }
 
     pub(crate) fn idle(&self) -> usize {
