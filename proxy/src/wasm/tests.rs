@@ -152,6 +152,19 @@ async fn basic_auth_builtin_challenges_and_admits() {
 /// the CPUs, the other requests wait for a warm one.
 #[tokio::test]
 async fn a_burst_reuses_a_few_warm_instances() {
+    burst_reuses_a_few_warm_instances().await;
+}
+
+/// The same on two worker threads: instances come back on one thread while
+/// requests wait on the other (no wake-up may be lost, or one hangs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_across_threads_reuses_a_few_warm_instances() {
+    for _ in 0..5 {
+        burst_reuses_a_few_warm_instances().await;
+    }
+}
+
+async fn burst_reuses_a_few_warm_instances() {
     // test:password, bcrypt cost 5.
     let user = "test:$2y$05$/uaF/uaF/uaF/uaF/uaF/uI6OvKlaTOk3ln0m.b0odSA3a/u4Lm46";
     let plugin = load(&spec(
@@ -161,13 +174,18 @@ async fn a_burst_reuses_a_few_warm_instances() {
     ));
     let requests = (0..20).map(|_| {
         let plugin = plugin.clone();
-        async move {
+        // Spawned: on a multi-thread runtime they run on both workers.
+        tokio::spawn(async move {
             let req = empty(get("/").header("authorization", GOOD_BASIC));
             let (_, hook) = continued(plugin.on_request(req, client()).await);
             hook.on_response(upstream(200, "")).await.status()
-        }
+        })
     });
-    let statuses = futures_util::future::join_all(requests).await;
+    let statuses: Vec<_> = futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(|r| r.expect("request task"))
+        .collect();
     assert!(statuses.iter().all(|s| *s == StatusCode::OK));
     let cpus = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
