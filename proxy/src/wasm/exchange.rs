@@ -202,15 +202,18 @@ impl Exchange {
     /// moved into and out of an exchange once per chain, not per plugin.
     pub(crate) fn pass_on(&mut self) -> Option<Pending> {
         let features = self.features;
-        let slot = std::mem::replace(&mut self.req_body, empty_slot());
-        let slot = match slot {
+        let slot = match std::mem::replace(&mut self.req_body, empty_slot()) {
             // A guest that read the body without `buffer_request` consumed
-            // what it read, as with a stream: only the rest goes on.
-            BodySlot::Buffered { data, pos, permit }
-                if features & FEATURE_BUFFER_REQUEST == 0 && pos > 0 =>
-            {
+            // what it read, as with a stream: only the rest goes on. The
+            // next guest reads the body from its start.
+            BodySlot::Buffered { data, pos, permit } => {
+                let data = if features & FEATURE_BUFFER_REQUEST == 0 && pos > 0 {
+                    data.slice(pos.min(data.len())..)
+                } else {
+                    data
+                };
                 BodySlot::Buffered {
-                    data: data.slice(pos.min(data.len())..),
+                    data,
                     pos: 0,
                     permit,
                 }
@@ -218,19 +221,13 @@ impl Exchange {
             other => other,
         };
         fix_framing(&slot, self.req_trailers.is_some(), &mut self.req.headers);
-        // The next guest reads the body from its start.
         self.req_body = match slot {
-            BodySlot::Buffered { data, permit, .. } => BodySlot::Buffered {
-                data,
-                pos: 0,
-                permit,
-            },
             BodySlot::Written { data, .. } => BodySlot::Buffered {
                 data: data.freeze(),
                 pos: 0,
                 permit: None,
             },
-            stream => stream,
+            other => other,
         };
         let early_headers = std::mem::take(&mut self.resp.headers);
         let pending = (features & FEATURE_SKIP_RESPONSE == 0).then(|| Pending {
@@ -249,12 +246,11 @@ impl Exchange {
         pending
     }
 
-    /// The request to send upstream, once every plugin has passed it on.
+    /// The request to send upstream, once every plugin has passed it on
+    /// (`pass_on` has fixed its framing).
     pub(crate) fn into_request(self: Box<Self>) -> Request<ProxyBody> {
         let this = *self;
-        let mut req = this.req;
-        let body = finish_body(this.req_body, this.req_trailers, &mut req.headers);
-        Request::from_parts(req, body)
+        Request::from_parts(this.req, into_body(this.req_body, this.req_trailers))
     }
 
     /// Around the upstream's response, for `handle_response`. Response
@@ -345,6 +341,11 @@ fn fix_framing(slot: &BodySlot, has_trailers: bool, headers: &mut HeaderMap) {
 /// changed the body.
 fn finish_body(slot: BodySlot, trailers: Option<HeaderMap>, headers: &mut HeaderMap) -> ProxyBody {
     fix_framing(&slot, trailers.is_some(), headers);
+    into_body(slot, trailers)
+}
+
+/// The slot as a body to send, its headers already fixed.
+fn into_body(slot: BodySlot, trailers: Option<HeaderMap>) -> ProxyBody {
     match slot {
         BodySlot::Stream(body) => body,
         BodySlot::Buffered { data, permit, .. } => {
