@@ -51,6 +51,15 @@ fn misbehave(config: Value) -> Arc<Plugin> {
     ))
 }
 
+/// The built-in headers plugin with this config.
+fn headers_plugin(config: Value) -> Arc<Plugin> {
+    load(&spec(
+        "headers",
+        PluginSource::Builtin(builtin::HEADERS),
+        config,
+    ))
+}
+
 /// The misbehave plugin on a host (and so an epoch thread) of its own, for
 /// tests of that thread: guests of other tests, running in parallel on the
 /// shared host, would keep its thread ticking.
@@ -199,15 +208,11 @@ async fn burst_reuses_a_few_warm_instances() {
 
 #[tokio::test]
 async fn headers_builtin_rewrites_both_ways() {
-    let plugin = load(&spec(
-        "hdr",
-        PluginSource::Builtin(builtin::HEADERS),
-        json!({
-            "customRequestHeaders": {"X-Script-Name": "/zumi01", "X-Drop": ""},
-            "customResponseHeaders": {"X-Served-By": "tollgate"},
-            "frameDeny": true
-        }),
-    ));
+    let plugin = headers_plugin(json!({
+        "customRequestHeaders": {"X-Script-Name": "/zumi01", "X-Drop": ""},
+        "customResponseHeaders": {"X-Served-By": "tollgate"},
+        "frameDeny": true
+    }));
     let req = empty(get("/").header("x-drop", "1"));
     let (req, hook) = continued(plugin.on_request(req, client()).await);
     assert_eq!(req.headers()["x-script-name"], "/zumi01");
@@ -220,11 +225,7 @@ async fn headers_builtin_rewrites_both_ways() {
 
 #[tokio::test]
 async fn headers_builtin_redirects_plain_http_but_not_tls() {
-    let plugin = load(&spec(
-        "ssl",
-        PluginSource::Builtin(builtin::HEADERS),
-        json!({"SSLRedirect": true, "STSSeconds": 60}),
-    ));
+    let plugin = headers_plugin(json!({"SSLRedirect": true, "STSSeconds": 60}));
     let resp = responded(plugin.on_request(empty(get("/a?b=1")), client()).await);
     assert_eq!(resp.status(), 301);
     assert_eq!(resp.headers()["location"], "https://example.test/a?b=1");
@@ -789,11 +790,7 @@ async fn a_dropped_hook_gives_the_instance_back() {
 
 #[tokio::test]
 async fn chain_runs_in_order_and_earlier_plugins_see_a_refusal() {
-    let headers = load(&spec(
-        "hdr",
-        PluginSource::Builtin(builtin::HEADERS),
-        json!({"customResponseHeaders": {"X-Chain": "headers"}}),
-    ));
+    let headers = headers_plugin(json!({"customResponseHeaders": {"X-Chain": "headers"}}));
     let mut auth = PluginSpec::new("auth", PluginSource::Builtin(builtin::BASIC_AUTH));
     auth.config_json =
         builtin::basic_auth_config(&[APR1_USER.to_string()], None, None, false, None).unwrap();
@@ -821,11 +818,7 @@ async fn chain_runs_in_order_and_earlier_plugins_see_a_refusal() {
 /// from its start), and the upstream the last one's.
 #[tokio::test]
 async fn each_plugin_of_a_chain_sees_the_request_as_the_one_before_left_it() {
-    let headers = load(&spec(
-        "hdr",
-        PluginSource::Builtin(builtin::HEADERS),
-        json!({"customRequestHeaders": {"X-First": "1"}}),
-    ));
+    let headers = headers_plugin(json!({"customRequestHeaders": {"X-First": "1"}}));
     let body = || misbehave(json!({"mode": "body"}));
     let chain = Chain::new(vec![headers, body(), body()]);
     let req = get("/")
