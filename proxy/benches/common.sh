@@ -32,6 +32,8 @@ wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/n
 
 # ticks PID... : CPU time (user+sys, clock ticks) of these processes.
 ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
+# user_ticks PID... : the user-space part of that (the rest is the kernel's).
+user_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14}' "/proc/$p/stat"))); done; echo $t; }
 hz=$(getconf CLK_TCK)
 
 # median : the median of whitespace-separated numbers on stdin.

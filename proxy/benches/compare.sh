@@ -4,6 +4,7 @@
 #
 #   proxy/benches/compare.sh            # 3 rounds of 10 s each per proxy
 #   ROUNDS=5 DURATION=20 proxy/benches/compare.sh
+#   BASELINE=/tmp/tollgate-old proxy/benches/compare.sh   # also an older build
 #
 # Load: wrk, 1 thread, 50 keep-alive connections, GET of a 13-byte body.
 # Backend: an nginx worker answering "Hello, World!" from memory.
@@ -18,7 +19,10 @@ cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-50}
-BACKEND_PORT=18000 NGINX_PORT=18001 HAPROXY_PORT=18002 TOLLGATE_PORT=18003
+BACKEND_PORT=18000 NGINX_PORT=18001 HAPROXY_PORT=18002 TOLLGATE_PORT=18003 BASELINE_PORT=18004
+# BASELINE: another tollgate binary (a build to compare with), measured in
+# the same rounds as "baseline".
+BASELINE=${BASELINE:-}
 
 . "$(dirname "$0")/common.sh"
 require_tools wrk nginx haproxy
@@ -72,6 +76,13 @@ nginx -c "$work/backend.conf" -p "$work" & pids+=($!)
 nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
 haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
 TOLLGATE_WORKER_THREADS=1 "$TOLLGATE" run --config "$work/tollgate.toml" 2>"$work/tollgate.log" & pids+=($!)
+contenders=(nginx haproxy tollgate)
+if [ -n "$BASELINE" ]; then
+  sed "s/:$TOLLGATE_PORT\"/:$BASELINE_PORT\"/" "$work/tollgate.toml" >"$work/baseline.toml"
+  TOLLGATE_WORKER_THREADS=1 "$BASELINE" run --config "$work/baseline.toml" 2>"$work/baseline.log" & pids+=($!)
+  wait_port $BASELINE_PORT
+  contenders+=(baseline)
+fi
 for p in $BACKEND_PORT $NGINX_PORT $HAPROXY_PORT $TOLLGATE_PORT; do wait_port "$p"; done
 
 nginx_workers() { pgrep -P "$(cat "$work/nginx.pid")"; }
@@ -80,36 +91,40 @@ pids_of() {
     nginx) nginx_workers ;;
     haproxy) pgrep -f "haproxy -f $work/haproxy.cfg" ;;
     tollgate) pgrep -f "$TOLLGATE run --config $work/tollgate.toml" ;;
+    baseline) pgrep -f "$BASELINE run --config $work/baseline.toml" ;;
   esac
 }
-port_of() { case $1 in nginx) echo $NGINX_PORT ;; haproxy) echo $HAPROXY_PORT ;; tollgate) echo $TOLLGATE_PORT ;; esac; }
+port_of() { case $1 in nginx) echo $NGINX_PORT ;; haproxy) echo $HAPROXY_PORT ;; tollgate) echo $TOLLGATE_PORT ;; baseline) echo $BASELINE_PORT ;; esac; }
 
-declare -A results rps
-for proxy in nginx haproxy tollgate; do
+declare -A results rps user
+for proxy in "${contenders[@]}"; do
   # warm-up: open upstream connections, fault in code
   wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$(port_of $proxy)/" >/dev/null
 done
 for round in $(seq "$ROUNDS"); do
-  for proxy in nginx haproxy tollgate; do
+  for proxy in "${contenders[@]}"; do
     mapfile -t ps < <(pids_of $proxy)
-    before=$(ticks "${ps[@]}")
+    before=$(ticks "${ps[@]}") ubefore=$(user_ticks "${ps[@]}")
     out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$(port_of $proxy)/")
-    after=$(ticks "${ps[@]}")
+    after=$(ticks "${ps[@]}") uafter=$(user_ticks "${ps[@]}")
     reqs=$(awk '/requests in/ {print $1}' <<<"$out")
     errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
     [ -z "$errors" ] || echo "$proxy round $round: $errors" >&2
     us=$(awk -v t=$((after - before)) -v hz="$hz" -v r="$reqs" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
+    uus=$(awk -v t=$((uafter - ubefore)) -v hz="$hz" -v r="$reqs" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
     results[$proxy]+="$us "
+    user[$proxy]+="$uus "
     rps[$proxy]+="$(awk -v r="$reqs" -v d="$DURATION" 'BEGIN { printf "%.0f", r / d }') "
-    printf '%-9s round %d: %6s us CPU/request, %s requests/s\n' "$proxy" "$round" "$us" "$(awk -v r="$reqs" -v d="$DURATION" 'BEGIN { printf "%.0f", r / d }')"
+    printf '%-9s round %d: %6s us CPU/request (%s us user), %s requests/s\n' "$proxy" "$round" "$us" "$uus" "$(awk -v r="$reqs" -v d="$DURATION" 'BEGIN { printf "%.0f", r / d }')"
   done
 done
 
 echo
 echo "median CPU per request (lower is better), ${ROUNDS} rounds x ${DURATION}s, ${CONNECTIONS} connections:"
 t=$(median <<<"${results[tollgate]}")
-for proxy in nginx haproxy tollgate; do
+for proxy in "${contenders[@]}"; do
   m=$(median <<<"${results[$proxy]}")
   r=$(median <<<"${rps[$proxy]}")
-  printf '  %-9s %6.2f us/request  (%s requests/s)  tollgate/%s = %.2f\n' "$proxy" "$m" "$r" "$proxy" "$(awk -v a="$t" -v b="$m" 'BEGIN { print a / b }')"
+  u=$(median <<<"${user[$proxy]}")
+  printf '  %-9s %6.2f us/request (user %5.2f)  (%s requests/s)  tollgate/%s = %.2f\n' "$proxy" "$m" "$u" "$r" "$proxy" "$(awk -v a="$t" -v b="$m" 'BEGIN { print a / b }')"
 done

@@ -14,6 +14,7 @@ use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use crate::http1::response::RawHead;
 use crate::limit::Permit;
 use crate::upstream::RawBody;
 use crate::write_timeout::WriteTimedOut;
@@ -84,6 +85,16 @@ impl ProxyBody {
             kind: Kind::Buffered(Some(data), trailers.map(Box::new)),
             _permit: None,
             deadline: None,
+        }
+    }
+
+    /// A backend's header lines kept raw for an HTTP/1 client
+    /// (`http1::response::Form::PassThrough`); whoever writes the response
+    /// head takes them, once.
+    pub fn take_raw_head(&mut self) -> Option<Box<RawHead>> {
+        match &mut self.kind {
+            Kind::Raw(body) => body.take_head(),
+            _ => None,
         }
     }
 

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::balancer::UpstreamServer;
 use crate::body::ProxyBody;
 use crate::config::model::{HealthCheck, Scheme};
+use crate::http1::response::Form;
 use crate::upstream::{ServerPool, Upstreams};
 use http_body_util::BodyExt;
 
@@ -166,7 +167,11 @@ impl CheckTask {
         }
         let req = req.body(ProxyBody::empty()).map_err(|e| e.to_string())?;
         let exchange = async {
-            let answer = self.pool.send(req).await.map_err(|e| e.to_string())?;
+            let answer = self
+                .pool
+                .send(req, Form::Map)
+                .await
+                .map_err(|e| e.to_string())?;
             let status = answer.status();
             let resp = answer.into_response();
             // Read the (small) answer to its end so the connection is reused

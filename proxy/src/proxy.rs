@@ -16,11 +16,14 @@ use crate::config::model::Scheme;
 use crate::deadline;
 use crate::error::ProxyError;
 use crate::forwarded::{self, ClientInfo};
+use crate::http1::response::Form;
 use crate::router::Rewrite;
 use crate::runtime::FrontendRuntime;
 use crate::upstream::{Answer, UpstreamError, Upstreams};
 
-/// Send `req` to `server` and return the backend's response, ready for the client.
+/// Send `req` to `server` and return the backend's response, ready for the
+/// client. `form`: whether its header lines may stay raw (`Form`).
+#[allow(clippy::too_many_arguments)]
 pub async fn forward(
     mut req: Request<ProxyBody>,
     frontend: &FrontendRuntime,
@@ -29,6 +32,7 @@ pub async fn forward(
     client: &ClientInfo,
     upstreams: &Upstreams,
     server_name: &HeaderValue,
+    form: Form,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let upgrade = req.version() == Version::HTTP_11 && forwarded::is_upgrade_request(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -70,7 +74,7 @@ pub async fn forward(
     };
 
     let upstream_req = Request::from_parts(parts, body);
-    let answer = send(upstream_req, server, upstreams).await?;
+    let answer = send(upstream_req, server, upstreams, form).await?;
 
     if answer.status() == StatusCode::SWITCHING_PROTOCOLS {
         // After a 101 the connection belongs to the upgraded stream, never
@@ -96,12 +100,13 @@ async fn send(
     req: Request<ProxyBody>,
     server: &UpstreamServer,
     upstreams: &Upstreams,
+    form: Form,
 ) -> Result<Answer, ProxyError> {
     let _waiting = server.start_waiting();
     let limit = upstreams.timeouts().response_header;
     // Pinned in place and timed by reference: the exchange's future is
     // about 2 KB, and handing it to the wrapper by value would copy it.
-    let exchange = server.pool.send(req);
+    let exchange = server.pool.send(req, form);
     tokio::pin!(exchange);
     let result = deadline::within(limit, exchange.as_mut())
         .await

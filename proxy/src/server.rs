@@ -22,6 +22,7 @@ use hyper::body::Incoming;
 use crate::body::ProxyBody;
 use crate::error::{ProxyError, Side};
 use crate::forwarded::ClientInfo;
+use crate::http1::response::Form;
 use crate::proxy;
 use crate::runtime::{Shared, Slot};
 use crate::wasm::{ChainOutcome, Peer};
@@ -61,7 +62,7 @@ pub fn handle(
             deadline.arm();
         }
     }
-    Either::Right(respond(req.map(ProxyBody::incoming), conn).map(Ok))
+    Either::Right(respond(req.map(ProxyBody::incoming), conn, Form::Map).map(Ok))
 }
 
 /// HTTP/2 with a writeTimeout: this stream gets the deadline, and an error
@@ -73,7 +74,7 @@ async fn respond_within(
 ) -> Result<Response<ProxyBody>, WriteTimedOut> {
     let deadline = tokio::time::Instant::now() + limit;
     let ip = conn.client.ip;
-    match tokio::time::timeout_at(deadline, respond(req, conn)).await {
+    match tokio::time::timeout_at(deadline, respond(req, conn, Form::Map)).await {
         Ok(resp) => Ok(resp.map(|body| body.with_deadline(deadline))),
         Err(_) => {
             tracing::debug!(client = %ip, "writeTimeout reached before the backend answered");
@@ -83,12 +84,18 @@ async fn respond_within(
 }
 
 /// The response to one request, errors included: hyper's requests (above)
-/// and the HTTP/1 fast lane's (`http1::server`) both come here.
-pub async fn respond(req: Request<ProxyBody>, conn: Arc<Connection>) -> Response<ProxyBody> {
+/// and the HTTP/1 fast lane's (`http1::server`) both come here. `form`:
+/// whether the writer of the response takes a backend's header lines raw
+/// (the fast lane does; hyper needs a `HeaderMap`).
+pub async fn respond(
+    req: Request<ProxyBody>,
+    conn: Arc<Connection>,
+    form: Form,
+) -> Response<ProxyBody> {
     // Kept for the error log line; both clones are reference-count bumps.
     let method = req.method().clone();
     let uri = req.uri().clone();
-    match route_and_forward(req, &conn).await {
+    match route_and_forward(req, &conn, form).await {
         Ok(resp) => resp,
         Err(err) => {
             match err.side() {
@@ -107,6 +114,7 @@ pub async fn respond(req: Request<ProxyBody>, conn: Arc<Connection>) -> Response
 async fn route_and_forward(
     req: Request<ProxyBody>,
     conn: &Connection,
+    form: Form,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let snapshot = conn.shared.snapshot();
     let entry = snapshot.entry(conn.slot).ok_or(ProxyError::NoRoute)?;
@@ -162,6 +170,7 @@ async fn route_and_forward(
 
     let mut req = req;
     let mut hook = None;
+    let mut form = form;
     if let Some(chain) = &frontend.chain {
         let peer = Peer {
             addr: conn.client.socket_addr(),
@@ -173,7 +182,12 @@ async fn route_and_forward(
             ChainOutcome::Respond(resp) => return Ok(resp.map(|b| b.with_permit(permit))),
             ChainOutcome::Continue(next, h) => {
                 req = next;
-                hook = Some(h);
+                // Plugins that see the response read its headers from a
+                // map; a chain of auth plugins (no hooks) sees nothing.
+                if !h.is_empty() {
+                    form = Form::Map;
+                    hook = Some(h);
+                }
             }
         }
     }
@@ -192,6 +206,7 @@ async fn route_and_forward(
         &conn.client,
         &snapshot.upstreams,
         &conn.shared.server_name,
+        form,
     )
     .await;
     let resp = match (result, hook) {

@@ -226,3 +226,102 @@ async fn early_answer_to_an_upload_is_relayed_without_waiting_for_the_body() {
         (StatusCode::PAYLOAD_TOO_LARGE, "too big!")
     );
 }
+
+/// A response head goes to an HTTP/1 client line by line as the backend
+/// wrote it (case, order, repeated fields), less its hop-by-hop lines,
+/// wherever they sit among the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_header_lines_pass_through_without_hop_by_hop_ones() {
+    let backend = Scripted::start(
+        |_| {
+            b"HTTP/1.1 200 OK\r\n\
+              Keep-Alive: timeout=5\r\n\
+              X-Device-Id: Zumi-01\r\n\
+              Set-Cookie: a=1\r\n\
+              Connection: keep-alive\r\n\
+              Set-Cookie: b=2\r\n\
+              Proxy-Connection: keep-alive\r\n\
+              Content-Length: 2\r\n\
+              Date: Tue, 01 Dec 2026 10:00:00 GMT\r\n\
+              \r\nok"
+                .to_vec()
+        },
+        false,
+    )
+    .await;
+    let tg = proxy_to(&backend.url).await;
+    let r = raw_request(
+        tg.addr("http"),
+        b"GET / HTTP/1.1\r\nHost: d.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!((r.status, r.body_text().as_str()), (200, "ok"));
+    let names: Vec<&str> = r.headers.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "X-Device-Id",
+            "Set-Cookie",
+            "Set-Cookie",
+            "Content-Length",
+            "Date",
+            "connection"
+        ],
+        "{r:?}"
+    );
+    let cookies: Vec<&str> = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "Set-Cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
+    assert_eq!(r.header("date"), Some("Tue, 01 Dec 2026 10:00:00 GMT"));
+    assert_eq!(
+        r.header("connection"),
+        Some("close"),
+        "the client asked to close"
+    );
+}
+
+/// Heads that cannot pass through line by line still arrive right: bare-LF
+/// line ends become CRLF, a length beside a transfer coding is dropped, and
+/// headers that `Connection` names are removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_heads_that_cannot_pass_through_are_rewritten() {
+    let backend = Scripted::start(
+        |n| match n {
+            0 => b"HTTP/1.1 200 OK\nX-Lf: yes\nContent-Length: 2\n\nlf".to_vec(),
+            1 => b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nX-A: 1\r\n\
+                   Transfer-Encoding: chunked\r\n\r\n2\r\nte\r\n0\r\n\r\n"
+                .to_vec(),
+            _ => b"HTTP/1.1 200 OK\r\nConnection: X-Secret\r\nX-Secret: s\r\n\
+                   X-Kept: k\r\nContent-Length: 4\r\n\r\nlist"
+                .to_vec(),
+        },
+        false,
+    )
+    .await;
+    let tg = proxy_to(&backend.url).await;
+    let get = || {
+        raw_request(
+            tg.addr("http"),
+            b"GET / HTTP/1.1\r\nHost: d.test\r\nConnection: close\r\n\r\n",
+        )
+    };
+    let lf = get().await;
+    assert_eq!(
+        (lf.body_text().as_str(), lf.header("x-lf")),
+        ("lf", Some("yes"))
+    );
+
+    let te = get().await;
+    assert_eq!(te.body_text(), "te");
+    assert_eq!(te.header("x-a"), Some("1"));
+    assert_eq!(te.header("content-length"), None, "{te:?}");
+
+    let listed = get().await;
+    assert_eq!(listed.body_text(), "list");
+    assert_eq!(listed.header("x-kept"), Some("k"));
+    assert_eq!(listed.header("x-secret"), None, "{listed:?}");
+}

@@ -27,6 +27,7 @@ use http_body_util::BodyExt as _;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
+use super::response::{Form, RawHead};
 use super::rewind::Rewind;
 use super::{date, has_token, Spans, MAX_HEAD, MAX_HEADERS};
 use crate::body::ProxyBody;
@@ -113,7 +114,7 @@ where
         // which cancels the upstream exchange.
         // Pinned here and selected by reference: the future is large, and
         // select! would otherwise move it.
-        let respond = server::respond(req, conn.clone());
+        let respond = server::respond(req, conn.clone(), Form::PassThrough);
         tokio::pin!(respond);
         let resp = tokio::select! {
             biased;
@@ -263,14 +264,17 @@ where
 {
     let (parts, mut body) = resp.into_parts();
     out.clear();
+    let raw = body.take_raw_head();
     let framing = encode_head(
         out,
         parts.status,
+        raw.as_deref(),
         &parts.headers,
         &body,
         head_request,
         close,
     );
+    drop(raw);
     if framing == Framing::None {
         io.write_all(out).await?;
         io.flush().await?;
@@ -367,10 +371,12 @@ impl PollFrame for ProxyBody {
 
 /// Status line and headers, with the framing chosen as hyper chooses it: the
 /// response's own `Content-Length`, else the body's known length, else
-/// chunked. Returns how the body is to be written.
+/// chunked. Returns how the body is to be written. A backend's raw header
+/// lines (`raw`) go first, as they are; then the map's headers.
 fn encode_head(
     out: &mut BytesMut,
     status: StatusCode,
+    raw: Option<&RawHead>,
     headers: &HeaderMap,
     body: &ProxyBody,
     head_request: bool,
@@ -383,6 +389,13 @@ fn encode_head(
     out.put_slice(b"\r\n");
     let mut length = None;
     let mut has_date = false;
+    if let Some(raw) = raw {
+        for run in raw.runs() {
+            out.put_slice(run);
+        }
+        length = raw.content_length;
+        has_date = raw.has_date;
+    }
     for (name, value) in headers {
         // Framing and connection management are this hop's own.
         if name == header::TRANSFER_ENCODING || name == header::CONNECTION {
@@ -495,6 +508,7 @@ mod tests {
         let f = encode_head(
             &mut out,
             StatusCode::OK,
+            None,
             &h,
             &ProxyBody::full("abc"),
             false,
@@ -510,6 +524,7 @@ mod tests {
         let f = encode_head(
             &mut out,
             StatusCode::OK,
+            None,
             &h,
             &ProxyBody::empty(),
             true,

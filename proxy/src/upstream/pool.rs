@@ -31,6 +31,7 @@ use super::connect::{self, Target};
 use super::raw::{self, RawConn, RequestFraming};
 use super::UpstreamError;
 use crate::body::ProxyBody;
+use crate::http1::response::Form;
 
 /// How long an idle connection is kept for reuse.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -99,9 +100,15 @@ impl ServerPool {
 
     /// Send `req` and wait for the response headers. The URI may be
     /// absolute or origin-form; it is sent in the form the protocol wants.
-    pub async fn send(self: &Arc<Self>, req: Request<ProxyBody>) -> Result<Answer, UpstreamError> {
+    /// `form` is how the caller wants the response headers; only HTTP/1
+    /// exchanges can keep them raw.
+    pub async fn send(
+        self: &Arc<Self>,
+        req: Request<ProxyBody>,
+        form: Form,
+    ) -> Result<Answer, UpstreamError> {
         match self.protocol {
-            Protocol::Http1 if !is_upgrade(&req) => self.send_raw(req).await.map(Answer::Raw),
+            Protocol::Http1 if !is_upgrade(&req) => self.send_raw(req, form).await.map(Answer::Raw),
             // Boxed, like every rare path here: a request's future is moved
             // on its way, so its size is paid on every request.
             Protocol::Http1 => Box::pin(self.send_upgrade(req)).await.map(Answer::Hyper),
@@ -112,6 +119,7 @@ impl ServerPool {
     async fn send_raw(
         self: &Arc<Self>,
         req: Request<ProxyBody>,
+        form: Form,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
         let framing = RequestFraming::of(&req);
         let mut head = BytesMut::new();
@@ -129,7 +137,7 @@ impl ServerPool {
                     false,
                 ),
             };
-            match raw::send(conn, &head, &mut body, framing, head_request, self).await {
+            match raw::send(conn, &head, &mut body, framing, head_request, form, self).await {
                 Ok(resp) => return Ok(resp),
                 // A reused connection the backend closed as we wrote (its
                 // keep-alive timer fired): a request it cannot have received,

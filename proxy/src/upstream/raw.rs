@@ -22,7 +22,7 @@ use tokio_rustls::client::TlsStream;
 use super::pool::ServerPool;
 use crate::body::ProxyBody;
 use crate::http1::chunked::{self, Step};
-use crate::http1::response::{self, Framing};
+use crate::http1::response::{self, Form, Framing, RawHead};
 
 /// Read buffer of a backend connection, and how much more each read asks for.
 const READ_CHUNK: usize = 16 * 1024;
@@ -97,6 +97,7 @@ impl RawConn {
         body: &mut ProxyBody,
         framing: RequestFraming,
         head_request: bool,
+        form: Form,
     ) -> Result<(response::Head, bool), ExchangeError> {
         let mut head_left = head;
         let mut out = BytesMut::new();
@@ -177,7 +178,7 @@ impl RawConn {
             }
             // Read the answer as it comes, even before the request is sent.
             loop {
-                match response::parse(&mut self.buf, head_request) {
+                match response::parse(&mut self.buf, head_request, form) {
                     Ok(Some(h)) if h.status.is_informational() && h.status != 101 => continue,
                     Ok(Some(h)) => {
                         let complete = body_done && out.is_empty() && head_left.is_empty();
@@ -249,22 +250,27 @@ pub fn encode_head(req: &Request<ProxyBody>, framing: RequestFraming, out: &mut 
 }
 
 /// Send an encoded request (then `body`) on `conn` and turn the answer into
-/// a response whose body reads the rest from the connection.
+/// a response whose body reads the rest from the connection. With
+/// `Form::PassThrough` the response's header lines may stay raw, in the body
+/// (`ProxyBody::take_raw_head`), and its `HeaderMap` empty.
 pub async fn send(
     mut conn: RawConn,
     head: &[u8],
     body: &mut ProxyBody,
     framing: RequestFraming,
     head_request: bool,
+    form: Form,
     pool: &Arc<ServerPool>,
 ) -> Result<Response<ProxyBody>, ExchangeError> {
-    let (h, request_complete) = conn.exchange(head, body, framing, head_request).await?;
+    let (h, request_complete) = conn
+        .exchange(head, body, framing, head_request, form)
+        .await?;
     let mut resp = Response::new(ProxyBody::empty());
     *resp.status_mut() = h.status;
     *resp.version_mut() = h.version;
     *resp.headers_mut() = h.headers;
     let keep_alive = h.keep_alive && request_complete;
-    let body = RawBody::new(conn, h.framing, keep_alive, pool.clone());
+    let body = RawBody::new(conn, h.framing, keep_alive, pool.clone(), h.raw);
     *resp.body_mut() = ProxyBody::raw(body);
     Ok(resp)
 }
@@ -277,6 +283,8 @@ pub struct RawBody {
     state: State,
     keep_alive: bool,
     pool: Arc<ServerPool>,
+    /// The response's header lines, when they were kept raw.
+    head: Option<Box<RawHead>>,
 }
 
 enum State {
@@ -287,7 +295,13 @@ enum State {
 }
 
 impl RawBody {
-    fn new(conn: RawConn, framing: Framing, keep_alive: bool, pool: Arc<ServerPool>) -> Self {
+    fn new(
+        conn: RawConn,
+        framing: Framing,
+        keep_alive: bool,
+        pool: Arc<ServerPool>,
+        head: Option<Box<RawHead>>,
+    ) -> Self {
         let state = match framing {
             Framing::Empty | Framing::Length(0) => State::Done,
             Framing::Length(n) => State::Length(n),
@@ -299,11 +313,17 @@ impl RawBody {
             state,
             keep_alive,
             pool,
+            head,
         };
         if matches!(body.state, State::Done) {
             body.finish();
         }
         body
+    }
+
+    /// The response's raw header lines, for whoever writes the head.
+    pub fn take_head(&mut self) -> Option<Box<RawHead>> {
+        self.head.take()
     }
 
     /// The body ended: the connection goes back to the pool if it can carry

@@ -83,6 +83,11 @@ impl Chain {
 }
 
 impl ChainHook {
+    /// No plugin of the chain waits for the response.
+    pub fn is_empty(&self) -> bool {
+        self.hooks.is_empty()
+    }
+
     pub async fn on_response(mut self, mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
         while let Some(hook) = self.hooks.pop() {
             resp = hook.on_response(resp).await;
