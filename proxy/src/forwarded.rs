@@ -9,6 +9,7 @@
 
 use std::net::IpAddr;
 
+use bytes::{BufMut, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -158,68 +159,177 @@ pub fn wants_trailers(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"))
 }
 
-/// Set `X-Forwarded-*` and `X-Real-Ip` on a request about to go upstream.
-/// `host` is the client's Host (header or HTTP/2 authority).
-pub fn set_forwarded_headers(
-    headers: &mut HeaderMap,
-    client: &ClientInfo,
-    host: Option<&HeaderValue>,
-    server_name: &HeaderValue,
-) {
-    let trusted = client.trusted;
-
-    // X-Forwarded-For: append to a trusted chain, else start a new one.
-    match headers.get(&X_FORWARDED_FOR) {
-        Some(prev) if trusted => {
-            let mut v = Vec::with_capacity(prev.len() + 2 + client.ip_header.len());
-            v.extend_from_slice(prev.as_bytes());
-            v.extend_from_slice(b", ");
-            v.extend_from_slice(client.ip_header.as_bytes());
-            if let Ok(v) = HeaderValue::from_bytes(&v) {
-                headers.insert(&X_FORWARDED_FOR, v);
-            }
-        }
-        _ => {
-            headers.insert(&X_FORWARDED_FOR, client.ip_header.clone());
-        }
-    }
-
-    set_unless_trusted(headers, &X_REAL_IP, trusted, || client.ip_header.clone());
-    set_unless_trusted(headers, &X_FORWARDED_PROTO, trusted, || {
-        HeaderValue::from_static(if client.tls { "https" } else { "http" })
-    });
-    if let Some(host) = host {
-        set_unless_trusted(headers, &X_FORWARDED_HOST, trusted, || host.clone());
-    }
-    set_unless_trusted(headers, &X_FORWARDED_PORT, trusted, || {
-        forwarded_port(host, client.tls)
-    });
-    headers.insert(&X_FORWARDED_SERVER, server_name.clone());
+/// The `X-Forwarded-*`, `X-Real-Ip` (and, after a modifier,
+/// `X-Forwarded-Prefix` / `X-Replaced-Path`) headers of one request on its
+/// way upstream. They are decided once ([`Forwarded::new`], which also
+/// removes from the request what they replace), then either written
+/// straight into an HTTP/1 request head ([`Forwarded::write`]: no map
+/// insert, no name hashed, nothing allocated) or inserted into the
+/// request's map for hyper's paths (h2c, upgrades: [`Forwarded::insert_into`]).
+pub struct Forwarded<'a> {
+    /// `X-Forwarded-For`: the client's address, or a trusted chain with it
+    /// appended.
+    xff: Value<'a>,
+    /// Each `None` is a header a trusted client already set, kept as it is.
+    real_ip: Option<&'a [u8]>,
+    proto: Option<&'static [u8]>,
+    host: Option<&'a [u8]>,
+    port: Option<&'a [u8]>,
+    server: &'a [u8],
+    prefix: Option<&'a str>,
+    replaced_path: Option<&'a str>,
 }
 
-fn set_unless_trusted(
-    headers: &mut HeaderMap,
-    name: &'static HeaderName,
-    trusted: bool,
-    value: impl FnOnce() -> HeaderValue,
-) {
-    if trusted && headers.contains_key(name) {
-        return;
+enum Value<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Value<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Value::Borrowed(b) => b,
+            Value::Owned(v) => v,
+        }
     }
-    headers.insert(name, value());
+}
+
+/// The headers `Forwarded` sets, in the order it writes them (the first six
+/// are the ones a client may not forge).
+static FORWARDED: [&HeaderName; 8] = [
+    &X_FORWARDED_FOR,
+    &X_REAL_IP,
+    &X_FORWARDED_PROTO,
+    &X_FORWARDED_HOST,
+    &X_FORWARDED_PORT,
+    &X_FORWARDED_SERVER,
+    &X_FORWARDED_PREFIX,
+    &X_REPLACED_PATH,
+];
+
+impl<'a> Forwarded<'a> {
+    /// Decide the headers as Traefik 1.7 (oxy's forwarder) does, and remove
+    /// from `headers` the ones they replace. `host` is the client's Host
+    /// (header or HTTP/2 authority); `prefix` and `replaced_path` come from
+    /// the route's modifiers.
+    pub fn new(
+        headers: &mut HeaderMap,
+        client: &'a ClientInfo,
+        host: Option<&'a HeaderValue>,
+        server_name: &'a HeaderValue,
+        prefix: Option<&'a str>,
+        replaced_path: Option<&'a str>,
+    ) -> Self {
+        let trusted = client.trusted;
+        // One pass over the names finds which of ours the client sent
+        // (usually none), instead of hashing all eight.
+        let mut present = 0u8;
+        for name in headers.keys() {
+            if let Some(i) = FORWARDED.iter().position(|h| *h == name) {
+                present |= 1 << i;
+            }
+        }
+        let has = |i: usize| present & (1 << i) != 0;
+        let ip = client.ip_header.as_bytes();
+        // A trusted client's chain is extended; anyone else's is replaced.
+        let xff = match headers.get(&X_FORWARDED_FOR) {
+            Some(prev) if trusted => {
+                let mut v = Vec::with_capacity(prev.len() + 2 + ip.len());
+                v.extend_from_slice(prev.as_bytes());
+                v.extend_from_slice(b", ");
+                v.extend_from_slice(ip);
+                Value::Owned(v)
+            }
+            _ => Value::Borrowed(ip),
+        };
+        // Set unless a trusted client already did.
+        let keep = |i: usize| trusted && has(i);
+        let fwd = Forwarded {
+            xff,
+            real_ip: (!keep(1)).then_some(ip),
+            proto: (!keep(2)).then_some(if client.tls { b"https" } else { b"http" }),
+            host: host.filter(|_| !keep(3)).map(HeaderValue::as_bytes),
+            port: (!keep(4)).then(|| forwarded_port(host, client.tls)),
+            server: server_name.as_bytes(),
+            prefix: prefix.filter(|p| is_header_value(p)),
+            replaced_path: replaced_path.filter(|p| is_header_value(p)),
+        };
+        // Remove what is about to be set: a header written twice would be
+        // a list the backend reads as the client's first value.
+        if present != 0 {
+            let set = [
+                true,
+                fwd.real_ip.is_some(),
+                fwd.proto.is_some(),
+                fwd.host.is_some(),
+                fwd.port.is_some(),
+                true,
+                fwd.prefix.is_some(),
+                fwd.replaced_path.is_some(),
+            ];
+            for (i, name) in FORWARDED.iter().enumerate() {
+                if has(i) && set[i] {
+                    headers.remove(*name);
+                }
+            }
+        }
+        fwd
+    }
+
+    fn lines(&self) -> impl Iterator<Item = (&'static HeaderName, &[u8])> {
+        let values: [Option<&[u8]>; 8] = [
+            Some(self.xff.bytes()),
+            self.real_ip,
+            self.proto,
+            self.host,
+            self.port,
+            Some(self.server),
+            self.prefix.map(str::as_bytes),
+            self.replaced_path.map(str::as_bytes),
+        ];
+        FORWARDED
+            .into_iter()
+            .zip(values)
+            .filter_map(|(name, value)| Some((name, value?)))
+    }
+
+    /// Append them to an HTTP/1 head as `name: value` lines.
+    pub fn write(&self, out: &mut BytesMut) {
+        for (name, value) in self.lines() {
+            out.put_slice(name.as_str().as_bytes());
+            out.put_slice(b": ");
+            out.put_slice(value);
+            out.put_slice(b"\r\n");
+        }
+    }
+
+    /// Insert them into `headers` (for a request that hyper encodes).
+    pub fn insert_into(&self, headers: &mut HeaderMap) {
+        for (name, value) in self.lines() {
+            // Every value is a valid header value: an IP address, a Host
+            // header, a port taken from it, the checked paths.
+            if let Ok(v) = HeaderValue::from_bytes(value) {
+                headers.insert(name, v);
+            }
+        }
+    }
+}
+
+/// What `HeaderValue::from_str` accepts: visible ASCII, space and tab.
+fn is_header_value(s: &str) -> bool {
+    s.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
 }
 
 /// The port the client addressed: from its Host header, else the scheme's default.
-fn forwarded_port(host: Option<&HeaderValue>, tls: bool) -> HeaderValue {
+fn forwarded_port(host: Option<&HeaderValue>, tls: bool) -> &[u8] {
     let explicit = host
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.rsplit_once(':'))
-        .filter(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
-        .map(|(_, port)| port);
+        .map(HeaderValue::as_bytes)
+        .and_then(|h| h.iter().rposition(|&b| b == b':').map(|i| &h[i + 1..]))
+        .filter(|port| !port.is_empty() && port.iter().all(u8::is_ascii_digit));
     match explicit {
-        Some(p) => HeaderValue::from_str(p).unwrap_or_else(|_| HeaderValue::from_static("80")),
-        None if tls => HeaderValue::from_static("443"),
-        None => HeaderValue::from_static("80"),
+        Some(p) => p,
+        None if tls => b"443",
+        None => b"80",
     }
 }
 
@@ -261,25 +371,56 @@ mod tests {
         assert_eq!(h[header::UPGRADE], "websocket");
     }
 
+    /// The request `h` as the backend sees it: written as head lines, and
+    /// inserted into the map (both forms must agree).
+    fn forward(
+        h: &mut HeaderMap,
+        client: &ClientInfo,
+        host: Option<&HeaderValue>,
+        rewrite: (Option<&str>, Option<&str>),
+    ) -> String {
+        let server = HeaderValue::from_static("gw");
+        let mut map = h.clone();
+        let fwd = Forwarded::new(h, client, host, &server, rewrite.0, rewrite.1);
+        let mut out = BytesMut::new();
+        for (name, value) in h.iter() {
+            out.put_slice(format!("{name}: ").as_bytes());
+            out.put_slice(value.as_bytes());
+            out.put_slice(b"\r\n");
+        }
+        fwd.write(&mut out);
+        let fwd = Forwarded::new(&mut map, client, host, &server, rewrite.0, rewrite.1);
+        fwd.insert_into(&mut map);
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        for (name, value) in &map {
+            let line = format!("{name}: {}\r\n", value.to_str().unwrap());
+            assert!(text.contains(&line), "{line:?} not in {text:?}");
+        }
+        assert_eq!(text.lines().count(), map.len(), "{text:?} vs {map:?}");
+        text
+    }
+
     #[test]
     fn untrusted_client_cannot_forge_forwarded_headers() {
         let mut h = HeaderMap::new();
         h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("6.6.6.6"));
+        h.append(&X_FORWARDED_FOR, HeaderValue::from_static("7.7.7.7"));
         h.insert(&X_REAL_IP, HeaderValue::from_static("6.6.6.6"));
         h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+        h.insert(&X_FORWARDED_SERVER, HeaderValue::from_static("fake"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
         let host = HeaderValue::from_static("example.com:8080");
-        set_forwarded_headers(
-            &mut h,
-            &client(false),
-            Some(&host),
-            &HeaderValue::from_static("gw"),
+        let text = forward(&mut h, &client(false), Some(&host), (None, None));
+        assert_eq!(
+            text,
+            "x-kept: 1\r\n\
+             x-forwarded-for: 10.1.2.3\r\n\
+             x-real-ip: 10.1.2.3\r\n\
+             x-forwarded-proto: http\r\n\
+             x-forwarded-host: example.com:8080\r\n\
+             x-forwarded-port: 8080\r\n\
+             x-forwarded-server: gw\r\n"
         );
-        assert_eq!(h[&X_FORWARDED_FOR], "10.1.2.3");
-        assert_eq!(h[&X_REAL_IP], "10.1.2.3");
-        assert_eq!(h[&X_FORWARDED_PROTO], "http");
-        assert_eq!(h[&X_FORWARDED_HOST], "example.com:8080");
-        assert_eq!(h[&X_FORWARDED_PORT], "8080");
-        assert_eq!(h[&X_FORWARDED_SERVER], "gw");
     }
 
     #[test]
@@ -287,10 +428,36 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("1.1.1.1"));
         h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
-        set_forwarded_headers(&mut h, &client(true), None, &HeaderValue::from_static("gw"));
-        assert_eq!(h[&X_FORWARDED_FOR], "1.1.1.1, 10.1.2.3");
-        assert_eq!(h[&X_FORWARDED_PROTO], "https");
-        assert_eq!(h[&X_FORWARDED_PORT], "80");
+        let text = forward(&mut h, &client(true), None, (None, None));
+        assert_eq!(
+            text,
+            "x-forwarded-proto: https\r\n\
+             x-forwarded-for: 1.1.1.1, 10.1.2.3\r\n\
+             x-real-ip: 10.1.2.3\r\n\
+             x-forwarded-port: 80\r\n\
+             x-forwarded-server: gw\r\n"
+        );
+    }
+
+    #[test]
+    fn modifiers_replace_the_clients_prefix_and_path_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(&X_FORWARDED_PREFIX, HeaderValue::from_static("/forged"));
+        let host = HeaderValue::from_static("[::1]");
+        let tls = ClientInfo::new("::1".parse().unwrap(), false, true);
+        let text = forward(&mut h, &tls, Some(&host), (Some("/zumi01"), Some("/a/b")));
+        assert!(!text.contains("/forged"), "{text}");
+        assert!(text.contains("x-forwarded-prefix: /zumi01\r\n"), "{text}");
+        assert!(text.contains("x-replaced-path: /a/b\r\n"), "{text}");
+        assert!(text.contains("x-forwarded-port: 443\r\n"), "{text}");
+        assert!(text.contains("x-forwarded-proto: https\r\n"), "{text}");
+
+        // Without a modifier, the client's own header is not ours to drop.
+        let mut h = HeaderMap::new();
+        h.insert(&X_FORWARDED_PREFIX, HeaderValue::from_static("/app"));
+        let text = forward(&mut h, &client(false), None, (None, Some("bad\u{1}")));
+        assert!(text.contains("x-forwarded-prefix: /app\r\n"), "{text}");
+        assert!(!text.contains("x-replaced-path"), "{text}");
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl CheckTask {
         let exchange = async {
             let answer = self
                 .pool
-                .send(req, Form::Map)
+                .send(req, Form::Map, None)
                 .await
                 .map_err(|e| e.to_string())?;
             let status = answer.status();

@@ -15,7 +15,7 @@ use crate::body::ProxyBody;
 use crate::config::model::Scheme;
 use crate::deadline;
 use crate::error::ProxyError;
-use crate::forwarded::{self, ClientInfo};
+use crate::forwarded::{self, ClientInfo, Forwarded};
 use crate::http1::response::Form;
 use crate::router::Rewrite;
 use crate::runtime::FrontendRuntime;
@@ -38,7 +38,7 @@ pub async fn forward(
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
 
     let (mut parts, body) = req.into_parts();
-    let client_host = client_host(&parts.uri, &parts.headers);
+    let (client_host, host_in_header) = client_host(&parts.uri, &parts.headers);
     let keep_trailers = server.scheme == Scheme::H2c && forwarded::wants_trailers(&parts.headers);
 
     forwarded::strip_hop_by_hop(&mut parts.headers, upgrade);
@@ -47,25 +47,28 @@ pub async fn forward(
             .headers
             .insert(header::TE, HeaderValue::from_static("trailers"));
     }
-    forwarded::set_forwarded_headers(
+    let fwd = Forwarded::new(
         &mut parts.headers,
         client,
         client_host.as_ref(),
         server_name,
+        rewrite
+            .as_ref()
+            .and_then(|rw| rw.forwarded_prefix.as_deref()),
+        rewrite.as_ref().and_then(|rw| rw.replaced_path.as_deref()),
     );
-    if let Some(rw) = &rewrite {
-        if let Some(prefix) = &rw.forwarded_prefix {
-            insert_str(&mut parts.headers, &forwarded::X_FORWARDED_PREFIX, prefix);
+    // The client's Host header stays where it is when it is passed on.
+    match (&client_host, frontend.pass_host_header) {
+        (Some(_), true) if host_in_header => {}
+        (Some(h), true) => {
+            parts.headers.insert(header::HOST, h.clone());
         }
-        if let Some(old) = &rw.replaced_path {
-            insert_str(&mut parts.headers, &forwarded::X_REPLACED_PATH, old);
+        _ => {
+            parts
+                .headers
+                .insert(header::HOST, server.host_header.clone());
         }
     }
-    let host = match (&client_host, frontend.pass_host_header) {
-        (Some(h), true) => h.clone(),
-        _ => server.host_header.clone(),
-    };
-    parts.headers.insert(header::HOST, host);
 
     parts.uri = upstream_uri(&parts.uri, server, rewrite.as_ref())?;
     parts.version = match server.scheme {
@@ -74,7 +77,7 @@ pub async fn forward(
     };
 
     let upstream_req = Request::from_parts(parts, body);
-    let answer = send(upstream_req, server, upstreams, form).await?;
+    let answer = send(upstream_req, server, upstreams, form, &fwd).await?;
 
     if answer.status() == StatusCode::SWITCHING_PROTOCOLS {
         // After a 101 the connection belongs to the upgraded stream, never
@@ -101,12 +104,13 @@ async fn send(
     server: &UpstreamServer,
     upstreams: &Upstreams,
     form: Form,
+    fwd: &Forwarded<'_>,
 ) -> Result<Answer, ProxyError> {
     let _waiting = server.start_waiting();
     let limit = upstreams.timeouts().response_header;
     // Pinned in place and timed by reference: the exchange's future is
     // about 2 KB, and handing it to the wrapper by value would copy it.
-    let exchange = server.pool.send(req, form);
+    let exchange = server.pool.send(req, form, Some(fwd));
     tokio::pin!(exchange);
     let result = deadline::within(limit, exchange.as_mut())
         .await
@@ -117,13 +121,16 @@ async fn send(
     })
 }
 
-/// The client's Host: the `Host` header, or the authority of an HTTP/2 request.
-fn client_host(uri: &Uri, headers: &http::HeaderMap) -> Option<HeaderValue> {
+/// The client's Host: the `Host` header, or the authority of an HTTP/2
+/// request; and whether it came from the header.
+fn client_host(uri: &Uri, headers: &http::HeaderMap) -> (Option<HeaderValue>, bool) {
     if let Some(h) = headers.get(header::HOST) {
-        return Some(h.clone());
+        return (Some(h.clone()), true);
     }
-    uri.authority()
-        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    let authority = uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    (authority, false)
 }
 
 /// The client's path and query, unless a modifier rewrote the path (the
@@ -157,12 +164,6 @@ fn upstream_uri(
     parts.authority = Some(server.authority.clone());
     parts.path_and_query = Some(path_and_query);
     Uri::from_parts(parts).map_err(|e| ProxyError::Internal(format!("upstream URI: {e}")))
-}
-
-fn insert_str(headers: &mut http::HeaderMap, name: &'static http::HeaderName, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        headers.insert(name, v);
-    }
 }
 
 /// Copy bytes both ways between an upgraded client and backend connection.

@@ -205,8 +205,10 @@ fn parse_request(buf: &mut BytesMut) -> Parsed {
     let Ok(uri) = Uri::from_maybe_shared(head.slice(path.0..path.1)) else {
         return Parsed::Bad("invalid request target");
     };
-    // Room for the X-Forwarded-* headers added on the way upstream.
-    let mut headers = HeaderMap::with_capacity(count + 8);
+    // X-Forwarded-* are written straight into the upstream head
+    // (`forwarded::Forwarded`), not added here; a little room for a Host
+    // header or a plugin's additions.
+    let mut headers = HeaderMap::with_capacity(count + 2);
     for span in spans.iter() {
         let (ns, ne) = span.name;
         let (vs, ve) = span.value;

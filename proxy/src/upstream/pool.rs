@@ -31,6 +31,7 @@ use super::connect::{self, Target};
 use super::raw::{self, RawConn, RequestFraming};
 use super::UpstreamError;
 use crate::body::ProxyBody;
+use crate::forwarded::Forwarded;
 use crate::http1::response::Form;
 
 /// How long an idle connection is kept for reuse.
@@ -101,14 +102,22 @@ impl ServerPool {
     /// Send `req` and wait for the response headers. The URI may be
     /// absolute or origin-form; it is sent in the form the protocol wants.
     /// `form` is how the caller wants the response headers; only HTTP/1
-    /// exchanges can keep them raw.
+    /// exchanges can keep them raw. `fwd`: the `X-Forwarded-*` headers to
+    /// add, written straight into an HTTP/1 head.
     pub async fn send(
         self: &Arc<Self>,
-        req: Request<ProxyBody>,
+        mut req: Request<ProxyBody>,
         form: Form,
+        fwd: Option<&Forwarded<'_>>,
     ) -> Result<Answer, UpstreamError> {
+        if self.protocol == Protocol::Http1 && !is_upgrade(&req) {
+            return self.send_raw(req, form, fwd).await.map(Answer::Raw);
+        }
+        // hyper encodes the rest, from the map.
+        if let Some(fwd) = fwd {
+            fwd.insert_into(req.headers_mut());
+        }
         match self.protocol {
-            Protocol::Http1 if !is_upgrade(&req) => self.send_raw(req, form).await.map(Answer::Raw),
             // Boxed, like every rare path here: a request's future is moved
             // on its way, so its size is paid on every request.
             Protocol::Http1 => Box::pin(self.send_upgrade(req)).await.map(Answer::Hyper),
@@ -120,10 +129,11 @@ impl ServerPool {
         self: &Arc<Self>,
         req: Request<ProxyBody>,
         form: Form,
+        fwd: Option<&Forwarded<'_>>,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
         let framing = RequestFraming::of(&req);
         let mut head = BytesMut::new();
-        raw::encode_head(&req, framing, &mut head);
+        raw::encode_head(&req, framing, fwd, &mut head);
         let head_request = req.method() == Method::HEAD;
         // A request safe to send twice (RFC 9110 section 9.2.2; Go's
         // `isReplayable`, and so Traefik's): idempotent, without a body.

@@ -21,6 +21,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::pool::ServerPool;
 use crate::body::ProxyBody;
+use crate::forwarded::Forwarded;
 use crate::http1::chunked::{self, Step};
 use crate::http1::response::{self, Form, Framing, RawHead};
 
@@ -229,10 +230,16 @@ impl RequestFraming {
     }
 }
 
-/// The request line and headers of `req` as HTTP/1.1, origin-form target.
-pub fn encode_head(req: &Request<ProxyBody>, framing: RequestFraming, out: &mut BytesMut) {
+/// The request line and headers of `req` as HTTP/1.1, origin-form target,
+/// then the `X-Forwarded-*` lines of `fwd`.
+pub fn encode_head(
+    req: &Request<ProxyBody>,
+    framing: RequestFraming,
+    fwd: Option<&Forwarded<'_>>,
+    out: &mut BytesMut,
+) {
     let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    out.reserve(64 + pq.len() + req.headers().len() * 32);
+    out.reserve(256 + pq.len() + req.headers().len() * 32);
     out.put_slice(req.method().as_str().as_bytes());
     out.put_u8(b' ');
     out.put_slice(pq.as_bytes());
@@ -242,6 +249,9 @@ pub fn encode_head(req: &Request<ProxyBody>, framing: RequestFraming, out: &mut 
         out.put_slice(b": ");
         out.put_slice(value.as_bytes());
         out.put_slice(b"\r\n");
+    }
+    if let Some(fwd) = fwd {
+        fwd.write(out);
     }
     if framing == RequestFraming::Chunked {
         out.put_slice(b"transfer-encoding: chunked\r\n");
