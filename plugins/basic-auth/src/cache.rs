@@ -2,63 +2,71 @@
 //! (~100 ms of CPU in wasm at cost 10) is computed once per credential and
 //! instance instead of on every request (traefik#4791, #7897).
 //!
+//! Entries are keyed by the request's whole `Authorization` value, so that a
+//! hit (the steady state: a browser sends the same header on every request)
+//! costs one hash of it and one table lookup: no base64 decoding, no user
+//! lookup. Each entry remembers which user the credential belongs to.
+//!
 //! Only successes are cached: a flood of wrong passwords cannot push the
-//! good ones out, nor make a wrong one pass. Entries are 128-bit keyed
-//! hashes of the user and password, never the password itself: two
-//! SipHash-2-4 (a keyed pseudo-random function) under independent 128-bit
-//! keys drawn at random per instance. A client never sees the keys nor an
-//! entry, so passing with a wrong password means guessing a 128-bit value
-//! (SHA-256 did the same job here at about six times the cost, on every
-//! request). The plugin's users are fixed for an instance's life (a config
+//! good ones out, nor make a wrong one pass. Keys are 128-bit keyed hashes
+//! of the header (SipHash-2-4 with 128-bit output, a keyed pseudo-random
+//! function, under a 128-bit key drawn at random per instance), never the
+//! header itself, which carries the password. A client never sees the key
+//! nor an entry, so passing with a wrong password means guessing a 128-bit
+//! value. The plugin's users are fixed for an instance's life (a config
 //! change starts new instances), so entries never go stale.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+use siphasher::sip128::{Hasher128, SipHasher24};
 
 type Key = u128;
 
 pub struct CredentialCache {
     capacity: usize,
-    keys: [(u64, u64); 2],
-    present: HashSet<Key, BuildHasherDefault<KeyHasher>>,
+    key: [u8; 16],
+    /// Key -> the user it authenticates (an index the plugin chose).
+    present: HashMap<Key, u32, BuildHasherDefault<KeyHasher>>,
     /// Insertion order, oldest first, for eviction.
     order: VecDeque<Key>,
 }
 
 impl CredentialCache {
     pub fn new(capacity: usize) -> Self {
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&random_u64().to_le_bytes());
+        key[8..].copy_from_slice(&random_u64().to_le_bytes());
         CredentialCache {
             capacity,
-            keys: [(random_u64(), random_u64()), (random_u64(), random_u64())],
-            present: HashSet::default(),
+            key,
+            present: HashMap::default(),
             order: VecDeque::new(),
         }
     }
 
-    fn key(&self, user: &str, password: &[u8]) -> Key {
-        let half = |(k0, k1): (u64, u64)| {
-            #[allow(deprecated)] // std's SipHash-2-4, by name; its successor is unspecified
-            let mut h = std::hash::SipHasher::new_with_keys(k0, k1);
-            // The length first: `ab` + `c` and `a` + `bc` differ.
-            h.write_u64(user.len() as u64);
-            h.write(user.as_bytes());
-            h.write(password);
-            h.finish()
-        };
-        (u128::from(half(self.keys[0])) << 64) | u128::from(half(self.keys[1]))
+    fn key(&self, authorization: &[u8]) -> Key {
+        let mut h = SipHasher24::new_with_key(&self.key);
+        h.write(authorization);
+        h.finish128().as_u128()
     }
 
-    pub fn contains(&self, user: &str, password: &[u8]) -> bool {
+    /// The user that this `Authorization` value verified as, if it did.
+    pub fn get(&self, authorization: &[u8]) -> Option<u32> {
         // Empty (no slow hash verified yet, or fast hashes only): no hashing.
-        !self.present.is_empty() && self.present.contains(&self.key(user, password))
+        if self.present.is_empty() {
+            return None;
+        }
+        self.present.get(&self.key(authorization)).copied()
     }
 
-    pub fn insert(&mut self, user: &str, password: &[u8]) {
+    /// Remember that `authorization` verified as `user`.
+    pub fn insert(&mut self, authorization: &[u8], user: u32) {
         if self.capacity == 0 {
             return;
         }
-        let key = self.key(user, password);
-        if !self.present.insert(key) {
+        let key = self.key(authorization);
+        if self.present.insert(key, user).is_some() {
             return;
         }
         self.order.push_back(key);
@@ -117,28 +125,29 @@ mod tests {
     #[test]
     fn remembers_and_evicts_oldest() {
         let mut c = CredentialCache::new(2);
-        c.insert("a", b"1");
-        c.insert("b", b"2");
-        assert!(c.contains("a", b"1") && c.contains("b", b"2"));
-        assert!(!c.contains("a", b"2"));
-        c.insert("c", b"3");
+        c.insert(b"Basic YTox", 0);
+        c.insert(b"Basic Yjoy", 1);
+        assert_eq!(c.get(b"Basic YTox"), Some(0));
+        assert_eq!(c.get(b"Basic Yjoy"), Some(1));
+        assert_eq!(c.get(b"Basic YToy"), None);
+        c.insert(b"Basic Yzoz", 2);
         assert_eq!(c.len(), 2);
-        assert!(!c.contains("a", b"1"));
-        assert!(c.contains("c", b"3"));
+        assert_eq!(c.get(b"Basic YTox"), None);
+        assert_eq!(c.get(b"Basic Yzoz"), Some(2));
     }
 
     #[test]
-    fn user_and_password_boundary_is_unambiguous() {
-        let mut c = CredentialCache::new(4);
-        c.insert("ab", b"c");
-        assert!(!c.contains("a", b"bc"));
+    fn instances_key_their_entries_differently() {
+        let (a, b) = (CredentialCache::new(1), CredentialCache::new(1));
+        assert_ne!(a.key(b"Basic YTox"), b.key(b"Basic YTox"));
+        assert_eq!(a.key(b"Basic YTox"), a.key(b"Basic YTox"));
     }
 
     #[test]
     fn zero_capacity_caches_nothing() {
         let mut c = CredentialCache::new(0);
-        c.insert("a", b"1");
-        assert!(!c.contains("a", b"1"));
+        c.insert(b"Basic YTox", 0);
+        assert_eq!(c.get(b"Basic YTox"), None);
         assert!(c.is_empty());
     }
 }

@@ -52,13 +52,15 @@ pub struct Config {
 }
 
 pub struct BasicAuth {
-    users: HashMap<String, Hash>,
+    /// User name -> (index into `names`, hash).
+    users: HashMap<String, (u32, Hash)>,
+    names: Vec<String>,
     challenge: String,
     remove_header: bool,
     header_field: Option<String>,
     cache: CredentialCache,
     /// Where the credentials of the request are decoded: kept, so that a
-    /// request allocates nothing for it; zeroed after each request.
+    /// request allocates nothing for it; zeroed after each use.
     scratch: Vec<u8>,
     /// Where the request's `Authorization` header is read: kept and zeroed
     /// likewise.
@@ -68,46 +70,33 @@ pub struct BasicAuth {
 impl BasicAuth {
     /// The user whose credentials `authorization` carries, if they are valid.
     pub fn authenticate(&mut self, authorization: Option<&[u8]>) -> Option<String> {
-        self.with_user(authorization, |_, user| user.map(str::to_string))
+        let user = self.user_of(authorization?)?;
+        Some(self.names[user as usize].clone())
     }
 
-    /// Run `then` with the user whose credentials `authorization` carries,
-    /// if they are valid. The credentials are decoded into a buffer kept
-    /// from request to request (no allocation), zeroed afterwards.
-    fn with_user<R>(
-        &mut self,
-        authorization: Option<&[u8]>,
-        then: impl FnOnce(&Self, Option<&str>) -> R,
-    ) -> R {
+    /// The index of the user whose credentials `authorization` (the whole
+    /// header value) carries, if they are valid. A credential seen before is
+    /// a cache hit; otherwise it is decoded into a buffer kept from request
+    /// to request (no allocation), zeroed afterwards, and verified.
+    fn user_of(&mut self, authorization: &[u8]) -> Option<u32> {
+        if let Some(user) = self.cache.get(authorization) {
+            return Some(user);
+        }
         let mut buf = std::mem::take(&mut self.scratch);
-        let user = authorization
-            .and_then(|a| htpasswd::parse_basic_into(a, &mut buf))
-            .filter(|(user, password)| self.verify(user, password))
-            .map(|(user, _)| user);
-        let out = then(self, user);
+        let verified =
+            htpasswd::parse_basic_into(authorization, &mut buf).and_then(|(user, password)| {
+                let (index, hash) = self.users.get(user)?;
+                hash.verify(password).then_some((*index, hash.is_slow()))
+            });
         buf.fill(0);
         self.scratch = buf;
-        out
-    }
-
-    /// Whether `password` is `user`'s. A slow hash (bcrypt, md5crypt) is
-    /// computed once per credential: later requests hit the cache.
-    fn verify(&mut self, user: &str, password: &[u8]) -> bool {
-        // Only verified slow-hash credentials are cached, and an instance's
-        // users never change: a hit needs no lookup of the user.
-        if self.cache.contains(user, password) {
-            return true;
+        let (user, slow) = verified?;
+        // Only slow hashes are worth remembering; a fast one (SHA-1) is
+        // cheaper to verify again than to keep.
+        if slow {
+            self.cache.insert(authorization, user);
         }
-        let Some(hash) = self.users.get(user) else {
-            return false;
-        };
-        if !hash.verify(password) {
-            return false;
-        }
-        if hash.is_slow() {
-            self.cache.insert(user, password);
-        }
-        true
+        Some(user)
     }
 
     pub fn cached_credentials(&self) -> usize {
@@ -123,6 +112,7 @@ impl Plugin for BasicAuth {
 
     fn new(config: Config) -> Result<Self, String> {
         let mut users = HashMap::new();
+        let mut names = Vec::new();
         for line in &config.users {
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
@@ -135,7 +125,15 @@ impl Plugin for BasicAuth {
                      it will never authenticate"
                 );
             }
-            users.insert(user, hash);
+            // A user listed twice: the last line wins, as in a map.
+            let index = match users.get(&user) {
+                Some((index, _)) => *index,
+                None => {
+                    names.push(user.clone());
+                    (names.len() - 1) as u32
+                }
+            };
+            users.insert(user, (index, hash));
         }
         if users.is_empty() {
             return Err("basic-auth: no users configured".to_string());
@@ -143,6 +141,7 @@ impl Plugin for BasicAuth {
         let realm = config.realm.replace('"', "");
         Ok(BasicAuth {
             users,
+            names,
             challenge: format!("Basic realm=\"{realm}\""),
             remove_header: config.remove_header,
             header_field: config.header_field.filter(|h| !h.is_empty()),
@@ -155,26 +154,25 @@ impl Plugin for BasicAuth {
     fn on_request(&mut self, req: Request<'_>, resp: Response<'_>) -> Flow {
         let mut header = std::mem::take(&mut self.header);
         let present = req.headers().get_into("authorization", &mut header);
-        let authorization = present.then_some(header.as_slice());
-        let flow = self.with_user(authorization, |this, user| match user {
+        let user = if present { self.user_of(&header) } else { None };
+        header.fill(0);
+        self.header = header;
+        match user {
             Some(user) => {
-                if this.remove_header {
+                if self.remove_header {
                     req.headers().remove("authorization");
                 }
-                if let Some(field) = &this.header_field {
-                    req.headers().set(field, user);
+                if let Some(field) = &self.header_field {
+                    req.headers().set(field, &self.names[user as usize]);
                 }
                 Flow::Continue
             }
             None => {
-                resp.headers().set("www-authenticate", &this.challenge);
+                resp.headers().set("www-authenticate", &self.challenge);
                 resp.send(401, "text/plain; charset=utf-8", b"401 Unauthorized\n");
                 Flow::Respond
             }
-        });
-        header.fill(0);
-        self.header = header;
-        flow
+        }
     }
 }
 
@@ -265,6 +263,46 @@ mod tests {
         h.request(TestRequest::get("/").with_header("authorization", basic("bob", "s3creT")))
             .responded();
         assert_eq!(h.plugin().cached_credentials(), 1);
+    }
+
+    #[test]
+    fn a_cached_credential_still_names_its_user() {
+        let hash = |pw: &[u8]| {
+            bcrypt::hash_with_salt(pw, 4, [2u8; 16])
+                .unwrap()
+                .format_for_version(bcrypt::Version::TwoY)
+        };
+        let users = [format!("ann:{}", hash(b"a")), format!("bob:{}", hash(b"b"))];
+        let mut h = Harness::<BasicAuth>::from_json(
+            json!({"users": users, "headerField": "X-WebAuth-User"}),
+        )
+        .unwrap();
+        for round in 0..2 {
+            for (user, password) in [("ann", "a"), ("bob", "b")] {
+                let fwd = h
+                    .request(
+                        TestRequest::get("/").with_header("authorization", basic(user, password)),
+                    )
+                    .forwarded();
+                assert_eq!(
+                    fwd.request.header("x-webauth-user"),
+                    Some(user),
+                    "round {round}"
+                );
+            }
+        }
+        assert_eq!(h.plugin().cached_credentials(), 2);
+        // The same credential written another way is verified, then cached
+        // as written.
+        let other = basic("bob", "b").replacen("Basic", "basic", 1);
+        let fwd = h
+            .request(TestRequest::get("/").with_header("authorization", other))
+            .forwarded();
+        assert_eq!(fwd.request.header("x-webauth-user"), Some("bob"));
+        assert_eq!(h.plugin().cached_credentials(), 3);
+        // Another user's password under a cached user is refused.
+        h.request(TestRequest::get("/").with_header("authorization", basic("bob", "a")))
+            .responded();
     }
 
     #[test]
