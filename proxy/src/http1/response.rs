@@ -198,8 +198,9 @@ impl Facts {
 /// not complete yet, read more. `head_request`: the request was HEAD, so no
 /// body follows whatever the headers say.
 pub fn parse(buf: &mut BytesMut, head_request: bool, form: Form) -> Result<Option<Head>, String> {
-    // Where each name and value lies in the head, to slice it once frozen.
-    let mut spans = Spans::new();
+    // Where each name and value lies in the head, to slice it once frozen:
+    // only for headers that become a map.
+    let mut spans = None;
     let mut facts = Facts::default();
     // Kept header lines as runs of the head (for `Form::PassThrough`).
     let mut runs = Runs::default();
@@ -221,7 +222,6 @@ pub fn parse(buf: &mut BytesMut, head_request: bool, form: Form) -> Result<Optio
         let base = buf.as_ptr() as usize;
         let headers = &*resp.headers;
         for (i, h) in headers.iter().enumerate() {
-            spans.push(buf.as_ptr(), h.name.as_bytes(), h.value);
             roles[i] = role(h.name.as_bytes());
             facts.note(roles[i], h.value);
         }
@@ -246,6 +246,15 @@ pub fn parse(buf: &mut BytesMut, head_request: bool, form: Form) -> Result<Optio
                     .map_or(end_of_head, |next| next.name.as_ptr() as usize - base);
                 runs.add(start as u32, end as u32, &buf[..end]);
             }
+        } else {
+            runs.unusable = true;
+        }
+        if runs.unusable {
+            let mut all = Spans::new();
+            for h in headers {
+                all.push(buf.as_ptr(), h.name.as_bytes(), h.value);
+            }
+            spans = Some(all);
         }
         let version = match resp.version {
             Some(0) => Version::HTTP_10,
@@ -258,15 +267,15 @@ pub fn parse(buf: &mut BytesMut, head_request: bool, form: Form) -> Result<Optio
     let framing = facts.framing(status, head_request)?;
     let keep_alive = framing != Framing::Close && facts.keeps_alive(version);
     let mut headers = HeaderMap::new();
-    let raw = match runs.usable(form, facts.lists_headers) {
-        Some((runs, len)) => Some(Box::new(RawHead {
+    let raw = match spans {
+        None => Some(Box::new(RawHead {
             head,
-            runs,
-            len,
+            runs: runs.runs,
+            len: runs.len as u8,
             has_date: facts.has_date,
             content_length: facts.content_length.filter(|_| !facts.transfer_encoding),
         })),
-        None => {
+        Some(spans) => {
             headers.reserve(count);
             for (i, span) in spans.iter().enumerate() {
                 // A length beside a transfer coding is not forwarded.
@@ -303,8 +312,8 @@ pub fn parse(buf: &mut BytesMut, head_request: bool, form: Form) -> Result<Optio
 struct Runs {
     runs: [(u32, u32); MAX_RUNS],
     len: usize,
-    /// Too many runs, or a line not ended by CRLF (which a sender must
-    /// not pass on): the headers become a map instead.
+    /// Not wanted, too many runs, or a line not ended by CRLF (which a
+    /// sender must not pass on): the headers become a map instead.
     unusable: bool,
 }
 
@@ -322,11 +331,6 @@ impl Runs {
                 self.len += 1;
             }
         }
-    }
-
-    fn usable(self, form: Form, lists_headers: bool) -> Option<([(u32, u32); MAX_RUNS], u8)> {
-        (form == Form::PassThrough && !lists_headers && !self.unusable)
-            .then_some((self.runs, self.len as u8))
     }
 }
 

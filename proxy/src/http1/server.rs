@@ -215,8 +215,10 @@ fn parse_request(buf: &mut BytesMut) -> Parsed {
         let Ok(name) = HeaderName::from_bytes(&head[ns as usize..ne as usize]) else {
             return Parsed::Bad("invalid header name");
         };
-        let Ok(value) = HeaderValue::from_maybe_shared(head.slice(vs as usize..ve as usize)) else {
-            return Parsed::Bad("invalid header value");
+        // SAFETY: httparse accepts in a value exactly the bytes HeaderValue
+        // does (HTAB, SP, visible ASCII, obs-text), as hyper relies on too.
+        let value = unsafe {
+            HeaderValue::from_maybe_shared_unchecked(head.slice(vs as usize..ve as usize))
         };
         headers.append(name, value);
     }
