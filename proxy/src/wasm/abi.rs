@@ -377,14 +377,16 @@ fn get_header_values(
     let (mem, state) = split(&mut caller)?;
     let name = name_at(mem, name, name_len)?;
     let ex = state_exchange(state)?;
-    let map = fields(ex, kind);
-    let present = map.is_some_and(|m| m.contains_key(&name));
+    // One lookup, walked twice by `put_sequence`.
+    let values = fields(ex, kind).map(|m| m.get_all(&name));
+    let present = values.as_ref().is_some_and(|v| v.iter().next().is_some());
     let host = (!present && kind == Kind::Request && name == http::header::HOST)
         .then(|| ex.request_host())
         .flatten();
     put_sequence(mem, buf, limit, || {
-        map.into_iter()
-            .flat_map(|m| m.get_all(&name))
+        values
+            .iter()
+            .flat_map(|v| v.iter())
             .map(HeaderValue::as_bytes)
             .chain(host.as_ref().map(HeaderValue::as_bytes))
     })

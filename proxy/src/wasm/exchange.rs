@@ -155,6 +155,10 @@ fn empty_response() -> response::Parts {
     Response::new(()).into_parts().0
 }
 
+fn empty_request() -> request::Parts {
+    Request::new(()).into_parts().0
+}
+
 impl Exchange {
     pub(crate) fn new(
         req: Request<ProxyBody>,
@@ -202,6 +206,31 @@ impl Exchange {
     /// moved into and out of an exchange once per chain, not per plugin.
     pub(crate) fn pass_on(&mut self) -> Option<Pending> {
         let features = self.features;
+        // An untouched body (auth plugins, header rewrites) stays as it is.
+        if !self.req_body.is_stream() {
+            self.settle_request_body();
+        }
+        let early_headers = std::mem::take(&mut self.resp.headers);
+        let pending = (features & FEATURE_SKIP_RESPONSE == 0).then(|| Pending {
+            features,
+            client: self.client,
+            tls: self.tls,
+            head: RequestHead::of(&self.req),
+            early_headers,
+        });
+        self.features = 0;
+        self.resp = empty_response();
+        self.resp_body = empty_slot();
+        self.resp_trailers = None;
+        self.req_written = false;
+        self.resp_written = false;
+        pending
+    }
+
+    /// What a guest did to the request body, as the next one (or the
+    /// upstream) is to see it.
+    fn settle_request_body(&mut self) {
+        let features = self.features;
         let slot = match std::mem::replace(&mut self.req_body, empty_slot()) {
             // A guest that read the body without `buffer_request` consumed
             // what it read, as with a stream: only the rest goes on. The
@@ -229,28 +258,16 @@ impl Exchange {
             },
             other => other,
         };
-        let early_headers = std::mem::take(&mut self.resp.headers);
-        let pending = (features & FEATURE_SKIP_RESPONSE == 0).then(|| Pending {
-            features,
-            client: self.client,
-            tls: self.tls,
-            head: RequestHead::of(&self.req),
-            early_headers,
-        });
-        self.features = 0;
-        self.resp = empty_response();
-        self.resp_body = empty_slot();
-        self.resp_trailers = None;
-        self.req_written = false;
-        self.resp_written = false;
-        pending
     }
 
     /// The request to send upstream, once every plugin has passed it on
     /// (`pass_on` has fixed its framing).
-    pub(crate) fn into_request(self: Box<Self>) -> Request<ProxyBody> {
-        let this = *self;
-        Request::from_parts(this.req, into_body(this.req_body, this.req_trailers))
+    pub(crate) fn into_request(mut self: Box<Self>) -> Request<ProxyBody> {
+        // Taken field by field: moving the whole exchange out of its box
+        // would copy all of it (the response half too) to use a third.
+        let body = std::mem::replace(&mut self.req_body, BodySlot::Stream(ProxyBody::empty()));
+        let parts = std::mem::replace(&mut self.req, empty_request());
+        Request::from_parts(parts, into_body(body, self.req_trailers.take()))
     }
 
     /// Around the upstream's response, for `handle_response`. Response
