@@ -1,6 +1,8 @@
-//! A backend's response head: parsed from the connection's read buffer into
-//! `http` types (header values share the buffer's memory, as in hyper), and
-//! how its body is delimited (RFC 9112 section 6.3).
+//! A backend's response head: parsed from the connection's read buffer, and
+//! how its body is delimited (RFC 9112 section 6.3). Its headers become
+//! `http` types (values share the buffer's memory, as in hyper) for whoever
+//! reads them, or stay the backend's own lines (`RawHead`) for a response
+//! that goes straight to an HTTP/1 client (`Form::PassThrough`).
 
 use std::mem::MaybeUninit;
 
