@@ -207,6 +207,19 @@ static FORWARDED: [&HeaderName; 8] = [
     &X_REPLACED_PATH,
 ];
 
+/// `FORWARDED`'s names as the start of a head line, in the same order.
+static LINE_STARTS: [&str; 8] = [
+    "x-forwarded-for: ",
+    "x-real-ip: ",
+    "x-forwarded-proto: ",
+    "x-forwarded-host: ",
+    "x-forwarded-port: ",
+    "x-forwarded-server: ",
+    "x-forwarded-prefix: ",
+    "x-replaced-path: ",
+];
+const LINE_START_MAX: usize = 20;
+
 impl<'a> Forwarded<'a> {
     /// Decide the headers as Traefik 1.7 (oxy's forwarder) does, and remove
     /// from `headers` the ones they replace. `host` is the client's Host
@@ -276,8 +289,9 @@ impl<'a> Forwarded<'a> {
         fwd
     }
 
-    fn lines(&self) -> impl Iterator<Item = (&'static HeaderName, &[u8])> {
-        let values: [Option<&[u8]>; 8] = [
+    /// The value of each of `FORWARDED`, if set.
+    fn values(&self) -> [Option<&[u8]>; 8] {
+        [
             Some(self.xff.bytes()),
             self.real_ip,
             self.proto,
@@ -286,20 +300,27 @@ impl<'a> Forwarded<'a> {
             Some(self.server),
             self.prefix.map(str::as_bytes),
             self.replaced_path.map(str::as_bytes),
-        ];
+        ]
+    }
+
+    fn lines(&self) -> impl Iterator<Item = (&'static HeaderName, &[u8])> {
         FORWARDED
             .into_iter()
-            .zip(values)
+            .zip(self.values())
             .filter_map(|(name, value)| Some((name, value?)))
     }
 
     /// Append them to an HTTP/1 head as `name: value` lines.
     pub fn write(&self, out: &mut BytesMut) {
-        for (name, value) in self.lines() {
-            out.put_slice(name.as_str().as_bytes());
-            out.put_slice(b": ");
-            out.put_slice(value);
-            out.put_slice(b"\r\n");
+        // Room for all of them at once: each `put_slice` then only copies.
+        let len = self.lines().map(|(_, v)| LINE_START_MAX + v.len() + 2).sum();
+        out.reserve(len);
+        for (i, value) in self.values().into_iter().enumerate() {
+            if let Some(value) = value {
+                out.put_slice(LINE_STARTS[i].as_bytes());
+                out.put_slice(value);
+                out.put_slice(b"\r\n");
+            }
         }
     }
 
@@ -398,6 +419,14 @@ mod tests {
         }
         assert_eq!(text.lines().count(), map.len(), "{text:?} vs {map:?}");
         text
+    }
+
+    #[test]
+    fn line_starts_name_the_headers_in_order() {
+        for (name, start) in FORWARDED.iter().zip(LINE_STARTS) {
+            assert_eq!(format!("{name}: "), start);
+            assert!(start.len() <= LINE_START_MAX);
+        }
     }
 
     #[test]
