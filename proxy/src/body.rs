@@ -114,6 +114,11 @@ impl ProxyBody {
         self._permit = permit;
         self
     }
+
+    /// `with_permit`, in place.
+    pub fn set_permit(&mut self, permit: Option<Permit>) {
+        self._permit = permit;
+    }
 }
 
 impl Body for ProxyBody {

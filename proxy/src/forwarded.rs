@@ -313,7 +313,10 @@ impl<'a> Forwarded<'a> {
     /// Append them to an HTTP/1 head as `name: value` lines.
     pub fn write(&self, out: &mut BytesMut) {
         // Room for all of them at once: each `put_slice` then only copies.
-        let len = self.lines().map(|(_, v)| LINE_START_MAX + v.len() + 2).sum();
+        let len = self
+            .lines()
+            .map(|(_, v)| LINE_START_MAX + v.len() + 2)
+            .sum();
         out.reserve(len);
         for (i, value) in self.values().into_iter().enumerate() {
             if let Some(value) = value {

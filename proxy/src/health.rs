@@ -166,10 +166,11 @@ impl CheckTask {
             }
         }
         let req = req.body(ProxyBody::empty()).map_err(|e| e.to_string())?;
+        let (mut parts, body) = req.into_parts();
         let exchange = async {
             let answer = self
                 .pool
-                .send(req, Form::Map, None)
+                .send(&mut parts, body, Form::Map, None)
                 .await
                 .map_err(|e| e.to_string())?;
             let status = answer.status();

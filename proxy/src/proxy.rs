@@ -76,8 +76,7 @@ pub async fn forward(
         Scheme::Http | Scheme::Https => Version::HTTP_11,
     };
 
-    let upstream_req = Request::from_parts(parts, body);
-    let answer = send(upstream_req, server, upstreams, form, &fwd).await?;
+    let answer = send(&mut parts, body, server, upstreams, form, &fwd).await?;
 
     if answer.status() == StatusCode::SWITCHING_PROTOCOLS {
         // After a 101 the connection belongs to the upgraded stream, never
@@ -100,7 +99,8 @@ pub async fn forward(
 }
 
 async fn send(
-    req: Request<ProxyBody>,
+    parts: &mut http::request::Parts,
+    body: ProxyBody,
     server: &UpstreamServer,
     upstreams: &Upstreams,
     form: Form,
@@ -110,7 +110,7 @@ async fn send(
     let limit = upstreams.timeouts().response_header;
     // Pinned in place and timed by reference: the exchange's future is
     // about 2 KB, and handing it to the wrapper by value would copy it.
-    let exchange = server.pool.send(req, form, Some(fwd));
+    let exchange = server.pool.send(parts, body, form, Some(fwd));
     tokio::pin!(exchange);
     let result = deadline::within(limit, exchange.as_mut())
         .await

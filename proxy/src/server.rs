@@ -23,6 +23,7 @@ use crate::body::ProxyBody;
 use crate::error::{ProxyError, Side};
 use crate::forwarded::ClientInfo;
 use crate::http1::response::Form;
+use crate::limit::Permit;
 use crate::proxy;
 use crate::runtime::{Shared, Slot};
 use crate::wasm::{ChainOutcome, Peer};
@@ -112,7 +113,7 @@ pub async fn respond(
 }
 
 async fn route_and_forward(
-    req: Request<ProxyBody>,
+    mut req: Request<ProxyBody>,
     conn: &Connection,
     form: Form,
 ) -> Result<Response<ProxyBody>, ProxyError> {
@@ -168,7 +169,6 @@ async fn route_and_forward(
         None => None,
     };
 
-    let mut req = req;
     let mut hook = None;
     let mut form = form;
     if let Some(chain) = &frontend.chain {
@@ -179,7 +179,7 @@ async fn route_and_forward(
         // Plugin futures are boxed: they are large, and a future's size is
         // copied on every request, plugins or not (see proxy::send).
         match Box::pin(chain.on_request(req, peer)).await {
-            ChainOutcome::Respond(resp) => return Ok(resp.map(|b| b.with_permit(permit))),
+            ChainOutcome::Respond(resp) => return Ok(keep_permit(resp, permit)),
             ChainOutcome::Continue(next, h) => {
                 req = next;
                 // Plugins that see the response read its headers from a
@@ -218,7 +218,16 @@ async fn route_and_forward(
         }
         (Err(e), None) => return Err(e),
     };
-    Ok(resp.map(|b| b.with_permit(permit)))
+    Ok(keep_permit(resp, permit))
+}
+
+/// The `maxConn` place stays taken until the response body is sent. Set in
+/// place: `Response::map` would move the whole response twice.
+fn keep_permit(mut resp: Response<ProxyBody>, permit: Option<Permit>) -> Response<ProxyBody> {
+    if permit.is_some() {
+        resp.body_mut().set_permit(permit);
+    }
+    resp
 }
 
 fn error_response(err: &ProxyError) -> Response<ProxyBody> {

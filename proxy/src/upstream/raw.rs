@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use http::{Request, Response};
+use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -219,10 +219,10 @@ pub enum RequestFraming {
 }
 
 impl RequestFraming {
-    pub fn of(req: &Request<ProxyBody>) -> Self {
-        if req.body().is_end_stream() {
+    pub fn of(parts: &http::request::Parts, body: &ProxyBody) -> Self {
+        if body.is_end_stream() {
             RequestFraming::None
-        } else if req.headers().contains_key(http::header::CONTENT_LENGTH) {
+        } else if parts.headers.contains_key(http::header::CONTENT_LENGTH) {
             RequestFraming::Length
         } else {
             RequestFraming::Chunked
@@ -230,21 +230,21 @@ impl RequestFraming {
     }
 }
 
-/// The request line and headers of `req` as HTTP/1.1, origin-form target,
-/// then the `X-Forwarded-*` lines of `fwd`.
+/// The request line and headers of a request as HTTP/1.1, origin-form
+/// target, then the `X-Forwarded-*` lines of `fwd`.
 pub fn encode_head(
-    req: &Request<ProxyBody>,
+    parts: &http::request::Parts,
     framing: RequestFraming,
     fwd: Option<&Forwarded<'_>>,
     out: &mut BytesMut,
 ) {
-    let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    out.reserve(256 + pq.len() + req.headers().len() * 32);
-    out.put_slice(req.method().as_str().as_bytes());
+    let pq = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    out.reserve(256 + pq.len() + parts.headers.len() * 32);
+    out.put_slice(parts.method.as_str().as_bytes());
     out.put_u8(b' ');
     out.put_slice(pq.as_bytes());
     out.put_slice(b" HTTP/1.1\r\n");
-    for (name, value) in req.headers() {
+    for (name, value) in &parts.headers {
         out.put_slice(name.as_str().as_bytes());
         out.put_slice(b": ");
         out.put_slice(value.as_bytes());
