@@ -14,6 +14,7 @@
 //! oversized heads (hyper answers those with 400 or 431). The lane is an
 //! optimisation, never a second set of rules: both paths share `respond`.
 
+use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
@@ -57,10 +58,20 @@ where
     let mut waiting_since = tokio::time::Instant::now();
     let idle = tokio::time::sleep_until(waiting_since + conn.header_timeout);
     tokio::pin!(idle);
-    // Registered once for the connection, not once per request.
+    // Shutdown: registered once for the connection, not once per request.
+    // Polled once here, `stop` makes the shutdown signal wake this task;
+    // from then on a version check (`stopping`) tells whether shutdown was
+    // asked, without polling `stop` again (each poll takes the channel's
+    // lock, on every request).
     let mut stop_rx = shutdown.clone();
     let stop = stop_requested(&mut stop_rx);
     tokio::pin!(stop);
+    if std::future::poll_fn(|cx| Poll::Ready(Future::poll(stop.as_mut(), cx)))
+        .await
+        .is_ready()
+    {
+        return None;
+    }
     loop {
         // A request head, or a reason to stop.
         waiting_since = tokio::time::Instant::now();
@@ -89,7 +100,9 @@ where
                 read = io.read_buf(&mut buf) => read,
                 // Shutdown closes a connection between requests, not in
                 // the middle of one.
-                () = &mut stop, if buf.is_empty() => return None,
+                () = std::future::poll_fn(|_| {
+                    if stopping(shutdown) { Poll::Ready(()) } else { Poll::Pending }
+                }), if buf.is_empty() => return None,
                 // readTimeout, else idleTimeout (as hyper's header timeout).
                 () = &mut idle => {
                     let deadline = waiting_since + conn.header_timeout;
@@ -121,7 +134,7 @@ where
             resp = &mut respond => resp,
             () = client_gone(&mut io, &mut buf) => return None,
         };
-        let close = client_close || *shutdown.borrow();
+        let close = client_close || stopping(shutdown);
         match write_response(&mut io, &mut out, resp, head_request, close).await {
             Ok(true) if !close => {}
             Ok(_) => {
@@ -134,6 +147,13 @@ where
             }
         }
     }
+}
+
+/// Whether shutdown has been asked for. The channel changes once, from
+/// `false` to `true` (`entrypoint::Drain`), so a version check (an atomic
+/// load) answers; the value is read only after a change.
+fn stopping(shutdown: &watch::Receiver<bool>) -> bool {
+    shutdown.has_changed().unwrap_or(false) && *shutdown.borrow()
 }
 
 /// Resolves once shutdown has been asked for (never if the sender is gone

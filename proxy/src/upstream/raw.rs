@@ -71,13 +71,24 @@ impl RawConn {
     /// edge-triggered readiness, a closed socket is usually known already and
     /// a live one costs no system call.
     pub fn is_stale(&mut self) -> bool {
-        let mut cx = Context::from_waker(Waker::noop());
         let mut probe = [0u8; 1];
-        let mut probe = ReadBuf::new(&mut probe);
-        !matches!(
-            Pin::new(&mut self.io).poll_read(&mut cx, &mut probe),
-            Poll::Pending
-        )
+        match &mut self.io {
+            // `try_read` looks at tokio's readiness first: for a live idle
+            // connection no system call, and (unlike a poll) no lock taken
+            // to register a waker.
+            Io::Plain(tcp) => !matches!(
+                tcp.try_read(&mut probe),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock
+            ),
+            Io::Tls(_) => {
+                let mut cx = Context::from_waker(Waker::noop());
+                let mut probe = ReadBuf::new(&mut probe);
+                !matches!(
+                    Pin::new(&mut self.io).poll_read(&mut cx, &mut probe),
+                    Poll::Pending
+                )
+            }
+        }
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
