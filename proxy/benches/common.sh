@@ -38,3 +38,74 @@ hz=$(getconf CLK_TCK)
 
 # median : the median of whitespace-separated numbers on stdin.
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END { print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2) }'; }
+
+# --- configs shared by the scripts (written into $work) ---
+
+# write_backend PORT : backend.conf, an nginx worker answering
+# "Hello, World!" (13 bytes) from memory on PORT.
+write_backend() {
+  cat >"$work/backend.conf" <<CONF
+daemon off; worker_processes 1; pid $work/backend.pid; error_log /dev/null crit;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$1; location / { return 200 "Hello, World!"; } } }
+CONF
+}
+
+# write_peers NGINX_PORT HAPROXY_PORT BACKEND_PORT [MASTER] : nginx.conf and
+# haproxy.cfg, each one worker proxying to the backend over keep-alive
+# connections. MASTER=off runs nginx without its master process (the worker
+# is the process started, as callgrind needs).
+write_peers() {
+  cat >"$work/nginx.conf" <<CONF
+daemon off; master_process ${4:-on}; worker_processes 1; pid $work/nginx.pid; error_log /dev/null crit;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  upstream backend { server 127.0.0.1:$3; keepalive 64; }
+  server { listen 127.0.0.1:$1;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+CONF
+  cat >"$work/haproxy.cfg" <<CONF
+global
+  nbthread 1
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:$2
+  default_backend be
+backend be
+  http-reuse always
+  server s1 127.0.0.1:$3
+CONF
+}
+
+# write_auth_routes TOLLGATE_PORT BACKEND_PORT : tollgate.toml with two
+# routes to the backend, /plain/ (no middleware) and /auth/ (basicAuth,
+# test:password as a bcrypt hash of cost 10, htpasswd -B's default), and
+# auth.lua, which makes wrk send those credentials on every request.
+write_auth_routes() {
+  cat >"$work/tollgate.toml" <<'CONF'
+logLevel = "ERROR"
+[entryPoints.http]
+address = "127.0.0.1:TOLLGATE_PORT"
+[frontends.plain]
+backend = "b"
+  [frontends.plain.routes.r]
+  rule = "PathPrefix:/plain/"
+[frontends.auth]
+backend = "b"
+basicAuth = ["test:$2y$10$IgmoIgmoIgmoIgmoIgmoIe8sFypzg5Rusky2yX8M/N658cZW927cW"]
+  [frontends.auth.routes.r]
+  rule = "PathPrefix:/auth/"
+[backends.b.servers.s1]
+url = "http://127.0.0.1:BACKEND_PORT"
+CONF
+  sed -i "s/TOLLGATE_PORT/$1/; s/BACKEND_PORT/$2/" "$work/tollgate.toml"
+  cat >"$work/auth.lua" <<'LUA'
+wrk.headers["Authorization"] = "Basic dGVzdDpwYXNzd29yZA=="
+LUA
+}

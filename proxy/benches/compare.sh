@@ -28,37 +28,8 @@ BASELINE=${BASELINE:-}
 require_tools wrk nginx haproxy
 build_tollgate
 
-
-cat >"$work/backend.conf" <<CONF
-daemon off; worker_processes 1; pid $work/backend.pid; error_log /dev/null crit;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 "Hello, World!"; } } }
-CONF
-cat >"$work/nginx.conf" <<CONF
-daemon off; worker_processes 1; pid $work/nginx.pid; error_log /dev/null crit;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; }
-  server { listen 127.0.0.1:$NGINX_PORT;
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-CONF
-cat >"$work/haproxy.cfg" <<CONF
-global
-  nbthread 1
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-  option http-keep-alive
-frontend fe
-  bind 127.0.0.1:$HAPROXY_PORT
-  default_backend be
-backend be
-  http-reuse always
-  server s1 127.0.0.1:$BACKEND_PORT
-CONF
+write_backend $BACKEND_PORT
+write_peers $NGINX_PORT $HAPROXY_PORT $BACKEND_PORT
 cat >"$work/tollgate.toml" <<CONF
 logLevel = "ERROR"
 [entryPoints.http]
@@ -70,7 +41,6 @@ backend = "bench"
 [backends.bench.servers.s1]
 url = "http://127.0.0.1:$BACKEND_PORT"
 CONF
-
 
 nginx -c "$work/backend.conf" -p "$work" & pids+=($!)
 nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)

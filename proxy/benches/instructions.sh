@@ -29,33 +29,8 @@ SECONDS_COUNTED=${SECONDS_COUNTED:-6}
 require_tools wrk nginx valgrind callgrind_control
 build_tollgate
 
-cat >"$work/backend.conf" <<CONF
-daemon off; worker_processes 1; pid $work/backend.pid; error_log /dev/null crit;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 "Hello, World!"; } } }
-CONF
-# test:password, bcrypt cost 10.
-cat >"$work/tollgate.toml" <<'CONF'
-logLevel = "ERROR"
-[entryPoints.http]
-address = "127.0.0.1:TOLLGATE_PORT"
-[frontends.plain]
-backend = "b"
-  [frontends.plain.routes.r]
-  rule = "PathPrefix:/plain/"
-[frontends.auth]
-backend = "b"
-basicAuth = ["test:$2y$10$IgmoIgmoIgmoIgmoIgmoIe8sFypzg5Rusky2yX8M/N658cZW927cW"]
-  [frontends.auth.routes.r]
-  rule = "PathPrefix:/auth/"
-[backends.b.servers.s1]
-url = "http://127.0.0.1:BACKEND_PORT"
-CONF
-sed -i "s/TOLLGATE_PORT/$TOLLGATE_PORT/; s/BACKEND_PORT/$BACKEND_PORT/" "$work/tollgate.toml"
-cat >"$work/auth.lua" <<'LUA'
-wrk.headers["Authorization"] = "Basic dGVzdDpwYXNzd29yZA=="
-LUA
+write_backend $BACKEND_PORT
+write_auth_routes $TOLLGATE_PORT $BACKEND_PORT
 
 nginx -c "$work/backend.conf" -p "$work" & pids+=($!)
 wait_port $BACKEND_PORT
@@ -93,30 +68,8 @@ printf '  tollgate, basic-auth route  %6d  (%+.1f%%)\n' "$auth" "$(awk -v p="$pl
 
 if [ "$PEERS" = 1 ]; then
   require_tools haproxy
-  cat >"$work/nginx.conf" <<CONF
-daemon off; master_process off; worker_processes 1; pid $work/nginx.pid; error_log /dev/null crit;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; }
-  server { listen 127.0.0.1:$PEER_PORT;
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-CONF
-  cat >"$work/haproxy.cfg" <<CONF
-global
-  nbthread 1
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-  option http-keep-alive
-frontend fe
-  bind 127.0.0.1:$PEER_PORT
-  default_backend be
-backend be
-  http-reuse always
-  server s1 127.0.0.1:$BACKEND_PORT
-CONF
+  # The same port for both: they are counted one after the other.
+  write_peers $PEER_PORT $PEER_PORT $BACKEND_PORT off
   printf '  nginx                       %6d\n' "$(count nginx $PEER_PORT /plain/ nginx -c "$work/nginx.conf" -p "$work")"
   printf '  HAProxy                     %6d\n' "$(count haproxy $PEER_PORT /plain/ haproxy -f "$work/haproxy.cfg" -db)"
 fi

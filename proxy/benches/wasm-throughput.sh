@@ -38,34 +38,8 @@ BACKEND_PORT=18010 TOLLGATE_PORT=18011
 require_tools wrk nginx
 build_tollgate
 
-
-cat >"$work/backend.conf" <<CONF
-daemon off; worker_processes 1; pid $work/backend.pid; error_log /dev/null crit;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 "Hello, World!"; } } }
-CONF
-# test:password, bcrypt cost 10 (htpasswd -B's default).
-cat >"$work/tollgate.toml" <<'CONF'
-logLevel = "ERROR"
-[entryPoints.http]
-address = "127.0.0.1:TOLLGATE_PORT"
-[frontends.plain]
-backend = "b"
-  [frontends.plain.routes.r]
-  rule = "PathPrefix:/plain/"
-[frontends.auth]
-backend = "b"
-basicAuth = ["test:$2y$10$IgmoIgmoIgmoIgmoIgmoIe8sFypzg5Rusky2yX8M/N658cZW927cW"]
-  [frontends.auth.routes.r]
-  rule = "PathPrefix:/auth/"
-[backends.b.servers.s1]
-url = "http://127.0.0.1:BACKEND_PORT"
-CONF
-sed -i "s/TOLLGATE_PORT/$TOLLGATE_PORT/; s/BACKEND_PORT/$BACKEND_PORT/" "$work/tollgate.toml"
-cat >"$work/auth.lua" <<'LUA'
-wrk.headers["Authorization"] = "Basic dGVzdDpwYXNzd29yZA=="
-LUA
+write_backend $BACKEND_PORT
+write_auth_routes $TOLLGATE_PORT $BACKEND_PORT
 
 # tollgate on the last CPU, nginx and wrk on the others (PIN=0: no pinning).
 cpus=$(nproc)
