@@ -111,7 +111,7 @@ impl ProxyBody {
 
     /// Keep `permit` until this body is finished or dropped.
     pub fn with_permit(mut self, permit: Option<Permit>) -> Self {
-        self._permit = permit;
+        self.set_permit(permit);
         self
     }
 

@@ -127,11 +127,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     {
         let Ok(list) = value.to_str() else { continue };
         for token in list.split(',').map(str::trim) {
-            let standard = token.is_empty()
-                || token.eq_ignore_ascii_case("keep-alive")
-                || token.eq_ignore_ascii_case("close")
-                || token.eq_ignore_ascii_case("upgrade");
-            if !standard {
+            if names_a_header(token.as_bytes()) {
                 if let Ok(name) = HeaderName::try_from(token) {
                     listed.push(name);
                 }
@@ -150,6 +146,24 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, up);
     }
+}
+
+/// Whether `name` is one of the hop-by-hop headers every proxy drops
+/// (`Connection` included), in any case: for header lines forwarded as
+/// bytes (`http1::response`), the same list `strip_hop_by_hop` removes.
+pub fn is_hop_by_hop(name: &[u8]) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h.as_str().as_bytes()))
+}
+
+/// Whether a `Connection` token (trimmed) names another header to drop:
+/// anything but the connection options `keep-alive`, `close`, `upgrade`.
+pub fn names_a_header(token: &[u8]) -> bool {
+    !(token.is_empty()
+        || token.eq_ignore_ascii_case(b"keep-alive")
+        || token.eq_ignore_ascii_case(b"close")
+        || token.eq_ignore_ascii_case(b"upgrade"))
 }
 
 /// Whether `TE: trailers` was present (gRPC over h2c needs it kept).

@@ -11,6 +11,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 
 use super::{Spans, MAX_HEAD, MAX_HEADERS};
+use crate::forwarded;
 
 /// How the body after a response head ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,12 +110,8 @@ fn role(name: &[u8]) -> Role {
         14 if is("content-length") => Role::ContentLength,
         17 if is("transfer-encoding") => Role::TransferEncoding,
         10 if is("connection") => Role::Connection,
-        2 if is("te") => Role::HopByHop,
-        7 if is("trailer") || is("upgrade") => Role::HopByHop,
-        10 if is("keep-alive") => Role::HopByHop,
-        16 if is("proxy-connection") => Role::HopByHop,
-        18 if is("proxy-authenticate") => Role::HopByHop,
-        19 if is("proxy-authorization") => Role::HopByHop,
+        // The list `forwarded::strip_hop_by_hop` removes from maps.
+        _ if forwarded::is_hop_by_hop(name) => Role::HopByHop,
         _ => Role::Other,
     }
 }
@@ -152,7 +149,7 @@ impl Facts {
                         self.close = true;
                     } else if token.eq_ignore_ascii_case(b"keep-alive") {
                         self.keep_alive = true;
-                    } else if !token.is_empty() && !token.eq_ignore_ascii_case(b"upgrade") {
+                    } else if forwarded::names_a_header(token) {
                         self.lists_headers = true;
                     }
                 }
