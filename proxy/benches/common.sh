@@ -9,7 +9,7 @@ TARGET=$CARGO_TARGET_DIR
 # require_tools TOOL... : exit with an install hint when one is missing.
 require_tools() {
   for tool in "$@"; do
-    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install wrk nginx-light haproxy valgrind" >&2; exit 1; }
+    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install wrk nginx-light haproxy valgrind linux-perf" >&2; exit 1; }
   done
 }
 

@@ -12,6 +12,10 @@
 # worker thread) and keeps upstream connections alive. The figure of merit is
 # the proxy process's CPU time (user+sys, from /proc) divided by the requests
 # wrk completed: it does not depend on how busy the other processes are.
+# The host's noise drifts over minutes (+-15% between rounds), so the order
+# rotates every round and each round's figure is also paired with
+# tollgate's of the same round: the median of those ratios is the steadier
+# comparison (many short rounds beat a few long ones).
 # Requires: wrk, nginx, haproxy (Debian packages), a release build of tollgate.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -71,8 +75,14 @@ for proxy in "${contenders[@]}"; do
   # warm-up: open upstream connections, fault in code
   wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$(port_of $proxy)/" >/dev/null
 done
+# Per-round figures, to pair each proxy's round with tollgate's (host noise
+# drifts over minutes; a pair measured seconds apart shares most of it).
+declare -A per_round
+n=${#contenders[@]}
 for round in $(seq "$ROUNDS"); do
-  for proxy in "${contenders[@]}"; do
+  # The order rotates every round: no proxy always runs first or last.
+  for k in $(seq 0 $((n - 1))); do
+    proxy=${contenders[$(((round + k) % n))]}
     mapfile -t ps < <(pids_of $proxy)
     before=$(ticks "${ps[@]}") ubefore=$(user_ticks "${ps[@]}")
     out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$(port_of $proxy)/")
@@ -83,6 +93,7 @@ for round in $(seq "$ROUNDS"); do
     us=$(awk -v t=$((after - before)) -v hz="$hz" -v r="$reqs" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
     uus=$(awk -v t=$((uafter - ubefore)) -v hz="$hz" -v r="$reqs" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
     results[$proxy]+="$us "
+    per_round[$proxy,$round]=$us
     user[$proxy]+="$uus "
     rps[$proxy]+="$(awk -v r="$reqs" -v d="$DURATION" 'BEGIN { printf "%.0f", r / d }') "
     printf '%-9s round %d: %6s us CPU/request (%s us user), %s requests/s\n' "$proxy" "$round" "$us" "$uus" "$(awk -v r="$reqs" -v d="$DURATION" 'BEGIN { printf "%.0f", r / d }')"
@@ -97,4 +108,17 @@ for proxy in "${contenders[@]}"; do
   r=$(median <<<"${rps[$proxy]}")
   u=$(median <<<"${user[$proxy]}")
   printf '  %-9s %6.2f us/request (user %5.2f)  (%s requests/s)  tollgate/%s = %.2f\n' "$proxy" "$m" "$u" "$r" "$proxy" "$(awk -v a="$t" -v b="$m" 'BEGIN { print a / b }')"
+done
+
+echo
+echo "paired by round (tollgate's CPU per request / the other's, same round):"
+for proxy in "${contenders[@]}"; do
+  [ "$proxy" = tollgate ] && continue
+  ratios="" lower=0
+  for round in $(seq "$ROUNDS"); do
+    r=$(awk -v a="${per_round[tollgate,$round]}" -v b="${per_round[$proxy,$round]}" 'BEGIN { printf "%.3f", a / b }')
+    ratios+="$r "
+    lower=$((lower + $(awk -v r="$r" 'BEGIN { print (r < 1) }')))
+  done
+  printf '  tollgate/%-9s median %.2f, lower in %d of %d rounds\n' "$proxy" "$(median <<<"$ratios")" "$lower" "$ROUNDS"
 done
