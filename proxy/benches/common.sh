@@ -109,3 +109,39 @@ CONF
 wrk.headers["Authorization"] = "Basic dGVzdDpwYXNzd29yZA=="
 LUA
 }
+
+# start_three BACKEND_PORT NGINX_PORT HAPROXY_PORT TOLLGATE_PORT : the
+# backend, nginx and HAProxy proxying to it (write_peers), and tollgate
+# (one worker thread) with one route, `PathPrefix:/`, to the same backend;
+# returns once all four accept connections. tollgate's config is
+# $work/tollgate.toml.
+start_three() {
+  write_backend "$1"
+  write_peers "$2" "$3" "$1"
+  cat >"$work/tollgate.toml" <<CONF
+logLevel = "ERROR"
+[entryPoints.http]
+address = "127.0.0.1:$4"
+[frontends.bench]
+backend = "bench"
+  [frontends.bench.routes.r]
+  rule = "PathPrefix:/"
+[backends.bench.servers.s1]
+url = "http://127.0.0.1:$1"
+CONF
+  nginx -c "$work/backend.conf" -p "$work" & pids+=($!)
+  nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
+  haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
+  TOLLGATE_WORKER_THREADS=1 "$TOLLGATE" run --config "$work/tollgate.toml" 2>"$work/tollgate.log" & pids+=($!)
+  for p in "$@"; do wait_port "$p"; done
+}
+
+# proxy_pids NAME : the processes that do the work of nginx, haproxy or
+# tollgate as start_three started them (nginx: its worker, not its master).
+proxy_pids() {
+  case $1 in
+    nginx) pgrep -P "$(cat "$work/nginx.pid")" ;;
+    haproxy) pgrep -f "haproxy -f $work/haproxy.cfg" ;;
+    tollgate) pgrep -f "$TOLLGATE run --config $work/tollgate.toml" ;;
+  esac
+}

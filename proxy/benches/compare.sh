@@ -32,24 +32,7 @@ BASELINE=${BASELINE:-}
 require_tools wrk nginx haproxy
 build_tollgate
 
-write_backend $BACKEND_PORT
-write_peers $NGINX_PORT $HAPROXY_PORT $BACKEND_PORT
-cat >"$work/tollgate.toml" <<CONF
-logLevel = "ERROR"
-[entryPoints.http]
-address = "127.0.0.1:$TOLLGATE_PORT"
-[frontends.bench]
-backend = "bench"
-  [frontends.bench.routes.r]
-  rule = "PathPrefix:/"
-[backends.bench.servers.s1]
-url = "http://127.0.0.1:$BACKEND_PORT"
-CONF
-
-nginx -c "$work/backend.conf" -p "$work" & pids+=($!)
-nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
-haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
-TOLLGATE_WORKER_THREADS=1 "$TOLLGATE" run --config "$work/tollgate.toml" 2>"$work/tollgate.log" & pids+=($!)
+start_three $BACKEND_PORT $NGINX_PORT $HAPROXY_PORT $TOLLGATE_PORT
 contenders=(nginx haproxy tollgate)
 if [ -n "$BASELINE" ]; then
   sed "s/:$TOLLGATE_PORT\"/:$BASELINE_PORT\"/" "$work/tollgate.toml" >"$work/baseline.toml"
@@ -57,15 +40,11 @@ if [ -n "$BASELINE" ]; then
   wait_port $BASELINE_PORT
   contenders+=(baseline)
 fi
-for p in $BACKEND_PORT $NGINX_PORT $HAPROXY_PORT $TOLLGATE_PORT; do wait_port "$p"; done
 
-nginx_workers() { pgrep -P "$(cat "$work/nginx.pid")"; }
 pids_of() {
   case $1 in
-    nginx) nginx_workers ;;
-    haproxy) pgrep -f "haproxy -f $work/haproxy.cfg" ;;
-    tollgate) pgrep -f "$TOLLGATE run --config $work/tollgate.toml" ;;
     baseline) pgrep -f "$BASELINE run --config $work/baseline.toml" ;;
+    *) proxy_pids "$1" ;;
   esac
 }
 port_of() { case $1 in nginx) echo $NGINX_PORT ;; haproxy) echo $HAPROXY_PORT ;; tollgate) echo $TOLLGATE_PORT ;; baseline) echo $BASELINE_PORT ;; esac; }

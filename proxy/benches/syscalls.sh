@@ -22,32 +22,11 @@ BACKEND_PORT=18030 NGINX_PORT=18031 HAPROXY_PORT=18032 TOLLGATE_PORT=18033
 require_tools wrk nginx haproxy perf
 build_tollgate
 
-write_backend $BACKEND_PORT
-write_peers $NGINX_PORT $HAPROXY_PORT $BACKEND_PORT
-cat >"$work/tollgate.toml" <<CONF
-logLevel = "ERROR"
-[entryPoints.http]
-address = "127.0.0.1:$TOLLGATE_PORT"
-[frontends.bench]
-backend = "bench"
-  [frontends.bench.routes.r]
-  rule = "PathPrefix:/"
-[backends.bench.servers.s1]
-url = "http://127.0.0.1:$BACKEND_PORT"
-CONF
-
-nginx -c "$work/backend.conf" -p "$work" & pids+=($!)
-nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
-haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
-TOLLGATE_WORKER_THREADS=1 "$TOLLGATE" run --config "$work/tollgate.toml" 2>"$work/tollgate.log" & pids+=($!)
-for p in $BACKEND_PORT $NGINX_PORT $HAPROXY_PORT $TOLLGATE_PORT; do wait_port "$p"; done
+start_three $BACKEND_PORT $NGINX_PORT $HAPROXY_PORT $TOLLGATE_PORT
 
 for proxy in nginx haproxy tollgate; do
-  case $proxy in
-    nginx) pid=$(pgrep -P "$(cat "$work/nginx.pid")") port=$NGINX_PORT ;;
-    haproxy) pid=$(pgrep -f "haproxy -f $work/haproxy.cfg") port=$HAPROXY_PORT ;;
-    tollgate) pid=$(pgrep -f "$TOLLGATE run --config $work/tollgate.toml") port=$TOLLGATE_PORT ;;
-  esac
+  pid=$(proxy_pids $proxy)
+  case $proxy in nginx) port=$NGINX_PORT ;; haproxy) port=$HAPROXY_PORT ;; tollgate) port=$TOLLGATE_PORT ;; esac
   # Warm-up: upstream connections open, code faulted in.
   wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port/" >/dev/null
   # perf counts from its start to its end; the load runs inside that span,
