@@ -114,8 +114,9 @@ LUA
 # backend, nginx and HAProxy proxying to it (write_peers), and tollgate
 # (one worker thread) with one route, `PathPrefix:/`, to the same backend;
 # returns once all four accept connections. tollgate's config is
-# $work/tollgate.toml.
+# $work/tollgate.toml; proxy_port[NAME] is where each proxy listens.
 start_three() {
+  declare -gA proxy_port=([nginx]=$2 [haproxy]=$3 [tollgate]=$4)
   write_backend "$1"
   write_peers "$2" "$3" "$1"
   cat >"$work/tollgate.toml" <<CONF

@@ -39,6 +39,7 @@ if [ -n "$BASELINE" ]; then
   TOLLGATE_WORKER_THREADS=1 "$BASELINE" run --config "$work/baseline.toml" 2>"$work/baseline.log" & pids+=($!)
   wait_port $BASELINE_PORT
   contenders+=(baseline)
+  proxy_port[baseline]=$BASELINE_PORT
 fi
 
 pids_of() {
@@ -47,12 +48,11 @@ pids_of() {
     *) proxy_pids "$1" ;;
   esac
 }
-port_of() { case $1 in nginx) echo $NGINX_PORT ;; haproxy) echo $HAPROXY_PORT ;; tollgate) echo $TOLLGATE_PORT ;; baseline) echo $BASELINE_PORT ;; esac; }
 
 declare -A results rps user
 for proxy in "${contenders[@]}"; do
   # warm-up: open upstream connections, fault in code
-  wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$(port_of $proxy)/" >/dev/null
+  wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:${proxy_port[$proxy]}/" >/dev/null
 done
 # Per-round figures, to pair each proxy's round with tollgate's (host noise
 # drifts over minutes; a pair measured seconds apart shares most of it).
@@ -64,7 +64,7 @@ for round in $(seq "$ROUNDS"); do
     proxy=${contenders[$(((round + k) % n))]}
     mapfile -t ps < <(pids_of $proxy)
     before=$(ticks "${ps[@]}") ubefore=$(user_ticks "${ps[@]}")
-    out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$(port_of $proxy)/")
+    out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:${proxy_port[$proxy]}/")
     after=$(ticks "${ps[@]}") uafter=$(user_ticks "${ps[@]}")
     reqs=$(awk '/requests in/ {print $1}' <<<"$out")
     errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")

@@ -25,8 +25,7 @@ build_tollgate
 start_three $BACKEND_PORT $NGINX_PORT $HAPROXY_PORT $TOLLGATE_PORT
 
 for proxy in nginx haproxy tollgate; do
-  pid=$(proxy_pids $proxy)
-  case $proxy in nginx) port=$NGINX_PORT ;; haproxy) port=$HAPROXY_PORT ;; tollgate) port=$TOLLGATE_PORT ;; esac
+  pid=$(proxy_pids $proxy) port=${proxy_port[$proxy]}
   # Warm-up: upstream connections open, code faulted in.
   wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port/" >/dev/null
   # perf counts from its start to its end; the load runs inside that span,
