@@ -6,10 +6,9 @@ use std::sync::Arc;
 use http::HeaderValue;
 
 use crate::config::{self, Config};
-use crate::entrypoint::Drain;
-use crate::reload::Reloader;
-use crate::runtime::{compile, Shared};
-use crate::watch;
+use crate::reload::{watch, Reloader};
+use crate::shutdown::Drain;
+use crate::snapshot::{compile, Shared};
 
 /// `tollgate check`: load and validate; on success, a summary of what would be served.
 pub fn check(path: &Path) -> Result<String, String> {

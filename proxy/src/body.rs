@@ -3,8 +3,9 @@
 //! An enum rather than a boxed trait object: no allocation per request, and
 //! every variant streams. `Incoming` is a peer's body passed through frame by
 //! frame (the MJPEG webcam case: nothing is buffered); `Full` is a small body
-//! tollgate wrote itself (errors, /ping). `ProxyBody` may carry a guard that
-//! lives exactly as long as the body is being sent, e.g. a `maxConn` permit.
+//! tollgate wrote itself (errors, /ping). `ProxyBody` may carry a `Guard`
+//! that lives exactly as long as the body is being sent, e.g. a `maxConn`
+//! place (`upstream::limit`).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -14,21 +15,26 @@ use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use crate::http1::response::RawHead;
-use crate::limit::Permit;
-use crate::upstream::RawBody;
-use crate::write_timeout::WriteTimedOut;
 use std::future::Future;
 use tokio::time::Sleep;
+
+use crate::deadline::WriteTimedOut;
+use crate::http1::client::RawBody;
+use crate::http1::response::RawHead;
 
 pub struct ProxyBody {
     kind: Kind,
     /// Released when the body is dropped (fully sent or abandoned).
-    _permit: Option<Permit>,
+    guard: Option<Guard>,
     /// `writeTimeout` on an HTTP/2 stream: past it the body ends in an error
     /// (the stream is reset) instead of streaming on.
     deadline: Option<Pin<Box<Sleep>>>,
 }
+
+/// Whatever must live exactly as long as a body is being sent (a `maxConn`
+/// place). Opaque, so that the body type knows nothing of what it guards;
+/// boxed, which costs an allocation only for requests that take one.
+pub type Guard = Box<dyn Send + Sync>;
 
 /// Errors of any body tollgate relays: a peer's I/O error, or a deadline.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -38,7 +44,7 @@ enum Kind {
     Full(Option<Bytes>),
     Incoming(Incoming),
     /// A backend's response body read straight from its connection
-    /// (`upstream/raw.rs`), which returns the connection itself.
+    /// (`http1::client`), which returns the connection itself.
     Raw(RawBody),
     /// A body a wasm plugin buffered or rewrote, with its trailers if any.
     /// (Trailers boxed: a `HeaderMap` inline would double the size of every
@@ -50,7 +56,7 @@ impl ProxyBody {
     pub fn empty() -> Self {
         ProxyBody {
             kind: Kind::Empty,
-            _permit: None,
+            guard: None,
             deadline: None,
         }
     }
@@ -58,7 +64,7 @@ impl ProxyBody {
     pub fn full(bytes: impl Into<Bytes>) -> Self {
         ProxyBody {
             kind: Kind::Full(Some(bytes.into())),
-            _permit: None,
+            guard: None,
             deadline: None,
         }
     }
@@ -66,7 +72,7 @@ impl ProxyBody {
     pub fn incoming(body: Incoming) -> Self {
         ProxyBody {
             kind: Kind::Incoming(body),
-            _permit: None,
+            guard: None,
             deadline: None,
         }
     }
@@ -74,7 +80,7 @@ impl ProxyBody {
     pub fn raw(body: RawBody) -> Self {
         ProxyBody {
             kind: Kind::Raw(body),
-            _permit: None,
+            guard: None,
             deadline: None,
         }
     }
@@ -83,7 +89,7 @@ impl ProxyBody {
     pub fn buffered(data: Bytes, trailers: Option<HeaderMap>) -> Self {
         ProxyBody {
             kind: Kind::Buffered(Some(data), trailers.map(Box::new)),
-            _permit: None,
+            guard: None,
             deadline: None,
         }
     }
@@ -98,9 +104,9 @@ impl ProxyBody {
         }
     }
 
-    /// Move the permit out, to put it on a body that replaces this one.
-    pub fn take_permit(&mut self) -> Option<Permit> {
-        self._permit.take()
+    /// Move the guard out, to put it on a body that replaces this one.
+    pub fn take_guard(&mut self) -> Option<Guard> {
+        self.guard.take()
     }
 
     /// End the body with an error if it is still streaming at `deadline`.
@@ -109,15 +115,15 @@ impl ProxyBody {
         self
     }
 
-    /// Keep `permit` until this body is finished or dropped.
-    pub fn with_permit(mut self, permit: Option<Permit>) -> Self {
-        self.set_permit(permit);
+    /// Keep `guard` until this body is finished or dropped.
+    pub fn with_guard(mut self, guard: Option<Guard>) -> Self {
+        self.set_guard(guard);
         self
     }
 
-    /// `with_permit`, in place.
-    pub fn set_permit(&mut self, permit: Option<Permit>) {
-        self._permit = permit;
+    /// `with_guard`, in place.
+    pub fn set_guard(&mut self, guard: Option<Guard>) {
+        self.guard = guard;
     }
 }
 

@@ -1,4 +1,5 @@
-//! `Deadline`: a future with an optional time limit, in one piece.
+//! Time limits: `Deadline`, a future with an optional time limit in one
+//! piece, and `WriteTimedOut`, the error of a passed `writeTimeout`.
 //!
 //! `match limit { Some(d) => timeout(d, fut).await, None => fut.await }`
 //! stores `fut` twice in the enclosing async fn (once inside `Timeout`, once
@@ -22,6 +23,20 @@ pin_project! {
         sleep: Option<Sleep>,
     }
 }
+
+/// `writeTimeout` passed before a response was written (`listen::write_deadline`
+/// for HTTP/1 connections, `ProxyBody::with_deadline` for HTTP/2 streams). Logged
+/// at debug level; the client just sees its connection or stream end.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteTimedOut;
+
+impl std::fmt::Display for WriteTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("writeTimeout reached before the response was written")
+    }
+}
+
+impl std::error::Error for WriteTimedOut {}
 
 /// The deadline passed before the future finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,12 +1,16 @@
-//! The one place where a failure becomes an HTTP status.
+//! The one place where a failure becomes an HTTP status and a response.
 //!
 //! Each failure says which side caused it (the client, a backend, or tollgate
-//! itself); `status()` is the only error→status map, so that 404/429/502/503/504
-//! mean the same thing everywhere and the next reader finds them in one file.
+//! itself); `status()` is the only error→status map and `response()` the only
+//! builder of error responses, for the request pipeline, the HTTP/1 codec and
+//! the plugin host alike, so that 400/404/413/429/502/503/504 mean the same
+//! thing everywhere and the next reader finds them in one file.
 
 use std::fmt;
 
-use http::StatusCode;
+use http::{header, HeaderValue, Response, StatusCode};
+
+use crate::body::ProxyBody;
 
 /// Who is at fault: decides the status family and how loudly we log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +32,12 @@ pub enum ProxyError {
     BadGateway(String),
     /// The backend did not send response headers within `responseHeaderTimeout`.
     GatewayTimeout,
-    /// The request could not be turned into an upstream request.
+    /// The request is malformed, or could not be turned into an upstream request.
     BadRequest(String),
+    /// The request body is larger than what may be buffered (a plugin's limit).
+    PayloadTooLarge(String),
+    /// tollgate cannot take the request now (no plugin instance can be started).
+    Unavailable(String),
     /// A bug or resource problem inside tollgate.
     Internal(String),
 }
@@ -43,19 +51,22 @@ impl ProxyError {
             ProxyError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ProxyError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     pub fn side(&self) -> Side {
         match self {
-            ProxyError::NoRoute | ProxyError::TooManyConnections | ProxyError::BadRequest(_) => {
-                Side::Downstream
-            }
+            ProxyError::NoRoute
+            | ProxyError::TooManyConnections
+            | ProxyError::BadRequest(_)
+            | ProxyError::PayloadTooLarge(_) => Side::Downstream,
             ProxyError::NoHealthyServer
             | ProxyError::BadGateway(_)
             | ProxyError::GatewayTimeout => Side::Upstream,
-            ProxyError::Internal(_) => Side::Internal,
+            ProxyError::Internal(_) | ProxyError::Unavailable(_) => Side::Internal,
         }
     }
 
@@ -65,13 +76,30 @@ impl ProxyError {
         match self {
             ProxyError::NoRoute => "404 page not found\n",
             ProxyError::TooManyConnections => "Too Many Requests\n",
-            ProxyError::NoHealthyServer => "Service Unavailable\n",
+            ProxyError::NoHealthyServer | ProxyError::Unavailable(_) => "Service Unavailable\n",
             ProxyError::BadGateway(_) => "Bad Gateway\n",
             ProxyError::GatewayTimeout => "Gateway Timeout\n",
             ProxyError::BadRequest(_) => "Bad Request\n",
+            ProxyError::PayloadTooLarge(_) => "Payload Too Large\n",
             ProxyError::Internal(_) => "Internal Server Error\n",
         }
     }
+
+    /// The response the client gets for this failure.
+    pub fn response(&self) -> Response<ProxyBody> {
+        text_response(self.status(), self.body())
+    }
+}
+
+/// A short `text/plain` answer written by tollgate itself (errors, `/ping`).
+pub fn text_response(status: StatusCode, body: &'static str) -> Response<ProxyBody> {
+    let mut resp = Response::new(ProxyBody::full(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
 }
 
 impl fmt::Display for ProxyError {
@@ -83,6 +111,8 @@ impl fmt::Display for ProxyError {
             ProxyError::BadGateway(why) => write!(f, "bad gateway: {why}"),
             ProxyError::GatewayTimeout => f.write_str("backend response header timeout"),
             ProxyError::BadRequest(why) => write!(f, "bad request: {why}"),
+            ProxyError::PayloadTooLarge(why) => write!(f, "payload too large: {why}"),
+            ProxyError::Unavailable(why) => write!(f, "unavailable: {why}"),
             ProxyError::Internal(why) => write!(f, "internal error: {why}"),
         }
     }

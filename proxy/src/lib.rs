@@ -1,50 +1,65 @@
-//! tollgate: a reverse proxy configured in Traefik 1.7's TOML dialect.
+//! tollgate: a reverse proxy configured in Traefik 1.7's TOML dialect, whose
+//! middleware are WebAssembly plugins.
 //!
 //! ```text
-//!  config file ──config::load──▶ Config ──runtime::compile──▶ Snapshot ──▶ Shared (ArcSwap)
-//!                                                                            │ load once per request
-//!  client ─▶ entrypoint (accept, TLS) ─▶ http1::server (HTTP/1.1 fast lane)
-//!                                        └▶ hyper (h2, bodies, upgrades) ─▶ server::handle
-//!                         both ─▶ server::respond ─▶ router ─▶ frontend ─▶ plugins ─▶ balancer
-//!        ◀──────────── response streams back ◀── proxy::forward ─▶ upstream (own HTTP/1 codec)
+//!  config file ─config::load─▶ Config ─snapshot::compile─▶ Snapshot ─▶ snapshot::Shared (ArcSwap)
+//!                                                                        │ loaded once per request
+//!  client ─▶ listen (accept, TLS) ─▶ http1::server (HTTP/1.1 fast lane)
+//!                                    └▶ hyper (h2, bodies, upgrades) ─▶ listen::service
+//!                       both ─▶ request::pipeline: early answers ─▶ redirect ─▶ router
+//!                               ─▶ limit ─▶ plugins (wasm) ─▶ balancer ─▶ request::forward
+//!        ◀───────── response streams back ◀── upstream pool ─▶ http1::client (own codec)
 //! ```
 //!
-//! The HTTP/1.1 codec (`http1`) is tollgate's own on the hot path: bodiless
-//! client requests and every upstream HTTP/1 exchange are parsed with
-//! `httparse` and driven from the request's task, without hyper's
-//! per-connection dispatcher, channels and tasks. hyper serves the rest,
-//! and both paths share `server::respond`, so the rules are written once.
+//! # Layers
 //!
-//! Modules are declared in the order a request meets them; `config` and
-//! `runtime` are the two subsystems that build what the request path reads.
+//! Each module imports only modules listed below it; no file imports a file
+//! that imports it back (`proxy/src` has no import loops). From the top:
+//!
+//! 1. `app` (boot, signals), `reload` (reloader, file watch).
+//! 2. `listen`: accept loops, TLS handshakes, connections, hyper's service.
+//! 3. `request`: the per-request phases.
+//! 4. `snapshot`: the compiled config and the state that outlives it.
+//! 5. `upstream` (pools, balancer, health, maxConn), `wasm` (plugin host),
+//!    `acme`, `tls`, `router`.
+//! 6. `http1` (the codec) with `body` (the one body type) and `error` (the
+//!    one error→status map and error-response builder).
+//! 7. `config` (the TOML file → `Config`), `shutdown`, `deadline`, `trust`,
+//!    `logging`: foundations that know nothing of requests.
+//!
+//! Within layer 5, `acme` and `tls` meet only through `tls::store` and
+//! `acme::AcmeState`; within layer 6, `body` holds the codec's `RawBody`,
+//! and `http1::request`/`server` and `error` hold `ProxyBody`.
 
-pub mod acme;
+// Layer 7: foundations.
 pub mod config;
-pub mod reload;
-pub mod runtime;
-pub mod watch;
+pub mod deadline;
+pub mod logging;
+pub mod shutdown;
+pub mod trust;
 
-pub mod balancer;
-pub mod entrypoint;
-pub mod forwarded;
-pub mod health;
+// Layer 6: the HTTP/1 codec, the body type, errors.
+pub mod body;
+pub mod error;
 pub mod http1;
-pub mod limit;
-pub mod linger;
-pub mod proxy;
-pub mod redirect;
+
+// Layer 5: what the request path calls.
+pub mod acme;
 pub mod router;
-pub mod server;
+pub mod tls;
 pub mod upstream;
 pub mod wasm;
 
-pub mod body;
-pub mod deadline;
-pub mod error;
-pub mod logging;
-pub mod tls;
-pub mod trust;
-pub mod write_timeout;
+// Layer 4: the compiled config.
+pub mod snapshot;
 
+// Layer 3: the request phases.
+pub mod request;
+
+// Layer 2: client connections.
+pub mod listen;
+
+// Layer 1: the process.
 mod app;
+pub mod reload;
 pub use app::{check, run};

@@ -11,8 +11,8 @@ use instant_acme::{
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use super::storage::{StoredAccount, StoredCert};
-use super::AcmeState;
+use super::challenges::Challenges;
+use super::record::{StoredAccount, StoredCert};
 use crate::config::model::{AcmeConfig, AcmeKeyType};
 use crate::tls::store::certified_key;
 
@@ -107,7 +107,7 @@ pub async fn account(
 
 /// Run one order for `names` and return the certificate to store.
 pub async fn issue(
-    state: &Arc<AcmeState>,
+    challenges: &Challenges,
     config: &AcmeConfig,
     account: &Account,
     names: &[String],
@@ -139,12 +139,12 @@ pub async fn issue(
                 .ok_or_else(|| format!("the CA offers no {kind:?} challenge"))?;
             let key_auth = challenge.key_authorization();
             if use_http {
-                state.put_token(&challenge.token, key_auth.as_str());
+                challenges.put_token(&challenge.token, key_auth.as_str());
                 tokens.push(challenge.token.clone());
             } else {
                 let name = challenge.identifier().to_string();
                 let cert = alpn_certificate(&name, key_auth.digest().as_ref())?;
-                state.put_alpn(&name, cert);
+                challenges.put_alpn(&name, cert);
                 alpn_names.push(name);
             }
             challenge
@@ -172,10 +172,10 @@ pub async fn issue(
     }
     .await;
     for t in &tokens {
-        state.drop_token(t);
+        challenges.drop_token(t);
     }
     for n in &alpn_names {
-        state.drop_alpn(n);
+        challenges.drop_alpn(n);
     }
     let retry = result?;
 

@@ -37,6 +37,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::record::{StoredAccount, StoredCert};
 use super::traefik;
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -56,24 +57,6 @@ pub struct Storage {
 pub struct TraefikOrigin {
     /// It had an account, which tollgate cannot reuse.
     pub had_account: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredAccount {
-    pub email: String,
-    pub ca_server: String,
-    pub credentials: serde_json::Value,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct StoredCert {
-    pub domains: Vec<String>,
-    /// PEM chain, leaf first.
-    pub certificate: String,
-    /// PEM private key: PKCS#8 when issued by tollgate; PKCS#1 (`RSA
-    /// PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`) as taken from Traefik.
-    pub key: String,
 }
 
 impl Storage {

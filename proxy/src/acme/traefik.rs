@@ -38,7 +38,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use serde_json::{Map, Value};
 
-use super::storage::StoredCert;
+use super::record::StoredCert;
 
 /// The top-level keys of Traefik 1.7's `StoredData`. tollgate's own format
 /// uses lower-case keys, so any of these marks a Traefik file.

@@ -1,12 +1,33 @@
-//! Decoding a `Transfer-Encoding: chunked` body (RFC 9112 section 7.1) as its
-//! bytes arrive, handing out each chunk's data without copying it.
+//! `Transfer-Encoding: chunked` (RFC 9112 section 7.1): decoding a body as
+//! its bytes arrive, handing out each chunk's data without copying it, and
+//! the framing lines of a body tollgate chunks itself.
 //!
 //! Chunk extensions are ignored and trailer fields are skipped: tollgate
 //! forwards the data, and a body re-framed for the client gets its own chunks.
 
 use std::io;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+/// The end of a chunked body without trailers: the last chunk and the blank line.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// The size line that goes before `len` bytes of chunk data.
+pub fn put_size_line(out: &mut BytesMut, len: usize) {
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut n = len;
+    loop {
+        i -= 1;
+        digits[i] = b"0123456789abcdef"[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[i..]);
+    out.put_slice(b"\r\n");
+}
 
 /// Longest chunk-size line or trailer line accepted.
 const MAX_LINE: usize = 4096;
@@ -150,6 +171,20 @@ fn invalid(what: &'static str) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_lines_are_lowercase_hex() {
+        for (n, line) in [
+            (0, "0\r\n"),
+            (10, "a\r\n"),
+            (4096, "1000\r\n"),
+            (usize::MAX, "ffffffffffffffff\r\n"),
+        ] {
+            let mut out = BytesMut::new();
+            put_size_line(&mut out, n);
+            assert_eq!(&out[..], line.as_bytes());
+        }
+    }
 
     fn decode_all(input: &[u8], piece: usize) -> io::Result<(Vec<u8>, bool)> {
         let mut d = Decoder::default();

@@ -1,28 +1,23 @@
-//! A backend's response head: parsed from the connection's read buffer, and
-//! how its body is delimited (RFC 9112 section 6.3). Its headers become
-//! `http` types (values share the buffer's memory, as in hyper) for whoever
-//! reads them, or stay the backend's own lines (`RawHead`) for a response
-//! that goes straight to an HTTP/1 client (`Form::PassThrough`).
+//! The response head, both ways: a backend's head parsed from the
+//! connection's read buffer (`parse`), with how its body is delimited, and
+//! the head tollgate writes to an HTTP/1 client (`encode_head`).
+//!
+//! A parsed head's headers become `http` types (values share the buffer's
+//! memory, as in hyper) for whoever reads them, or stay the backend's own
+//! lines (`RawHead`) for a response that goes straight to an HTTP/1 client
+//! (`Form::PassThrough`).
 
 use std::mem::MaybeUninit;
 
-use bytes::{Bytes, BytesMut};
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 
-use super::{Spans, MAX_HEAD, MAX_HEADERS};
-use crate::forwarded;
-
-/// How the body after a response head ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
-    /// No body: HEAD, 1xx, 204, 304.
-    Empty,
-    Length(u64),
-    Chunked,
-    /// Read until the backend closes the connection.
-    Close,
-}
+use super::date;
+use super::framing::{self, Framing};
+use super::hop;
+use super::policy::{MAX_HEAD, MAX_HEADERS};
+use super::spans::Spans;
 
 #[derive(Debug)]
 pub struct Head {
@@ -110,8 +105,8 @@ fn role(name: &[u8]) -> Role {
         14 if is("content-length") => Role::ContentLength,
         17 if is("transfer-encoding") => Role::TransferEncoding,
         10 if is("connection") => Role::Connection,
-        // The list `forwarded::strip_hop_by_hop` removes from maps.
-        _ if forwarded::is_hop_by_hop(name) => Role::HopByHop,
+        // The list `hop::strip_hop_by_hop` removes from maps.
+        _ if hop::is_hop_by_hop(name) => Role::HopByHop,
         _ => Role::Other,
     }
 }
@@ -130,11 +125,7 @@ impl Facts {
             }
             Role::ContentLength => {
                 for part in value.split(|&b| b == b',') {
-                    let n = std::str::from_utf8(part.trim_ascii())
-                        .ok()
-                        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                        .and_then(|s| s.parse::<u64>().ok());
-                    match n {
+                    match framing::parse_length(part) {
                         None => self.bad_length = Some("invalid Content-Length in response"),
                         Some(n) if self.content_length.is_some_and(|l| l != n) => {
                             self.bad_length = Some("conflicting Content-Length values in response")
@@ -144,12 +135,12 @@ impl Facts {
                 }
             }
             Role::Connection => {
-                for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                for token in hop::tokens(value) {
                     if token.eq_ignore_ascii_case(b"close") {
                         self.close = true;
                     } else if token.eq_ignore_ascii_case(b"keep-alive") {
                         self.keep_alive = true;
-                    } else if forwarded::names_a_header(token) {
+                    } else if hop::names_a_header(token) {
                         self.lists_headers = true;
                     }
                 }
@@ -161,11 +152,7 @@ impl Facts {
 
     /// How the body is delimited (RFC 9112 section 6.3).
     fn framing(&self, status: StatusCode, head_request: bool) -> Result<Framing, String> {
-        if head_request
-            || status.is_informational()
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED
-        {
+        if head_request || framing::bodiless(status) {
             return Ok(Framing::Empty);
         }
         if self.transfer_encoding {
@@ -333,6 +320,96 @@ impl Runs {
     }
 }
 
+/// The status line and headers of a response to an HTTP/1 client, with the
+/// framing chosen as hyper chooses it: the response's own `Content-Length`,
+/// else the body's known length (`exact_length`), else chunked. Returns how
+/// the body is to be written. A backend's raw header lines (`raw`) go first,
+/// as they are; then the map's headers, less the framing and connection
+/// headers, which are this hop's own.
+pub fn encode_head(
+    out: &mut BytesMut,
+    status: StatusCode,
+    raw: Option<&RawHead>,
+    headers: &HeaderMap,
+    exact_length: Option<u64>,
+    head_request: bool,
+    close: bool,
+) -> Framing {
+    out.put_slice(b"HTTP/1.1 ");
+    out.put_slice(status.as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.put_slice(b"\r\n");
+    let mut length = None;
+    let mut has_date = false;
+    if let Some(raw) = raw {
+        for run in raw.runs() {
+            out.put_slice(run);
+        }
+        length = raw.content_length;
+        has_date = raw.has_date;
+    }
+    for (name, value) in headers {
+        if name == header::TRANSFER_ENCODING || name == header::CONNECTION {
+            continue;
+        }
+        if name == header::CONTENT_LENGTH {
+            length = framing::parse_length(value.as_bytes());
+        } else if name == header::DATE {
+            has_date = true;
+        }
+        put_header(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    if !has_date {
+        out.put_slice(b"date: ");
+        date::with_now(|d| out.put_slice(d));
+        out.put_slice(b"\r\n");
+    }
+    let framing = if framing::bodiless(status) {
+        Framing::Empty
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else if let Some(n) = exact_length {
+        out.put_slice(b"content-length: ");
+        out.put_slice(itoa(n, &mut [0; 20]));
+        out.put_slice(b"\r\n");
+        Framing::Length(n)
+    } else if head_request {
+        Framing::Empty
+    } else {
+        out.put_slice(b"transfer-encoding: chunked\r\n");
+        Framing::Chunked
+    };
+    if close {
+        out.put_slice(b"connection: close\r\n");
+    }
+    out.put_slice(b"\r\n");
+    if head_request || !framing.has_body() {
+        return Framing::Empty;
+    }
+    framing
+}
+
+/// One `name: value` header line.
+pub fn put_header(out: &mut BytesMut, name: &[u8], value: &[u8]) {
+    out.put_slice(name);
+    out.put_slice(b": ");
+    out.put_slice(value);
+    out.put_slice(b"\r\n");
+}
+
+fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,6 +535,34 @@ mod tests {
         assert!(
             !k("HTTP/1.1 200 OK\r\n\r\n"),
             "a body read to EOF ends the connection"
+        );
+    }
+
+    #[test]
+    fn framing_is_chosen_like_hyper() {
+        let mut out = BytesMut::new();
+        let mut h = HeaderMap::new();
+        let f = encode_head(&mut out, StatusCode::OK, None, &h, Some(3), false, false);
+        assert!(f == Framing::Length(3));
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.contains("content-length: 3\r\n") && text.contains("date: "));
+
+        out.clear();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("9"));
+        let f = encode_head(&mut out, StatusCode::OK, None, &h, Some(0), true, true);
+        assert!(f == Framing::Empty, "HEAD has no body");
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        assert!(text.contains("content-length: 9\r\n") && text.contains("connection: close\r\n"));
+    }
+
+    #[test]
+    fn numbers_are_printed() {
+        assert_eq!(itoa(0, &mut [0; 20]), b"0");
+        assert_eq!(itoa(1234567890, &mut [0; 20]), b"1234567890");
+        assert_eq!(
+            itoa(u64::MAX, &mut [0; 20]),
+            u64::MAX.to_string().as_bytes()
         );
     }
 

@@ -14,8 +14,9 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::UpstreamError;
+use super::error::UpstreamError;
 use crate::body::ProxyBody;
+use crate::http1::client::Io;
 
 /// TCP keepalive probes on idle upstream connections, so that a tunnel that
 /// died silently (the device lost power) is noticed and not reused forever.
@@ -54,13 +55,13 @@ impl Target {
 }
 
 /// Connect (and TLS handshake) for an exchange driven by `raw.rs`.
-pub async fn raw(target: &Target) -> Result<super::raw::Io, UpstreamError> {
+pub async fn raw(target: &Target) -> Result<Io, UpstreamError> {
     let tcp = dial(target).await?;
     match &target.tls {
-        None => Ok(super::raw::Io::Plain(tcp)),
+        None => Ok(Io::Plain(tcp)),
         Some(tls) => {
             let stream = tls_handshake(tls, target, tcp).await?;
-            Ok(super::raw::Io::Tls(Box::new(stream)))
+            Ok(Io::Tls(Box::new(stream)))
         }
     }
 }
@@ -82,9 +83,7 @@ pub async fn http2(target: &Target) -> Result<http2::SendRequest<ProxyBody>, Ups
 }
 
 /// HTTP/1.1 through hyper on an open connection (upgrades only).
-pub async fn handshake1(
-    io: super::raw::Io,
-) -> Result<http1::SendRequest<ProxyBody>, UpstreamError> {
+pub async fn handshake1(io: Io) -> Result<http1::SendRequest<ProxyBody>, UpstreamError> {
     let (sender, conn) = http1::Builder::new()
         .handshake(TokioIo::new(io))
         .await

@@ -1,112 +1,23 @@
-//! Connections to backends.
+//! Backends: which server gets a request and the connections to it.
 //!
-//! `Upstreams` holds what every backend connection shares: the forwarding
-//! timeouts, the TLS settings for `https://` servers and the per-server
-//! connection pools (`pool.rs`). A server of the running config keeps an
-//! `Arc` to its pool, so the request path goes straight to it; the registry
-//! here only hands out pools when a config is compiled, so that a reload
-//! finds the pools, and their open keep-alive connections, of the servers it
-//! keeps. A pool no snapshot uses any more is dropped with its connections.
-//!
-//! Why not hyper-util's pooling client: it hashes a (scheme, authority) key
-//! under one global lock and spawns a task per HTTP/1 request to wait for
-//! the connection to become idle again; a proxy knows its servers in advance
-//! and when a response body ends, so it needs neither.
+//! - `balancer`: a backend's servers and the choice of one (weights, health).
+//! - `health`: active health checks; `health_state`: what they learnt, kept
+//!   across reloads.
+//! - `limit`: `maxConn`, requests in flight per source.
+//! - `registry`: every server's connection pool, found again by a reload.
+//! - `pool`: one server's keep-alive connections and the exchange on them.
+//! - `connect`: dialing a new connection (TCP, TLS, HTTP handshake).
+//! - `error`: why an exchange failed.
 
-mod connect;
-mod pool;
-mod raw;
+pub mod balancer;
+pub mod connect;
+pub mod error;
+pub mod health;
+pub mod health_state;
+pub mod limit;
+pub mod pool;
+pub mod registry;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
-
-use http::uri::Authority;
-
-pub use pool::{Answer, Protocol, ServerPool};
-pub use raw::RawBody;
-
-use crate::config::model::{BackendTls, ForwardingTimeouts, Scheme};
-
-#[derive(Debug)]
-pub struct Upstreams {
-    timeouts: ForwardingTimeouts,
-    tls: BackendTls,
-    /// For `https://` servers: system roots plus `rootCAs`, or no checks.
-    tls_client: Arc<rustls::ClientConfig>,
-    pools: Mutex<HashMap<(Scheme, Authority), Weak<ServerPool>>>,
-}
-
-/// Why a request did not get response headers from a backend.
-#[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
-    #[error("connect: no answer within dialTimeout")]
-    ConnectTimeout,
-    #[error("connect: {0}")]
-    Connect(std::io::Error),
-    #[error("TLS handshake: {0}")]
-    Tls(std::io::Error),
-    #[error("HTTP handshake: {0}")]
-    Handshake(hyper::Error),
-    #[error("{}", describe_error(.0))]
-    Send(hyper::Error),
-    #[error("{}", describe_error(.0))]
-    Exchange(std::io::Error),
-}
-
-impl Upstreams {
-    pub fn new(timeouts: &ForwardingTimeouts, tls: &BackendTls) -> Result<Self, String> {
-        let mut config = crate::tls::client::client_config(tls)?;
-        // Our pools speak HTTP/1.1 over TLS; say so, or an h2-only server
-        // would pick a protocol we then do not speak.
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Upstreams {
-            timeouts: timeouts.clone(),
-            tls: tls.clone(),
-            tls_client: Arc::new(config),
-            pools: Mutex::new(HashMap::new()),
-        })
-    }
-
-    /// Were these built from exactly these settings? Then a reload keeps
-    /// them, and with them every pooled connection.
-    pub fn built_from(&self, timeouts: &ForwardingTimeouts, tls: &BackendTls) -> bool {
-        self.timeouts == *timeouts && self.tls == *tls
-    }
-
-    pub fn timeouts(&self) -> &ForwardingTimeouts {
-        &self.timeouts
-    }
-
-    /// The pool of connections to `scheme://authority`, shared by every
-    /// backend (and health check) that names that server.
-    pub fn pool(&self, scheme: Scheme, authority: &Authority) -> Arc<ServerPool> {
-        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (scheme, authority.clone());
-        if let Some(pool) = pools.get(&key).and_then(Weak::upgrade) {
-            return pool;
-        }
-        // Servers that left the config: forget their entries.
-        pools.retain(|_, weak| weak.strong_count() > 0);
-        let (default_port, tls, protocol) = match scheme {
-            Scheme::Http => (80, None, Protocol::Http1),
-            Scheme::Https => (443, Some(self.tls_client.clone()), Protocol::Http1),
-            Scheme::H2c => (80, None, Protocol::H2c),
-        };
-        let target = connect::Target::new(authority.clone(), default_port, tls, self.timeouts.dial);
-        let pool = Arc::new(ServerPool::new(target, protocol));
-        pools.insert(key, Arc::downgrade(&pool));
-        pool
-    }
-}
-
-/// The error and its causes on one line, for logs.
-pub fn describe_error(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
+pub use error::UpstreamError;
+pub use pool::{Answer, ServerPool};
+pub use registry::Upstreams;

@@ -4,7 +4,7 @@
 //! config is compiled), so a request finds its connections without hashing
 //! a key or taking a global lock: it pops the most recently used idle HTTP/1
 //! connection (hot in cache, least likely to have been closed by the
-//! backend), or dials a new one. The exchange itself is `raw.rs`. The
+//! backend), or dials a new one. The exchange itself is `http1::client`. The
 //! connection goes back on the stack when the response body has been read to
 //! its end (by the body, `RawBody`); a response abandoned midway closes its
 //! connection instead, since the rest of that body would have to be drained
@@ -28,10 +28,11 @@ use hyper::body::Incoming;
 use hyper::client::conn::http2;
 
 use super::connect::{self, Target};
-use super::raw::{self, RawConn, RequestFraming};
-use super::UpstreamError;
+use super::error::UpstreamError;
 use crate::body::ProxyBody;
-use crate::forwarded::Forwarded;
+use crate::http1::client::{self, ConnHome, RawConn};
+use crate::http1::framing::Framing;
+use crate::http1::request::{encode_head, ExtraHeaders};
 use crate::http1::response::Form;
 
 /// How long an idle connection is kept for reuse.
@@ -113,7 +114,7 @@ impl ServerPool {
         parts: &mut request::Parts,
         body: ProxyBody,
         form: Form,
-        fwd: Option<&Forwarded<'_>>,
+        fwd: Option<&dyn ExtraHeaders>,
     ) -> Result<Answer, UpstreamError> {
         if self.protocol == Protocol::Http1 && !is_upgrade(parts) {
             return self.send_raw(parts, body, form, fwd).await.map(Answer::Raw);
@@ -125,8 +126,7 @@ impl ServerPool {
             fwd.insert_into(req.headers_mut());
         }
         match self.protocol {
-            // Boxed, like every rare path here: a request's future is moved
-            // on its way, so its size is paid on every request.
+            // Boxed: rare paths (see `http1` on boxing).
             Protocol::Http1 => Box::pin(self.send_upgrade(req)).await.map(Answer::Hyper),
             Protocol::H2c => Box::pin(self.send_h2(req)).await.map(Answer::Hyper),
         }
@@ -137,15 +137,15 @@ impl ServerPool {
         parts: &request::Parts,
         mut body: ProxyBody,
         form: Form,
-        fwd: Option<&Forwarded<'_>>,
+        fwd: Option<&dyn ExtraHeaders>,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
-        let framing = RequestFraming::of(parts, &body);
+        let framing = Framing::of_request(&parts.headers, http_body::Body::is_end_stream(&body));
         let mut head = BytesMut::new();
-        raw::encode_head(parts, framing, fwd, &mut head);
+        encode_head(parts, framing, fwd, &mut head);
         let head_request = parts.method == Method::HEAD;
         // A request safe to send twice (RFC 9110 section 9.2.2; Go's
         // `isReplayable`, and so Traefik's): idempotent, without a body.
-        let replayable = is_idempotent(&parts.method) && framing == RequestFraming::None;
+        let replayable = is_idempotent(&parts.method) && framing == Framing::Empty;
         loop {
             let (conn, reused) = match self.checkout() {
                 Some(c) => (c, true),
@@ -154,8 +154,9 @@ impl ServerPool {
                     false,
                 ),
             };
-            match raw::send(conn, &head, &mut body, framing, head_request, form, self).await {
-                Ok(resp) => return Ok(resp),
+            let home: Arc<dyn ConnHome> = self.clone();
+            match client::send(conn, &head, &mut body, framing, head_request, form, home).await {
+                Ok(resp) => return Ok(resp.map(ProxyBody::raw)),
                 // A reused connection the backend closed as we wrote (its
                 // keep-alive timer fired): a request it cannot have received,
                 // or one safe to repeat, goes again on another connection.
@@ -243,8 +244,20 @@ impl ServerPool {
         }
     }
 
+    /// Idle HTTP/1 connections right now (tests and the future status API).
+    pub fn idle_count(&self) -> usize {
+        self.lock_idle().len()
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {
+        // A panic while holding this lock cannot leave the deque inconsistent.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl ConnHome for ServerPool {
     /// An exchange finished cleanly: keep its connection for the next.
-    pub fn checkin(&self, conn: RawConn) {
+    fn checkin(&self, conn: RawConn) {
         let now = Instant::now();
         let mut idle = self.lock_idle();
         while idle
@@ -257,16 +270,6 @@ impl ServerPool {
             idle.pop_front();
         }
         idle.push_back(Idle { conn, since: now });
-    }
-
-    fn lock_idle(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {
-        // A panic while holding this lock cannot leave the deque inconsistent.
-        self.idle.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Idle HTTP/1 connections right now (tests and the future status API).
-    pub fn idle_count(&self) -> usize {
-        self.lock_idle().len()
     }
 }
 

@@ -6,8 +6,8 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
+use crate::body::Guard;
 use crate::body::ProxyBody;
-use crate::limit::Permit;
 
 pub(crate) enum CollectError {
     TooLarge,
@@ -17,11 +17,11 @@ pub(crate) enum CollectError {
 pub(crate) struct Collected {
     pub data: Bytes,
     pub trailers: Option<HeaderMap>,
-    pub permit: Option<Permit>,
+    pub permit: Option<Guard>,
 }
 
 pub(crate) async fn collect(mut body: ProxyBody, limit: usize) -> Result<Collected, CollectError> {
-    let permit = body.take_permit();
+    let permit = body.take_guard();
     match Limited::new(body, limit).collect().await {
         Ok(collected) => {
             let trailers = collected.trailers().cloned();

@@ -13,8 +13,8 @@ use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{request, response, Request, Response, StatusCode, Version};
 
+use crate::body::Guard;
 use crate::body::ProxyBody;
-use crate::limit::Permit;
 
 /// `enable_features` flags (http-wasm `features`).
 pub(crate) const FEATURE_BUFFER_REQUEST: u32 = 1;
@@ -47,7 +47,7 @@ pub(crate) enum BodySlot {
         pos: usize,
         /// Taken off the stream, to keep the request's `maxConn` place for
         /// as long as the body is being sent.
-        permit: Option<Permit>,
+        permit: Option<Guard>,
     },
     /// Written by the guest.
     Written { data: BytesMut, pos: usize },
@@ -363,7 +363,7 @@ fn into_body(slot: BodySlot, trailers: Option<HeaderMap>) -> ProxyBody {
     match slot {
         BodySlot::Stream(body) => body,
         BodySlot::Buffered { data, permit, .. } => {
-            ProxyBody::buffered(data, trailers).with_permit(permit)
+            ProxyBody::buffered(data, trailers).with_guard(permit)
         }
         BodySlot::Written { data, .. } => ProxyBody::buffered(data.freeze(), trailers),
     }

@@ -1,11 +1,14 @@
-//! HTTP/1.1 exchanges on backend connections driven directly from the
-//! request's task (see `crate::http1`): the request head is written with one
-//! `write`, the response head parsed with `httparse`, and the response body
-//! read from the socket by the body itself (`RawBody`) as the client side
-//! asks for it. No connection task, no channel, no wakeup between tasks.
+//! The client side of the codec: HTTP/1.1 exchanges on backend connections
+//! driven directly from the request's task (see `crate::http1`): the request
+//! head is written with one `write`, the response head parsed with
+//! `httparse`, and the response body read from the socket by the body itself
+//! (`RawBody`) as the client side asks for it. No connection task, no
+//! channel, no wakeup between tasks.
 //!
 //! Used for every HTTP/1 request but upgrades (WebSocket), which hyper's
-//! client connection handles (`pool.rs`) since the socket then changes hands.
+//! client connection handles (`upstream::pool`) since the socket then
+//! changes hands. Where a finished connection goes is the caller's
+//! (`ConnHome`): this file knows no pool.
 
 use std::io;
 use std::pin::Pin;
@@ -19,11 +22,15 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::pool::ServerPool;
-use crate::body::ProxyBody;
-use crate::forwarded::Forwarded;
-use crate::http1::chunked::{self, Step};
-use crate::http1::response::{self, Form, Framing, RawHead};
+use super::chunked::{self, Step};
+use super::framing::Framing;
+use super::response::{self, Form, RawHead};
+
+/// Where a backend connection goes when its response body has been read to
+/// its end and it can carry another exchange (the server's pool).
+pub trait ConnHome: Send + Sync {
+    fn checkin(&self, conn: RawConn);
+}
 
 /// Read buffer of a backend connection, and how much more each read asks for.
 const READ_CHUNK: usize = 16 * 1024;
@@ -103,17 +110,21 @@ impl RawConn {
     /// and must not be left blocked on a body nobody reads. 1xx answers are
     /// skipped. Also returns whether the whole request was written (if not,
     /// the connection cannot carry another request).
-    async fn exchange(
+    async fn exchange<B>(
         &mut self,
         head: &[u8],
-        body: &mut ProxyBody,
-        framing: RequestFraming,
+        body: &mut B,
+        framing: Framing,
         head_request: bool,
         form: Form,
-    ) -> Result<(response::Head, bool), ExchangeError> {
+    ) -> Result<(response::Head, bool), ExchangeError>
+    where
+        B: Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+    {
         let mut head_left = head;
         let mut out = BytesMut::new();
-        let mut body_done = framing == RequestFraming::None;
+        let mut body_done = !framing.has_body();
         let mut flushed = false;
         let mut received = false;
         let fail = |error, written, nothing_received| ExchangeError {
@@ -167,8 +178,8 @@ impl RawConn {
                         if data.is_empty() {
                             continue;
                         }
-                        if framing == RequestFraming::Chunked {
-                            out.put_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                        if framing == Framing::Chunked {
+                            chunked::put_size_line(&mut out, data.len());
                             out.put_slice(&data);
                             out.put_slice(b"\r\n");
                         } else {
@@ -177,8 +188,8 @@ impl RawConn {
                     }
                     Poll::Ready(None) => {
                         body_done = true;
-                        if framing == RequestFraming::Chunked {
-                            out.put_slice(b"0\r\n\r\n");
+                        if framing == Framing::Chunked {
+                            out.put_slice(chunked::LAST_CHUNK);
                         }
                     }
                     Poll::Ready(Some(Err(e))) => {
@@ -219,91 +230,44 @@ impl RawConn {
     }
 }
 
-/// How the request body is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestFraming {
-    /// No body.
-    None,
-    /// As is: the head carries its `Content-Length`.
-    Length,
-    Chunked,
-}
-
-impl RequestFraming {
-    pub fn of(parts: &http::request::Parts, body: &ProxyBody) -> Self {
-        if body.is_end_stream() {
-            RequestFraming::None
-        } else if parts.headers.contains_key(http::header::CONTENT_LENGTH) {
-            RequestFraming::Length
-        } else {
-            RequestFraming::Chunked
-        }
-    }
-}
-
-/// The request line and headers of a request as HTTP/1.1, origin-form
-/// target, then the `X-Forwarded-*` lines of `fwd`.
-pub fn encode_head(
-    parts: &http::request::Parts,
-    framing: RequestFraming,
-    fwd: Option<&Forwarded<'_>>,
-    out: &mut BytesMut,
-) {
-    let pq = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    out.reserve(256 + pq.len() + parts.headers.len() * 32);
-    out.put_slice(parts.method.as_str().as_bytes());
-    out.put_u8(b' ');
-    out.put_slice(pq.as_bytes());
-    out.put_slice(b" HTTP/1.1\r\n");
-    for (name, value) in &parts.headers {
-        out.put_slice(name.as_str().as_bytes());
-        out.put_slice(b": ");
-        out.put_slice(value.as_bytes());
-        out.put_slice(b"\r\n");
-    }
-    if let Some(fwd) = fwd {
-        fwd.write(out);
-    }
-    if framing == RequestFraming::Chunked {
-        out.put_slice(b"transfer-encoding: chunked\r\n");
-    }
-    out.put_slice(b"\r\n");
-}
-
-/// Send an encoded request (then `body`) on `conn` and turn the answer into
-/// a response whose body reads the rest from the connection. With
-/// `Form::PassThrough` the response's header lines may stay raw, in the body
-/// (`ProxyBody::take_raw_head`), and its `HeaderMap` empty.
-pub async fn send(
+/// Send an encoded request (`request::encode_head`, then `body`) on `conn`
+/// and turn the answer into a response whose body reads the rest from the
+/// connection and then hands it to `home`. With `Form::PassThrough` the
+/// response's header lines may stay raw, in the body (`RawBody::take_head`),
+/// and its `HeaderMap` empty.
+#[allow(clippy::too_many_arguments)] // each is one fact of the exchange; a struct would only rename them
+pub async fn send<B>(
     mut conn: RawConn,
     head: &[u8],
-    body: &mut ProxyBody,
-    framing: RequestFraming,
+    body: &mut B,
+    framing: Framing,
     head_request: bool,
     form: Form,
-    pool: &Arc<ServerPool>,
-) -> Result<Response<ProxyBody>, ExchangeError> {
+    home: Arc<dyn ConnHome>,
+) -> Result<Response<RawBody>, ExchangeError>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let (h, request_complete) = conn
         .exchange(head, body, framing, head_request, form)
         .await?;
-    let mut resp = Response::new(ProxyBody::empty());
+    let keep_alive = h.keep_alive && request_complete;
+    let mut resp = Response::new(RawBody::new(conn, h.framing, keep_alive, home, h.raw));
     *resp.status_mut() = h.status;
     *resp.version_mut() = h.version;
     *resp.headers_mut() = h.headers;
-    let keep_alive = h.keep_alive && request_complete;
-    let body = RawBody::new(conn, h.framing, keep_alive, pool.clone(), h.raw);
-    *resp.body_mut() = ProxyBody::raw(body);
     Ok(resp)
 }
 
 /// A backend's response body read straight from its connection. Read to its
-/// end, it returns the connection to the pool; dropped before, it closes it
+/// end, it returns the connection to its home; dropped before, it closes it
 /// (the rest of the body would otherwise leak into the next answer).
 pub struct RawBody {
     conn: Option<RawConn>,
     state: State,
     keep_alive: bool,
-    pool: Arc<ServerPool>,
+    home: Arc<dyn ConnHome>,
     /// The response's header lines, when they were kept raw.
     head: Option<Box<RawHead>>,
 }
@@ -320,7 +284,7 @@ impl RawBody {
         conn: RawConn,
         framing: Framing,
         keep_alive: bool,
-        pool: Arc<ServerPool>,
+        home: Arc<dyn ConnHome>,
         head: Option<Box<RawHead>>,
     ) -> Self {
         let state = match framing {
@@ -333,7 +297,7 @@ impl RawBody {
             conn: Some(conn),
             state,
             keep_alive,
-            pool,
+            home,
             head,
         };
         if matches!(body.state, State::Done) {
@@ -353,7 +317,7 @@ impl RawBody {
         self.state = State::Done;
         if let Some(conn) = self.conn.take() {
             if self.keep_alive && conn.buf.is_empty() {
-                self.pool.checkin(conn);
+                self.home.checkin(conn);
             }
         }
     }

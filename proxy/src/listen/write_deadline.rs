@@ -26,6 +26,8 @@ use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+use crate::deadline::WriteTimedOut;
+
 /// The per-connection deadline, shared between the request handler (which
 /// arms it) and the connection's socket (which enforces it).
 #[derive(Debug)]
@@ -58,19 +60,6 @@ impl WriteDeadline {
         }
     }
 }
-
-/// The error a write gets past the deadline (logged at debug level by the
-/// connection; the client just sees the connection close).
-#[derive(Debug, Clone, Copy)]
-pub struct WriteTimedOut;
-
-impl std::fmt::Display for WriteTimedOut {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("writeTimeout reached before the response was written")
-    }
-}
-
-impl std::error::Error for WriteTimedOut {}
 
 pin_project! {
     /// A client connection whose writes obey a `WriteDeadline`.

@@ -1,7 +1,7 @@
-//! What a request and a response look like after crossing the proxy:
-//! hop-by-hop headers dropped (RFC 9110 §7.6.1), `X-Forwarded-*` and
-//! `X-Real-Ip` set as Traefik 1.7 (oxy's forwarder) sets them, and the
-//! `Host` header chosen by `passHostHeader`.
+//! The headers a request gains on its way upstream: `X-Forwarded-*` and
+//! `X-Real-Ip` set as Traefik 1.7 (oxy's forwarder) sets them. (Hop-by-hop
+//! headers are dropped by `http1::hop`; the `Host` header is chosen in
+//! `request::forward`.)
 //!
 //! Client-supplied `X-Forwarded-*` headers are only kept when the client is
 //! trusted (`[entryPoints.X.forwardedHeaders] insecure` or `trustedIPs`);
@@ -10,7 +10,9 @@
 use std::net::IpAddr;
 
 use bytes::{BufMut, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::http1::request::ExtraHeaders;
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -20,22 +22,6 @@ pub static X_FORWARDED_SERVER: HeaderName = HeaderName::from_static("x-forwarded
 pub static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
 pub static X_REPLACED_PATH: HeaderName = HeaderName::from_static("x-replaced-path");
 pub static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
-static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
-
-/// Hop-by-hop headers that are never forwarded (besides those named in `Connection`).
-static HOP_BY_HOP: [&HeaderName; 9] = [
-    &header::CONNECTION,
-    &KEEP_ALIVE,
-    &PROXY_CONNECTION,
-    &header::PROXY_AUTHENTICATE,
-    &header::PROXY_AUTHORIZATION,
-    &header::TE,
-    &header::TRAILER,
-    &header::TRANSFER_ENCODING,
-    &header::UPGRADE,
-];
-
 /// Facts about the client connection, computed once per connection so that
 /// each request only clones prepared header values.
 #[derive(Debug, Clone)]
@@ -79,98 +65,6 @@ fn canonical_ip(ip: IpAddr) -> IpAddr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,
     }
-}
-
-/// Is this an HTTP/1.1 upgrade request (`Connection: upgrade` + `Upgrade: x`)?
-pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE) && connection_has(headers, "upgrade")
-}
-
-fn connection_has(headers: &HeaderMap, token: &str) -> bool {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
-}
-
-/// Remove hop-by-hop headers. With `upgrade`, the `Connection: upgrade` and
-/// `Upgrade` pair survives (it is what asks the next hop to switch protocols).
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    // One pass over the names finds which are present (most messages carry
-    // only `Connection`, or none), instead of hashing all nine to remove them.
-    let mut present = 0u16;
-    for name in headers.keys() {
-        if let Some(i) = HOP_BY_HOP.iter().position(|h| *h == name) {
-            present |= 1 << i;
-        }
-    }
-    if present == 0 {
-        return;
-    }
-    let upgrade_value = if upgrade {
-        headers.get(header::UPGRADE).cloned()
-    } else {
-        None
-    };
-    // Headers the sender declared hop-by-hop in `Connection` (RFC 9110
-    // section 7.6.1). The usual tokens (`keep-alive` on every HTTP/1.1
-    // response from nginx) name nothing to remove, so the list stays
-    // empty and unallocated.
-    let mut listed: Vec<HeaderName> = Vec::new();
-    let connection = present & 1 != 0; // HOP_BY_HOP[0]
-    for value in connection
-        .then(|| headers.get_all(header::CONNECTION))
-        .into_iter()
-        .flatten()
-    {
-        let Ok(list) = value.to_str() else { continue };
-        for token in list.split(',').map(str::trim) {
-            if names_a_header(token.as_bytes()) {
-                if let Ok(name) = HeaderName::try_from(token) {
-                    listed.push(name);
-                }
-            }
-        }
-    }
-    for name in listed {
-        headers.remove(name);
-    }
-    for (i, name) in HOP_BY_HOP.iter().enumerate() {
-        if present & (1 << i) != 0 {
-            headers.remove(*name);
-        }
-    }
-    if let Some(up) = upgrade_value {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::UPGRADE, up);
-    }
-}
-
-/// Whether `name` is one of the hop-by-hop headers every proxy drops
-/// (`Connection` included), in any case: for header lines forwarded as
-/// bytes (`http1::response`), the same list `strip_hop_by_hop` removes.
-pub fn is_hop_by_hop(name: &[u8]) -> bool {
-    HOP_BY_HOP
-        .iter()
-        .any(|h| name.eq_ignore_ascii_case(h.as_str().as_bytes()))
-}
-
-/// Whether a `Connection` token (trimmed) names another header to drop:
-/// anything but the connection options `keep-alive`, `close`, `upgrade`.
-pub fn names_a_header(token: &[u8]) -> bool {
-    !(token.is_empty()
-        || token.eq_ignore_ascii_case(b"keep-alive")
-        || token.eq_ignore_ascii_case(b"close")
-        || token.eq_ignore_ascii_case(b"upgrade"))
-}
-
-/// Whether `TE: trailers` was present (gRPC over h2c needs it kept).
-pub fn wants_trailers(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::TE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"))
 }
 
 /// The `X-Forwarded-*`, `X-Real-Ip` (and, after a modifier,
@@ -323,9 +217,10 @@ impl<'a> Forwarded<'a> {
             .zip(self.values())
             .filter_map(|(name, value)| Some((name, value?)))
     }
+}
 
-    /// Append them to an HTTP/1 head as `name: value` lines.
-    pub fn write(&self, out: &mut BytesMut) {
+impl ExtraHeaders for Forwarded<'_> {
+    fn write(&self, out: &mut BytesMut) {
         // Room for all of them at once: each `put_slice` then only copies.
         let len = self
             .lines()
@@ -341,8 +236,7 @@ impl<'a> Forwarded<'a> {
         }
     }
 
-    /// Insert them into `headers` (for a request that hyper encodes).
-    pub fn insert_into(&self, headers: &mut HeaderMap) {
+    fn insert_into(&self, headers: &mut HeaderMap) {
         for (name, value) in self.lines() {
             // Every value is a valid header value: an IP address, a Host
             // header, a port taken from it, the checked paths.
@@ -377,36 +271,6 @@ mod tests {
 
     fn client(trusted: bool) -> ClientInfo {
         ClientInfo::new("10.1.2.3".parse().unwrap(), trusted, false)
-    }
-
-    #[test]
-    fn hop_by_hop_and_connection_listed_headers_are_removed() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::CONNECTION,
-            HeaderValue::from_static("keep-alive, x-secret"),
-        );
-        h.insert("x-secret", HeaderValue::from_static("1"));
-        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        h.insert(
-            header::TRANSFER_ENCODING,
-            HeaderValue::from_static("chunked"),
-        );
-        h.insert("x-kept", HeaderValue::from_static("1"));
-        strip_hop_by_hop(&mut h, false);
-        assert_eq!(h.len(), 1, "{h:?}");
-        assert!(h.contains_key("x-kept"));
-    }
-
-    #[test]
-    fn upgrade_pair_survives_when_upgrading() {
-        let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        assert!(is_upgrade_request(&h));
-        strip_hop_by_hop(&mut h, true);
-        assert_eq!(h[header::CONNECTION], "upgrade");
-        assert_eq!(h[header::UPGRADE], "websocket");
     }
 
     /// The request `h` as the backend sees it: written as head lines, and

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use http::uri::{Authority, Scheme as UriScheme};
 use http::HeaderValue;
 
+use super::health_state::Health;
+use super::pool::ServerPool;
 use crate::config::model::{LoadBalancerMethod, Scheme};
-use crate::health::Health;
-use crate::upstream::ServerPool;
 
 /// One server of a backend, ready to be dialed.
 #[derive(Debug)]
@@ -203,7 +203,7 @@ fn gcd(a: u32, b: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::Upstreams;
+    use crate::upstream::registry::Upstreams;
 
     fn upstreams() -> Upstreams {
         Upstreams::new(&Default::default(), &Default::default()).unwrap()

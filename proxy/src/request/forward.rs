@@ -1,47 +1,60 @@
-//! Forwarding one routed request to a backend server and its response back.
+//! The forward phase: one routed request to a backend server and its
+//! response back, with the `Host` header chosen by `passHostHeader`, the
+//! path rewritten by the route's modifiers, `X-Forwarded-*` added and
+//! hop-by-hop headers dropped.
 //!
 //! Bodies are never buffered: the client's body becomes the upstream request
 //! body and the backend's body becomes the client's response body, frame by
-//! frame. Upgrades (WebSocket) are spliced: once the backend answers 101, both
-//! connections are handed to a copy task that runs until either side closes.
+//! frame. Upgrades (WebSocket) are spliced (`upgrade`).
 
 use http::header::{self, HeaderValue};
 use http::uri::{PathAndQuery, Uri};
 use http::{Request, Response, StatusCode, Version};
-use hyper_util::rt::TokioIo;
 
-use crate::balancer::UpstreamServer;
+use super::context::RequestCtx;
+use super::forwarded::Forwarded;
+use super::upgrade;
 use crate::body::ProxyBody;
 use crate::config::model::Scheme;
 use crate::deadline;
 use crate::error::ProxyError;
-use crate::forwarded::{self, ClientInfo, Forwarded};
+use crate::http1::hop;
+use crate::http1::request::ExtraHeaders;
 use crate::http1::response::Form;
 use crate::router::Rewrite;
-use crate::runtime::FrontendRuntime;
-use crate::upstream::{Answer, UpstreamError, Upstreams};
+use crate::snapshot::FrontendRuntime;
+use crate::upstream::balancer::UpstreamServer;
+use crate::upstream::{Answer, UpstreamError};
 
-/// Send `req` to `server` and return the backend's response, ready for the
-/// client. `form`: whether its header lines may stay raw (`Form`).
-#[allow(clippy::too_many_arguments)]
+/// Where a routed request goes: its frontend, the server the balancer
+/// picked, and the route's rewrite.
+pub struct Target<'a> {
+    pub frontend: &'a FrontendRuntime,
+    pub server: &'a UpstreamServer,
+    pub rewrite: Option<Rewrite>,
+}
+
+/// Send `req` to the target's server and return the backend's response,
+/// ready for the client.
 pub async fn forward(
     mut req: Request<ProxyBody>,
-    frontend: &FrontendRuntime,
-    server: &UpstreamServer,
-    rewrite: Option<Rewrite>,
-    client: &ClientInfo,
-    upstreams: &Upstreams,
-    server_name: &HeaderValue,
-    form: Form,
+    target: &Target<'_>,
+    ctx: &RequestCtx<'_>,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let upgrade = req.version() == Version::HTTP_11 && forwarded::is_upgrade_request(req.headers());
+    let Target {
+        frontend,
+        server,
+        rewrite,
+    } = target;
+    let client = &ctx.conn.client;
+    let upgrade = req.version() == Version::HTTP_11 && hop::is_upgrade_request(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
 
     let (mut parts, body) = req.into_parts();
     let (client_host, host_in_header) = client_host(&parts.uri, &parts.headers);
-    let keep_trailers = server.scheme == Scheme::H2c && forwarded::wants_trailers(&parts.headers);
+    let keep_trailers = server.scheme == Scheme::H2c && hop::wants_trailers(&parts.headers);
 
-    forwarded::strip_hop_by_hop(&mut parts.headers, upgrade);
+    hop::strip_hop_by_hop(&mut parts.headers, upgrade);
     if keep_trailers {
         parts
             .headers
@@ -51,7 +64,7 @@ pub async fn forward(
         &mut parts.headers,
         client,
         client_host.as_ref(),
-        server_name,
+        &ctx.conn.shared.server_name,
         rewrite
             .as_ref()
             .and_then(|rw| rw.forwarded_prefix.as_deref()),
@@ -76,16 +89,17 @@ pub async fn forward(
         Scheme::Http | Scheme::Https => Version::HTTP_11,
     };
 
-    let answer = send(&mut parts, body, server, upstreams, form, &fwd).await?;
+    let limit = ctx.snapshot.upstreams.timeouts().response_header;
+    let answer = send(&mut parts, body, server, limit, ctx.response_form(), &fwd).await?;
 
     if answer.status() == StatusCode::SWITCHING_PROTOCOLS {
         // After a 101 the connection belongs to the upgraded stream, never
         // to the pool.
         if let (Some(client_upgrade), Answer::Hyper(mut resp)) = (client_upgrade, answer) {
             let backend_upgrade = hyper::upgrade::on(&mut resp);
-            tokio::spawn(splice(client_upgrade, backend_upgrade));
+            tokio::spawn(upgrade::splice(client_upgrade, backend_upgrade));
             let (mut parts, _) = resp.into_parts();
-            forwarded::strip_hop_by_hop(&mut parts.headers, true);
+            hop::strip_hop_by_hop(&mut parts.headers, true);
             return Ok(Response::from_parts(parts, ProxyBody::empty()));
         }
         return Err(ProxyError::BadGateway(
@@ -94,23 +108,24 @@ pub async fn forward(
     }
 
     let mut resp = answer.into_response();
-    forwarded::strip_hop_by_hop(resp.headers_mut(), false);
+    hop::strip_hop_by_hop(resp.headers_mut(), false);
     Ok(resp)
 }
 
+/// The exchange with the backend, within `responseHeaderTimeout` (`limit`).
 async fn send(
     parts: &mut http::request::Parts,
     body: ProxyBody,
     server: &UpstreamServer,
-    upstreams: &Upstreams,
+    limit: Option<std::time::Duration>,
     form: Form,
     fwd: &Forwarded<'_>,
 ) -> Result<Answer, ProxyError> {
     let _waiting = server.start_waiting();
-    let limit = upstreams.timeouts().response_header;
-    // Pinned in place and timed by reference: the exchange's future is
-    // about 2 KB, and handing it to the wrapper by value would copy it.
-    let exchange = server.pool.send(parts, body, form, Some(fwd));
+    // Pinned in place and timed by reference (see `http1` on boxing).
+    let exchange = server
+        .pool
+        .send(parts, body, form, Some(fwd as &dyn ExtraHeaders));
     tokio::pin!(exchange);
     let result = deadline::within(limit, exchange.as_mut())
         .await
@@ -164,20 +179,4 @@ fn upstream_uri(
     parts.authority = Some(server.authority.clone());
     parts.path_and_query = Some(path_and_query);
     Uri::from_parts(parts).map_err(|e| ProxyError::Internal(format!("upstream URI: {e}")))
-}
-
-/// Copy bytes both ways between an upgraded client and backend connection.
-async fn splice(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::OnUpgrade) {
-    let (client, backend) = match tokio::try_join!(client, backend) {
-        Ok(pair) => pair,
-        Err(e) => {
-            tracing::debug!(error = %e, "upgrade did not complete");
-            return;
-        }
-    };
-    let mut client = TokioIo::new(client);
-    let mut backend = TokioIo::new(backend);
-    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut backend).await {
-        tracing::debug!(error = %e, "upgraded connection ended");
-    }
 }

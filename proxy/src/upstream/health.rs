@@ -3,74 +3,22 @@
 //! healthy, anything else (or no answer) takes the server out of rotation
 //! until a later check succeeds.
 //!
-//! Health lives in a `HealthTable` keyed by backend name and server URL that
-//! outlives runtime snapshots, so a config reload that keeps a backend keeps
-//! what is known about its servers. The checker tasks belong to a snapshot and
-//! stop when it is dropped (`HealthCheckers`).
+//! The checker tasks belong to a snapshot and stop when it is dropped
+//! (`HealthCheckers`); what they learn is kept in `health_state`, which
+//! outlives snapshots.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue, Request, Uri};
 use tokio::task::JoinHandle;
 
-use crate::balancer::UpstreamServer;
+use super::balancer::UpstreamServer;
+use super::pool::ServerPool;
+use super::registry::Upstreams;
 use crate::body::ProxyBody;
 use crate::config::model::{HealthCheck, Scheme};
 use crate::http1::response::Form;
-use crate::upstream::{ServerPool, Upstreams};
 use http_body_util::BodyExt;
-
-/// Whether a server takes traffic. Starts up: a server is innocent until a
-/// check proves otherwise, as in Traefik.
-#[derive(Debug)]
-pub struct Health {
-    up: AtomicBool,
-}
-
-impl Default for Health {
-    fn default() -> Self {
-        Health {
-            up: AtomicBool::new(true),
-        }
-    }
-}
-
-impl Health {
-    #[inline]
-    pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
-    }
-
-    /// Returns the previous state.
-    pub fn set_up(&self, up: bool) -> bool {
-        self.up.swap(up, Ordering::Relaxed)
-    }
-}
-
-/// Health of every server ever configured, by (backend, server URL).
-#[derive(Debug, Default)]
-pub struct HealthTable {
-    entries: Mutex<HashMap<(String, String), Arc<Health>>>,
-}
-
-impl HealthTable {
-    /// The health cell for a server: the existing one if this backend already
-    /// had this server, else a fresh one (up).
-    pub fn cell(&self, backend: &str, url: &str) -> Arc<Health> {
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry((backend.to_string(), url.to_string()))
-            .or_default()
-            .clone()
-    }
-
-    /// Forget servers that no snapshot uses any more (called after a reload).
-    pub fn retain(&self, keep: impl Fn(&str, &str) -> bool) {
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|(b, u), _| keep(b, u));
-    }
-}
 
 /// The checker tasks of one snapshot; aborted when the snapshot is dropped.
 #[derive(Debug, Default)]

@@ -19,10 +19,10 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 
 use crate::config::{self, Config};
-use crate::entrypoint::{self, Drain, Listener};
-use crate::health::HealthCheckers;
-use crate::runtime::compile;
-use crate::runtime::Shared;
+use crate::listen::{self, Listener};
+use crate::shutdown::Drain;
+use crate::snapshot::{compile, Shared};
+use crate::upstream::health::HealthCheckers;
 
 /// What an operator (or the status API) wants to know about reloads.
 #[derive(Debug, Clone, Default)]
@@ -160,7 +160,7 @@ impl Reloader {
             if unchanged {
                 continue;
             }
-            let socket = entrypoint::bind(&ep.address).await.map_err(|e| {
+            let socket = listen::bind(&ep.address).await.map_err(|e| {
                 format!(
                     "entrypoint {name:?}: cannot listen on {:?}: {e}",
                     ep.address
@@ -206,7 +206,7 @@ impl Reloader {
             announce(&config, &name, listener.local_addr);
             state.listeners.insert(name, (address, listener));
         }
-        self.shared.acme.apply(&config);
+        crate::acme::manager::apply(&self.shared.acme, &config);
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
         Ok(())
     }

@@ -11,21 +11,23 @@ use std::sync::Arc;
 
 use http::uri::Authority;
 
-use crate::balancer::{Balancer, UpstreamServer};
+use regex::Regex;
+
+use super::plugins;
+use super::redirect::{RedirectRule, Target};
+use super::responding::Responding;
+use super::routes::{BackendRuntime, EntryRoutes, FrontendRuntime, Snapshot};
+use super::shared::Shared;
 use crate::config::model::{Backend, Config, EntryPoint};
 use crate::config::{ConfigError, Diagnostic};
-use crate::health::HealthCheckers;
-use crate::limit::Limiter;
-use crate::redirect::{RedirectRule, Target};
 use crate::router::{FrontendRules, Router};
-use crate::runtime::{
-    middleware, BackendRuntime, EntryRoutes, FrontendRuntime, Responding, Shared, Snapshot,
-};
 use crate::tls::acceptor::{self, TlsServer};
 use crate::trust::{Cidr, Trust};
-use crate::upstream::Upstreams;
+use crate::upstream::balancer::{Balancer, UpstreamServer};
+use crate::upstream::health::HealthCheckers;
+use crate::upstream::limit::Limiter;
+use crate::upstream::registry::Upstreams;
 use crate::wasm::Chain;
-use regex::Regex;
 
 /// A compiled config, and the health checks that go with it (owned by the
 /// caller rather than the snapshot: a long stream that keeps an old snapshot
@@ -135,7 +137,7 @@ fn compile_chains(
         return BTreeMap::new();
     }
     match shared.plugin_host() {
-        Ok(host) => middleware::build_chains(config, &host, errors),
+        Ok(host) => plugins::build_chains(config, &host, errors),
         Err(e) => {
             errors.push(Diagnostic::bare(format!(
                 "cannot start the WebAssembly runtime: {e}"

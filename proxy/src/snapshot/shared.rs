@@ -1,16 +1,11 @@
-//! The running configuration: an immutable `Snapshot` compiled from a
-//! `config::Config`, published through an `ArcSwap` in `Shared`.
+//! Process-wide state: the current `Snapshot`, published through an
+//! `ArcSwap`, and what must outlive any one snapshot (server health,
+//! entrypoint slots and bound ports, the plugin host, ACME state).
 //!
 //! Each request loads the snapshot once (`Shared::snapshot()`), and keeps that
 //! `Arc` until it is done, so a reload in the middle of a request can never mix
 //! two configs, and the old snapshot is freed when its last request finishes.
 //! Nothing on the request path locks anything a reload holds.
-//!
-//! State that must outlive a snapshot (server health, entrypoint slots) sits in
-//! `Shared` beside it.
-
-pub mod compile;
-pub mod middleware;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,17 +13,9 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use http::HeaderValue;
 
-use crate::balancer::Balancer;
-use crate::config::model::RespondingTimeouts;
-use crate::entrypoint::HttpServer;
-use crate::health::HealthTable;
-use crate::limit::Limiter;
-use crate::redirect::RedirectRule;
-use crate::router::Router;
-use crate::tls::acceptor::TlsServer;
-use crate::trust::Trust;
-use crate::upstream::Upstreams;
-use crate::wasm::{Chain, PluginHost};
+use super::routes::Snapshot;
+use crate::upstream::health_state::HealthTable;
+use crate::wasm::PluginHost;
 
 /// Stable index of an entrypoint name, valid across reloads: listeners keep
 /// their slot and find their routes with one index, not a string lookup.
@@ -109,80 +96,4 @@ impl Shared {
         let next = slots.len();
         *slots.entry(name.to_string()).or_insert(next)
     }
-}
-
-/// One compiled configuration. Immutable once built.
-pub struct Snapshot {
-    /// Indexed by `Slot`; None for slots of entrypoints this config lacks.
-    pub entrypoints: Vec<Option<Arc<EntryRoutes>>>,
-    pub upstreams: Arc<Upstreams>,
-    /// `[respondingTimeouts]`, for connections accepted under this config.
-    pub responding: Responding,
-}
-
-/// How client connections are served: hyper's settings (read and idle
-/// timeouts) and the write timeout. Read per accepted connection, so that a
-/// reload applies to new connections while open ones keep their settings.
-#[derive(Clone)]
-pub struct Responding {
-    pub http: Arc<HttpServer>,
-    pub write_timeout: Option<std::time::Duration>,
-    /// hyper's `header_read_timeout`, which the HTTP/1 fast lane applies too.
-    pub header_timeout: std::time::Duration,
-}
-
-impl Responding {
-    pub fn new(timeouts: &RespondingTimeouts) -> Responding {
-        Responding {
-            http: Arc::new(crate::entrypoint::http_server(timeouts)),
-            write_timeout: timeouts.write,
-            header_timeout: crate::entrypoint::header_timeout(timeouts),
-        }
-    }
-}
-
-impl Snapshot {
-    pub fn empty() -> Snapshot {
-        let upstreams = Upstreams::new(&Default::default(), &Default::default())
-            .expect("default upstream TLS settings are valid");
-        Snapshot {
-            entrypoints: Vec::new(),
-            upstreams: Arc::new(upstreams),
-            responding: Responding::new(&RespondingTimeouts::default()),
-        }
-    }
-
-    #[inline]
-    pub fn entry(&self, slot: Slot) -> Option<&EntryRoutes> {
-        self.entrypoints.get(slot).and_then(|e| e.as_deref())
-    }
-}
-
-/// Everything one entrypoint needs to answer a request.
-pub struct EntryRoutes {
-    pub name: String,
-    pub router: Router,
-    /// Indexed by `RouteMatch::frontend`.
-    pub frontends: Vec<Arc<FrontendRuntime>>,
-    pub trust: Trust,
-    /// Answer `GET /ping` with `OK` here (Traefik's `[ping]`).
-    pub ping: bool,
-    /// TLS settings for new connections; None for plain HTTP.
-    pub tls: Option<TlsServer>,
-    /// Redirect every request (e.g. to HTTPS) instead of routing.
-    pub redirect: Option<RedirectRule>,
-}
-
-pub struct FrontendRuntime {
-    pub name: String,
-    pub backend: Arc<BackendRuntime>,
-    pub pass_host_header: bool,
-    /// WebAssembly middleware, run around the upstream call.
-    pub chain: Option<Chain>,
-}
-
-pub struct BackendRuntime {
-    pub name: String,
-    pub balancer: Balancer,
-    pub limiter: Option<Limiter>,
 }

@@ -22,8 +22,8 @@ use notify::{RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::reloader::Reloader;
 use crate::config::model::{Config, PemSource};
-use crate::reload::Reloader;
 
 /// Events closer together than this are one change (an editor's save is
 /// often several filesystem operations).

@@ -1,0 +1,184 @@
+//! The request head, both ways: a client's head parsed from the
+//! connection's buffer for the HTTP/1 lane (`parse`), and the head tollgate
+//! writes to a backend (`encode_head`).
+
+use std::mem::MaybeUninit;
+
+use bytes::{BufMut, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Uri, Version};
+
+use super::framing::Framing;
+use super::hop;
+use super::policy::{MAX_HEAD, MAX_HEADERS};
+use super::response::put_header;
+use super::spans::Spans;
+use crate::body::ProxyBody;
+
+/// Headers a caller adds to an upstream request after the request's own
+/// (`request::forwarded::Forwarded`): written straight into an HTTP/1 head,
+/// with no map insert, or inserted into the map for hyper's paths.
+pub trait ExtraHeaders: Sync {
+    /// Append them to an HTTP/1 head as `name: value` lines.
+    fn write(&self, out: &mut BytesMut);
+    /// Insert them into `headers` (for a request that hyper encodes).
+    fn insert_into(&self, headers: &mut HeaderMap);
+}
+
+// Unboxed on purpose: returned once per request and taken apart at once; a
+// box would be an allocation per request.
+#[allow(clippy::large_enum_variant)]
+pub enum Parsed {
+    Request(Request<ProxyBody>, bool),
+    Partial,
+    ToHyper,
+    Bad(&'static str),
+}
+
+/// Parse the request head at the front of `buf`. A request the lane takes
+/// is consumed (with whether the client asked to close); anything else
+/// leaves `buf` untouched.
+pub fn parse(buf: &mut BytesMut) -> Parsed {
+    let mut spans = Spans::new();
+    let (len, method, path, count, close) = {
+        // Uninitialised: zeroing 100 slots costs more than parsing a head.
+        let mut raw = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut []);
+        let len = match req.parse_with_uninit_headers(buf, &mut raw) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => return Parsed::Partial,
+            // Too large, malformed, HTTP/2's preface: hyper knows the answers.
+            _ => return Parsed::ToHyper,
+        };
+        if req.version != Some(1) {
+            return Parsed::ToHyper;
+        }
+        let base = buf.as_ptr() as usize;
+        let mut close = false;
+        for h in req.headers.iter() {
+            let name = h.name;
+            let bodyless_length =
+                || name.eq_ignore_ascii_case("content-length") && h.value.trim_ascii() == b"0";
+            if name.eq_ignore_ascii_case("transfer-encoding")
+                || name.eq_ignore_ascii_case("upgrade")
+                || name.eq_ignore_ascii_case("expect")
+                || (name.eq_ignore_ascii_case("content-length") && !bodyless_length())
+            {
+                return Parsed::ToHyper;
+            }
+            if name.eq_ignore_ascii_case("connection") && hop::has_token(h.value, "close") {
+                close = true;
+            }
+            spans.push(buf.as_ptr(), name.as_bytes(), h.value);
+        }
+        let method = match Method::from_bytes(req.method.unwrap_or("").as_bytes()) {
+            Ok(m) if m != Method::CONNECT => m,
+            _ => return Parsed::ToHyper,
+        };
+        let target = req.path.unwrap_or("");
+        let p = target.as_ptr() as usize - base;
+        (len, method, (p, p + target.len()), req.headers.len(), close)
+    };
+    let head = buf.split_to(len).freeze();
+    let Ok(uri) = Uri::from_maybe_shared(head.slice(path.0..path.1)) else {
+        return Parsed::Bad("invalid request target");
+    };
+    // X-Forwarded-* are written straight into the upstream head
+    // (`forwarded::Forwarded`), not added here; a little room for a Host
+    // header or a plugin's additions.
+    let mut headers = HeaderMap::with_capacity(count + 2);
+    for span in spans.iter() {
+        let (ns, ne) = span.name;
+        let (vs, ve) = span.value;
+        let Ok(name) = HeaderName::from_bytes(&head[ns as usize..ne as usize]) else {
+            return Parsed::Bad("invalid header name");
+        };
+        // SAFETY: httparse accepts in a value exactly the bytes HeaderValue
+        // does (HTAB, SP, visible ASCII, obs-text), as hyper relies on too.
+        let value = unsafe {
+            HeaderValue::from_maybe_shared_unchecked(head.slice(vs as usize..ve as usize))
+        };
+        headers.append(name, value);
+    }
+    let mut req = Request::new(ProxyBody::empty());
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.version_mut() = Version::HTTP_11;
+    *req.headers_mut() = headers;
+    Parsed::Request(req, close)
+}
+
+/// The request line and headers of a request as HTTP/1.1, origin-form
+/// target, then the lines of `extra` (the `X-Forwarded-*` headers). A
+/// chunked body gets its `Transfer-Encoding` line here, and no
+/// `Content-Length` goes with it.
+pub fn encode_head(
+    parts: &http::request::Parts,
+    framing: Framing,
+    extra: Option<&dyn ExtraHeaders>,
+    out: &mut BytesMut,
+) {
+    let pq = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    out.reserve(256 + pq.len() + parts.headers.len() * 32);
+    out.put_slice(parts.method.as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(pq.as_bytes());
+    out.put_slice(b" HTTP/1.1\r\n");
+    let chunked = framing == Framing::Chunked;
+    for (name, value) in &parts.headers {
+        if chunked && name == header::CONTENT_LENGTH {
+            continue;
+        }
+        put_header(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    if let Some(extra) = extra {
+        extra.write(out);
+    }
+    if chunked {
+        out.put_slice(b"transfer-encoding: chunked\r\n");
+    }
+    out.put_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Parsed {
+        parse(&mut BytesMut::from(text))
+    }
+
+    #[test]
+    fn bodiless_requests_stay_in_the_lane() {
+        let mut buf = BytesMut::from("GET /cam?x=1 HTTP/1.1\r\nHost: d\r\nConnection: close\r\nContent-Length: 0\r\n\r\nGET /next");
+        let Parsed::Request(req, close) = parse(&mut buf) else {
+            panic!("not taken");
+        };
+        assert_eq!(req.uri(), "/cam?x=1");
+        assert_eq!(req.headers()["host"], "d");
+        assert!(close);
+        assert_eq!(&buf[..], b"GET /next", "pipelined bytes stay");
+        assert!(matches!(
+            parse_text("GET / HTTP/1.1\r\nHost: d\r\n"),
+            Parsed::Partial
+        ));
+    }
+
+    #[test]
+    fn everything_else_goes_to_hyper_untouched() {
+        for text in [
+            "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+            "PUT / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
+            "CONNECT d:443 HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.0\r\n\r\n",
+            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+        ] {
+            let mut buf = BytesMut::from(text);
+            assert!(matches!(parse(&mut buf), Parsed::ToHyper), "{text}");
+            assert_eq!(&buf[..], text.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! One client connection: its TLS handshake on TLS entrypoints, then the
+//! HTTP/1.1 fast lane (`http1::server`), which hands the connection to
+//! hyper (HTTP/1.1 with upgrades and bodies, or HTTP/2, detected from the
+//! first bytes) for what it does not handle; TLS connections that chose h2
+//! by ALPN go to hyper at once. Every connection holds a `Drain` receiver,
+//! so that a stop lets in-flight requests finish, and closes lingering
+//! (`linger`), so that an answer sent before the request was read in full
+//! reaches the client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::linger::Lingering;
+use super::service;
+use super::write_deadline::{DeadlineIo, WriteDeadline};
+use crate::request::{self, ClientConn, Writer};
+use crate::shutdown::stop_requested;
+use crate::snapshot::responding::HttpServer;
+
+/// A client connection's settings, fixed when it was accepted: a reload
+/// applies to new connections while open ones keep theirs.
+pub struct Connection {
+    /// What its requests share.
+    pub client: Arc<ClientConn>,
+    /// `respondingTimeouts.writeTimeout`.
+    pub write_timeout: Option<Duration>,
+    /// HTTP/1's per-connection write deadline (set with `write_timeout`).
+    pub write_deadline: Option<Arc<WriteDeadline>>,
+    /// How long an HTTP/1 client may take to send a request head, idle
+    /// keep-alive time included (`readTimeout`, else `idleTimeout`).
+    pub header_timeout: Duration,
+    /// hyper's settings for what the lane hands over.
+    pub http: Arc<HttpServer>,
+}
+
+/// Serve an accepted connection until it ends.
+pub async fn serve(
+    stream: TcpStream,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    conn: Connection,
+    watcher: watch::Receiver<bool>,
+    peer: SocketAddr,
+) {
+    let conn = Arc::new(conn);
+    match conn.write_deadline.clone() {
+        None => {
+            let stream = Lingering::new(stream);
+            serve_tls_or_plain(stream, tls, conn, watcher, peer).await
+        }
+        Some(deadline) => {
+            let stream = Lingering::new(DeadlineIo::new(stream, deadline));
+            serve_tls_or_plain(stream, tls, conn, watcher, peer).await
+        }
+    }
+}
+
+async fn serve_tls_or_plain<S>(
+    stream: S,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    conn: Arc<Connection>,
+    watcher: watch::Receiver<bool>,
+    peer: SocketAddr,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Some(config) = tls else {
+        return serve_http(stream, conn, watcher, peer).await;
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls_stream)) if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
+            serve_hyper(tls_stream, conn, watcher, peer).await
+        }
+        Ok(Ok(tls_stream)) => serve_http(tls_stream, conn, watcher, peer).await,
+        Ok(Err(e)) => tracing::debug!(client = %peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
+    }
+}
+
+/// A client gets this long to complete its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTP/1.1 fast lane first; hyper for the rest of the connection if
+/// a request needs it.
+async fn serve_http<I>(
+    io: I,
+    conn: Arc<Connection>,
+    mut watcher: watch::Receiver<bool>,
+    peer: SocketAddr,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let handler = |req| {
+        // The response must be written within writeTimeout of now.
+        if let Some(deadline) = &conn.write_deadline {
+            deadline.arm();
+        }
+        request::respond(req, conn.client.clone(), Writer::Lane)
+    };
+    let lane =
+        crate::http1::server::serve(io, conn.header_timeout, peer.ip(), &mut watcher, handler);
+    if let Some(rest) = lane.await {
+        serve_hyper(rest, conn, watcher, peer).await;
+    }
+}
+
+async fn serve_hyper<I>(
+    io: I,
+    conn: Arc<Connection>,
+    mut watcher: watch::Receiver<bool>,
+    peer: SocketAddr,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let http = conn.http.clone();
+    let service = service_fn(move |req| service::handle(req, conn.clone()));
+    let serving = http.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(serving);
+    let result = tokio::select! {
+        result = serving.as_mut() => result,
+        () = stop_requested(&mut watcher) => {
+            serving.as_mut().graceful_shutdown();
+            serving.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(client = %peer, error = %e, "connection ended with an error");
+    }
+}

@@ -1,0 +1,123 @@
+//! Listeners: one accept loop per entrypoint, binding and stopping it. Each
+//! accepted connection gets its settings from the current snapshot and is
+//! served in a task of its own (`connection`).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::connection::{self, Connection};
+use super::write_deadline::WriteDeadline;
+use crate::request::forwarded::ClientInfo;
+use crate::request::ClientConn;
+use crate::shutdown::Drain;
+use crate::snapshot::{Shared, Slot};
+
+/// Bind an entrypoint address as Traefik writes it: `:80` (every interface,
+/// IPv6 and IPv4), `IP:port`, `[v6]:port` or `host:port`.
+pub async fn bind(address: &str) -> io::Result<TcpListener> {
+    if let Some(port) = address.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad port in {address:?}"),
+            )
+        })?;
+        // Linux makes [::] dual-stack; fall back to IPv4 where IPv6 is off.
+        return match TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
+            Ok(l) => Ok(l),
+            Err(_) => TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await,
+        };
+    }
+    TcpListener::bind(address).await
+}
+
+/// A running accept loop.
+pub struct Listener {
+    pub name: String,
+    pub local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Listener {
+    pub fn start(
+        name: String,
+        listener: TcpListener,
+        slot: Slot,
+        shared: Arc<Shared>,
+        drain: Arc<Drain>,
+    ) -> io::Result<Listener> {
+        let local_addr = listener.local_addr()?;
+        shared.set_bound_port(slot, local_addr.port());
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, slot, shared, drain, stopped));
+        Ok(Listener {
+            name,
+            local_addr,
+            stop,
+            task,
+        })
+    }
+
+    /// Stop accepting; the socket is closed when this returns. Connections
+    /// already accepted keep running (they belong to the graceful watcher).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    slot: Slot,
+    shared: Arc<Shared>,
+    drain: Arc<Drain>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            biased;
+            _ = stopped.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        // Settings are read once per connection from the current snapshot.
+        let snapshot = shared.snapshot();
+        let entry = snapshot.entry(slot);
+        let trusted = entry.is_some_and(|e| e.trust.trusts(peer.ip()));
+        let tls = entry.and_then(|e| e.tls.as_ref()).map(|t| t.config.clone());
+        let responding = snapshot.responding.clone();
+        drop(snapshot);
+        let Some(watcher) = drain.watcher() else {
+            return; // shutting down
+        };
+        let conn = Connection {
+            client: Arc::new(ClientConn {
+                shared: shared.clone(),
+                slot,
+                client: ClientInfo::new(peer.ip(), trusted, tls.is_some()).with_port(peer.port()),
+            }),
+            write_timeout: responding.write_timeout,
+            write_deadline: responding.write_timeout.map(WriteDeadline::new),
+            header_timeout: responding.header_timeout,
+            http: responding.http,
+        };
+        // The handshake runs in the connection's own task: a slow or hostile
+        // client never holds up the accept loop or other connections.
+        tokio::spawn(connection::serve(stream, tls, conn, watcher, peer));
+    }
+}

@@ -1,0 +1,15 @@
+//! Client connections, from the listening socket to the request pipeline.
+//!
+//! - `entrypoint`: binding an entrypoint's address and its accept loop.
+//! - `connection`: one connection: TLS handshake, the HTTP/1 lane, hyper.
+//! - `service`: what hyper calls for each request.
+//! - `linger`: lingering close; `write_deadline`: `writeTimeout` on HTTP/1
+//!   connections.
+
+pub mod connection;
+pub mod entrypoint;
+pub mod linger;
+pub mod service;
+pub mod write_deadline;
+
+pub use entrypoint::{bind, Listener};

@@ -1,0 +1,24 @@
+//! The per-request pipeline, one file per phase, in the order a request
+//! meets them (`pipeline` runs them):
+//!
+//! - `context`: what the phases share (the connection, the snapshot, the writer).
+//! - `early`: `/ping` and ACME HTTP-01 answers, before anything else.
+//! - `redirect`: an entrypoint that redirects every request.
+//! - routing itself is `crate::router`, compiled into the snapshot.
+//! - `limit`: `maxConn`.
+//! - plugins: `crate::wasm::Chain`, called by `pipeline`.
+//! - `forward`: the upstream exchange, with `forwarded` (`X-Forwarded-*`)
+//!   and `upgrade` (WebSocket splice).
+//! - error responses: `crate::error`.
+
+pub mod context;
+pub mod early;
+pub mod forward;
+pub mod forwarded;
+pub mod limit;
+pub mod pipeline;
+pub mod redirect;
+pub mod upgrade;
+
+pub use context::{ClientConn, Writer};
+pub use pipeline::respond;

@@ -1,0 +1,127 @@
+//! One request, from its parsed head to its response, as named phases:
+//!
+//! ```text
+//! early answers (/ping, ACME HTTP-01) → redirect? → route (router → frontend)
+//!   → limit (maxConn place) → plugins on the request (may answer)
+//!   → pick a server (balancer) → forward → plugins on the response (reverse order)
+//! ```
+//!
+//! Both the HTTP/1 lane and hyper hand requests to `respond`. Every failure
+//! becomes a response here, through `ProxyError::response`; a phase never
+//! panics and never returns an error to hyper (that would reset the
+//! connection instead of answering).
+
+use std::sync::Arc;
+
+use http::{Request, Response};
+
+use super::context::{ClientConn, RequestCtx, Writer};
+use super::forward::{self, Target};
+use super::{early, limit, redirect};
+use crate::body::{Guard, ProxyBody};
+use crate::error::{ProxyError, Side};
+use crate::wasm::{ChainOutcome, Peer};
+
+/// The response to one request, errors included.
+pub async fn respond(
+    req: Request<ProxyBody>,
+    conn: Arc<ClientConn>,
+    writer: Writer,
+) -> Response<ProxyBody> {
+    // Kept for the error log line; both clones are reference-count bumps.
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let snapshot = conn.shared.snapshot();
+    let mut ctx = RequestCtx::new(&conn, &snapshot, writer);
+    match run(req, &mut ctx).await {
+        Ok(resp) => resp,
+        Err(err) => {
+            let client = conn.client.ip;
+            match err.side() {
+                Side::Downstream => {
+                    tracing::debug!(%method, %uri, %client, error = %err, "request refused")
+                }
+                Side::Upstream | Side::Internal => {
+                    tracing::warn!(%method, %uri, %client, error = %err, "request failed")
+                }
+            }
+            err.response()
+        }
+    }
+}
+
+async fn run(
+    mut req: Request<ProxyBody>,
+    ctx: &mut RequestCtx<'_>,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let (snapshot, conn) = (ctx.snapshot, ctx.conn);
+    let entry = snapshot.entry(conn.slot).ok_or(ProxyError::NoRoute)?;
+
+    if let Some(resp) = early::answer(&req, entry, &conn.shared) {
+        return Ok(resp);
+    }
+    if let Some(rule) = &entry.redirect {
+        return Ok(redirect::respond(rule, &req, &conn.shared, conn.client.tls));
+    }
+
+    let m = entry
+        .router
+        .route(req.method(), req.uri(), req.headers())
+        .ok_or(ProxyError::NoRoute)?;
+    let frontend = &entry.frontends[m.frontend];
+    let backend = &frontend.backend;
+
+    let guard = limit::admit(backend, &req, &conn.client)?;
+
+    let mut hook = None;
+    if let Some(chain) = &frontend.chain {
+        let peer = Peer {
+            addr: conn.client.socket_addr(),
+            tls: conn.client.tls,
+        };
+        // Boxed: a rare path (see `http1` on boxing).
+        match Box::pin(chain.on_request(req, peer)).await {
+            ChainOutcome::Respond(resp) => return Ok(keep_guard(resp, guard)),
+            ChainOutcome::Continue(next, h) => {
+                req = next;
+                // A chain of auth plugins (no hooks) sees no response.
+                if !h.is_empty() {
+                    ctx.plugins_read_response = true;
+                    hook = Some(h);
+                }
+            }
+        }
+    }
+
+    let Some(server) = backend.balancer.pick() else {
+        if let Some(h) = hook {
+            h.on_error();
+        }
+        return Err(ProxyError::NoHealthyServer);
+    };
+    let target = Target {
+        frontend,
+        server,
+        rewrite: m.rewrite,
+    };
+    let result = forward::forward(req, &target, ctx).await;
+    let resp = match (result, hook) {
+        (Ok(resp), Some(h)) => Box::pin(h.on_response(resp)).await,
+        (Ok(resp), None) => resp,
+        (Err(e), Some(h)) => {
+            h.on_error();
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+    };
+    Ok(keep_guard(resp, guard))
+}
+
+/// The `maxConn` place stays taken until the response body is sent. Set in
+/// place: `Response::map` would move the whole response twice.
+fn keep_guard(mut resp: Response<ProxyBody>, guard: Option<Guard>) -> Response<ProxyBody> {
+    if guard.is_some() {
+        resp.body_mut().set_guard(guard);
+    }
+    resp
+}

@@ -1,0 +1,19 @@
+//! The running configuration: an immutable `Snapshot` compiled from a
+//! `config::Config` (`compile`), published in `Shared` beside the state that
+//! outlives snapshots.
+//!
+//! - `shared`: the current snapshot and what survives reloads.
+//! - `routes`: the snapshot itself (entrypoints, frontends, backends).
+//! - `responding`: how client connections are served.
+//! - `redirect`: an entrypoint's redirect, compiled.
+//! - `compile`: `Config → Snapshot`; `plugins`: frontends' plugin chains.
+
+pub mod compile;
+pub mod plugins;
+pub mod redirect;
+pub mod responding;
+pub mod routes;
+pub mod shared;
+
+pub use routes::{BackendRuntime, EntryRoutes, FrontendRuntime, Snapshot};
+pub use shared::{Shared, Slot};

@@ -1,0 +1,56 @@
+//! How client connections are served (`[respondingTimeouts]`): hyper's
+//! settings and the HTTP/1 lane's header timeout, compiled once per config.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
+
+use crate::config::model::RespondingTimeouts;
+
+pub type HttpServer = auto::Builder<TokioExecutor>;
+
+/// How client connections are served: hyper's settings (read and idle
+/// timeouts) and the write timeout. Read per accepted connection, so that a
+/// reload applies to new connections while open ones keep their settings.
+#[derive(Clone)]
+pub struct Responding {
+    pub http: Arc<HttpServer>,
+    pub write_timeout: Option<Duration>,
+    /// hyper's `header_read_timeout`, which the HTTP/1 fast lane applies too.
+    pub header_timeout: Duration,
+}
+
+impl Responding {
+    pub fn new(timeouts: &RespondingTimeouts) -> Responding {
+        Responding {
+            http: Arc::new(http_server(timeouts)),
+            write_timeout: timeouts.write,
+            header_timeout: header_timeout(timeouts),
+        }
+    }
+}
+
+/// How long a client may take to send a request head, idle keep-alive time
+/// included: without readTimeout, the keep-alive idle timeout bounds how
+/// long a client may sit on a connection without sending a request.
+pub fn header_timeout(timeouts: &RespondingTimeouts) -> Duration {
+    timeouts.read.unwrap_or(timeouts.idle)
+}
+
+/// hyper's connection settings for one config.
+pub fn http_server(timeouts: &RespondingTimeouts) -> HttpServer {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout(timeouts))
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(250)
+        .keep_alive_interval(Some(Duration::from_secs(60)));
+    builder
+}

@@ -1,0 +1,70 @@
+//! One compiled configuration: what each entrypoint, frontend and backend
+//! needs to answer a request. Immutable once built.
+
+use std::sync::Arc;
+
+use super::redirect::RedirectRule;
+use super::responding::Responding;
+use super::shared::Slot;
+use crate::config::model::RespondingTimeouts;
+use crate::router::Router;
+use crate::tls::acceptor::TlsServer;
+use crate::trust::Trust;
+use crate::upstream::balancer::Balancer;
+use crate::upstream::limit::Limiter;
+use crate::upstream::registry::Upstreams;
+use crate::wasm::Chain;
+
+pub struct Snapshot {
+    /// Indexed by `Slot`; None for slots of entrypoints this config lacks.
+    pub entrypoints: Vec<Option<Arc<EntryRoutes>>>,
+    pub upstreams: Arc<Upstreams>,
+    /// `[respondingTimeouts]`, for connections accepted under this config.
+    pub responding: Responding,
+}
+
+impl Snapshot {
+    pub fn empty() -> Snapshot {
+        let upstreams = Upstreams::new(&Default::default(), &Default::default())
+            .expect("default upstream TLS settings are valid");
+        Snapshot {
+            entrypoints: Vec::new(),
+            upstreams: Arc::new(upstreams),
+            responding: Responding::new(&RespondingTimeouts::default()),
+        }
+    }
+
+    #[inline]
+    pub fn entry(&self, slot: Slot) -> Option<&EntryRoutes> {
+        self.entrypoints.get(slot).and_then(|e| e.as_deref())
+    }
+}
+
+/// Everything one entrypoint needs to answer a request.
+pub struct EntryRoutes {
+    pub name: String,
+    pub router: Router,
+    /// Indexed by `RouteMatch::frontend`.
+    pub frontends: Vec<Arc<FrontendRuntime>>,
+    pub trust: Trust,
+    /// Answer `GET /ping` with `OK` here (Traefik's `[ping]`).
+    pub ping: bool,
+    /// TLS settings for new connections; None for plain HTTP.
+    pub tls: Option<TlsServer>,
+    /// Redirect every request (e.g. to HTTPS) instead of routing.
+    pub redirect: Option<RedirectRule>,
+}
+
+pub struct FrontendRuntime {
+    pub name: String,
+    pub backend: Arc<BackendRuntime>,
+    pub pass_host_header: bool,
+    /// WebAssembly middleware, run around the upstream call.
+    pub chain: Option<Chain>,
+}
+
+pub struct BackendRuntime {
+    pub name: String,
+    pub balancer: Balancer,
+    pub limiter: Option<Limiter>,
+}
