@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::load::positive_duration;
-use super::model::{AcmeConfig, AcmeKeyType, EntryPoint};
-use super::tree::Node;
+use crate::config::model::{AcmeConfig, AcmeKeyType, EntryPoint};
+use crate::config::tree::Node;
+
+use super::values::positive_duration;
 
 /// Let's Encrypt production, Traefik's default `caServer`.
 pub const DEFAULT_CA_SERVER: &str = "https://acme-v02.api.letsencrypt.org/directory";

@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use super::model::{CertificatePair, ClientCa, PemSource, Redirect, TlsConfig, TlsVersion};
-use super::tree::Node;
+use crate::config::model::{CertificatePair, ClientCa, PemSource, Redirect, TlsConfig, TlsVersion};
+use crate::config::tree::Node;
 
 /// `[entryPoints.X.tls]`. Certificate paths are relative to the config
 /// file's folder, so a config works whatever the working directory.

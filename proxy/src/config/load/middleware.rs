@@ -5,9 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::diagnostic::Location;
-use super::model::{BasicAuth, PluginConfig};
-use super::tree::Node;
+use crate::config::diagnostic::Location;
+use crate::config::model::{BasicAuth, PluginConfig};
+use crate::config::tree::Node;
+
+use super::context::unknown_name;
+use super::values::positive_duration;
 
 /// `[plugins.NAME] path, timeout, memory, [config]`.
 pub(super) fn read_plugins(root: &Node, config_path: &Path) -> BTreeMap<String, PluginConfig> {
@@ -39,9 +42,7 @@ fn read_plugin(node: &Node, base: &Path) -> Option<PluginConfig> {
         .get("config")
         .map(|n| n.to_json())
         .unwrap_or_else(|| serde_json::json!({}));
-    let timeout = node
-        .get("timeout")
-        .and_then(|n| super::load::positive_duration(&n));
+    let timeout = node.get("timeout").and_then(|n| positive_duration(&n));
     let memory = node.get("memory").and_then(|n| read_size(&n));
     Some(PluginConfig {
         name: node.name().to_owned(),
@@ -104,7 +105,7 @@ pub(super) fn read_middlewares(
     let list = node.str_list_located().unwrap_or_default();
     for (name, location) in &list {
         if !plugins.contains(name) {
-            let message = super::load::unknown_name("plugin", name, plugins);
+            let message = unknown_name("plugin", name, plugins);
             frontend.tree().error(location.clone(), message);
         }
     }

@@ -1,0 +1,146 @@
+//! The whole config: reads the main file and the files of its `[file]`
+//! provider, then every section, each after the sections it refers to
+//! (entry points, backends and plugins before the frontends naming them).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::diagnostic::{ConfigError, Diagnostic};
+use crate::config::model::Config;
+use crate::config::tree::Tree;
+
+use super::backends::read_all_backends;
+use super::context::Names;
+use super::entry_points::{check_redirect_targets, read_entry_points, read_ping};
+use super::file::{digest_files, dynamic_files, read_file_provider};
+use super::frontends::read_all_frontends;
+use super::globals::{
+    read_backend_tls, read_default_entry_points, read_forwarding_timeouts, read_globals,
+    read_grace_timeout, read_log, read_responding_timeouts,
+};
+use super::unsupported::{warn_unsupported, GLOBAL_IGNORED, GLOBAL_UNSUPPORTED};
+
+/// Read and validate the config file at `path`.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::one(Diagnostic::bare(format!(
+            "{}: cannot read: {e}",
+            path.display()
+        )))
+    })?;
+    load_str(path, &text)
+}
+
+/// Parse and validate `text` as if read from `path` (used in errors), with
+/// the files of its `[file]` provider (`filename` or `directory`), whose
+/// frontends and backends are merged into the main file's.
+pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let tree = Tree::parse(Arc::from(path), text)?;
+    let mut errors = Vec::new();
+    let mut dynamic = Vec::new();
+    let mut texts = Vec::new();
+    for file in dynamic_files(&tree, path, &mut errors) {
+        let parsed = std::fs::read_to_string(&file)
+            .map_err(|e| {
+                ConfigError::one(Diagnostic::bare(format!(
+                    "{}: cannot read: {e}",
+                    file.display()
+                )))
+            })
+            .and_then(|text| {
+                let t = Tree::parse(Arc::from(file.as_path()), &text);
+                texts.push(text);
+                t
+            });
+        match parsed {
+            Ok(t) => dynamic.push(t),
+            Err(e) => errors.extend(e.errors),
+        }
+    }
+    let mut config = read_config(&tree, &dynamic, path);
+    config.dynamic_files = dynamic.iter().map(|t| t.file().to_path_buf()).collect();
+    config.source_digest = digest_files(
+        std::iter::once((path, Some(text.as_bytes()))).chain(
+            config
+                .dynamic_files
+                .iter()
+                .zip(&texts)
+                .map(|(p, t)| (p.as_path(), Some(t.as_bytes()))),
+        ),
+    );
+    let mut warnings = Vec::new();
+    for t in std::iter::once(tree).chain(dynamic) {
+        let findings = t.finish();
+        errors.extend(findings.errors);
+        warnings.extend(findings.warnings);
+    }
+    if errors.is_empty() {
+        Ok(Config { warnings, ..config })
+    } else {
+        Err(ConfigError { errors })
+    }
+}
+
+fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
+    let root = tree.root();
+    for key in GLOBAL_IGNORED {
+        let _ = root.get(key);
+    }
+    warn_unsupported(&root, GLOBAL_UNSUPPORTED);
+    let globals = read_globals(&root);
+    let (mut entry_points, mut entry_point_names) = read_entry_points(&root, path);
+    let user_entry_points: Vec<String> = entry_point_names.iter().cloned().collect();
+    let ping = read_ping(&root, &mut entry_points, &mut entry_point_names);
+    let (backends, backend_names) = read_all_backends(&root, dynamic, &globals);
+    let plugins = super::middleware::read_plugins(&root, path);
+    let names = Names {
+        entry_points: entry_point_names,
+        backends: backend_names,
+        plugins: plugins.keys().cloned().collect(),
+    };
+    check_redirect_targets(tree, &entry_points, &names);
+    let mut default_entry_points = read_default_entry_points(&root, &names);
+    if default_entry_points.is_empty() && user_entry_points.len() != names.entry_points.len() {
+        // "All entry points" must not include the internal one made for
+        // [ping]: in 1.7 it serves Traefik's own handlers, not frontends.
+        default_entry_points = user_entry_points;
+    }
+    let acme = super::acme::read_acme(&root, path, &entry_points);
+    Config {
+        source: path.to_path_buf(),
+        default_entry_points,
+        entry_points,
+        frontends: read_all_frontends(&root, dynamic, &names),
+        backends,
+        log: read_log(&root),
+        responding_timeouts: read_responding_timeouts(&root),
+        forwarding_timeouts: read_forwarding_timeouts(&root),
+        grace_timeout: read_grace_timeout(&root),
+        backend_tls: read_backend_tls(&root, path),
+        ping,
+        plugins,
+        acme,
+        file: root.section("file").map(|n| read_file_provider(&n)),
+        dynamic_files: Vec::new(),
+        source_digest: 0,
+        warnings: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::load_file;
+
+    #[test]
+    fn load_file_reads_the_seed_from_disk() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config/testdata/seed_zumi.toml");
+        let err = load_file(&path).expect_err("placeholder address refused");
+        assert_eq!(err.errors.len(), 1);
+        let missing = load_file(Path::new("/nonexistent/tollgate.toml")).expect_err("no file");
+        assert!(missing
+            .to_string()
+            .starts_with("/nonexistent/tollgate.toml: cannot read: "));
+    }
+}

@@ -1,0 +1,311 @@
+//! `[entryPoints.NAME]`: address, `[forwardedHeaders]`, `[tls]` and
+//! `[redirect]` (read by `entry_point_tls`), and `[ping]`, which names an
+//! entry point. Traefik 1.7's defaults apply: `http` on `:80` when none is
+//! defined, and `traefik` on `:8080` for `[ping]` when that one is not.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::Path;
+
+use crate::config::diagnostic::Location;
+use crate::config::model::{EntryPoint, ForwardedHeaders};
+use crate::config::tree::{Node, Tree};
+
+use super::context::{unknown_name, Names};
+use super::unsupported::{warn_unsupported, ENTRY_POINT_UNSUPPORTED};
+use super::values::host_without_zone;
+
+pub(super) fn read_entry_points(
+    root: &Node,
+    path: &Path,
+) -> (BTreeMap<String, EntryPoint>, BTreeSet<String>) {
+    let children = root
+        .section("entryPoints")
+        .map(|n| n.children())
+        .unwrap_or_default();
+    if children.is_empty() {
+        return default_entry_points(root);
+    }
+    let names = children.iter().map(|n| n.name().to_owned()).collect();
+    let entry_points = children
+        .iter()
+        .filter_map(|n| read_entry_point(n, path))
+        .map(|e| (e.name.clone(), e))
+        .collect();
+    (entry_points, names)
+}
+
+/// Without any entry point, Traefik 1.7 listens on `:80` as `http`.
+fn default_entry_points(root: &Node) -> (BTreeMap<String, EntryPoint>, BTreeSet<String>) {
+    let name = "http".to_owned();
+    let entry_point = EntryPoint {
+        name: name.clone(),
+        address: ":80".to_owned(),
+        forwarded_headers: ForwardedHeaders::default(),
+        tls: None,
+        redirect: None,
+        location: Location::builtin("entryPoints.http.address"),
+    };
+    let mut location = root.missing_location("entryPoints");
+    location.line = 0;
+    root.tree().warn(
+        location,
+        "no entry points defined: listening on \":80\" as entry point \"http\", like Traefik 1.7",
+    );
+    let names = BTreeSet::from([name.clone()]);
+    (BTreeMap::from([(name, entry_point)]), names)
+}
+
+/// Traefik 1.7's internal entry point, used by `[ping]` (and the API) by default.
+const INTERNAL_ENTRY_POINT: &str = "traefik";
+
+/// `[ping] entryPoint`. Like 1.7, the default `traefik` entry point is
+/// created on `:8080` when the file does not define it.
+pub(super) fn read_ping(
+    root: &Node,
+    entry_points: &mut BTreeMap<String, EntryPoint>,
+    names: &mut BTreeSet<String>,
+) -> Option<String> {
+    let section = root.section("ping")?;
+    let named = section.get("entryPoint");
+    let name = match &named {
+        Some(node) => node.str()?.to_owned(),
+        None => INTERNAL_ENTRY_POINT.to_owned(),
+    };
+    if names.contains(&name) {
+        return Some(name);
+    }
+    if name != INTERNAL_ENTRY_POINT {
+        let node = named.as_ref().unwrap_or(&section);
+        node.error(unknown_name("entry point", &name, names));
+        return None;
+    }
+    section.warn(
+        "entry point \"traefik\" is not defined: listening on \":8080\" for it, like Traefik 1.7",
+    );
+    let entry_point = EntryPoint {
+        name: name.clone(),
+        address: ":8080".to_owned(),
+        forwarded_headers: ForwardedHeaders::default(),
+        tls: None,
+        redirect: None,
+        location: Location::builtin("entryPoints.traefik.address"),
+    };
+    entry_points.insert(name.clone(), entry_point);
+    names.insert(name.clone());
+    Some(name)
+}
+
+fn read_entry_point(node: &Node, config_path: &Path) -> Option<EntryPoint> {
+    if !node.expect_table() {
+        return None;
+    }
+    let tls = node
+        .get("tls")
+        .and_then(|n| super::entry_point_tls::read_tls(&n, config_path));
+    let redirect = node
+        .get("redirect")
+        .and_then(|n| super::entry_point_tls::read_redirect(&n));
+    let forwarded_headers = node
+        .section("forwardedHeaders")
+        .map(|n| read_forwarded_headers(&n))
+        .unwrap_or_default();
+    warn_unsupported(node, ENTRY_POINT_UNSUPPORTED);
+    let Some(address) = node.get("address") else {
+        node.tree().error(
+            node.missing_location("address"),
+            "missing: every entry point needs an address such as \":80\"",
+        );
+        return None;
+    };
+    let text = address.str()?;
+    if let Err(why) = check_address(text) {
+        address.error(why);
+        return None;
+    }
+    Some(EntryPoint {
+        name: node.name().to_owned(),
+        address: text.to_owned(),
+        forwarded_headers,
+        tls,
+        redirect,
+        location: address.location(),
+    })
+}
+
+/// A redirect must name an entry point that exists.
+pub(super) fn check_redirect_targets(
+    tree: &Tree,
+    entry_points: &BTreeMap<String, EntryPoint>,
+    names: &Names,
+) {
+    for ep in entry_points.values() {
+        let Some(redirect) = &ep.redirect else {
+            continue;
+        };
+        if let Some(target) = &redirect.entry_point {
+            if !names.entry_points.contains(target) {
+                let mut location = redirect.location.clone();
+                location.key = format!("{}.entryPoint", location.key);
+                tree.error(
+                    location,
+                    unknown_name("entry point", target, &names.entry_points),
+                );
+            }
+        }
+    }
+}
+
+fn read_forwarded_headers(node: &Node) -> ForwardedHeaders {
+    let insecure = node.get("insecure").and_then(|n| n.bool()).unwrap_or(false);
+    let mut trusted_ips = Vec::new();
+    let list = node.get("trustedIPs").and_then(|n| n.str_list_located());
+    for (text, location) in list.unwrap_or_default() {
+        match check_ip_or_cidr(&text) {
+            Ok(()) => trusted_ips.push(text),
+            Err(why) => node.tree().error(location, why),
+        }
+    }
+    ForwardedHeaders {
+        insecure,
+        trusted_ips,
+    }
+}
+
+/// `1.2.3.4`, `10.0.0.0/8`, `::1`, `fd00::/8`.
+fn check_ip_or_cidr(text: &str) -> Result<(), String> {
+    let (ip, prefix) = match text.split_once('/') {
+        Some((ip, prefix)) => (ip, Some(prefix)),
+        None => (text, None),
+    };
+    let Ok(ip) = ip.parse::<IpAddr>() else {
+        return Err(format!("\"{text}\" is not an IP address or a CIDR range"));
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    match prefix.map(|p| p.parse::<u8>()) {
+        None => Ok(()),
+        Some(Ok(bits)) if bits <= max => Ok(()),
+        Some(_) => Err(format!(
+            "\"{text}\": the prefix length must be a number from 0 to {max}"
+        )),
+    }
+}
+
+/// Checks an entry point address the way Go's `net.SplitHostPort` does
+/// (1.7 hands it to `net.Listen`): `host:port`, `:port`, `[v6]:port`.
+fn check_address(address: &str) -> Result<(), String> {
+    let (_, port) = split_host_port(address)?;
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err()
+    {
+        return Err(format!(
+            "invalid port \"{port}\" in address \"{address}\": expected a number from 0 to 65535"
+        ));
+    }
+    Ok(())
+}
+
+fn split_host_port(address: &str) -> Result<(&str, &str), String> {
+    if let Some(rest) = address.strip_prefix('[') {
+        let Some((host, after)) = rest.split_once(']') else {
+            return Err(format!("missing ']' in address \"{address}\""));
+        };
+        if host_without_zone(host).parse::<Ipv6Addr>().is_err() {
+            return Err(format!(
+                "\"{host}\" in address \"{address}\" is not an IPv6 address"
+            ));
+        }
+        return match after.strip_prefix(':') {
+            Some(port) => Ok((host, port)),
+            None if after.is_empty() => Err(format!("missing port in address \"{address}\"")),
+            None => Err(format!(
+                "unexpected \"{after}\" after ']' in address \"{address}\""
+            )),
+        };
+    }
+    let Some((host, port)) = address.rsplit_once(':') else {
+        return Err(format!(
+            "missing port in address \"{address}\" (write \"host:port\" or \":port\")"
+        ));
+    };
+    if host.contains(':') {
+        return Err(format!(
+            "too many colons in address \"{address}\" (write IPv6 addresses in brackets, e.g. \"[::1]:8080\")"
+        ));
+    }
+    if host.contains(['[', ']']) {
+        return Err(format!("unexpected bracket in address \"{address}\""));
+    }
+    Ok((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load::tests::{errors, loaded, warnings, MINIMAL};
+
+    #[test]
+    fn no_entry_points_means_http_on_port_80() {
+        let config = loaded(&MINIMAL.replace("[entryPoints.web]\naddress = \":8080\"\n", ""));
+        assert_eq!(config.entry_points["http"].address, ":80");
+        assert_eq!(
+            warnings(&config),
+            ["t.toml: entryPoints: no entry points defined: listening on \":80\" as entry point \"http\", \
+              like Traefik 1.7"]
+        );
+    }
+
+    #[test]
+    fn ping_uses_the_traefik_entry_point_by_default() {
+        let config = loaded(&format!("{MINIMAL}[ping]\n"));
+        assert_eq!(config.ping.as_deref(), Some("traefik"));
+        assert_eq!(config.entry_points["traefik"].address, ":8080");
+        assert_eq!(config.default_entry_points, ["web"]);
+        assert_eq!(
+            warnings(&config),
+            ["t.toml:10:1: ping: entry point \"traefik\" is not defined: listening on \":8080\" for it, \
+              like Traefik 1.7"]
+        );
+        let config = loaded(&format!("{MINIMAL}[ping]\nentryPoint = \"web\"\n"));
+        assert_eq!(config.ping.as_deref(), Some("web"));
+        assert!(config.warnings.is_empty());
+        let err = errors(&format!("{MINIMAL}[ping]\nentryPoint = \"wbe\"\n"));
+        assert_eq!(
+            err,
+            ["t.toml:11:14: ping.entryPoint: unknown entry point \"wbe\" (did you mean \"web\"?)"]
+        );
+    }
+
+    #[test]
+    fn addresses() {
+        for ok in [
+            ":80",
+            "0.0.0.0:443",
+            "localhost:8080",
+            "[::1]:8080",
+            "[fe80::1%eth0]:80",
+            ":0",
+        ] {
+            assert_eq!(check_address(ok), Ok(()), "{ok}");
+        }
+        let bad = [
+            ("IP_OF_MY_SERVER", "missing port in address \"IP_OF_MY_SERVER\" (write \"host:port\" or \":port\")"),
+            ("::1:80", "too many colons in address \"::1:80\" (write IPv6 addresses in brackets, e.g. \"[::1]:8080\")"),
+            ("[::1]", "missing port in address \"[::1]\""),
+            ("[::1:80", "missing ']' in address \"[::1:80\""),
+            (":http", "invalid port \"http\" in address \":http\": expected a number from 0 to 65535"),
+            (":65536", "invalid port \"65536\" in address \":65536\": expected a number from 0 to 65535"),
+            ("host:", "invalid port \"\" in address \"host:\": expected a number from 0 to 65535"),
+        ];
+        for (address, want) in bad {
+            assert_eq!(check_address(address), Err(want.to_owned()), "{address}");
+        }
+    }
+
+    #[test]
+    fn trusted_ips() {
+        assert_eq!(check_ip_or_cidr("10.0.0.0/8"), Ok(()));
+        assert_eq!(check_ip_or_cidr("::1"), Ok(()));
+        assert!(check_ip_or_cidr("10.0.0.0/33").is_err());
+        assert!(check_ip_or_cidr("example.com").is_err());
+    }
+}
