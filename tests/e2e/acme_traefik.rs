@@ -1,7 +1,8 @@
 //! `[acme] storage` pointing at a Traefik 1.7 `acme.json`: its certificates
 //! are served and reused (no CA contacted while they are current), the file
 //! is rewritten in tollgate's format at the first order, and a broken file
-//! is reported by name and left alone.
+//! is reported by name and left alone. The first-order test orders from
+//! pebble (harness/acme.rs) and fails when it is not installed.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,7 +10,6 @@ use std::path::Path;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
-use crate::acme::{acme_config, free_port, have_pebble, public_key_of, Pebble, TestTls};
 use crate::harness::*;
 
 #[derive(Clone, Copy)]
@@ -229,9 +229,6 @@ async fn broken_traefik_acme_json_is_reported_and_kept() {
 /// certificate kept, byte for byte, and still served.
 #[tokio::test(flavor = "multi_thread")]
 async fn first_order_rewrites_traefik_acme_json_in_tollgate_format() {
-    if !have_pebble() {
-        return;
-    }
     let shared = TempDir::new("acme-traefik-convert");
     let (http_port, https_port) = (free_port(), free_port());
     let pebble = Pebble::start(&shared, http_port, https_port).await;

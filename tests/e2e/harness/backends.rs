@@ -109,6 +109,12 @@ pub fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// A port on 127.0.0.1 for a listener that must be on a known port (bound,
+/// then released): ACME validation dials fixed ports.
+pub fn free_port() -> u16 {
+    closed_port()
+}
+
 /// What the echo backend saw, as JSON: `{"server", "method", "uri",
 /// "version", "headers": [[name, value]...], "body_len"}`.
 pub async fn echo_response(id: &str, req: Req) -> Resp {

@@ -1,12 +1,14 @@
 //! Shared helpers for the end-to-end tests: the tollgate process, real
-//! backends and clients.
+//! backends and clients, and the ACME fixtures (a pebble CA).
 #![allow(dead_code)]
 
+pub mod acme;
 pub mod backends;
 pub mod client;
 pub mod config;
 pub mod process;
 
+pub use acme::*;
 pub use backends::*;
 pub use client::*;
 pub use config::*;

@@ -351,7 +351,7 @@ impl Tollgate {
             .arg(format!("-{sig}"))
             .arg(self.child.id().to_string())
             .status()
-            .expect("run kill");
+            .expect("run kill (procps: apt-get install procps)");
         assert!(st.success(), "kill -{sig} failed: {st}");
     }
 
