@@ -22,7 +22,8 @@ use super::body::{self, CollectError};
 use super::exchange::{
     status_from, version_text, BodySlot, Exchange, Phase, FEATURE_TRAILERS, SUPPORTED_FEATURES,
 };
-use super::instance::{misuse, HostError, HostState};
+use super::failure::{misuse, HostError};
+use super::state::{HostState, LastName};
 
 type Result<T> = wasmtime::Result<T>;
 type C<'a> = Caller<'a, HostState>;
@@ -304,16 +305,8 @@ fn slice(mem: &[u8], ptr: u32, len: u32) -> Result<&[u8]> {
         .ok_or_else(|| misuse(format!("[{ptr}, +{len}) is outside the guest's memory")))
 }
 
-/// The last header name a guest passed, parsed. Guests ask for the same
-/// names on every request (basic-auth: `authorization`), and parsing one
-/// (lower-casing it, matching it against the standard names) costs about
-/// ten times more than comparing its bytes.
-#[derive(Default)]
-pub(crate) struct LastName {
-    bytes: Vec<u8>,
-    name: Option<HeaderName>,
-}
-
+/// A header name from guest memory, reusing the last one parsed when the
+/// guest passes the same bytes again (see `LastName`).
 fn name_at(mem: &[u8], last: &mut LastName, ptr: u32, len: u32) -> Result<HeaderName> {
     if len == 0 {
         return Err(misuse("empty header name"));

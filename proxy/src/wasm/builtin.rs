@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::PluginError;
+use super::error::PluginError;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
 

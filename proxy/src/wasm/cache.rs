@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use wasmtime::{Engine, ExternType, InstancePre, Linker, Module, ValType};
 
-use super::instance::HostState;
+use super::state::HostState;
 
 /// What identifies the bytes of a module.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

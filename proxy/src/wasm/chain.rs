@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use http::{Request, Response};
 
-use super::exchange::Exchange;
-use super::{Peer, Plugin, ResponseHook, Step};
 use crate::body::ProxyBody;
+
+use super::exchange::{Exchange, Peer};
+use super::hook::{ResponseHook, Step};
+use super::plugin::Plugin;
 
 #[derive(Clone, Default)]
 pub struct Chain {

@@ -1,7 +1,8 @@
 //! One request's state while a guest handles it: what the `http_handler`
 //! imports read and write. Built from the `Request` before `handle_request`,
 //! turned back into a `Request` (or the guest's own `Response`) after it, and
-//! rebuilt around the upstream's `Response` for `handle_response`.
+//! rebuilt around the upstream's `Response` for `handle_response`. The
+//! client connection it came on is a [`Peer`].
 //!
 //! Bodies stay what they were (streams) unless the guest reads or writes them:
 //! a read buffers the whole body first (bounded by the plugin's body limit),
@@ -28,6 +29,20 @@ pub(crate) const FEATURE_SKIP_RESPONSE: u32 = 1 << 31;
 /// Everything tollgate implements.
 pub(crate) const SUPPORTED_FEATURES: u32 =
     FEATURE_BUFFER_REQUEST | FEATURE_BUFFER_RESPONSE | FEATURE_TRAILERS | FEATURE_SKIP_RESPONSE;
+
+/// The client connection a request came on, as plugins see it
+/// (`get_source_addr`, and the scheme of `get_uri`).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
+impl From<SocketAddr> for Peer {
+    fn from(addr: SocketAddr) -> Self {
+        Peer { addr, tls: false }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -181,7 +196,7 @@ impl Exchange {
 
     /// A request from `peer` (its scheme counts as TLS too: HTTP/2 over TLS
     /// carries it in the URI).
-    pub(crate) fn of(req: Request<ProxyBody>, peer: super::Peer) -> Box<Self> {
+    pub(crate) fn of(req: Request<ProxyBody>, peer: Peer) -> Box<Self> {
         let tls = peer.tls || req.uri().scheme() == Some(&http::uri::Scheme::HTTPS);
         Exchange::new(req, peer.addr, tls, 0)
     }

@@ -3,97 +3,17 @@
 //! the plugin's deadline and memory limit; anything going wrong is a
 //! [`Failure`], after which the instance is dropped, never reused.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::StatusCode;
-use wasmtime::{Engine, Memory, ResourceLimiter, Store, Trap, TypedFunc, UpdateDeadline};
-use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::I32Exit;
+use wasmtime::{Engine, Store, TypedFunc, UpdateDeadline};
 
-use super::abi::LastName;
 use super::cache::CompiledModule;
-use super::engine::{Ticker, TICK};
 use super::exchange::Exchange;
-use super::wasi::{self, Preopen};
-
-/// What every instance of one plugin shares.
-pub(crate) struct Shared {
-    pub name: Arc<str>,
-    pub config: Arc<[u8]>,
-    pub timeout: Duration,
-    pub start_timeout: Duration,
-    pub memory: usize,
-    pub max_body: usize,
-    pub preopens: Vec<Preopen>,
-    pub ticker: Arc<Ticker>,
-}
-
-/// The `Store` data: WASI, limits, and the request being handled.
-pub(crate) struct HostState {
-    pub wasi: WasiP1Ctx,
-    pub shared: Arc<Shared>,
-    pub limits: Limits,
-    pub memory: Option<Memory>,
-    /// Some while `handle_request`/`handle_response` runs.
-    /// Boxed: it is moved in and out on every call.
-    pub exchange: Option<Box<Exchange>>,
-    /// Features the guest enabled outside a request (at start).
-    pub global_features: u32,
-    /// Epoch ticks the current call may still run for. Counted only while
-    /// guest code runs: time spent yielded to other tasks (a busy server)
-    /// or waiting in a host call (a slow upload) does not use it up, so a
-    /// loaded proxy does not kill guests that are merely slow to be scheduled.
-    pub ticks_left: u32,
-    /// The last messages the guest logged while starting, for the error.
-    pub start_log: Vec<String>,
-    /// The header name the guest last passed, parsed (`abi::LastName`).
-    pub last_name: LastName,
-    pub starting: bool,
-}
-
-impl HostState {
-    pub(crate) fn remember_start_log(&mut self, message: &str) {
-        if self.starting {
-            if self.start_log.len() == 4 {
-                self.start_log.remove(0);
-            }
-            self.start_log.push(message.chars().take(500).collect());
-        }
-    }
-}
-
-/// The memory limit, remembering whether it was hit so a resulting trap
-/// (a Rust guest aborts when allocation fails) is reported as what it is.
-pub(crate) struct Limits {
-    memory: usize,
-    pub hit: bool,
-}
-
-impl ResourceLimiter for Limits {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.memory {
-            self.hit = true;
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
-    }
-}
+use super::failure::{DeadlineExceeded, Failure};
+use super::state::{HostState, LastName, Limits, Shared};
+use super::ticker::{Ticker, TICK};
+use super::wasi;
 
 /// A call's time in epoch ticks (at least one).
 fn ticks_for(timeout: Duration) -> u32 {
@@ -101,135 +21,7 @@ fn ticks_for(timeout: Duration) -> u32 {
     u32::try_from(ticks).unwrap_or(u32::MAX).max(1)
 }
 
-/// Raised by the epoch callback once the call's deadline has passed.
-#[derive(Debug)]
-pub(crate) struct DeadlineExceeded;
-
-impl fmt::Display for DeadlineExceeded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("deadline exceeded")
-    }
-}
-
-impl std::error::Error for DeadlineExceeded {}
-
-/// Raised by the `http_handler` imports.
-#[derive(Debug)]
-pub(crate) enum HostError {
-    /// The guest broke an ABI rule (the spec's "trap on misuse").
-    Misuse(String),
-    RequestBodyTooLarge(usize),
-    RequestBody(String),
-}
-
-impl fmt::Display for HostError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HostError::Misuse(m) => write!(f, "ABI misuse: {m}"),
-            HostError::RequestBodyTooLarge(limit) => {
-                write!(
-                    f,
-                    "request body larger than the plugin's buffer limit ({limit} bytes)"
-                )
-            }
-            HostError::RequestBody(e) => write!(f, "reading the request body: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for HostError {}
-
-pub(crate) fn misuse(message: impl Into<String>) -> wasmtime::Error {
-    wasmtime::Error::new(HostError::Misuse(message.into()))
-}
-
-/// Why a guest call (or starting an instance) failed.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    Deadline(Duration),
-    OutOfMemory(usize),
-    Trap(String),
-    Exit(i32),
-    Misuse(String),
-    RequestBodyTooLarge(usize),
-    RequestBody(String),
-    ResponseBodyTooLarge(usize),
-    ResponseBody(String),
-    /// No instance slot free (too many instances alive at once).
-    Capacity(String),
-    Start(String),
-}
-
-impl Failure {
-    /// The status the client gets.
-    pub(crate) fn status(&self) -> StatusCode {
-        match self {
-            Failure::RequestBodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Failure::RequestBody(_) => StatusCode::BAD_REQUEST,
-            Failure::ResponseBodyTooLarge(_) | Failure::ResponseBody(_) => StatusCode::BAD_GATEWAY,
-            Failure::Capacity(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn classify(error: wasmtime::Error, state: &HostState, timeout: Duration) -> Failure {
-        for cause in error.chain() {
-            if cause.is::<DeadlineExceeded>() {
-                return Failure::Deadline(timeout);
-            }
-            if let Some(host) = cause.downcast_ref::<HostError>() {
-                return match host {
-                    HostError::Misuse(m) => Failure::Misuse(m.clone()),
-                    HostError::RequestBodyTooLarge(l) => Failure::RequestBodyTooLarge(*l),
-                    HostError::RequestBody(e) => Failure::RequestBody(e.clone()),
-                };
-            }
-            if let Some(exit) = cause.downcast_ref::<I32Exit>() {
-                return Failure::Exit(exit.0);
-            }
-        }
-        if state.limits.hit {
-            return Failure::OutOfMemory(state.limits.memory);
-        }
-        if let Some(trap) = error.downcast_ref::<Trap>() {
-            let backtrace = error
-                .chain()
-                .skip(1)
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Failure::Trap(if backtrace.is_empty() {
-                trap.to_string()
-            } else {
-                format!("{trap} ({backtrace})")
-            });
-        }
-        Failure::Trap(format!("{error:#}"))
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Deadline(t) => write!(f, "deadline of {t:?} exceeded"),
-            Failure::OutOfMemory(l) => write!(f, "out of memory (limit {} MiB)", l >> 20),
-            Failure::Trap(t) => write!(f, "trap: {t}"),
-            Failure::Exit(code) => write!(f, "guest exited with status {code}"),
-            Failure::Misuse(m) => write!(f, "ABI misuse: {m}"),
-            Failure::RequestBodyTooLarge(l) => {
-                write!(f, "request body over the buffer limit of {l} bytes")
-            }
-            Failure::RequestBody(e) => write!(f, "reading the request body: {e}"),
-            Failure::ResponseBodyTooLarge(l) => {
-                write!(f, "response body over the buffer limit of {l} bytes")
-            }
-            Failure::ResponseBody(e) => write!(f, "reading the response body: {e}"),
-            Failure::Capacity(e) => write!(f, "no instance available: {e}"),
-            Failure::Start(e) => write!(f, "{e}"),
-        }
-    }
-}
-
+/// A started instance of a plugin's module.
 pub(crate) struct Guest {
     store: Store<HostState>,
     /// The store's `shared.ticker`, here so that a call can hold it while

@@ -523,7 +523,7 @@ async fn short_calls_do_not_keep_the_epoch_thread_ticking() {
     let ticks = ticker.ticks() - before;
     let elapsed = t.elapsed();
     // Ticking every 2 ms would be about 250; looking every 10 ms, about 50.
-    let most = elapsed.as_millis() as u64 / (2 * super::engine::TICK.as_millis() as u64);
+    let most = elapsed.as_millis() as u64 / (2 * super::ticker::TICK.as_millis() as u64);
     assert!(
         ticks <= most,
         "{ticks} ticks in {elapsed:?} over {calls} calls"
@@ -1080,10 +1080,7 @@ fn futures_are_send(plugin: Arc<Plugin>, hook: ResponseHook, chain: Chain) {
 /// A request's futures are copied whole when moved or boxed (the server
 /// boxes the chain's): keep what a plugin adds to every request small. The
 /// rare paths (starting an instance, a guest that wants the response) are
-/// boxed. In a debug build, `Plugin::on_request`'s future was 1.1 KB and the
-/// chain's 1.9 KB while they held the request twice; about 430 and 1,180
-/// bytes after that; 304 and 592 since the chain hands one boxed exchange
-/// from plugin to plugin.
+/// boxed.
 #[tokio::test]
 async fn request_futures_stay_small() {
     fn size_of_val<T>(_: &T) -> usize {

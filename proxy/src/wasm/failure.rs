@@ -1,0 +1,146 @@
+//! What can go wrong in a guest call: the errors the host raises inside a
+//! call ([`DeadlineExceeded`], [`HostError`]), and [`Failure`], what a call
+//! (or starting an instance) ended with, with the status the client gets.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+use wasmtime::Trap;
+use wasmtime_wasi::I32Exit;
+
+use super::state::HostState;
+
+/// Raised by the epoch callback once the call's deadline has passed.
+#[derive(Debug)]
+pub(crate) struct DeadlineExceeded;
+
+impl fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline exceeded")
+    }
+}
+
+impl std::error::Error for DeadlineExceeded {}
+
+/// Raised by the `http_handler` imports.
+#[derive(Debug)]
+pub(crate) enum HostError {
+    /// The guest broke an ABI rule (the spec's "trap on misuse").
+    Misuse(String),
+    RequestBodyTooLarge(usize),
+    RequestBody(String),
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostError::Misuse(m) => write!(f, "ABI misuse: {m}"),
+            HostError::RequestBodyTooLarge(limit) => {
+                write!(
+                    f,
+                    "request body larger than the plugin's buffer limit ({limit} bytes)"
+                )
+            }
+            HostError::RequestBody(e) => write!(f, "reading the request body: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+pub(crate) fn misuse(message: impl Into<String>) -> wasmtime::Error {
+    wasmtime::Error::new(HostError::Misuse(message.into()))
+}
+
+/// Why a guest call (or starting an instance) failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Deadline(Duration),
+    OutOfMemory(usize),
+    Trap(String),
+    Exit(i32),
+    Misuse(String),
+    RequestBodyTooLarge(usize),
+    RequestBody(String),
+    ResponseBodyTooLarge(usize),
+    ResponseBody(String),
+    /// No instance slot free (too many instances alive at once).
+    Capacity(String),
+    Start(String),
+}
+
+impl Failure {
+    /// The status the client gets.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Failure::RequestBodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Failure::RequestBody(_) => StatusCode::BAD_REQUEST,
+            Failure::ResponseBodyTooLarge(_) | Failure::ResponseBody(_) => StatusCode::BAD_GATEWAY,
+            Failure::Capacity(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What a failed call's error means, given the state it left.
+    pub(crate) fn classify(
+        error: wasmtime::Error,
+        state: &HostState,
+        timeout: Duration,
+    ) -> Failure {
+        for cause in error.chain() {
+            if cause.is::<DeadlineExceeded>() {
+                return Failure::Deadline(timeout);
+            }
+            if let Some(host) = cause.downcast_ref::<HostError>() {
+                return match host {
+                    HostError::Misuse(m) => Failure::Misuse(m.clone()),
+                    HostError::RequestBodyTooLarge(l) => Failure::RequestBodyTooLarge(*l),
+                    HostError::RequestBody(e) => Failure::RequestBody(e.clone()),
+                };
+            }
+            if let Some(exit) = cause.downcast_ref::<I32Exit>() {
+                return Failure::Exit(exit.0);
+            }
+        }
+        if state.limits.hit {
+            return Failure::OutOfMemory(state.limits.memory);
+        }
+        if let Some(trap) = error.downcast_ref::<Trap>() {
+            let backtrace = error
+                .chain()
+                .skip(1)
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Failure::Trap(if backtrace.is_empty() {
+                trap.to_string()
+            } else {
+                format!("{trap} ({backtrace})")
+            });
+        }
+        Failure::Trap(format!("{error:#}"))
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Deadline(t) => write!(f, "deadline of {t:?} exceeded"),
+            Failure::OutOfMemory(l) => write!(f, "out of memory (limit {} MiB)", l >> 20),
+            Failure::Trap(t) => write!(f, "trap: {t}"),
+            Failure::Exit(code) => write!(f, "guest exited with status {code}"),
+            Failure::Misuse(m) => write!(f, "ABI misuse: {m}"),
+            Failure::RequestBodyTooLarge(l) => {
+                write!(f, "request body over the buffer limit of {l} bytes")
+            }
+            Failure::RequestBody(e) => write!(f, "reading the request body: {e}"),
+            Failure::ResponseBodyTooLarge(l) => {
+                write!(f, "response body over the buffer limit of {l} bytes")
+            }
+            Failure::ResponseBody(e) => write!(f, "reading the response body: {e}"),
+            Failure::Capacity(e) => write!(f, "no instance available: {e}"),
+            Failure::Start(e) => write!(f, "{e}"),
+        }
+    }
+}
