@@ -3,9 +3,9 @@
 //!
 //! `match limit { Some(d) => timeout(d, fut).await, None => fut.await }`
 //! stores `fut` twice in the enclosing async fn (once inside `Timeout`, once
-//! bare), and futures on the request path are copied whole as hyper moves
-//! them: kilobytes per request. This wrapper holds the future once and only
-//! registers a timer when there is a limit (Traefik's default has none).
+//! bare; see `http1` on boxing for why sizes matter). This wrapper holds the
+//! future once and only registers a timer when there is a limit (Traefik's
+//! default has none).
 
 use std::future::Future;
 use std::pin::Pin;

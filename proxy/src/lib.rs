@@ -31,6 +31,10 @@
 //! `acme::AcmeState`; within layer 6, `body` holds the codec's `RawBody`,
 //! and `http1::request`/`server` and `error` hold `ProxyBody`.
 
+// Futures on the request path are moved whole (see `http1` on boxing); the
+// threshold is in clippy.toml. Tests, with their buffers, are not held to it.
+#![warn(clippy::large_futures)]
+
 // Layer 7: foundations.
 pub mod config;
 pub mod deadline;

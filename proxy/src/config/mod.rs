@@ -6,7 +6,7 @@
 //!   applying Traefik 1.7 defaults and validating values; every error names
 //!   file, line, column and key.
 //! - `diagnostic`: those errors and warnings, with their place in a file.
-//! - `model`: plain data; `runtime::compile` turns it into a running snapshot.
+//! - `model`: plain data; `snapshot::compile` turns it into a running snapshot.
 
 pub mod diagnostic;
 pub mod load;

@@ -1,7 +1,7 @@
 //! The plain data model of a tollgate configuration: what the TOML says,
 //! with defaults applied and values parsed, but nothing compiled.
 //!
-//! `config::load` is the only producer of these types; `runtime::compile`
+//! `config::load` is the only producer of these types; `snapshot::compile`
 //! is the only consumer. No logic lives here beyond small accessors.
 
 use std::collections::BTreeMap;

@@ -19,28 +19,15 @@ use tokio::sync::watch;
 
 use super::linger::Lingering;
 use super::service;
-use super::write_deadline::{DeadlineIo, WriteDeadline};
-use crate::request::{self, ClientConn, Writer};
+use super::settings::Connection;
+use super::write_deadline::DeadlineIo;
+use crate::request::{self, Writer};
 use crate::shutdown::stop_requested;
-use crate::snapshot::responding::HttpServer;
-
-/// A client connection's settings, fixed when it was accepted: a reload
-/// applies to new connections while open ones keep theirs.
-pub struct Connection {
-    /// What its requests share.
-    pub client: Arc<ClientConn>,
-    /// `respondingTimeouts.writeTimeout`.
-    pub write_timeout: Option<Duration>,
-    /// HTTP/1's per-connection write deadline (set with `write_timeout`).
-    pub write_deadline: Option<Arc<WriteDeadline>>,
-    /// How long an HTTP/1 client may take to send a request head, idle
-    /// keep-alive time included (`readTimeout`, else `idleTimeout`).
-    pub header_timeout: Duration,
-    /// hyper's settings for what the lane hands over.
-    pub http: Arc<HttpServer>,
-}
 
 /// Serve an accepted connection until it ends.
+// A connection's future (TLS state, the lane's loop) is large, but it is
+// spawned once per connection and never moved per request.
+#[allow(clippy::large_futures)]
 pub async fn serve(
     stream: TcpStream,
     tls: Option<Arc<rustls::ServerConfig>>,

@@ -11,7 +11,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::connection::{self, Connection};
+use super::connection;
+use super::settings::Connection;
 use super::write_deadline::WriteDeadline;
 use crate::request::forwarded::ClientInfo;
 use crate::request::ClientConn;

@@ -2,7 +2,8 @@
 //!
 //! - `entrypoint`: binding an entrypoint's address and its accept loop.
 //! - `connection`: one connection: TLS handshake, the HTTP/1 lane, hyper.
-//! - `service`: what hyper calls for each request.
+//! - `settings`: a connection's settings; `service`: what hyper calls for
+//!   each request.
 //! - `linger`: lingering close; `write_deadline`: `writeTimeout` on HTTP/1
 //!   connections.
 
@@ -10,6 +11,7 @@ pub mod connection;
 pub mod entrypoint;
 pub mod linger;
 pub mod service;
+pub mod settings;
 pub mod write_deadline;
 
 pub use entrypoint::{bind, Listener};

@@ -10,7 +10,7 @@ use futures_util::future::{Either, FutureExt};
 use http::{Request, Response, Version};
 use hyper::body::Incoming;
 
-use super::connection::Connection;
+use super::settings::Connection;
 use crate::body::ProxyBody;
 use crate::deadline::WriteTimedOut;
 use crate::request::{self, ClientConn, Writer};

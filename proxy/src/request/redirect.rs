@@ -8,6 +8,7 @@
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 
 use crate::body::ProxyBody;
+use crate::error::ProxyError;
 use crate::snapshot::redirect::{RedirectRule, Target};
 use crate::snapshot::shared::Shared;
 
@@ -52,14 +53,13 @@ pub fn respond<B>(
         (true, true) => StatusCode::MOVED_PERMANENTLY,
         (true, false) => StatusCode::PERMANENT_REDIRECT,
     };
+    let Ok(location) = HeaderValue::try_from(location) else {
+        let why = "the redirect's Location is not a valid header value";
+        return ProxyError::BadRequest(why.into()).response();
+    };
     let mut resp = Response::new(ProxyBody::empty());
     *resp.status_mut() = status;
-    match HeaderValue::try_from(location) {
-        Ok(v) => {
-            resp.headers_mut().insert(header::LOCATION, v);
-        }
-        Err(_) => *resp.status_mut() = StatusCode::BAD_REQUEST,
-    }
+    resp.headers_mut().insert(header::LOCATION, location);
     resp
 }
 

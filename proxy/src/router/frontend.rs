@@ -8,7 +8,7 @@ use super::matcher::{Condition, Request};
 use super::modifier::{Modifiers, StripKind};
 use super::rule::{self, Item, Matcher, BRACES, REGEX_BRACKETS};
 use super::template::{self, canonical_host, HostKey, Mode, Pattern};
-use super::{FrontendRules, RuleError};
+use super::types::{FrontendRules, RuleError};
 
 #[derive(Debug)]
 pub(super) struct Frontend {

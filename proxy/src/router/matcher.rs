@@ -7,7 +7,6 @@ use http::{HeaderMap, Method, Uri};
 use regex::Regex;
 
 use super::path::hex_value;
-use super::request_host;
 use super::template::Pattern;
 
 /// The parts of a request that rules look at, prepared once per request.
@@ -142,6 +141,26 @@ fn decode_query_component(s: &str) -> Cow<'_, str> {
         i += 1;
     }
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The host a request is for, without port: the URI's authority (HTTP/2
+/// `:authority`, or an absolute-form request target, which RFC 9112 says wins
+/// over `Host`), else the `Host` header. IPv6 literals keep their brackets.
+pub fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
+    if let Some(host) = uri.host() {
+        return Some(host);
+    }
+    let value = headers.get(http::header::HOST)?.to_str().ok()?.trim();
+    let host = if value.starts_with('[') {
+        // `[::1]:8080` -> `[::1]`
+        value.find(']').map_or(value, |end| &value[..=end])
+    } else {
+        match value.split_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+            _ => value,
+        }
+    };
+    (!host.is_empty()).then_some(host)
 }
 
 #[cfg(test)]

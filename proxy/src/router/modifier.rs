@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use regex::Regex;
 
 use super::template::Pattern;
-use super::Rewrite;
+use super::types::Rewrite;
 
 /// The strip modifiers, in the order Traefik 1.7 applies them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -2,7 +2,8 @@
 //! `config::Config` (`compile`), published in `Shared` beside the state that
 //! outlives snapshots.
 //!
-//! - `shared`: the current snapshot and what survives reloads.
+//! - `shared`: the current snapshot and what survives reloads; `slot`:
+//!   entrypoints' stable indexes.
 //! - `routes`: the snapshot itself (entrypoints, frontends, backends).
 //! - `responding`: how client connections are served.
 //! - `redirect`: an entrypoint's redirect, compiled.
@@ -14,6 +15,8 @@ pub mod redirect;
 pub mod responding;
 pub mod routes;
 pub mod shared;
+pub mod slot;
 
 pub use routes::{BackendRuntime, EntryRoutes, FrontendRuntime, Snapshot};
-pub use shared::{Shared, Slot};
+pub use shared::Shared;
+pub use slot::Slot;

@@ -3,7 +3,7 @@
 
 use regex::Regex;
 
-use super::shared::Slot;
+use super::slot::Slot;
 
 #[derive(Debug)]
 pub struct RedirectRule {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::redirect::RedirectRule;
 use super::responding::Responding;
-use super::shared::Slot;
+use super::slot::Slot;
 use crate::config::model::RespondingTimeouts;
 use crate::router::Router;
 use crate::tls::acceptor::TlsServer;

@@ -14,12 +14,9 @@ use arc_swap::ArcSwap;
 use http::HeaderValue;
 
 use super::routes::Snapshot;
+use super::slot::Slot;
 use crate::upstream::health_state::HealthTable;
 use crate::wasm::PluginHost;
-
-/// Stable index of an entrypoint name, valid across reloads: listeners keep
-/// their slot and find their routes with one index, not a string lookup.
-pub type Slot = usize;
 
 /// Process-wide state: the current snapshot and what survives reloads.
 pub struct Shared {

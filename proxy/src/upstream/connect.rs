@@ -54,7 +54,7 @@ impl Target {
     }
 }
 
-/// Connect (and TLS handshake) for an exchange driven by `raw.rs`.
+/// Connect (and TLS handshake) for an exchange driven by `http1::client`.
 pub async fn raw(target: &Target) -> Result<Io, UpstreamError> {
     let tcp = dial(target).await?;
     match &target.tls {

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use http::StatusCode;
+use crate::error::ProxyError;
 use wasmtime::Trap;
 use wasmtime_wasi::I32Exit;
 
@@ -71,14 +71,20 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    /// The status the client gets.
-    pub(crate) fn status(&self) -> StatusCode {
+    /// The failure as the proxy's error (`crate::error` maps it to the
+    /// client's status: 413/400 for a request body the plugin could not
+    /// buffer, 502 for a response body, 503 when no instance can start,
+    /// 500 for a guest that failed).
+    pub(crate) fn to_error(&self) -> ProxyError {
+        let why = self.to_string();
         match self {
-            Failure::RequestBodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Failure::RequestBody(_) => StatusCode::BAD_REQUEST,
-            Failure::ResponseBodyTooLarge(_) | Failure::ResponseBody(_) => StatusCode::BAD_GATEWAY,
-            Failure::Capacity(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            Failure::RequestBodyTooLarge(_) => ProxyError::PayloadTooLarge(why),
+            Failure::RequestBody(_) => ProxyError::BadRequest(why),
+            Failure::ResponseBodyTooLarge(_) | Failure::ResponseBody(_) => {
+                ProxyError::BadGateway(why)
+            }
+            Failure::Capacity(_) => ProxyError::Unavailable(why),
+            _ => ProxyError::Internal(why),
         }
     }
 

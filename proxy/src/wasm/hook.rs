@@ -46,9 +46,8 @@ impl Plugin {
         peer: impl Into<Peer>,
     ) -> impl Future<Output = Outcome> + Send + '_ {
         // The request goes into its (boxed) exchange before the future is
-        // made: the future holds a pointer, not the request. (An async fn
-        // keeps its arguments in its future, and a future is copied whole
-        // each time it is moved or boxed.)
+        // made, so the future holds a pointer, not the request (see `http1`
+        // on boxing).
         let exchange = Exchange::of(req, peer.into());
         async move {
             match self.handle_exchange(exchange).await {
@@ -122,8 +121,8 @@ impl ResponseHook {
         let Some(inner) = self.inner.take() else {
             return resp;
         };
-        // Boxed: this future is large, and a hook without a guest (an auth
-        // plugin's) should not make every caller's future large too.
+        // Boxed: a hook without a guest (an auth plugin's) must not make
+        // every caller's future large (see `http1` on boxing).
         Box::pin(inner.respond(resp)).await
     }
 

@@ -7,10 +7,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use http::header::{self, HeaderValue};
 use http::Response;
 
 use crate::body::ProxyBody;
+use crate::error::Side;
 
 use super::cache::{CacheKey, CompiledModule};
 use super::engine::Runtime;
@@ -134,8 +134,7 @@ impl Plugin {
     }
 
     /// A warm instance, or else (rarely) a new one or one coming back.
-    /// The slow path is boxed: its future (instantiation, waiting) is large,
-    /// and a future's size is copied on every request that awaits it.
+    /// The slow path (instantiation, waiting) is boxed (see `http1` on boxing).
     pub(super) async fn checkout(&self) -> Result<Box<Guest>, Failure> {
         match self.pool.take() {
             Some(guest) => Ok(guest),
@@ -186,23 +185,12 @@ impl Plugin {
     /// that failed has already been dropped by the caller.
     pub(super) fn fail(&self, failure: Failure, during: &str) -> Response<ProxyBody> {
         self.stats.failed(&failure);
-        let status = failure.status();
-        if status.is_client_error() {
+        let error = failure.to_error();
+        if error.side() == Side::Downstream {
             tracing::warn!(plugin = %self.shared.name, cause = %failure, "plugin {during}: request refused");
         } else {
             tracing::error!(plugin = %self.shared.name, cause = %failure, "plugin failed in {during}; instance discarded");
         }
-        error_response(status)
+        error.response()
     }
-}
-
-fn error_response(status: http::StatusCode) -> Response<ProxyBody> {
-    let text = format!("{}\n", status.canonical_reason().unwrap_or("Error"));
-    let mut resp = Response::new(ProxyBody::full(text));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
 }

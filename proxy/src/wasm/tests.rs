@@ -1077,10 +1077,8 @@ fn futures_are_send(plugin: Arc<Plugin>, hook: ResponseHook, chain: Chain) {
     send(async move { chain.on_request(empty(get("/")), client()).await });
 }
 
-/// A request's futures are copied whole when moved or boxed (the server
-/// boxes the chain's): keep what a plugin adds to every request small. The
-/// rare paths (starting an instance, a guest that wants the response) are
-/// boxed.
+/// What a plugin adds to every request's future stays small (see `http1`
+/// on boxing).
 #[tokio::test]
 async fn request_futures_stay_small() {
     fn size_of_val<T>(_: &T) -> usize {

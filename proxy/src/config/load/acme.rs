@@ -13,7 +13,7 @@ use super::values::positive_duration;
 pub const DEFAULT_CA_SERVER: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 pub(super) fn read_acme(
-    root: &Node,
+    root: &Node<'_>,
     path: &Path,
     entry_points: &BTreeMap<String, EntryPoint>,
 ) -> Option<AcmeConfig> {

@@ -18,7 +18,7 @@ use super::values::{duration, host_without_zone, positive_duration};
 /// Backends of the main file and of every `[file]` provider file; see
 /// [`read_all_frontends`](super::frontends::read_all_frontends) for duplicates.
 pub(super) fn read_all_backends(
-    root: &Node,
+    root: &Node<'_>,
     dynamic: &[Tree],
     globals: &Globals,
 ) -> (BTreeMap<String, Backend>, BTreeSet<String>) {
@@ -41,7 +41,10 @@ pub(super) fn read_all_backends(
     (all, names)
 }
 
-fn read_backends(root: &Node, globals: &Globals) -> (BTreeMap<String, Backend>, BTreeSet<String>) {
+fn read_backends(
+    root: &Node<'_>,
+    globals: &Globals,
+) -> (BTreeMap<String, Backend>, BTreeSet<String>) {
     let children = root
         .section("backends")
         .map(|n| n.children())
@@ -55,7 +58,7 @@ fn read_backends(root: &Node, globals: &Globals) -> (BTreeMap<String, Backend>, 
     (backends, names)
 }
 
-fn read_backend(node: &Node, globals: &Globals) -> Option<Backend> {
+fn read_backend(node: &Node<'_>, globals: &Globals) -> Option<Backend> {
     if !node.expect_table() {
         return None;
     }
@@ -85,7 +88,7 @@ fn read_backend(node: &Node, globals: &Globals) -> Option<Backend> {
 }
 
 /// The backend's servers in name order; `None` when one of them is bad.
-fn read_servers(backend: &Node, globals: &Globals) -> Option<Vec<Server>> {
+fn read_servers(backend: &Node<'_>, globals: &Globals) -> Option<Vec<Server>> {
     let children = backend
         .section("servers")
         .map(|n| n.children())
@@ -100,7 +103,7 @@ fn read_servers(backend: &Node, globals: &Globals) -> Option<Vec<Server>> {
     Some(servers)
 }
 
-fn read_server(node: &Node, globals: &Globals) -> Option<Server> {
+fn read_server(node: &Node<'_>, globals: &Globals) -> Option<Server> {
     if !node.expect_table() {
         return None;
     }
@@ -139,7 +142,7 @@ fn read_server(node: &Node, globals: &Globals) -> Option<Server> {
     })
 }
 
-fn read_weight(node: &Node, globals: &Globals) -> Option<u32> {
+fn read_weight(node: &Node<'_>, globals: &Globals) -> Option<u32> {
     let value = node.integer()?;
     let Ok(weight) = u32::try_from(value) else {
         let why = if value < 0 {
@@ -266,7 +269,7 @@ fn parse_url_port(port: &str) -> Result<u16, String> {
     number.ok_or_else(|| format!("invalid port \"{port}\": expected a number from 1 to 65535"))
 }
 
-fn read_load_balancer(node: &Node) -> Option<LoadBalancerMethod> {
+fn read_load_balancer(node: &Node<'_>) -> Option<LoadBalancerMethod> {
     warn_unsupported(node, LOAD_BALANCER_UNSUPPORTED);
     let method = node.get("method")?;
     let text = method.str()?;
@@ -282,7 +285,7 @@ fn read_load_balancer(node: &Node) -> Option<LoadBalancerMethod> {
     }
 }
 
-fn read_max_conn(node: &Node) -> Option<MaxConn> {
+fn read_max_conn(node: &Node<'_>) -> Option<MaxConn> {
     let extractor_node = node.get("extractorFunc");
     let Some(amount_node) = node.get("amount") else {
         node.warn("no amount: no connection limit, as in Traefik 1.7");
@@ -309,7 +312,7 @@ fn read_max_conn(node: &Node) -> Option<MaxConn> {
     })
 }
 
-fn read_amount(node: &Node) -> Option<u32> {
+fn read_amount(node: &Node<'_>) -> Option<u32> {
     let value = node.integer()?;
     match u32::try_from(value) {
         Ok(amount) => Some(amount),
@@ -324,7 +327,7 @@ fn read_amount(node: &Node) -> Option<u32> {
     }
 }
 
-fn read_extractor(node: &Node) -> Option<Extractor> {
+fn read_extractor(node: &Node<'_>) -> Option<Extractor> {
     let text = node.str()?;
     match parse_extractor(text) {
         Ok(extractor) => Some(extractor),
@@ -356,7 +359,7 @@ fn parse_extractor(text: &str) -> Result<Extractor, String> {
     ))
 }
 
-fn read_health_check(node: &Node, globals: &Globals) -> Option<HealthCheck> {
+fn read_health_check(node: &Node<'_>, globals: &Globals) -> Option<HealthCheck> {
     let path_node = node.get("path");
     let path = path_node.as_ref().and_then(read_health_path);
     let interval = node
@@ -392,7 +395,7 @@ fn read_health_check(node: &Node, globals: &Globals) -> Option<HealthCheck> {
     })
 }
 
-fn read_health_path(node: &Node) -> Option<String> {
+fn read_health_path(node: &Node<'_>) -> Option<String> {
     let path = node.str()?;
     if !path.starts_with('/') {
         node.error(format!("path \"{path}\" must start with \"/\""));
@@ -402,7 +405,7 @@ fn read_health_path(node: &Node) -> Option<String> {
 }
 
 /// 0 (1.7's default) means "the server's own port".
-fn read_health_port(node: &Node) -> Option<u16> {
+fn read_health_port(node: &Node<'_>) -> Option<u16> {
     let value = node.integer()?;
     match u16::try_from(value) {
         Ok(0) => None,
@@ -414,7 +417,7 @@ fn read_health_port(node: &Node) -> Option<u16> {
     }
 }
 
-fn read_health_scheme(node: &Node) -> Option<Scheme> {
+fn read_health_scheme(node: &Node<'_>) -> Option<Scheme> {
     let text = node.str()?;
     if text.is_empty() {
         return None;
@@ -428,13 +431,13 @@ fn read_health_scheme(node: &Node) -> Option<Scheme> {
     }
 }
 
-fn optional_string(node: &Node) -> Option<String> {
+fn optional_string(node: &Node<'_>) -> Option<String> {
     node.str().filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 /// `[...headers]`: header name → value, both checked now rather than at
 /// the first health check.
-fn read_headers(node: &Node) -> Vec<(String, String)> {
+fn read_headers(node: &Node<'_>) -> Vec<(String, String)> {
     let mut headers = Vec::new();
     for child in node.children() {
         let Some(value) = child.str() else { continue };

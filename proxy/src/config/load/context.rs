@@ -25,7 +25,7 @@ pub(super) struct Names {
     pub(super) plugins: BTreeSet<String>,
 }
 
-pub(super) fn check_entry_point_refs(node: &Node, list: &[(String, Location)], names: &Names) {
+pub(super) fn check_entry_point_refs(node: &Node<'_>, list: &[(String, Location)], names: &Names) {
     for (name, location) in list {
         if !names.entry_points.contains(name) {
             let message = unknown_name("entry point", name, &names.entry_points);

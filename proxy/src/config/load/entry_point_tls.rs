@@ -11,7 +11,7 @@ use crate::config::tree::Node;
 
 /// `[entryPoints.X.tls]`. Certificate paths are relative to the config
 /// file's folder, so a config works whatever the working directory.
-pub(super) fn read_tls(node: &Node, config_path: &Path) -> Option<TlsConfig> {
+pub(super) fn read_tls(node: &Node<'_>, config_path: &Path) -> Option<TlsConfig> {
     if !node.expect_table() {
         return None;
     }
@@ -45,7 +45,7 @@ pub(super) fn read_tls(node: &Node, config_path: &Path) -> Option<TlsConfig> {
     })
 }
 
-fn read_pair(node: &Node, base: &Path) -> Option<CertificatePair> {
+fn read_pair(node: &Node<'_>, base: &Path) -> Option<CertificatePair> {
     if !node.expect_table() {
         return None;
     }
@@ -58,7 +58,7 @@ fn read_pair(node: &Node, base: &Path) -> Option<CertificatePair> {
     })
 }
 
-fn required_pem(node: &Node, key: &'static str, base: &Path) -> Option<PemSource> {
+fn required_pem(node: &Node<'_>, key: &'static str, base: &Path) -> Option<PemSource> {
     match node.get(key) {
         Some(value) => value.str().map(|s| PemSource::from_config(s, base)),
         None => {
@@ -71,7 +71,7 @@ fn required_pem(node: &Node, key: &'static str, base: &Path) -> Option<PemSource
     }
 }
 
-fn read_min_version(node: &Node) -> Option<TlsVersion> {
+fn read_min_version(node: &Node<'_>) -> Option<TlsVersion> {
     match node.str()? {
         "VersionTLS12" => Some(TlsVersion::Tls12),
         "VersionTLS13" => Some(TlsVersion::Tls13),
@@ -92,7 +92,7 @@ fn read_min_version(node: &Node) -> Option<TlsVersion> {
 
 /// `[entryPoints.X.tls.clientCA] files, optional`, or 1.7's older flat
 /// `clientCAFiles = [...]`.
-fn read_client_ca(node: &Node, base: &Path) -> Option<ClientCa> {
+fn read_client_ca(node: &Node<'_>, base: &Path) -> Option<ClientCa> {
     let pems = |list: Vec<String>| -> Vec<PemSource> {
         list.iter()
             .map(|f| PemSource::from_config(f, base))
@@ -123,7 +123,7 @@ fn read_client_ca(node: &Node, base: &Path) -> Option<ClientCa> {
 }
 
 /// `[entryPoints.X.redirect]`: `entryPoint`, or `regex` + `replacement`; `permanent`.
-pub(super) fn read_redirect(node: &Node) -> Option<Redirect> {
+pub(super) fn read_redirect(node: &Node<'_>) -> Option<Redirect> {
     if !node.expect_table() {
         return None;
     }

@@ -16,7 +16,7 @@ use super::unsupported::{warn_unsupported, ENTRY_POINT_UNSUPPORTED};
 use super::values::host_without_zone;
 
 pub(super) fn read_entry_points(
-    root: &Node,
+    root: &Node<'_>,
     path: &Path,
 ) -> (BTreeMap<String, EntryPoint>, BTreeSet<String>) {
     let children = root
@@ -36,7 +36,7 @@ pub(super) fn read_entry_points(
 }
 
 /// Without any entry point, Traefik 1.7 listens on `:80` as `http`.
-fn default_entry_points(root: &Node) -> (BTreeMap<String, EntryPoint>, BTreeSet<String>) {
+fn default_entry_points(root: &Node<'_>) -> (BTreeMap<String, EntryPoint>, BTreeSet<String>) {
     let name = "http".to_owned();
     let entry_point = EntryPoint {
         name: name.clone(),
@@ -62,7 +62,7 @@ const INTERNAL_ENTRY_POINT: &str = "traefik";
 /// `[ping] entryPoint`. Like 1.7, the default `traefik` entry point is
 /// created on `:8080` when the file does not define it.
 pub(super) fn read_ping(
-    root: &Node,
+    root: &Node<'_>,
     entry_points: &mut BTreeMap<String, EntryPoint>,
     names: &mut BTreeSet<String>,
 ) -> Option<String> {
@@ -96,7 +96,7 @@ pub(super) fn read_ping(
     Some(name)
 }
 
-fn read_entry_point(node: &Node, config_path: &Path) -> Option<EntryPoint> {
+fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
     if !node.expect_table() {
         return None;
     }
@@ -156,7 +156,7 @@ pub(super) fn check_redirect_targets(
     }
 }
 
-fn read_forwarded_headers(node: &Node) -> ForwardedHeaders {
+fn read_forwarded_headers(node: &Node<'_>) -> ForwardedHeaders {
     let insecure = node.get("insecure").and_then(|n| n.bool()).unwrap_or(false);
     let mut trusted_ips = Vec::new();
     let list = node.get("trustedIPs").and_then(|n| n.str_list_located());

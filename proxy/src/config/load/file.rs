@@ -71,7 +71,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-pub(super) fn read_file_provider(node: &Node) -> FileProvider {
+pub(super) fn read_file_provider(node: &Node<'_>) -> FileProvider {
     FileProvider {
         // 1.7's default once a [file] section exists.
         watch: node.get("watch").and_then(|n| n.bool()).unwrap_or(true),

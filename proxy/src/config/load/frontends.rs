@@ -14,7 +14,7 @@ use super::values::non_negative;
 /// Frontends of the main file and of every `[file]` provider file. A name
 /// defined in two files is an error naming both places.
 pub(super) fn read_all_frontends(
-    root: &Node,
+    root: &Node<'_>,
     dynamic: &[Tree],
     names: &Names,
 ) -> BTreeMap<String, Frontend> {
@@ -35,7 +35,7 @@ pub(super) fn read_all_frontends(
     all
 }
 
-fn read_frontends(root: &Node, names: &Names) -> BTreeMap<String, Frontend> {
+fn read_frontends(root: &Node<'_>, names: &Names) -> BTreeMap<String, Frontend> {
     let children = root
         .section("frontends")
         .map(|n| n.children())
@@ -47,7 +47,7 @@ fn read_frontends(root: &Node, names: &Names) -> BTreeMap<String, Frontend> {
         .collect()
 }
 
-fn read_frontend(node: &Node, names: &Names) -> Option<Frontend> {
+fn read_frontend(node: &Node<'_>, names: &Names) -> Option<Frontend> {
     if !node.expect_table() {
         return None;
     }
@@ -86,7 +86,7 @@ fn read_frontend(node: &Node, names: &Names) -> Option<Frontend> {
     })
 }
 
-fn read_backend_ref(frontend: &Node, names: &Names) -> Option<String> {
+fn read_backend_ref(frontend: &Node<'_>, names: &Names) -> Option<String> {
     let Some(node) = frontend.get("backend") else {
         frontend.tree().error(
             frontend.missing_location("backend"),
@@ -103,7 +103,7 @@ fn read_backend_ref(frontend: &Node, names: &Names) -> Option<String> {
 }
 
 /// The frontend's routes in name order; `None` when one of them is bad.
-fn read_routes(frontend: &Node) -> Option<Vec<Route>> {
+fn read_routes(frontend: &Node<'_>) -> Option<Vec<Route>> {
     let children = frontend
         .section("routes")
         .map(|n| n.children())
@@ -118,7 +118,7 @@ fn read_routes(frontend: &Node) -> Option<Vec<Route>> {
     Some(routes)
 }
 
-fn read_route(node: &Node) -> Option<Route> {
+fn read_route(node: &Node<'_>) -> Option<Route> {
     if !node.expect_table() {
         return None;
     }

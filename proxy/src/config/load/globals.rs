@@ -17,7 +17,7 @@ use super::context::{check_entry_point_refs, Globals, Names};
 use super::unsupported::{warn_unsupported, LIFE_CYCLE_UNSUPPORTED};
 use super::values::{duration, optional_path, positive_duration};
 
-pub(super) fn read_globals(root: &Node) -> Globals {
+pub(super) fn read_globals(root: &Node<'_>) -> Globals {
     let allow_min_weight_zero = root
         .get("allowMinWeightZero")
         .and_then(|n| n.bool())
@@ -33,7 +33,7 @@ pub(super) fn read_globals(root: &Node) -> Globals {
     }
 }
 
-pub(super) fn read_default_entry_points(root: &Node, names: &Names) -> Vec<String> {
+pub(super) fn read_default_entry_points(root: &Node<'_>, names: &Names) -> Vec<String> {
     let Some(node) = root.get("defaultEntryPoints") else {
         return Vec::new();
     };
@@ -42,7 +42,7 @@ pub(super) fn read_default_entry_points(root: &Node, names: &Names) -> Vec<Strin
     list.into_iter().map(|(name, _)| name).collect()
 }
 
-pub(super) fn read_log(root: &Node) -> LogConfig {
+pub(super) fn read_log(root: &Node<'_>) -> LogConfig {
     let level = root.get("logLevel").and_then(|n| read_log_level(&n));
     let debug = root.get("debug").and_then(|n| n.bool()).unwrap_or(false);
     let flat_file = root.get("traefikLogsFile");
@@ -72,7 +72,7 @@ pub(super) fn read_log(root: &Node) -> LogConfig {
     }
 }
 
-fn read_log_level(node: &Node) -> Option<String> {
+fn read_log_level(node: &Node<'_>) -> Option<String> {
     let text = node.str()?;
     let level = text.to_ascii_uppercase();
     match level.as_str() {
@@ -87,7 +87,7 @@ fn read_log_level(node: &Node) -> Option<String> {
     }
 }
 
-fn read_log_format(node: &Node) -> Option<LogFormat> {
+fn read_log_format(node: &Node<'_>) -> Option<LogFormat> {
     let text = node.str()?;
     if text.eq_ignore_ascii_case("json") {
         Some(LogFormat::Json)
@@ -101,7 +101,7 @@ fn read_log_format(node: &Node) -> Option<LogFormat> {
     }
 }
 
-pub(super) fn read_responding_timeouts(root: &Node) -> RespondingTimeouts {
+pub(super) fn read_responding_timeouts(root: &Node<'_>) -> RespondingTimeouts {
     let defaults = RespondingTimeouts::default();
     // 1.7's deprecated top-level `idleTimeout`, used when the section
     // does not set one.
@@ -121,7 +121,7 @@ pub(super) fn read_responding_timeouts(root: &Node) -> RespondingTimeouts {
     }
 }
 
-pub(super) fn read_forwarding_timeouts(root: &Node) -> ForwardingTimeouts {
+pub(super) fn read_forwarding_timeouts(root: &Node<'_>) -> ForwardingTimeouts {
     let defaults = ForwardingTimeouts::default();
     let Some(section) = root.section("forwardingTimeouts") else {
         return defaults;
@@ -136,14 +136,14 @@ pub(super) fn read_forwarding_timeouts(root: &Node) -> ForwardingTimeouts {
 }
 
 /// A timeout where 0 (the 1.7 default) means "no limit".
-fn limit(section: &Node, key: &'static str) -> Option<Duration> {
+fn limit(section: &Node<'_>, key: &'static str) -> Option<Duration> {
     section
         .get(key)
         .and_then(|n| duration(&n))
         .filter(|d| !d.is_zero())
 }
 
-pub(super) fn read_grace_timeout(root: &Node) -> Duration {
+pub(super) fn read_grace_timeout(root: &Node<'_>) -> Duration {
     let flat = root.get("graceTimeOut");
     let flat_value = flat.as_ref().and_then(duration).filter(|d| !d.is_zero());
     let section = root.section("lifeCycle");
@@ -164,7 +164,7 @@ pub(super) fn read_grace_timeout(root: &Node) -> Duration {
 
 /// Top-level `rootCAs` and `insecureSkipVerify`. Relative CA paths are
 /// relative to the config file's folder, so the file works from any cwd.
-pub(super) fn read_backend_tls(root: &Node, path: &Path) -> BackendTls {
+pub(super) fn read_backend_tls(root: &Node<'_>, path: &Path) -> BackendTls {
     let base = path.parent().unwrap_or(Path::new(""));
     let root_cas = root
         .get("rootCAs")

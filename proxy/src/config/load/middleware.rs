@@ -13,7 +13,7 @@ use super::context::unknown_name;
 use super::values::positive_duration;
 
 /// `[plugins.NAME] path, timeout, memory, [config]`.
-pub(super) fn read_plugins(root: &Node, config_path: &Path) -> BTreeMap<String, PluginConfig> {
+pub(super) fn read_plugins(root: &Node<'_>, config_path: &Path) -> BTreeMap<String, PluginConfig> {
     let base = config_path.parent().unwrap_or(Path::new(""));
     let Some(section) = root.section("plugins") else {
         return BTreeMap::new();
@@ -26,7 +26,7 @@ pub(super) fn read_plugins(root: &Node, config_path: &Path) -> BTreeMap<String, 
         .collect()
 }
 
-fn read_plugin(node: &Node, base: &Path) -> Option<PluginConfig> {
+fn read_plugin(node: &Node<'_>, base: &Path) -> Option<PluginConfig> {
     if !node.expect_table() {
         return None;
     }
@@ -55,7 +55,7 @@ fn read_plugin(node: &Node, base: &Path) -> Option<PluginConfig> {
 }
 
 /// A size: bytes as an integer, or a string such as `"8MiB"`, `"512KB"`.
-fn read_size(node: &Node) -> Option<usize> {
+fn read_size(node: &Node<'_>) -> Option<usize> {
     if let Some(v) = node.raw_value() {
         if let Some(i) = v.as_integer() {
             return usize::try_from(i).ok().filter(|n| *n > 0).or_else(|| {
@@ -96,7 +96,7 @@ fn parse_size(text: &str) -> Option<usize> {
 
 /// `middlewares = ["a", "b"]`, each name checked against `[plugins]`.
 pub(super) fn read_middlewares(
-    frontend: &Node,
+    frontend: &Node<'_>,
     plugins: &BTreeSet<String>,
 ) -> Vec<(String, Location)> {
     let Some(node) = frontend.get("middlewares") else {
@@ -113,7 +113,7 @@ pub(super) fn read_middlewares(
 }
 
 /// `basicAuth = [...]` (1.7's older form) or `[frontends.X.auth.basic]`.
-pub(super) fn read_basic_auth(frontend: &Node, config_path: &Path) -> Option<BasicAuth> {
+pub(super) fn read_basic_auth(frontend: &Node<'_>, config_path: &Path) -> Option<BasicAuth> {
     let base = config_path.parent().unwrap_or(Path::new(""));
     let flat = frontend.get("basicAuth");
     let mut auth = flat.as_ref().and_then(|n| {
@@ -169,7 +169,7 @@ pub(super) fn read_basic_auth(frontend: &Node, config_path: &Path) -> Option<Bas
 }
 
 /// `[frontends.X.headers]`: the whole table, for the headers plugin.
-pub(super) fn read_headers(frontend: &Node) -> Option<serde_json::Value> {
+pub(super) fn read_headers(frontend: &Node<'_>) -> Option<serde_json::Value> {
     frontend.section("headers").map(|n| n.to_json())
 }
 

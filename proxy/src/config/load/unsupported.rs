@@ -91,7 +91,7 @@ pub(super) const LIFE_CYCLE_UNSUPPORTED: &[Unsupported] = &[unsupported(
 /// Traefik's own update checks and statistics.
 pub(super) const GLOBAL_IGNORED: &[&str] = &["checkNewVersion", "sendAnonymousUsage"];
 
-pub(super) fn warn_unsupported(table: &Node, list: &[Unsupported]) {
+pub(super) fn warn_unsupported(table: &Node<'_>, list: &[Unsupported]) {
     for entry in list {
         if let Some(node) = table.get(entry.key) {
             node.read_subtree();

@@ -10,7 +10,7 @@ use toml_edit::Value;
 use crate::config::tree::Node;
 
 /// An empty path means "no file" (stderr), as in 1.7.
-pub(super) fn optional_path(node: &Node) -> Option<PathBuf> {
+pub(super) fn optional_path(node: &Node<'_>) -> Option<PathBuf> {
     node.str().filter(|s| !s.is_empty()).map(PathBuf::from)
 }
 
@@ -19,7 +19,7 @@ pub(super) fn host_without_zone(host: &str) -> &str {
     host.split_once('%').map_or(host, |(ip, _)| ip)
 }
 
-pub(super) fn non_negative(node: &Node) -> Option<i64> {
+pub(super) fn non_negative(node: &Node<'_>) -> Option<i64> {
     let value = node.integer()?;
     if value < 0 {
         node.error(format!("{value} must not be negative"));
@@ -29,7 +29,7 @@ pub(super) fn non_negative(node: &Node) -> Option<i64> {
 }
 
 /// A duration that must be more than zero (intervals, timeouts of checks).
-pub(super) fn positive_duration(node: &Node) -> Option<Duration> {
+pub(super) fn positive_duration(node: &Node<'_>) -> Option<Duration> {
     let d = duration(node)?;
     if d.is_zero() {
         node.error("must be more than 0");
@@ -40,7 +40,7 @@ pub(super) fn positive_duration(node: &Node) -> Option<Duration> {
 
 /// A duration as Traefik 1.7 reads it: a Go duration string (`"1m30s"`) or
 /// a number of seconds (`30` or `"30"`).
-pub(super) fn duration(node: &Node) -> Option<Duration> {
+pub(super) fn duration(node: &Node<'_>) -> Option<Duration> {
     let parsed = match node.raw_value() {
         Some(Value::String(s)) => parse_duration(s.value())
             .map_err(|why| format!("invalid duration \"{}\": {why}", s.value())),

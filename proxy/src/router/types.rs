@@ -1,0 +1,39 @@
+//! The router's interface types: what it is given (`FrontendRules`), what
+//! it answers (`RouteMatch`, `Rewrite`) and how it refuses a rule
+//! (`RuleError`).
+
+/// The rules of one frontend: all of its routes' rule strings (ANDed) and its
+/// configured priority (0 = use the rules' total length, as Traefik 1.7).
+#[derive(Debug, Clone)]
+pub struct FrontendRules {
+    pub priority: i64,
+    pub rules: Vec<String>,
+}
+
+/// A rule that does not compile: which frontend (index into the slice given to
+/// `compile`), which of its rules (index into `rules`), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    pub frontend: usize,
+    pub rule: usize,
+    pub message: String,
+}
+
+/// The outcome of routing one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteMatch {
+    /// Index of the winning frontend in the slice given to `compile`.
+    pub frontend: usize,
+    /// Set only when a modifier changed the path; None = forward the path as the client sent it.
+    pub rewrite: Option<Rewrite>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewrite {
+    /// The new path (no query: the caller keeps the client's query).
+    pub path: String,
+    /// Value for `X-Forwarded-Prefix` when a strip modifier removed a prefix.
+    pub forwarded_prefix: Option<String>,
+    /// Value for `X-Replaced-Path` when a ReplacePath* modifier ran.
+    pub replaced_path: Option<String>,
+}
