@@ -11,6 +11,7 @@ use std::fmt;
 use http::{header, HeaderValue, Response, StatusCode};
 
 use crate::body::ProxyBody;
+use crate::http1::policy::Refusal;
 
 /// Who is at fault: decides the status family and how loudly we log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub enum ProxyError {
     PayloadTooLarge(String),
     /// tollgate cannot take the request now (no plugin instance can be started).
     Unavailable(String),
+    /// The request breaks the HTTP/1 policy (`http1::policy`): 400, 431 or 501.
+    Refused(Refusal),
     /// A bug or resource problem inside tollgate.
     Internal(String),
 }
@@ -53,6 +56,7 @@ impl ProxyError {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Refused(r) => r.status,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -62,7 +66,8 @@ impl ProxyError {
             ProxyError::NoRoute
             | ProxyError::TooManyConnections
             | ProxyError::BadRequest(_)
-            | ProxyError::PayloadTooLarge(_) => Side::Downstream,
+            | ProxyError::PayloadTooLarge(_)
+            | ProxyError::Refused(_) => Side::Downstream,
             ProxyError::NoHealthyServer
             | ProxyError::BadGateway(_)
             | ProxyError::GatewayTimeout => Side::Upstream,
@@ -81,6 +86,11 @@ impl ProxyError {
             ProxyError::GatewayTimeout => "Gateway Timeout\n",
             ProxyError::BadRequest(_) => "Bad Request\n",
             ProxyError::PayloadTooLarge(_) => "Payload Too Large\n",
+            ProxyError::Refused(r) => match r.status {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "Request Header Fields Too Large\n",
+                StatusCode::NOT_IMPLEMENTED => "Not Implemented\n",
+                _ => "Bad Request\n",
+            },
             ProxyError::Internal(_) => "Internal Server Error\n",
         }
     }
@@ -113,6 +123,7 @@ impl fmt::Display for ProxyError {
             ProxyError::BadRequest(why) => write!(f, "bad request: {why}"),
             ProxyError::PayloadTooLarge(why) => write!(f, "payload too large: {why}"),
             ProxyError::Unavailable(why) => write!(f, "unavailable: {why}"),
+            ProxyError::Refused(r) => write!(f, "refused: {}", r.why),
             ProxyError::Internal(why) => write!(f, "internal error: {why}"),
         }
     }

@@ -19,6 +19,7 @@ mod reload;
 mod routing;
 mod seed;
 mod streaming;
+mod strictness;
 mod timeouts;
 mod tls;
 mod upstream_http1;

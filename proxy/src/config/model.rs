@@ -58,7 +58,48 @@ pub struct EntryPoint {
     pub tls: Option<TlsConfig>,
     /// `[entryPoints.X.redirect]`: answer every request with a redirect.
     pub redirect: Option<Redirect>,
+    /// `[entryPoints.X.http]`: how requests are screened (Traefik 3 keys).
+    pub http: EntryPointHttp,
     pub location: Location,
+}
+
+/// `[entryPoints.X.http]`, with Traefik 3's names: what a request path and
+/// header names may contain before they are routed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryPointHttp {
+    /// `[encodedCharacters]`: the encoded characters allowed in a path
+    /// (each refused with 400 by default).
+    pub encoded: EncodedCharacters,
+    /// `underscoreHeadersStrategy`.
+    pub underscore_headers: UnderscoreHeaders,
+}
+
+/// `allowEncodedSlash` (`%2F`), `allowEncodedBackSlash` (`%5C`),
+/// `allowEncodedNullCharacter` (`%00`), `allowEncodedSemicolon` (`%3B`),
+/// `allowEncodedPercent` (`%25`), `allowEncodedQuestionMark` (`%3F`),
+/// `allowEncodedHash` (`%23`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EncodedCharacters {
+    pub slash: bool,
+    pub back_slash: bool,
+    pub null_character: bool,
+    pub semicolon: bool,
+    pub percent: bool,
+    pub question_mark: bool,
+    pub hash: bool,
+}
+
+/// What happens to a request header whose name has an underscore (backends
+/// that map `X_User` and `X-User` to one variable can be fooled by it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UnderscoreHeaders {
+    /// Forwarded as is (Traefik's default).
+    #[default]
+    Keep,
+    /// Removed before routing (nginx's `underscores_in_headers off`).
+    Delete,
+    /// The request is refused with 400.
+    Reject,
 }
 
 /// `[entryPoints.X.forwardedHeaders]`: whose `X-Forwarded-*` headers we trust.

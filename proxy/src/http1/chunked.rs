@@ -145,15 +145,20 @@ fn take_line(buf: &mut BytesMut) -> io::Result<Option<BytesMut>> {
     }
 }
 
+/// `chunk-size [ chunk-ext ]` (RFC 9112 section 7.1): hex digits right at
+/// the start of the line, then only well-formed extensions, which are
+/// checked and ignored. Anything else (spaces after the size, a bare `;`, a
+/// control byte) is an error: a line two parsers could read two ways.
 fn parse_size(line: &[u8]) -> io::Result<u64> {
-    let digits = line
-        .split(|&b| b == b';')
-        .next()
-        .unwrap_or(&[])
-        .trim_ascii();
+    let end = line
+        .iter()
+        .position(|b| !b.is_ascii_hexdigit())
+        .unwrap_or(line.len());
+    let (digits, extensions) = line.split_at(end);
     if digits.is_empty() || digits.len() > 15 {
         return Err(invalid("bad chunk size"));
     }
+    check_extensions(extensions)?;
     let mut size = 0u64;
     for &d in digits {
         let v = (d as char)
@@ -164,6 +169,58 @@ fn parse_size(line: &[u8]) -> io::Result<u64> {
     Ok(size)
 }
 
+/// `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`.
+fn check_extensions(mut rest: &[u8]) -> io::Result<()> {
+    let bad = || invalid("bad chunk extension");
+    while !rest.is_empty() {
+        rest = skip_ws(rest).strip_prefix(b";").ok_or_else(bad)?;
+        rest = skip_ws(rest);
+        let name = token_len(rest);
+        if name == 0 {
+            return Err(bad());
+        }
+        rest = &rest[name..];
+        if let Some(value) = skip_ws(rest).strip_prefix(b"=") {
+            let value = skip_ws(value);
+            let len = match value.first() {
+                Some(b'"') => quoted_len(value).ok_or_else(bad)?,
+                _ => token_len(value),
+            };
+            if len == 0 {
+                return Err(bad());
+            }
+            rest = &value[len..];
+        }
+    }
+    Ok(())
+}
+
+fn skip_ws(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    &s[n..]
+}
+
+/// Length of the `token` (RFC 9110 section 5.6.2) at the start of `s`.
+fn token_len(s: &[u8]) -> usize {
+    s.iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        .count()
+}
+
+/// Length of the `quoted-string` at the start of `s`, quotes included.
+fn quoted_len(s: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    while i < s.len() {
+        match s[i] {
+            b'"' => return Some(i + 1),
+            b'\\' if i + 1 < s.len() => i += 2,
+            b'\t' | b' '..=b'~' | 0x80..=0xff => i += 1,
+            _ => return None,
+        }
+    }
+    None
+}
+
 fn invalid(what: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
@@ -171,6 +228,44 @@ fn invalid(what: &'static str) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_lines_are_strict() {
+        for good in [
+            "5",
+            "A",
+            "5;a",
+            "5;a=b",
+            "5 ; a = b",
+            "5;a=\"x y\"",
+            "5;a;b=c",
+            "5;a=\"q\\\"\"",
+        ] {
+            assert_eq!(
+                parse_size(good.as_bytes()).ok(),
+                u64::from_str_radix(&good[..1], 16).ok(),
+                "{good:?}"
+            );
+        }
+        for bad in [
+            "",
+            " 5",
+            "5 ",
+            "5;",
+            "5; ",
+            "5;a b",
+            "5;=b",
+            "5;a=",
+            "5;a=\"x",
+            "x",
+            "-5",
+            "5\t",
+            "5;a=b c",
+            "1234567890abcdef",
+        ] {
+            assert!(parse_size(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn size_lines_are_lowercase_hex() {

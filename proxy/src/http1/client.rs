@@ -253,7 +253,11 @@ where
         .exchange(head, body, framing, head_request, form)
         .await?;
     let keep_alive = h.keep_alive && request_complete;
-    let mut resp = Response::new(RawBody::new(conn, h.framing, keep_alive, home, h.raw));
+    let mut body = RawBody::new(conn, h.framing, keep_alive, home, h.raw);
+    // A HEAD answer's headers describe the GET's body: its own emptiness
+    // is no length to announce.
+    body.length_unknown = head_request;
+    let mut resp = Response::new(body);
     *resp.status_mut() = h.status;
     *resp.version_mut() = h.version;
     *resp.headers_mut() = h.headers;
@@ -270,6 +274,8 @@ pub struct RawBody {
     home: Arc<dyn ConnHome>,
     /// The response's header lines, when they were kept raw.
     head: Option<Box<RawHead>>,
+    /// No length can be derived from it (the answer to a HEAD).
+    length_unknown: bool,
 }
 
 enum State {
@@ -299,6 +305,7 @@ impl RawBody {
             keep_alive,
             home,
             head,
+            length_unknown: false,
         };
         if matches!(body.state, State::Done) {
             body.finish();
@@ -409,6 +416,7 @@ impl Body for RawBody {
 
     fn size_hint(&self) -> SizeHint {
         match &self.state {
+            _ if self.length_unknown => SizeHint::default(),
             State::Done => SizeHint::with_exact(0),
             State::Length(n) => SizeHint::with_exact(*n),
             _ => SizeHint::default(),

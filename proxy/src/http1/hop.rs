@@ -109,13 +109,34 @@ pub fn is_hop_by_hop(name: &[u8]) -> bool {
 }
 
 /// Whether a `Connection` token (trimmed) names another header to drop:
-/// anything but the connection options `keep-alive`, `close`, `upgrade`.
+/// anything but the connection options `keep-alive`, `close`, `upgrade`,
+/// and never a header the proxy relies on or writes itself (RFC 9110
+/// section 7.6.1): `Connection: host` must not strip the Host a backend
+/// routes by, nor `Connection: content-length` the framing.
 pub fn names_a_header(token: &[u8]) -> bool {
     !(token.is_empty()
         || token.eq_ignore_ascii_case(b"keep-alive")
         || token.eq_ignore_ascii_case(b"close")
-        || token.eq_ignore_ascii_case(b"upgrade"))
+        || token.eq_ignore_ascii_case(b"upgrade")
+        || PROTECTED
+            .iter()
+            .any(|p| token.eq_ignore_ascii_case(p.as_bytes())))
 }
+
+/// Headers no `Connection` list may remove.
+const PROTECTED: [&str; 11] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "x-forwarded-prefix",
+    "x-replaced-path",
+    "x-real-ip",
+];
 
 /// Whether `TE: trailers` was present (gRPC over h2c needs it kept).
 pub fn wants_trailers(headers: &HeaderMap) -> bool {

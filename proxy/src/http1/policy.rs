@@ -1,14 +1,219 @@
-//! What the HTTP/1 codec accepts, in one place: the limits on a message head
-//! here, and each rule's home named below.
+//! What the HTTP/1 codec accepts, refuses and normalizes: one policy for
+//! client requests (on both the lane and hyper's path) and backend
+//! responses, each rule applied in one place, named here.
 //!
-//! - Head size and header count: [`MAX_HEAD`], [`MAX_HEADERS`], for client
-//!   requests (`request`) and backend responses (`response`) alike.
-//! - Body framing (Content-Length, Transfer-Encoding, bodiless statuses):
-//!   `framing`, one rule set for both directions.
-//! - Hop-by-hop headers and `Connection` tokens: `hop`.
-//! - Chunked bodies: `chunked`.
+//! # Client requests
+//!
+//! Refused, and the connection closed after the answer:
+//!
+//! | what | status | where |
+//! |---|---|---|
+//! | malformed request line or header line, bare CR, obs-fold | 400 | `httparse` (lane), hyper |
+//! | head larger than [`MAX_HEAD`] | 431 | `request::parse` (lane); hyper's `max_buf_size` |
+//! | more than [`MAX_HEADERS`] header lines | 431 | hyper |
+//! | HTTP/1.1 without `Host`, or more than one `Host` line | 400 | [`check_request`] |
+//! | authority-form target (`host:port`) without CONNECT; `*` without OPTIONS | 400 | [`check_request`] |
+//! | more than one `Content-Length` line, or one that is not a single decimal number | 400 | [`check_request`] |
+//! | both `Content-Length` and `Transfer-Encoding` | 400 | [`check_request`] |
+//! | `Transfer-Encoding` other than `chunked` alone | 501 | [`check_request`] |
+//! | `Transfer-Encoding` on HTTP/1.0 | 400 | [`check_request`] |
+//!
+//! Normalized: an absolute-form target's authority replaces `Host`
+//! (RFC 9112 section 3.2.2), so routing and the backend see one host
+//! (`request::settle_host`). Optional whitespace around a value or a
+//! coding is whitespace (`Transfer-Encoding:\tchunked` is chunked).
+//!
+//! What the backend may receive: a request line in origin form, exactly one
+//! `Host`, the client's headers less the hop-by-hop ones (`hop`), and
+//! `Connection` can never remove `Host`, the framing headers or the
+//! `X-Forwarded-*` headers tollgate writes (`hop::names_a_header`). A body
+//! is re-framed by tollgate: its own `Content-Length` or chunked coding,
+//! never the client's `Transfer-Encoding`.
+//!
+//! # Backend responses
+//!
+//! Refused with 502 (before any byte reaches the client; or, when the body
+//! goes wrong midway, the client's connection is closed without a final
+//! chunk, so a cut body is never taken for a whole one):
+//!
+//! | what | where |
+//! |---|---|
+//! | malformed status line or header line | `response::parse` (httparse) |
+//! | head larger than [`MAX_HEAD`] | `response::parse` |
+//! | `Content-Length` values that differ, or are not numbers | `response::parse` |
+//! | a chunk-size line that is not `1*HEXDIG [chunk-ext]` | `chunked` |
+//! | a body shorter than its `Content-Length` | `client::RawBody` |
+//!
+//! Normalized: repeated equal `Content-Length` values become one line; a
+//! length beside a transfer coding is dropped (RFC 9112 section 6.3); a
+//! `HEAD` answer keeps the backend's headers and gets no invented length.
+//! A connection that answered `101 Switching Protocols` is never reused,
+//! whether or not the switch was asked for (RFC 9110 section 7.8).
+
+use http::header::HeaderMap;
+use http::{Method, StatusCode, Uri, Version};
+
+use super::framing;
+use super::hop;
 
 /// Most header fields accepted in one message (hyper's limit too).
 pub const MAX_HEADERS: usize = 100;
 /// Largest message head accepted (request line or status line plus headers).
 pub const MAX_HEAD: usize = 64 * 1024;
+
+/// The name and value of each header in `headers`, for [`check_request`].
+pub fn lines(headers: &HeaderMap) -> impl Iterator<Item = (&[u8], &[u8])> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()))
+}
+
+/// Why a request is refused before it is routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub why: &'static str,
+}
+
+const fn bad(why: &'static str) -> Refusal {
+    Refusal {
+        status: StatusCode::BAD_REQUEST,
+        why,
+    }
+}
+
+/// The request rules of the table above that hold for any parser: applied
+/// by the lane to every head httparse accepts (those it hands to hyper
+/// too, whose parser would drop a `Content-Length` beside a
+/// `Transfer-Encoding` unseen), and to what hyper parsed on a connection
+/// it serves. `headers`: name and value of each header line, in order.
+pub fn check_request<'h>(
+    method: &Method,
+    uri: &Uri,
+    version: Version,
+    headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+) -> Result<(), Refusal> {
+    // Target forms (RFC 9112 section 3.2).
+    if uri.scheme().is_none() && uri.authority().is_some() && *method != Method::CONNECT {
+        return Err(bad("authority-form target without CONNECT"));
+    }
+    if uri.path() == "*" && *method != Method::OPTIONS {
+        return Err(bad("asterisk-form target without OPTIONS"));
+    }
+    let mut hosts = 0;
+    let mut lengths = 0;
+    let mut length_ok = true;
+    let mut codings = 0;
+    let mut chunked_only = true;
+    let mut transfer_encoding = false;
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            lengths += 1;
+            length_ok &= framing::parse_length(value).is_some();
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            transfer_encoding = true;
+            for coding in hop::tokens(value) {
+                codings += 1;
+                chunked_only &= coding.eq_ignore_ascii_case(b"chunked");
+            }
+        }
+    }
+    if hosts > 1 {
+        return Err(bad("more than one Host header"));
+    }
+    if hosts == 0 && version == Version::HTTP_11 {
+        return Err(bad("HTTP/1.1 request without Host"));
+    }
+    if lengths > 1 || !length_ok {
+        return Err(bad("invalid or repeated Content-Length"));
+    }
+    if transfer_encoding {
+        if lengths > 0 {
+            return Err(bad("both Content-Length and Transfer-Encoding"));
+        }
+        if version == Version::HTTP_10 {
+            return Err(bad("Transfer-Encoding on HTTP/1.0"));
+        }
+        if codings != 1 || !chunked_only {
+            return Err(Refusal {
+                status: StatusCode::NOT_IMPLEMENTED,
+                why: "transfer coding other than chunked",
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(
+        method: &str,
+        target: &str,
+        version: Version,
+        fields: &[(&str, &str)],
+    ) -> Result<(), u16> {
+        let mut headers = HeaderMap::new();
+        for (k, v) in fields {
+            headers.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let uri: Uri = target.parse().unwrap();
+        check_request(&method, &uri, version, lines(&headers)).map_err(|r| r.status.as_u16())
+    }
+
+    const V11: Version = Version::HTTP_11;
+
+    #[test]
+    fn hosts_and_targets() {
+        assert_eq!(check("GET", "/", V11, &[("host", "a")]), Ok(()));
+        assert_eq!(check("GET", "/", V11, &[]), Err(400));
+        assert_eq!(check("GET", "/", Version::HTTP_10, &[]), Ok(()));
+        assert_eq!(
+            check("GET", "/", V11, &[("host", "a"), ("host", "a")]),
+            Err(400)
+        );
+        assert_eq!(check("GET", "a.local:80", V11, &[("host", "a")]), Err(400));
+        assert_eq!(
+            check("CONNECT", "a.local:443", V11, &[("host", "a")]),
+            Ok(())
+        );
+        assert_eq!(check("GET", "http://a/x", V11, &[("host", "b")]), Ok(()));
+        assert_eq!(check("GET", "*", V11, &[("host", "a")]), Err(400));
+        assert_eq!(check("OPTIONS", "*", V11, &[("host", "a")]), Ok(()));
+    }
+
+    #[test]
+    fn framing_headers() {
+        let h = ("host", "a");
+        assert_eq!(
+            check("POST", "/", V11, &[h, ("content-length", "5")]),
+            Ok(())
+        );
+        for bad in ["5, 5", "+5", "-1", "", "5 5", "0x5"] {
+            assert_eq!(
+                check("POST", "/", V11, &[h, ("content-length", bad)]),
+                Err(400),
+                "{bad:?}"
+            );
+        }
+        let two = [h, ("content-length", "0"), ("content-length", "0")];
+        assert_eq!(check("GET", "/", V11, &two), Err(400));
+        let te = |v| check("POST", "/", V11, &[h, ("transfer-encoding", v)]);
+        assert_eq!(te("chunked"), Ok(()));
+        assert_eq!(te("\tChunked "), Ok(()));
+        assert_eq!(te("identity, chunked"), Err(501));
+        assert_eq!(te("chunked, chunked"), Err(501));
+        assert_eq!(te("gzip"), Err(501));
+        let both = [h, ("content-length", "3"), ("transfer-encoding", "chunked")];
+        assert_eq!(check("POST", "/", V11, &both), Err(400));
+        let old = [("transfer-encoding", "chunked")];
+        assert_eq!(check("POST", "/", Version::HTTP_10, &old), Err(400));
+    }
+}

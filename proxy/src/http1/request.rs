@@ -6,11 +6,11 @@ use std::mem::MaybeUninit;
 
 use bytes::{BufMut, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Uri, Version};
+use http::{Method, Request, StatusCode, Uri, Version};
 
 use super::framing::Framing;
 use super::hop;
-use super::policy::{MAX_HEAD, MAX_HEADERS};
+use super::policy::{check_request, lines, Refusal, MAX_HEAD, MAX_HEADERS};
 use super::response::put_header;
 use super::spans::Spans;
 use crate::body::ProxyBody;
@@ -32,7 +32,8 @@ pub enum Parsed {
     Request(Request<ProxyBody>, bool),
     Partial,
     ToHyper,
-    Bad(&'static str),
+    /// Against the policy (`policy::check_request`); the head is consumed.
+    Refused(Refusal),
 }
 
 /// Parse the request head at the front of `buf`. A request the lane takes
@@ -45,27 +46,34 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
         let mut raw = [const { MaybeUninit::uninit() }; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut []);
         let len = match req.parse_with_uninit_headers(buf, &mut raw) {
+            Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => {
+                return Parsed::Refused(Refusal {
+                    status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    why: "request head too large",
+                })
+            }
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => return Parsed::Partial,
             // Too large, malformed, HTTP/2's preface: hyper knows the answers.
             _ => return Parsed::ToHyper,
         };
-        if req.version != Some(1) {
-            return Parsed::ToHyper;
+        let to_hyper = req.version != Some(1)
+            || req.headers.iter().any(|h| {
+                let name = h.name;
+                let bodyless_length =
+                    || name.eq_ignore_ascii_case("content-length") && h.value.trim_ascii() == b"0";
+                name.eq_ignore_ascii_case("transfer-encoding")
+                    || name.eq_ignore_ascii_case("upgrade")
+                    || name.eq_ignore_ascii_case("expect")
+                    || (name.eq_ignore_ascii_case("content-length") && !bodyless_length())
+            });
+        if to_hyper {
+            return refused_before_hyper(&req).map_or(Parsed::ToHyper, Parsed::Refused);
         }
         let base = buf.as_ptr() as usize;
         let mut close = false;
         for h in req.headers.iter() {
             let name = h.name;
-            let bodyless_length =
-                || name.eq_ignore_ascii_case("content-length") && h.value.trim_ascii() == b"0";
-            if name.eq_ignore_ascii_case("transfer-encoding")
-                || name.eq_ignore_ascii_case("upgrade")
-                || name.eq_ignore_ascii_case("expect")
-                || (name.eq_ignore_ascii_case("content-length") && !bodyless_length())
-            {
-                return Parsed::ToHyper;
-            }
             if name.eq_ignore_ascii_case("connection") && hop::has_token(h.value, "close") {
                 close = true;
             }
@@ -81,7 +89,10 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
     };
     let head = buf.split_to(len).freeze();
     let Ok(uri) = Uri::from_maybe_shared(head.slice(path.0..path.1)) else {
-        return Parsed::Bad("invalid request target");
+        return Parsed::Refused(Refusal {
+            status: StatusCode::BAD_REQUEST,
+            why: "invalid request target",
+        });
     };
     // X-Forwarded-* are written straight into the upstream head
     // (`forwarded::Forwarded`), not added here; a little room for a Host
@@ -91,7 +102,10 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
         let (ns, ne) = span.name;
         let (vs, ve) = span.value;
         let Ok(name) = HeaderName::from_bytes(&head[ns as usize..ne as usize]) else {
-            return Parsed::Bad("invalid header name");
+            return Parsed::Refused(Refusal {
+                status: StatusCode::BAD_REQUEST,
+                why: "invalid header name",
+            });
         };
         // SAFETY: httparse accepts in a value exactly the bytes HeaderValue
         // does (HTAB, SP, visible ASCII, obs-text), as hyper relies on too.
@@ -100,12 +114,46 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
         };
         headers.append(name, value);
     }
+    if let Err(refusal) = check_request(&method, &uri, Version::HTTP_11, lines(&headers)) {
+        return Parsed::Refused(refusal);
+    }
     let mut req = Request::new(ProxyBody::empty());
     *req.method_mut() = method;
     *req.uri_mut() = uri;
     *req.version_mut() = Version::HTTP_11;
     *req.headers_mut() = headers;
     Parsed::Request(req, close)
+}
+
+/// The policy's verdict on a head the lane hands to hyper, whose parser
+/// would hide some of what it checks (a `Content-Length` beside a
+/// `Transfer-Encoding` is dropped unseen). What cannot be read here is
+/// left to hyper.
+fn refused_before_hyper(req: &httparse::Request<'_, '_>) -> Option<Refusal> {
+    let method = Method::from_bytes(req.method?.as_bytes()).ok()?;
+    let uri = Uri::try_from(req.path?).ok()?;
+    let version = match req.version? {
+        0 => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let headers = req.headers.iter().map(|h| (h.name.as_bytes(), h.value));
+    check_request(&method, &uri, version, headers).err()
+}
+
+/// An absolute-form target's authority (or HTTP/2's `:authority`) replaces
+/// a `Host` header that differs (RFC 9112 section 3.2.2): routing and the
+/// backend then see the same host. (Without a `Host` header both already
+/// take the authority.)
+pub fn settle_host<B>(req: &mut Request<B>) {
+    let host = match (req.uri().authority(), req.headers().get(header::HOST)) {
+        (Some(authority), Some(host)) if host.as_bytes() != authority.as_str().as_bytes() => {
+            HeaderValue::from_str(authority.as_str()).ok()
+        }
+        _ => None,
+    };
+    if let Some(host) = host {
+        req.headers_mut().insert(header::HOST, host);
+    }
 }
 
 /// The request line and headers of a request as HTTP/1.1, origin-form
@@ -165,13 +213,66 @@ mod tests {
     }
 
     #[test]
+    fn heads_against_the_policy_are_refused() {
+        for (text, status) in [
+            ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+            ("GET / HTTP/1.1\r\n\r\n", 400),
+            ("GET a.local:80 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+                400,
+            ),
+            ("GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            // Refused before the hand-over too: hyper would not see it all.
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0, 0\r\n\r\n", 400),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+            ("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 400),
+        ] {
+            let mut buf = BytesMut::from(text);
+            match parse(&mut buf) {
+                Parsed::Refused(r) => assert_eq!(r.status, status, "{text:?}"),
+                Parsed::ToHyper => {} // httparse refused it first: hyper answers
+                _ => panic!("taken: {text:?}"),
+            }
+        }
+        let big = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+            "a".repeat(MAX_HEAD)
+        );
+        let Parsed::Refused(r) = parse(&mut BytesMut::from(big.as_str())) else {
+            panic!("a complete head over the limit was taken");
+        };
+        assert_eq!(r.status, 431);
+    }
+
+    #[test]
+    fn an_absolute_target_settles_the_host() {
+        let mut req = Request::builder()
+            .uri("http://public.local:8080/x")
+            .header(header::HOST, "admin.local")
+            .body(())
+            .unwrap();
+        settle_host(&mut req);
+        let hosts: Vec<_> = req.headers().get_all(header::HOST).iter().collect();
+        assert_eq!(hosts, ["public.local:8080"]);
+        let mut req = Request::builder()
+            .uri("/x")
+            .header(header::HOST, "a")
+            .body(())
+            .unwrap();
+        settle_host(&mut req);
+        assert_eq!(req.headers()[header::HOST], "a");
+    }
+
+    #[test]
     fn everything_else_goes_to_hyper_untouched() {
         for text in [
-            "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
-            "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
-            "PUT / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
-            "CONNECT d:443 HTTP/1.1\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: d\r\nContent-Length: 5\r\n\r\nhello",
+            "POST / HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /ws HTTP/1.1\r\nHost: d\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+            "PUT / HTTP/1.1\r\nHost: d\r\nExpect: 100-continue\r\n\r\n",
+            "CONNECT d:443 HTTP/1.1\r\nHost: d\r\n\r\n",
             "GET / HTTP/1.0\r\n\r\n",
             "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
             "GET / HTTP/1.1\r\nBad Header\r\n\r\n",

@@ -56,6 +56,9 @@ pub struct RawHead {
     pub has_date: bool,
     /// The `Content-Length` they carry, if any.
     pub content_length: Option<u64>,
+    /// The backend's length lines were repeated (`5, 5`): dropped from the
+    /// runs, to be written once as `content_length`.
+    pub rewrite_length: bool,
 }
 
 /// Dropped lines split the kept ones into runs; a head that needs more
@@ -78,6 +81,8 @@ struct Facts {
     /// The last coding of the last `Transfer-Encoding` is `chunked`.
     chunked: bool,
     content_length: Option<u64>,
+    /// More than one length value came (equal ones: else `bad_length`).
+    repeated_length: bool,
     bad_length: Option<&'static str>,
     close: bool,
     keep_alive: bool,
@@ -112,6 +117,11 @@ fn role(name: &[u8]) -> Role {
 }
 
 impl Facts {
+    /// The length lines must be rewritten as one (equal repeated values).
+    fn rewrite_length(&self) -> bool {
+        self.repeated_length && !self.transfer_encoding && self.bad_length.is_none()
+    }
+
     fn note(&mut self, role: Role, value: &[u8]) {
         match role {
             Role::TransferEncoding => {
@@ -125,6 +135,7 @@ impl Facts {
             }
             Role::ContentLength => {
                 for part in value.split(|&b| b == b',') {
+                    self.repeated_length |= self.content_length.is_some();
                     match framing::parse_length(part) {
                         None => self.bad_length = Some("invalid Content-Length in response"),
                         Some(n) if self.content_length.is_some_and(|l| l != n) => {
@@ -219,8 +230,9 @@ pub fn parse(buf: &mut BytesMut, head_request: bool, form: Form) -> Result<Optio
                 let dropped = match roles[i] {
                     Role::HopByHop | Role::Connection | Role::TransferEncoding => true,
                     // A length beside a transfer coding is wrong, and not ours
-                    // to forward (RFC 9112 section 6.3).
-                    Role::ContentLength => facts.transfer_encoding,
+                    // to forward (RFC 9112 section 6.3); a repeated one is
+                    // written once.
+                    Role::ContentLength => facts.transfer_encoding || facts.rewrite_length(),
                     _ => false,
                 };
                 if dropped {
@@ -251,7 +263,10 @@ pub fn parse(buf: &mut BytesMut, head_request: bool, form: Form) -> Result<Optio
     let head = buf.split_to(len).freeze();
     let status = StatusCode::from_u16(code).map_err(|_| format!("invalid status code {code}"))?;
     let framing = facts.framing(status, head_request)?;
-    let keep_alive = framing != Framing::Close && facts.keeps_alive(version);
+    // After a 101 the connection is no longer HTTP, asked for or not.
+    let keep_alive = framing != Framing::Close
+        && status != StatusCode::SWITCHING_PROTOCOLS
+        && facts.keeps_alive(version);
     let mut headers = HeaderMap::new();
     let raw = match spans {
         None => Some(Box::new(RawHead {
@@ -260,6 +275,7 @@ pub fn parse(buf: &mut BytesMut, head_request: bool, form: Form) -> Result<Optio
             len: runs.len as u8,
             has_date: facts.has_date,
             content_length: facts.content_length.filter(|_| !facts.transfer_encoding),
+            rewrite_length: facts.rewrite_length(),
         })),
         Some(spans) => {
             headers.reserve(count);
@@ -279,6 +295,9 @@ pub fn parse(buf: &mut BytesMut, head_request: bool, form: Form) -> Result<Optio
                     HeaderValue::from_maybe_shared_unchecked(head.slice(vs as usize..ve as usize))
                 };
                 headers.append(name, value);
+            }
+            if let Some(n) = facts.content_length.filter(|_| facts.rewrite_length()) {
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
             }
             None
         }
@@ -348,6 +367,11 @@ pub fn encode_head(
         }
         length = raw.content_length;
         has_date = raw.has_date;
+        if let Some(n) = length.filter(|_| raw.rewrite_length) {
+            out.put_slice(b"content-length: ");
+            out.put_slice(itoa(n, &mut [0; 20]));
+            out.put_slice(b"\r\n");
+        }
     }
     for (name, value) in headers {
         if name == header::TRANSFER_ENCODING || name == header::CONNECTION {
@@ -564,6 +588,42 @@ mod tests {
             itoa(u64::MAX, &mut [0; 20]),
             u64::MAX.to_string().as_bytes()
         );
+    }
+
+    #[test]
+    fn repeated_equal_lengths_become_one() {
+        let text = "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nX: 1\r\nContent-Length: 5\r\n\r\n";
+        let h = head(text).unwrap().unwrap();
+        assert_eq!(
+            h.headers
+                .get_all("content-length")
+                .iter()
+                .collect::<Vec<_>>(),
+            ["5"]
+        );
+        assert_eq!(h.framing, Framing::Length(5));
+        let h = pass_through(text);
+        assert_eq!(lines(&h), "X: 1\r\n");
+        let mut out = BytesMut::new();
+        encode_head(
+            &mut out,
+            h.status,
+            h.raw.as_deref(),
+            &h.headers,
+            None,
+            false,
+            false,
+        );
+        let out = String::from_utf8(out.to_vec()).unwrap();
+        assert_eq!(out.matches("content-length").count(), 1, "{out}");
+        assert!(out.contains("content-length: 5\r\n"), "{out}");
+    }
+
+    #[test]
+    fn a_connection_that_switched_protocols_is_not_kept() {
+        let h = head("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
+        let h = h.unwrap().unwrap();
+        assert_eq!((h.framing, h.keep_alive), (Framing::Empty, false));
     }
 
     #[test]

@@ -91,9 +91,9 @@ where
                     Parsed::Request(req, close) => break (req, close),
                     Parsed::Partial => {}
                     Parsed::ToHyper => return Some(Rewind::new(io, buf)),
-                    Parsed::Bad(why) => {
-                        tracing::debug!(client = %peer, why, "bad request");
-                        let resp = ProxyError::BadRequest(why.into()).response();
+                    Parsed::Refused(refusal) => {
+                        tracing::debug!(client = %peer, why = refusal.why, "request refused");
+                        let resp = ProxyError::Refused(refusal).response();
                         if write_response(&mut io, &mut out, resp, false, true)
                             .await
                             .is_ok()

@@ -6,22 +6,39 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::pin::Pin;
+
 use futures_util::future::{Either, FutureExt};
+use http::header::{self, HeaderValue};
 use http::{Request, Response, Version};
 use hyper::body::Incoming;
 
 use super::settings::Connection;
 use crate::body::ProxyBody;
 use crate::deadline::WriteTimedOut;
+use crate::error::ProxyError;
+use crate::http1::policy;
 use crate::request::{self, ClientConn, Writer};
 
-pub fn handle(
-    req: Request<Incoming>,
-    conn: Arc<Connection>,
-) -> impl Future<Output = Result<Response<ProxyBody>, WriteTimedOut>> {
+type Answer = Result<Response<ProxyBody>, WriteTimedOut>;
+
+pub fn handle(req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<Output = Answer> {
     // A plain function choosing the future, not an `async fn` awaiting one:
     // an extra async layer would hold a second copy of the request.
     let client = conn.client.clone();
+    if req.version() != Version::HTTP_2 {
+        // The HTTP/1 policy, as the lane applies it to what it parses.
+        let (method, uri, version) = (req.method(), req.uri(), req.version());
+        let headers = policy::lines(req.headers());
+        if let Err(refusal) = policy::check_request(method, uri, version, headers) {
+            tracing::debug!(client = %client.client.ip, why = refusal.why, "request refused");
+            let mut resp = ProxyError::Refused(refusal).response();
+            // What follows the head cannot be trusted to be a next request.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return Either::Left(Box::pin(std::future::ready(Ok(resp))) as Rare);
+        }
+    }
     if let Some(limit) = conn.write_timeout {
         if req.version() == Version::HTTP_2 {
             // Boxed: a rarer path (see `http1` on boxing).
@@ -29,7 +46,7 @@ pub fn handle(
                 req.map(ProxyBody::incoming),
                 client,
                 limit,
-            )));
+            )) as Rare);
         }
         // HTTP/1: the connection's writes get the deadline (`write_deadline`).
         if let Some(deadline) = &conn.write_deadline {
@@ -39,13 +56,16 @@ pub fn handle(
     Either::Right(request::respond(req.map(ProxyBody::incoming), client, Writer::Hyper).map(Ok))
 }
 
+/// The futures of rare answers, boxed (see `http1` on boxing).
+type Rare = Pin<Box<dyn Future<Output = Answer> + Send>>;
+
 /// HTTP/2 with a writeTimeout: this stream gets the deadline, and an error
 /// resets only this stream.
 async fn respond_within(
     req: Request<ProxyBody>,
     client: Arc<ClientConn>,
     limit: Duration,
-) -> Result<Response<ProxyBody>, WriteTimedOut> {
+) -> Answer {
     let deadline = tokio::time::Instant::now() + limit;
     let ip = client.client.ip;
     match tokio::time::timeout_at(deadline, request::respond(req, client, Writer::Hyper)).await {

@@ -189,7 +189,10 @@ impl<'a> Forwarded<'a> {
                 fwd.replaced_path.is_some(),
             ];
             for (i, name) in FORWARDED.iter().enumerate() {
-                if has(i) && set[i] {
+                // An untrusted client's own values of the first six go even
+                // when tollgate has none to put instead (no Host: no
+                // X-Forwarded-Host), so none of them can be forged.
+                if has(i) && (set[i] || (!trusted && i < 6)) {
                     headers.remove(*name);
                 }
             }
@@ -330,6 +333,24 @@ mod tests {
              x-forwarded-host: example.com:8080\r\n\
              x-forwarded-port: 8080\r\n\
              x-forwarded-server: gw\r\n"
+        );
+    }
+
+    #[test]
+    fn without_a_host_an_untrusted_forwarded_host_still_goes() {
+        let mut h = HeaderMap::new();
+        h.insert(&X_FORWARDED_HOST, HeaderValue::from_static("evil.example"));
+        h.insert(&X_FORWARDED_PORT, HeaderValue::from_static("1"));
+        let text = forward(&mut h, &client(false), None, (None, None));
+        assert!(!text.contains("evil.example"), "{text}");
+        assert!(text.contains("x-forwarded-port: 80\r\n"), "{text}");
+        // A trusted client's is kept.
+        let mut h = HeaderMap::new();
+        h.insert(&X_FORWARDED_HOST, HeaderValue::from_static("front.example"));
+        let text = forward(&mut h, &client(true), None, (None, None));
+        assert!(
+            text.contains("x-forwarded-host: front.example\r\n"),
+            "{text}"
         );
     }
 

@@ -3,6 +3,7 @@
 //!
 //! - `context`: what the phases share (the connection, the snapshot, the writer).
 //! - `early`: `/ping` and ACME HTTP-01 answers, before anything else.
+//! - `screen`: the entrypoint's screening of paths and header names.
 //! - `redirect`: an entrypoint that redirects every request.
 //! - routing itself is `crate::router`, compiled into the snapshot.
 //! - `limit`: `maxConn`.
@@ -18,6 +19,7 @@ pub mod forwarded;
 pub mod limit;
 pub mod pipeline;
 pub mod redirect;
+pub mod screen;
 pub mod upgrade;
 
 pub use context::{ClientConn, Writer};

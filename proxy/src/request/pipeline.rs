@@ -1,7 +1,7 @@
 //! One request, from its parsed head to its response, as named phases:
 //!
 //! ```text
-//! early answers (/ping, ACME HTTP-01) → redirect? → route (router → frontend)
+//! settle Host → screen (path escapes, header names) → early answers (/ping, ACME HTTP-01) → redirect? → route (router → frontend)
 //!   → limit (maxConn place) → plugins on the request (may answer)
 //!   → pick a server (balancer) → forward → plugins on the response (reverse order)
 //! ```
@@ -17,9 +17,10 @@ use http::{Request, Response};
 
 use super::context::{ClientConn, RequestCtx, Writer};
 use super::forward::{self, Target};
-use super::{early, limit, redirect};
+use super::{early, limit, redirect, screen};
 use crate::body::{Guard, ProxyBody};
 use crate::error::{ProxyError, Side};
+use crate::http1::request::settle_host;
 use crate::wasm::{ChainOutcome, Peer};
 
 /// The response to one request, errors included.
@@ -55,8 +56,10 @@ async fn run(
     ctx: &mut RequestCtx<'_>,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let (snapshot, conn) = (ctx.snapshot, ctx.conn);
+    settle_host(&mut req);
     let entry = snapshot.entry(conn.slot).ok_or(ProxyError::NoRoute)?;
 
+    screen::screen(&mut req, &entry.http)?;
     if let Some(resp) = early::answer(&req, entry, &conn.shared) {
         return Ok(resp);
     }

@@ -344,5 +344,10 @@ fn compile_entry(
         ping: config.ping.as_deref() == Some(ep),
         tls: None,
         redirect: None,
+        http: config
+            .entry_points
+            .get(ep)
+            .map(|e| e.http.clone())
+            .unwrap_or_default(),
     })
 }

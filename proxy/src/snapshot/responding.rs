@@ -8,6 +8,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 
 use crate::config::model::RespondingTimeouts;
+use crate::http1::policy::MAX_HEAD;
 
 pub type HttpServer = auto::Builder<TokioExecutor>;
 
@@ -46,6 +47,8 @@ pub fn http_server(timeouts: &RespondingTimeouts) -> HttpServer {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout(timeouts))
+        // The head limit of the HTTP/1 policy: beyond it, 431.
+        .max_buf_size(MAX_HEAD)
         .keep_alive(true);
     builder
         .http2()

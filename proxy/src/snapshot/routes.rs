@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::redirect::RedirectRule;
 use super::responding::Responding;
 use super::slot::Slot;
-use crate::config::model::RespondingTimeouts;
+use crate::config::model::{EntryPointHttp, RespondingTimeouts};
 use crate::router::Router;
 use crate::tls::acceptor::TlsServer;
 use crate::trust::Trust;
@@ -53,6 +53,8 @@ pub struct EntryRoutes {
     pub tls: Option<TlsServer>,
     /// Redirect every request (e.g. to HTTPS) instead of routing.
     pub redirect: Option<RedirectRule>,
+    /// What requests are screened for before routing.
+    pub http: EntryPointHttp,
 }
 
 pub struct FrontendRuntime {

@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
 
 use crate::config::diagnostic::Location;
-use crate::config::model::{EntryPoint, ForwardedHeaders};
+use crate::config::model::{
+    EncodedCharacters, EntryPoint, EntryPointHttp, ForwardedHeaders, UnderscoreHeaders,
+};
 use crate::config::tree::{Node, Tree};
 
 use super::context::{unknown_name, Names};
@@ -44,6 +46,7 @@ fn default_entry_points(root: &Node<'_>) -> (BTreeMap<String, EntryPoint>, BTree
         forwarded_headers: ForwardedHeaders::default(),
         tls: None,
         redirect: None,
+        http: EntryPointHttp::default(),
         location: Location::builtin("entryPoints.http.address"),
     };
     let mut location = root.missing_location("entryPoints");
@@ -89,6 +92,7 @@ pub(super) fn read_ping(
         forwarded_headers: ForwardedHeaders::default(),
         tls: None,
         redirect: None,
+        http: EntryPointHttp::default(),
         location: Location::builtin("entryPoints.traefik.address"),
     };
     entry_points.insert(name.clone(), entry_point);
@@ -110,6 +114,10 @@ fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
         .section("forwardedHeaders")
         .map(|n| read_forwarded_headers(&n))
         .unwrap_or_default();
+    let http = node
+        .section("http")
+        .map(|n| read_http(&n))
+        .unwrap_or_default();
     warn_unsupported(node, ENTRY_POINT_UNSUPPORTED);
     let Some(address) = node.get("address") else {
         node.tree().error(
@@ -129,8 +137,46 @@ fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
         forwarded_headers,
         tls,
         redirect,
+        http,
         location: address.location(),
     })
+}
+
+/// `[entryPoints.X.http]`: `underscoreHeadersStrategy` and
+/// `[encodedCharacters]`, as Traefik 3 spells them.
+fn read_http(node: &Node<'_>) -> EntryPointHttp {
+    let flag = |n: &Node<'_>, key| n.get(key).and_then(|v| v.bool()).unwrap_or(false);
+    let encoded = node
+        .section("encodedCharacters")
+        .map(|n| EncodedCharacters {
+            slash: flag(&n, "allowEncodedSlash"),
+            back_slash: flag(&n, "allowEncodedBackSlash"),
+            null_character: flag(&n, "allowEncodedNullCharacter"),
+            semicolon: flag(&n, "allowEncodedSemicolon"),
+            percent: flag(&n, "allowEncodedPercent"),
+            question_mark: flag(&n, "allowEncodedQuestionMark"),
+            hash: flag(&n, "allowEncodedHash"),
+        })
+        .unwrap_or_default();
+    let underscore_headers = match node.get("underscoreHeadersStrategy") {
+        None => UnderscoreHeaders::default(),
+        Some(v) => match v.str().map(str::to_ascii_lowercase).as_deref() {
+            Some("keep") => UnderscoreHeaders::Keep,
+            Some("delete") => UnderscoreHeaders::Delete,
+            Some("reject") => UnderscoreHeaders::Reject,
+            Some(other) => {
+                v.error(format!(
+                    "\"{other}\" is not a strategy: use \"keep\", \"delete\" or \"reject\""
+                ));
+                UnderscoreHeaders::default()
+            }
+            None => UnderscoreHeaders::default(),
+        },
+    };
+    EntryPointHttp {
+        encoded,
+        underscore_headers,
+    }
 }
 
 /// A redirect must name an entry point that exists.
@@ -272,6 +318,29 @@ mod tests {
         assert_eq!(
             err,
             ["t.toml:11:14: ping.entryPoint: unknown entry point \"wbe\" (did you mean \"web\"?)"]
+        );
+    }
+
+    #[test]
+    fn request_screening_takes_traefik_3_keys() {
+        let config = loaded(&MINIMAL.replace(
+            "address = \":8080\"\n",
+            "address = \":8080\"\n[entryPoints.web.http]\nunderscoreHeadersStrategy = \"Reject\"\n\
+             [entryPoints.web.http.encodedCharacters]\nallowEncodedSlash = true\nallowEncodedHash = true\n",
+        ));
+        let http = &config.entry_points["web"].http;
+        assert_eq!(http.underscore_headers, UnderscoreHeaders::Reject);
+        assert!(http.encoded.slash && http.encoded.hash && !http.encoded.percent);
+        let defaults = &loaded(MINIMAL).entry_points["web"].http;
+        assert_eq!(*defaults, EntryPointHttp::default());
+        let err = errors(&MINIMAL.replace(
+            "address = \":8080\"\n",
+            "address = \":8080\"\n[entryPoints.web.http]\nunderscoreHeadersStrategy = \"drop\"\n",
+        ));
+        assert_eq!(
+            err,
+            ["t.toml:5:29: entryPoints.web.http.underscoreHeadersStrategy: \"drop\" is not a strategy: \
+              use \"keep\", \"delete\" or \"reject\""]
         );
     }
 
