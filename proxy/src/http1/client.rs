@@ -112,16 +112,19 @@ impl RawConn {
     /// the connection cannot carry another request).
     async fn exchange<B>(
         &mut self,
-        head: &[u8],
+        req: &Outgoing<'_>,
         body: &mut B,
-        framing: Framing,
-        head_request: bool,
-        form: Form,
     ) -> Result<(response::Head, bool), ExchangeError>
     where
         B: Body<Data = Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
+        let Outgoing {
+            head,
+            framing,
+            head_request,
+            form,
+        } = *req;
         let mut head_left = head;
         let mut out = BytesMut::new();
         let mut body_done = !framing.has_body();
@@ -230,28 +233,35 @@ impl RawConn {
     }
 }
 
+/// One request as an exchange sends it: its encoded head
+/// (`request::encode_head`), how its body is framed, and what the caller
+/// wants of the answer's head.
+#[derive(Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub head: &'a [u8],
+    pub framing: Framing,
+    /// A HEAD request: no body follows the answer's head.
+    pub head_request: bool,
+    pub form: Form,
+}
+
 /// Send an encoded request (`request::encode_head`, then `body`) on `conn`
 /// and turn the answer into a response whose body reads the rest from the
 /// connection and then hands it to `home`. With `Form::PassThrough` the
 /// response's header lines may stay raw, in the body (`RawBody::take_head`),
 /// and its `HeaderMap` empty.
-#[allow(clippy::too_many_arguments)] // each is one fact of the exchange; a struct would only rename them
 pub async fn send<B>(
     mut conn: RawConn,
-    head: &[u8],
+    req: &Outgoing<'_>,
     body: &mut B,
-    framing: Framing,
-    head_request: bool,
-    form: Form,
     home: Arc<dyn ConnHome>,
 ) -> Result<Response<RawBody>, ExchangeError>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let (h, request_complete) = conn
-        .exchange(head, body, framing, head_request, form)
-        .await?;
+    let (h, request_complete) = conn.exchange(req, body).await?;
+    let head_request = req.head_request;
     let keep_alive = h.keep_alive && request_complete;
     let mut body = RawBody::new(conn, h.framing, keep_alive, home, h.raw);
     // A HEAD answer's headers describe the GET's body: its own emptiness

@@ -11,12 +11,12 @@
 //! | malformed request line or header line, bare CR, obs-fold | 400 | `httparse` (lane), hyper |
 //! | head larger than [`MAX_HEAD`] | 431 | `request::parse` (lane); hyper's `max_buf_size` |
 //! | more than [`MAX_HEADERS`] header lines | 431 | hyper |
-//! | HTTP/1.1 without `Host`, or more than one `Host` line | 400 | [`check_request`] |
-//! | authority-form target (`host:port`) without CONNECT; `*` without OPTIONS | 400 | [`check_request`] |
-//! | more than one `Content-Length` line, or one that is not a single decimal number | 400 | [`check_request`] |
-//! | both `Content-Length` and `Transfer-Encoding` | 400 | [`check_request`] |
-//! | `Transfer-Encoding` other than `chunked` alone | 501 | [`check_request`] |
-//! | `Transfer-Encoding` on HTTP/1.0 | 400 | [`check_request`] |
+//! | HTTP/1.1 without `Host`, or more than one `Host` line | 400 | [`RequestFacts::check`] |
+//! | authority-form target (`host:port`) without CONNECT; `*` without OPTIONS | 400 | [`RequestFacts::check`] |
+//! | more than one `Content-Length` line, or one that is not a single decimal number | 400 | [`RequestFacts::check`] |
+//! | both `Content-Length` and `Transfer-Encoding` | 400 | [`RequestFacts::check`] |
+//! | `Transfer-Encoding` other than `chunked` alone | 501 | [`RequestFacts::check`] |
+//! | `Transfer-Encoding` on HTTP/1.0 | 400 | [`RequestFacts::check`] |
 //!
 //! Normalized: an absolute-form target's authority replaces `Host`
 //! (RFC 9112 section 3.2.2), so routing and the backend see one host
@@ -61,13 +61,6 @@ pub const MAX_HEADERS: usize = 100;
 /// Largest message head accepted (request line or status line plus headers).
 pub const MAX_HEAD: usize = 64 * 1024;
 
-/// The name and value of each header in `headers`, for [`check_request`].
-pub fn lines(headers: &HeaderMap) -> impl Iterator<Item = (&[u8], &[u8])> {
-    headers
-        .iter()
-        .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()))
-}
-
 /// Why a request is refused before it is routed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refusal {
@@ -82,68 +75,105 @@ const fn bad(why: &'static str) -> Refusal {
     }
 }
 
-/// The request rules of the table above that hold for any parser: applied
-/// by the lane to every head httparse accepts (those it hands to hyper
-/// too, whose parser would drop a `Content-Length` beside a
-/// `Transfer-Encoding` unseen), and to what hyper parsed on a connection
-/// it serves. `headers`: name and value of each header line, in order.
-pub fn check_request<'h>(
+/// What a request's header lines say, for the rules above and for the
+/// lane's choices, gathered in one pass (the parser's own): one dispatch on
+/// the name's length per line, most lines match nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RequestFacts {
+    hosts: u8,
+    lengths: u8,
+    bad_length: bool,
+    /// A `Content-Length` other than 0.
+    pub has_length: bool,
+    pub transfer_encoding: bool,
+    codings: u8,
+    other_coding: bool,
+    pub upgrade: bool,
+    pub expect: bool,
+    /// `Connection: close`.
+    pub close: bool,
+}
+
+impl RequestFacts {
+    /// Take in one header line.
+    #[inline]
+    pub fn note(&mut self, name: &[u8], value: &[u8]) {
+        let is = |s: &str| name.eq_ignore_ascii_case(s.as_bytes());
+        match name.len() {
+            4 if is("host") => self.hosts = self.hosts.saturating_add(1),
+            6 if is("expect") => self.expect = true,
+            7 if is("upgrade") => self.upgrade = true,
+            10 if is("connection") => self.close |= hop::has_token(value, "close"),
+            14 if is("content-length") => {
+                self.lengths = self.lengths.saturating_add(1);
+                match framing::parse_length(value) {
+                    Some(n) => self.has_length |= n > 0,
+                    None => self.bad_length = true,
+                }
+            }
+            17 if is("transfer-encoding") => {
+                self.transfer_encoding = true;
+                for coding in hop::tokens(value) {
+                    self.codings = self.codings.saturating_add(1);
+                    self.other_coding |= !coding.eq_ignore_ascii_case(b"chunked");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The request rules of the table above that hold for any parser:
+    /// applied by the lane to every head httparse accepts (those it hands
+    /// to hyper too, whose parser would drop a `Content-Length` beside a
+    /// `Transfer-Encoding` unseen), and to what hyper parsed on a
+    /// connection it serves ([`check_request`]).
+    pub fn check(&self, method: &Method, uri: &Uri, version: Version) -> Result<(), Refusal> {
+        // Target forms (RFC 9112 section 3.2).
+        if uri.scheme().is_none() && uri.authority().is_some() && *method != Method::CONNECT {
+            return Err(bad("authority-form target without CONNECT"));
+        }
+        if uri.path() == "*" && *method != Method::OPTIONS {
+            return Err(bad("asterisk-form target without OPTIONS"));
+        }
+        if self.hosts > 1 {
+            return Err(bad("more than one Host header"));
+        }
+        if self.hosts == 0 && version == Version::HTTP_11 {
+            return Err(bad("HTTP/1.1 request without Host"));
+        }
+        if self.lengths > 1 || self.bad_length {
+            return Err(bad("invalid or repeated Content-Length"));
+        }
+        if self.transfer_encoding {
+            if self.lengths > 0 {
+                return Err(bad("both Content-Length and Transfer-Encoding"));
+            }
+            if version == Version::HTTP_10 {
+                return Err(bad("Transfer-Encoding on HTTP/1.0"));
+            }
+            if self.codings != 1 || self.other_coding {
+                return Err(Refusal {
+                    status: StatusCode::NOT_IMPLEMENTED,
+                    why: "transfer coding other than chunked",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`RequestFacts::check`] for a head hyper parsed.
+pub fn check_request(
     method: &Method,
     uri: &Uri,
     version: Version,
-    headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+    headers: &HeaderMap,
 ) -> Result<(), Refusal> {
-    // Target forms (RFC 9112 section 3.2).
-    if uri.scheme().is_none() && uri.authority().is_some() && *method != Method::CONNECT {
-        return Err(bad("authority-form target without CONNECT"));
-    }
-    if uri.path() == "*" && *method != Method::OPTIONS {
-        return Err(bad("asterisk-form target without OPTIONS"));
-    }
-    let mut hosts = 0;
-    let mut lengths = 0;
-    let mut length_ok = true;
-    let mut codings = 0;
-    let mut chunked_only = true;
-    let mut transfer_encoding = false;
+    let mut facts = RequestFacts::default();
     for (name, value) in headers {
-        if name.eq_ignore_ascii_case(b"host") {
-            hosts += 1;
-        } else if name.eq_ignore_ascii_case(b"content-length") {
-            lengths += 1;
-            length_ok &= framing::parse_length(value).is_some();
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            transfer_encoding = true;
-            for coding in hop::tokens(value) {
-                codings += 1;
-                chunked_only &= coding.eq_ignore_ascii_case(b"chunked");
-            }
-        }
+        facts.note(name.as_str().as_bytes(), value.as_bytes());
     }
-    if hosts > 1 {
-        return Err(bad("more than one Host header"));
-    }
-    if hosts == 0 && version == Version::HTTP_11 {
-        return Err(bad("HTTP/1.1 request without Host"));
-    }
-    if lengths > 1 || !length_ok {
-        return Err(bad("invalid or repeated Content-Length"));
-    }
-    if transfer_encoding {
-        if lengths > 0 {
-            return Err(bad("both Content-Length and Transfer-Encoding"));
-        }
-        if version == Version::HTTP_10 {
-            return Err(bad("Transfer-Encoding on HTTP/1.0"));
-        }
-        if codings != 1 || !chunked_only {
-            return Err(Refusal {
-                status: StatusCode::NOT_IMPLEMENTED,
-                why: "transfer coding other than chunked",
-            });
-        }
-    }
-    Ok(())
+    facts.check(method, uri, version)
 }
 
 #[cfg(test)]
@@ -165,7 +195,7 @@ mod tests {
         }
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let uri: Uri = target.parse().unwrap();
-        check_request(&method, &uri, version, lines(&headers)).map_err(|r| r.status.as_u16())
+        check_request(&method, &uri, version, &headers).map_err(|r| r.status.as_u16())
     }
 
     const V11: Version = Version::HTTP_11;

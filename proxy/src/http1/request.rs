@@ -9,8 +9,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Uri, Version};
 
 use super::framing::Framing;
-use super::hop;
-use super::policy::{check_request, lines, Refusal, MAX_HEAD, MAX_HEADERS};
+use super::policy::{Refusal, RequestFacts, MAX_HEAD, MAX_HEADERS};
 use super::response::put_header;
 use super::spans::Spans;
 use crate::body::ProxyBody;
@@ -41,7 +40,7 @@ pub enum Parsed {
 /// leaves `buf` untouched.
 pub fn parse(buf: &mut BytesMut) -> Parsed {
     let mut spans = Spans::new();
-    let (len, method, path, count, close) = {
+    let (len, method, path, count, facts) = {
         // Uninitialised: zeroing 100 slots costs more than parsing a head.
         let mut raw = [const { MaybeUninit::uninit() }; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut []);
@@ -57,27 +56,20 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
             // Too large, malformed, HTTP/2's preface: hyper knows the answers.
             _ => return Parsed::ToHyper,
         };
-        let to_hyper = req.version != Some(1)
-            || req.headers.iter().any(|h| {
-                let name = h.name;
-                let bodyless_length =
-                    || name.eq_ignore_ascii_case("content-length") && h.value.trim_ascii() == b"0";
-                name.eq_ignore_ascii_case("transfer-encoding")
-                    || name.eq_ignore_ascii_case("upgrade")
-                    || name.eq_ignore_ascii_case("expect")
-                    || (name.eq_ignore_ascii_case("content-length") && !bodyless_length())
-            });
-        if to_hyper {
-            return refused_before_hyper(&req).map_or(Parsed::ToHyper, Parsed::Refused);
-        }
         let base = buf.as_ptr() as usize;
-        let mut close = false;
+        let mut facts = RequestFacts::default();
         for h in req.headers.iter() {
-            let name = h.name;
-            if name.eq_ignore_ascii_case("connection") && hop::has_token(h.value, "close") {
-                close = true;
-            }
-            spans.push(buf.as_ptr(), name.as_bytes(), h.value);
+            facts.note(h.name.as_bytes(), h.value);
+            spans.push(buf.as_ptr(), h.name.as_bytes(), h.value);
+        }
+        // Bodies, upgrades, `Expect` and HTTP/1.0 are hyper's to serve.
+        if req.version != Some(1)
+            || facts.has_length
+            || facts.transfer_encoding
+            || facts.upgrade
+            || facts.expect
+        {
+            return refused_before_hyper(&req, &facts).map_or(Parsed::ToHyper, Parsed::Refused);
         }
         let method = match Method::from_bytes(req.method.unwrap_or("").as_bytes()) {
             Ok(m) if m != Method::CONNECT => m,
@@ -85,7 +77,7 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
         };
         let target = req.path.unwrap_or("");
         let p = target.as_ptr() as usize - base;
-        (len, method, (p, p + target.len()), req.headers.len(), close)
+        (len, method, (p, p + target.len()), req.headers.len(), facts)
     };
     let head = buf.split_to(len).freeze();
     let Ok(uri) = Uri::from_maybe_shared(head.slice(path.0..path.1)) else {
@@ -114,7 +106,7 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
         };
         headers.append(name, value);
     }
-    if let Err(refusal) = check_request(&method, &uri, Version::HTTP_11, lines(&headers)) {
+    if let Err(refusal) = facts.check(&method, &uri, Version::HTTP_11) {
         return Parsed::Refused(refusal);
     }
     let mut req = Request::new(ProxyBody::empty());
@@ -122,22 +114,21 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
     *req.uri_mut() = uri;
     *req.version_mut() = Version::HTTP_11;
     *req.headers_mut() = headers;
-    Parsed::Request(req, close)
+    Parsed::Request(req, facts.close)
 }
 
 /// The policy's verdict on a head the lane hands to hyper, whose parser
 /// would hide some of what it checks (a `Content-Length` beside a
 /// `Transfer-Encoding` is dropped unseen). What cannot be read here is
 /// left to hyper.
-fn refused_before_hyper(req: &httparse::Request<'_, '_>) -> Option<Refusal> {
+fn refused_before_hyper(req: &httparse::Request<'_, '_>, facts: &RequestFacts) -> Option<Refusal> {
     let method = Method::from_bytes(req.method?.as_bytes()).ok()?;
     let uri = Uri::try_from(req.path?).ok()?;
     let version = match req.version? {
         0 => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    let headers = req.headers.iter().map(|h| (h.name.as_bytes(), h.value));
-    check_request(&method, &uri, version, headers).err()
+    facts.check(&method, &uri, version).err()
 }
 
 /// An absolute-form target's authority (or HTTP/2's `:authority`) replaces
@@ -145,8 +136,12 @@ fn refused_before_hyper(req: &httparse::Request<'_, '_>) -> Option<Refusal> {
 /// backend then see the same host. (Without a `Host` header both already
 /// take the authority.)
 pub fn settle_host<B>(req: &mut Request<B>) {
-    let host = match (req.uri().authority(), req.headers().get(header::HOST)) {
-        (Some(authority), Some(host)) if host.as_bytes() != authority.as_str().as_bytes() => {
+    // Origin-form targets (the lane's usual) have no authority: no lookup.
+    let Some(authority) = req.uri().authority() else {
+        return;
+    };
+    let host = match req.headers().get(header::HOST) {
+        Some(host) if host.as_bytes() != authority.as_str().as_bytes() => {
             HeaderValue::from_str(authority.as_str()).ok()
         }
         _ => None,

@@ -29,8 +29,7 @@ pub fn handle(req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<Outp
     if req.version() != Version::HTTP_2 {
         // The HTTP/1 policy, as the lane applies it to what it parses.
         let (method, uri, version) = (req.method(), req.uri(), req.version());
-        let headers = policy::lines(req.headers());
-        if let Err(refusal) = policy::check_request(method, uri, version, headers) {
+        if let Err(refusal) = policy::check_request(method, uri, version, req.headers()) {
             tracing::debug!(client = %client.client.ip, why = refusal.why, "request refused");
             let mut resp = ProxyError::Refused(refusal).response();
             // What follows the head cannot be trusted to be a next request.

@@ -30,7 +30,7 @@ use hyper::client::conn::http2;
 use super::connect::{self, Target};
 use super::error::UpstreamError;
 use crate::body::ProxyBody;
-use crate::http1::client::{self, ConnHome, RawConn};
+use crate::http1::client::{self, ConnHome, Outgoing, RawConn};
 use crate::http1::framing::Framing;
 use crate::http1::request::{encode_head, ExtraHeaders};
 use crate::http1::response::Form;
@@ -154,7 +154,13 @@ impl ServerPool {
                 ),
             };
             let home: Arc<dyn ConnHome> = self.clone();
-            match client::send(conn, &head, &mut body, framing, head_request, form, home).await {
+            let outgoing = Outgoing {
+                head: &head,
+                framing,
+                head_request,
+                form,
+            };
+            match client::send(conn, &outgoing, &mut body, home).await {
                 Ok(resp) => return Ok(resp.map(ProxyBody::raw)),
                 // A reused connection the backend closed as we wrote (its
                 // keep-alive timer fired): a request it cannot have received,
