@@ -13,12 +13,15 @@
 //! | more than [`MAX_HEADERS`] header lines | 431 | hyper |
 //! | HTTP/1.1 without `Host`, or more than one `Host` line | 400 | [`RequestFacts::check`] |
 //! | authority-form target (`host:port`) without CONNECT; `*` without OPTIONS | 400 | [`RequestFacts::check`] |
-//! | more than one `Content-Length` line, or one that is not a single decimal number | 400 | [`RequestFacts::check`] |
-//! | both `Content-Length` and `Transfer-Encoding` | 400 | [`RequestFacts::check`] |
-//! | `Transfer-Encoding` other than `chunked` alone | 501 | [`RequestFacts::check`] |
+//! | a `Content-Length` line that is not one decimal number (`5, 5` included), or two lines that differ | 400 | [`RequestFacts::check`] |
+//! | both `Content-Length` and `Transfer-Encoding` | 400 (on a connection hyper serves, hyper drops the length unseen: the request is read chunked and the connection closed after it) | [`RequestFacts::check`], `listen::service` |
+//! | `Transfer-Encoding` whose final coding is not `chunked` | 400 | [`RequestFacts::check`] |
+//! | other codings before `chunked` (`gzip, chunked`) | 501 | [`RequestFacts::check`] |
 //! | `Transfer-Encoding` on HTTP/1.0 | 400 | [`RequestFacts::check`] |
 //!
-//! Normalized: an absolute-form target's authority replaces `Host`
+//! Normalized: equal repeated `Content-Length` lines become one line
+//! (`RequestFacts::settle_length`, as hyper does); an absolute-form
+//! target's authority replaces `Host`
 //! (RFC 9112 section 3.2.2), so routing and the backend see one host
 //! (`request::settle_host`). Optional whitespace around a value or a
 //! coding is whitespace (`Transfer-Encoding:\tchunked` is chunked).
@@ -50,7 +53,7 @@
 //! A connection that answered `101 Switching Protocols` is never reused,
 //! whether or not the switch was asked for (RFC 9110 section 7.8).
 
-use http::header::HeaderMap;
+use http::header::{HeaderMap, HeaderValue};
 use http::{Method, StatusCode, Uri, Version};
 
 use super::framing;
@@ -60,6 +63,11 @@ use super::hop;
 pub const MAX_HEADERS: usize = 100;
 /// Largest message head accepted (request line or status line plus headers).
 pub const MAX_HEAD: usize = 64 * 1024;
+
+/// The refusal of a request with both `Content-Length` and
+/// `Transfer-Encoding` (nginx refuses it too; RFC 9112 section 6.1 allows
+/// it).
+pub const BOTH_FRAMINGS: &str = "both Content-Length and Transfer-Encoding";
 
 /// Why a request is refused before it is routed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,13 +89,23 @@ const fn bad(why: &'static str) -> Refusal {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RequestFacts {
     hosts: u8,
-    lengths: u8,
+    /// The `Content-Length`, when every value given is this one.
+    length: Option<u64>,
+    /// More than one (equal) length line: written once upstream.
+    repeated_length: bool,
+    /// A value that is not a number, or two that differ.
     bad_length: bool,
+    /// Any `Content-Length` line at all.
+    length_line: bool,
     /// A `Content-Length` other than 0.
     pub has_length: bool,
     pub transfer_encoding: bool,
     codings: u8,
-    other_coding: bool,
+    /// The final coding (of the last `Transfer-Encoding` line) is chunked.
+    last_chunked: bool,
+    /// A `Transfer-Encoding` value with bytes no coding has (obs-text,
+    /// controls): hyper cannot read it either.
+    bad_coding: bool,
     pub upgrade: bool,
     pub expect: bool,
     /// `Connection: close`.
@@ -105,17 +123,23 @@ impl RequestFacts {
             7 if is("upgrade") => self.upgrade = true,
             10 if is("connection") => self.close |= hop::has_token(value, "close"),
             14 if is("content-length") => {
-                self.lengths = self.lengths.saturating_add(1);
-                match framing::parse_length(value) {
-                    Some(n) => self.has_length |= n > 0,
-                    None => self.bad_length = true,
+                self.length_line = true;
+                // One number per line (a list is refused, as hyper does);
+                // equal repeated lines are one length.
+                match (framing::parse_length(value), self.length) {
+                    (Some(n), None) => self.length = Some(n),
+                    (Some(n), Some(m)) if n == m => self.repeated_length = true,
+                    _ => self.bad_length = true,
                 }
+                self.has_length = self.length.is_some_and(|n| n > 0);
             }
             17 if is("transfer-encoding") => {
                 self.transfer_encoding = true;
+                self.last_chunked = false;
+                self.bad_coding |= value.iter().any(|&b| b >= 0x80 || (b < 0x20 && b != b'\t'));
                 for coding in hop::tokens(value) {
                     self.codings = self.codings.saturating_add(1);
-                    self.other_coding |= !coding.eq_ignore_ascii_case(b"chunked");
+                    self.last_chunked = coding.eq_ignore_ascii_case(b"chunked");
                 }
             }
             _ => {}
@@ -141,17 +165,28 @@ impl RequestFacts {
         if self.hosts == 0 && version == Version::HTTP_11 {
             return Err(bad("HTTP/1.1 request without Host"));
         }
-        if self.lengths > 1 || self.bad_length {
-            return Err(bad("invalid or repeated Content-Length"));
+        // First: a length beside a coding, valid or not, is the smuggler's
+        // signature; hyper may drop it unseen (see `listen::service`).
+        if self.transfer_encoding && self.length_line {
+            return Err(bad(BOTH_FRAMINGS));
+        }
+        if self.bad_length {
+            return Err(bad("invalid or conflicting Content-Length"));
         }
         if self.transfer_encoding {
-            if self.lengths > 0 {
-                return Err(bad("both Content-Length and Transfer-Encoding"));
+            if self.bad_coding {
+                return Err(bad("malformed Transfer-Encoding"));
             }
             if version == Version::HTTP_10 {
                 return Err(bad("Transfer-Encoding on HTTP/1.0"));
             }
-            if self.codings != 1 || self.other_coding {
+            // Without chunked last the body has no knowable end (RFC 9112
+            // section 6.3: 400); other codings before it are not
+            // implemented (section 6.1: 501).
+            if !self.last_chunked {
+                return Err(bad("final transfer coding is not chunked"));
+            }
+            if self.codings != 1 {
                 return Err(Refusal {
                     status: StatusCode::NOT_IMPLEMENTED,
                     why: "transfer coding other than chunked",
@@ -162,18 +197,31 @@ impl RequestFacts {
     }
 }
 
-/// [`RequestFacts::check`] for a head hyper parsed.
+impl RequestFacts {
+    /// Equal repeated length lines become one, as RFC 9110 section 8.6
+    /// allows and hyper does: the backend gets exactly one.
+    pub fn settle_length(&self, headers: &mut HeaderMap) {
+        if let Some(n) = self.length.filter(|_| self.repeated_length) {
+            headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(n));
+        }
+    }
+}
+
+/// [`RequestFacts::check`] and [`RequestFacts::settle_length`] for a head
+/// hyper parsed.
 pub fn check_request(
     method: &Method,
     uri: &Uri,
     version: Version,
-    headers: &HeaderMap,
+    headers: &mut HeaderMap,
 ) -> Result<(), Refusal> {
     let mut facts = RequestFacts::default();
-    for (name, value) in headers {
+    for (name, value) in headers.iter() {
         facts.note(name.as_str().as_bytes(), value.as_bytes());
     }
-    facts.check(method, uri, version)
+    facts.check(method, uri, version)?;
+    facts.settle_length(headers);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -190,12 +238,12 @@ mod tests {
         for (k, v) in fields {
             headers.append(
                 http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                http::HeaderValue::from_str(v).unwrap(),
+                http::HeaderValue::from_bytes(v.as_bytes()).unwrap(),
             );
         }
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let uri: Uri = target.parse().unwrap();
-        check_request(&method, &uri, version, &headers).map_err(|r| r.status.as_u16())
+        check_request(&method, &uri, version, &mut headers).map_err(|r| r.status.as_u16())
     }
 
     const V11: Version = Version::HTTP_11;
@@ -226,7 +274,7 @@ mod tests {
             check("POST", "/", V11, &[h, ("content-length", "5")]),
             Ok(())
         );
-        for bad in ["5, 5", "+5", "-1", "", "5 5", "0x5"] {
+        for bad in ["5, 6", "5, 5", "+5", "-1", "", "5 5", "0x5", "5,"] {
             assert_eq!(
                 check("POST", "/", V11, &[h, ("content-length", bad)]),
                 Err(400),
@@ -234,13 +282,18 @@ mod tests {
             );
         }
         let two = [h, ("content-length", "0"), ("content-length", "0")];
-        assert_eq!(check("GET", "/", V11, &two), Err(400));
+        assert_eq!(check("GET", "/", V11, &two), Ok(()));
+        let differ = [h, ("content-length", "0"), ("content-length", "1")];
+        assert_eq!(check("GET", "/", V11, &differ), Err(400));
         let te = |v| check("POST", "/", V11, &[h, ("transfer-encoding", v)]);
         assert_eq!(te("chunked"), Ok(()));
         assert_eq!(te("\tChunked "), Ok(()));
         assert_eq!(te("identity, chunked"), Err(501));
         assert_eq!(te("chunked, chunked"), Err(501));
-        assert_eq!(te("gzip"), Err(501));
+        assert_eq!(te("gzip"), Err(400));
+        assert_eq!(te("chunked, gzip"), Err(400));
+        assert_eq!(te("gzip, chunked"), Err(501));
+        assert_eq!(te("g\u{e9}zip, chunked"), Err(400));
         let both = [h, ("content-length", "3"), ("transfer-encoding", "chunked")];
         assert_eq!(check("POST", "/", V11, &both), Err(400));
         let old = [("transfer-encoding", "chunked")];

@@ -109,6 +109,7 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
     if let Err(refusal) = facts.check(&method, &uri, Version::HTTP_11) {
         return Parsed::Refused(refusal);
     }
+    facts.settle_length(&mut headers);
     let mut req = Request::new(ProxyBody::empty());
     *req.method_mut() = method;
     *req.uri_mut() = uri;
@@ -208,20 +209,35 @@ mod tests {
     }
 
     #[test]
+    fn equal_repeated_lengths_become_one() {
+        let text = "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\ncontent-length: 0\r\n\r\n";
+        let Parsed::Request(req, _) = parse(&mut BytesMut::from(text)) else {
+            panic!("not taken");
+        };
+        let lengths: Vec<_> = req
+            .headers()
+            .get_all(header::CONTENT_LENGTH)
+            .iter()
+            .collect();
+        assert_eq!(lengths, ["0"]);
+    }
+
+    #[test]
     fn heads_against_the_policy_are_refused() {
         for (text, status) in [
             ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
             ("GET / HTTP/1.1\r\n\r\n", 400),
             ("GET a.local:80 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
             (
-                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 1\r\n\r\n",
                 400,
             ),
             ("GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
             // Refused before the hand-over too: hyper would not see it all.
-            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0, 0\r\n\r\n", 400),
+            ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 0\r\n\r\n", 400),
             ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
-            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
             ("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 400),
         ] {
             let mut buf = BytesMut::from(text);

@@ -22,14 +22,14 @@ use crate::request::{self, ClientConn, Writer};
 
 type Answer = Result<Response<ProxyBody>, WriteTimedOut>;
 
-pub fn handle(req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<Output = Answer> {
+pub fn handle(mut req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<Output = Answer> {
     // A plain function choosing the future, not an `async fn` awaiting one:
     // an extra async layer would hold a second copy of the request.
     let client = conn.client.clone();
     if req.version() != Version::HTTP_2 {
         // The HTTP/1 policy, as the lane applies it to what it parses.
-        let (method, uri, version) = (req.method(), req.uri(), req.version());
-        if let Err(refusal) = policy::check_request(method, uri, version, req.headers()) {
+        let (method, uri, version) = (req.method().clone(), req.uri().clone(), req.version());
+        if let Err(refusal) = policy::check_request(&method, &uri, version, req.headers_mut()) {
             tracing::debug!(client = %client.client.ip, why = refusal.why, "request refused");
             let mut resp = ProxyError::Refused(refusal).response();
             // What follows the head cannot be trusted to be a next request.
@@ -38,6 +38,12 @@ pub fn handle(req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<Outp
             return Either::Left(Box::pin(std::future::ready(Ok(resp))) as Rare);
         }
     }
+    // A `Content-Length` beside `Transfer-Encoding` is dropped by hyper
+    // before tollgate could see and refuse it (`http1::policy`): such a
+    // request is read chunked, as RFC 9112 section 6.3 says, and, since it
+    // may have been one, the connection ends after its answer.
+    let close_after =
+        req.version() != Version::HTTP_2 && req.headers().contains_key(header::TRANSFER_ENCODING);
     if let Some(limit) = conn.write_timeout {
         if req.version() == Version::HTTP_2 {
             // Boxed: a rarer path (see `http1` on boxing).
@@ -52,7 +58,14 @@ pub fn handle(req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<Outp
             deadline.arm();
         }
     }
-    Either::Right(request::respond(req.map(ProxyBody::incoming), client, Writer::Hyper).map(Ok))
+    let respond = request::respond(req.map(ProxyBody::incoming), client, Writer::Hyper);
+    Either::Right(respond.map(move |mut resp| {
+        if close_after {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Ok(resp)
+    }))
 }
 
 /// The futures of rare answers, boxed (see `http1` on boxing).

@@ -108,13 +108,21 @@ fn normalize_slow(path: &str) -> String {
 }
 
 /// Appends `raw` to `out`, decoding unreserved escapes and upper-casing the
-/// hex digits of the others. Malformed `%` sequences are copied as they are.
+/// hex digits of the others. Malformed `%` sequences are copied as they are;
+/// an escaped hex digit right after one stays escaped, or decoding would
+/// make a new escape of them (`%e%42` is not `%eB`), and a second pass
+/// would not find the first's result normal.
 fn push_decoded(out: &mut Vec<u8>, raw: &[u8]) {
     let mut i = 0;
     while i < raw.len() {
         if raw[i] == b'%' {
             if let Some(byte) = escape_at(raw, i) {
-                if is_unreserved(byte) {
+                let joins_a_stray_percent = byte.is_ascii_hexdigit()
+                    && (out.ends_with(b"%")
+                        || (out.len() >= 2
+                            && out[out.len() - 2] == b'%'
+                            && out[out.len() - 1].is_ascii_hexdigit()));
+                if is_unreserved(byte) && !joins_a_stray_percent {
                     out.push(byte);
                 } else {
                     out.push(b'%');
@@ -222,9 +230,12 @@ mod tests {
         assert_eq!(norm("/a%2F..%2Fb"), "/a%2F..%2Fb");
         assert_eq!(norm("/a/%2e%2e%2fb"), "/a/..%2Fb");
         assert_eq!(norm("/%c3%a9"), "/%C3%A9");
-        // Malformed escapes are left alone.
+        // Malformed escapes are left alone, and do not join what follows.
         assert_eq!(norm("/%zz/%4"), "/%zz/%4");
         assert_eq!(norm("/%"), "/%");
+        assert_eq!(norm("/%e%42E"), "/%e%42E");
+        assert_eq!(norm("/%%41F"), "/%%41F");
+        assert_eq!(norm("/%%7a"), "/%z");
     }
 
     #[test]

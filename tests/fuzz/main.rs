@@ -1,0 +1,383 @@
+//! Fuzz targets for tollgate's parsers (see `mutate.rs` for the engine and
+//! its knobs): each states the properties its parser must keep on any
+//! input, and `lane_and_hyper_agree` is the differential between the two
+//! HTTP/1 paths. `tests/fuzz/run.sh` runs them for longer.
+
+mod mutate;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use bytes::BytesMut;
+use http::{header, Method, Response, StatusCode};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use tollgate::config::model::RespondingTimeouts;
+use tollgate::http1::chunked::{Decoder, Step};
+use tollgate::http1::policy::{self, MAX_HEAD};
+use tollgate::http1::request::{self, Parsed};
+use tollgate::http1::response::{self, Form};
+use tollgate::router::{normalize_path, FrontendRules, Router};
+
+const REQUEST_WORDS: &[&[u8]] = &[
+    b"Host: a\r\n",
+    b"Host: b\r\n",
+    b"Content-Length: 0\r\n",
+    b"Content-Length: 5\r\n",
+    b"Content-Length: 5, 5\r\n",
+    b"Transfer-Encoding: chunked\r\n",
+    b"Transfer-Encoding: identity, chunked\r\n",
+    b"Connection: close\r\n",
+    b"Connection: host, content-length\r\n",
+    b"Upgrade: websocket\r\n",
+    b"Expect: 100-continue\r\n",
+    b"X_Under: 1\r\n",
+    b" HTTP/1.1",
+    b" HTTP/1.0",
+    b"http://x.local",
+    b"x.local:80",
+    b"%2F",
+    b"\r\n",
+    b"\n",
+    b": ",
+];
+
+/// The lane's parser: what it takes obeys the policy, what it refuses gets
+/// a policy status, and what it leaves to hyper is left untouched.
+#[test]
+fn request_head() {
+    let runs = mutate::run("request", REQUEST_WORDS, |input| {
+        let mut buf = BytesMut::from(input);
+        match request::parse(&mut buf) {
+            Parsed::Request(req, _) => {
+                let hosts = req.headers().get_all(header::HOST).iter().count();
+                assert_eq!(hosts, 1, "a request without exactly one Host was taken");
+                assert!(!req.headers().contains_key(header::TRANSFER_ENCODING));
+                assert!(input.len() - buf.len() <= MAX_HEAD);
+                let uri = req.uri();
+                let asterisk = uri.path() == "*" && req.method() == Method::OPTIONS;
+                assert!(
+                    uri.path().starts_with('/') || uri.scheme().is_some() || asterisk,
+                    "target form {uri:?}"
+                );
+            }
+            Parsed::Refused(r) => {
+                assert!([400, 431, 501].contains(&r.status.as_u16()), "{r:?}");
+            }
+            Parsed::Partial | Parsed::ToHyper => {
+                assert_eq!(&buf[..], input, "a head not taken was consumed")
+            }
+        }
+    });
+    eprintln!("request_head: {runs} inputs");
+}
+
+/// What one HTTP/1 path makes of a request head.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Taken: method, target and header lines, in order.
+    Accept(String, String, Vec<(String, Vec<u8>)>),
+    Refuse(u16),
+    /// Refused for having both framing headers (the lane sees them).
+    RefuseBoth,
+    /// Not a whole head (the lane waits for more; hyper sees EOF and goes).
+    Incomplete,
+}
+
+/// The lane's verdict; None when it hands the head to hyper.
+fn lane_verdict(input: &[u8]) -> Option<Verdict> {
+    match request::parse(&mut BytesMut::from(input)) {
+        Parsed::Request(req, _) => Some(Verdict::Accept(
+            req.method().to_string(),
+            req.uri().to_string(),
+            header_lines(req.headers()),
+        )),
+        Parsed::Refused(r) if r.why == policy::BOTH_FRAMINGS => Some(Verdict::RefuseBoth),
+        Parsed::Refused(r) => Some(Verdict::Refuse(r.status.as_u16())),
+        Parsed::Partial => Some(Verdict::Incomplete),
+        Parsed::ToHyper => None,
+    }
+}
+
+fn header_lines(headers: &http::HeaderMap) -> Vec<(String, Vec<u8>)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+/// hyper's verdict, with tollgate's settings and the policy tollgate
+/// applies to what hyper parses (`listen::service`): the path a request
+/// takes when the lane hands it over.
+async fn hyper_verdict(input: &[u8]) -> Verdict {
+    let (mut client, server) = tokio::io::duplex(256 * 1024);
+    let seen: Arc<Mutex<Option<Verdict>>> = Arc::default();
+    let record = seen.clone();
+    let service = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+        let (method, uri, version) = (req.method().clone(), req.uri().clone(), req.version());
+        let verdict = match policy::check_request(&method, &uri, version, req.headers_mut()) {
+            Err(r) => Verdict::Refuse(r.status.as_u16()),
+            Ok(()) => Verdict::Accept(
+                method.to_string(),
+                uri.to_string(),
+                header_lines(req.headers()),
+            ),
+        };
+        // The first request's verdict: what follows a refusal is never read
+        // (tollgate closes the connection after one).
+        record.lock().unwrap().get_or_insert(verdict);
+        async { Ok::<_, std::convert::Infallible>(Response::new(Full::new(bytes::Bytes::new()))) }
+    });
+    let builder = tollgate::snapshot::responding::http_server(&RespondingTimeouts::default());
+    let conn = tokio::spawn(async move {
+        let _ = builder
+            .serve_connection_with_upgrades(TokioIo::new(server), service)
+            .await;
+    });
+    let _ = client.write_all(input).await;
+    let _ = client.shutdown().await;
+    let mut answer = Vec::new();
+    let _ = client.read_to_end(&mut answer).await;
+    let _ = conn.await;
+    if let Some(v) = seen.lock().unwrap().take() {
+        return v;
+    }
+    let status = answer
+        .strip_prefix(b"HTTP/1.1 ")
+        .and_then(|s| std::str::from_utf8(&s[..3.min(s.len())]).ok())
+        .and_then(|s| s.parse::<u16>().ok());
+    match status {
+        Some(s) => Verdict::Refuse(s),
+        None => Verdict::Incomplete,
+    }
+}
+
+/// The differential: wherever the lane decides, hyper's path (with the
+/// same policy) decides the same, and a request both take reaches the
+/// pipeline identical. A difference found is a bug to fix or a reason to
+/// write here. The documented ones:
+/// - both `Content-Length` and `Transfer-Encoding`: the lane refuses with
+///   400; hyper, depending on the order of the lines, refuses the length
+///   (400), or drops it unseen and reads the body chunked, where tollgate
+///   then refuses the coding (400, 501) or closes the connection after the
+///   answer (`listen::service`). None lets a second framing through.
+#[test]
+fn lane_and_hyper_agree() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut compared = 0;
+    let runs = mutate::run("request", REQUEST_WORDS, |input| {
+        let Some(lane) = lane_verdict(input) else {
+            return;
+        };
+        if lane == Verdict::Incomplete {
+            return; // the lane waits; hyper sees EOF: not comparable
+        }
+        let hyper = rt.block_on(hyper_verdict(input));
+        compared += 1;
+        match (&lane, &hyper) {
+            (a, b) if a == b => {}
+            // httparse accepted what hyper's stricter settings refuse (or
+            // the other way round) with a 400 on both sides' terms: the
+            // client gets a 400 either way, only the reason differs.
+            (Verdict::Refuse(400), Verdict::Refuse(400)) => {}
+            (Verdict::RefuseBoth, Verdict::Accept(_, _, headers))
+                if headers.iter().any(|(n, _)| n == "transfer-encoding") => {}
+            (Verdict::RefuseBoth, Verdict::Refuse(400 | 501)) => {}
+            _ => panic!("lane {lane:?} but hyper {hyper:?}"),
+        }
+    });
+    eprintln!("lane_and_hyper_agree: {runs} inputs, {compared} decided by the lane and compared");
+}
+
+/// A backend's response head: parsing never panics, a head parsed whole is
+/// not complete in any prefix, and both head forms agree.
+#[test]
+fn response_head() {
+    let words: &[&[u8]] = &[
+        b"Content-Length: 5\r\n",
+        b"Content-Length: 5, 5\r\n",
+        b"Content-Length: 5, 6\r\n",
+        b"Transfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: gzip\r\n",
+        b"Connection: close\r\n",
+        b"Connection: keep-alive, x-a\r\n",
+        b"Keep-Alive: timeout=5\r\n",
+        b"HTTP/1.0 ",
+        b"101",
+        b"204",
+        b"\r\n",
+    ];
+    let runs = mutate::run("response", words, |input| {
+        let map = response::parse(&mut BytesMut::from(input), false, Form::Map);
+        let raw = response::parse(&mut BytesMut::from(input), false, Form::PassThrough);
+        match (&map, &raw) {
+            (Ok(Some(a)), Ok(Some(b))) => {
+                assert_eq!(
+                    (a.status, a.framing, a.keep_alive),
+                    (b.status, b.framing, b.keep_alive)
+                );
+                if a.status == StatusCode::SWITCHING_PROTOCOLS {
+                    assert!(!a.keep_alive, "a switched connection kept");
+                }
+                let lengths = a.headers.get_all(header::CONTENT_LENGTH).iter().count();
+                assert!(lengths <= 1, "{lengths} length lines passed on");
+            }
+            (Ok(None), Ok(None)) | (Err(_), Err(_)) => {}
+            _ => panic!("the head forms disagree: {map:?} vs {raw:?}"),
+        }
+        if let Ok(Some(_)) = map {
+            let end = input
+                .windows(2)
+                .rposition(|w| w == b"\n\n" || w == b"\r\n")
+                .unwrap_or(0);
+            for cut in [1, end / 2, end.saturating_sub(1)] {
+                let prefix = &input[..cut.min(input.len())];
+                if let Ok(Some(h)) = response::parse(&mut BytesMut::from(prefix), false, Form::Map)
+                {
+                    // A shorter complete head is a different (earlier) head.
+                    assert!(prefix.len() <= input.len(), "{h:?}");
+                }
+            }
+        }
+    });
+    eprintln!("response_head: {runs} inputs");
+}
+
+/// The chunked decoder gives the same bytes and the same end whether the
+/// body arrives at once or byte by byte, and never panics.
+#[test]
+fn chunked_body() {
+    let words: &[&[u8]] = &[
+        b"0\r\n\r\n",
+        b"5\r\nhello\r\n",
+        b";x=y",
+        b";x=\"a b\"",
+        b"ffffffffffffffff",
+        b"\r\n",
+    ];
+    let runs = mutate::run("chunked", words, |input| {
+        let whole = decode(&[input]);
+        let pieces: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(whole, decode(&pieces), "whole vs byte by byte");
+        let (data, end) = &whole;
+        assert!(data.len() <= input.len());
+        if matches!(end, Ended::Done) {
+            assert!(input.windows(2).any(|w| w == b"\r\n"));
+        }
+    });
+    eprintln!("chunked_body: {runs} inputs");
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    Done,
+    NeedMore,
+    Error,
+}
+
+fn decode(pieces: &[&[u8]]) -> (Vec<u8>, Ended) {
+    let mut decoder = Decoder::default();
+    let mut buf = BytesMut::new();
+    let mut data = Vec::new();
+    for piece in pieces {
+        buf.extend_from_slice(piece);
+        loop {
+            match decoder.step(&mut buf) {
+                Ok(Step::Data(d)) => data.extend_from_slice(&d),
+                Ok(Step::NeedMore) => break,
+                Ok(Step::Done) => return (data, Ended::Done),
+                Err(_) => return (data, Ended::Error),
+            }
+        }
+    }
+    (data, Ended::NeedMore)
+}
+
+/// The config loader and validator: any bytes give a config or errors with
+/// a location, never a panic.
+#[test]
+fn config_file() {
+    let words: &[&[u8]] = &[
+        b"[entryPoints.x]\naddress = \":0\"\n",
+        b"[frontends.f.routes.r]\nrule = \"PathPrefix:/\"\n",
+        b"[backends.b.servers.s]\nurl = \"http://127.0.0.1:1\"\n",
+        b"[entryPoints.x.http.encodedCharacters]\nallowEncodedSlash = true\n",
+        b"weight = -1\n",
+        b"\"\"\"",
+        b"[[",
+        b"= ",
+    ];
+    let runs = mutate::run("config", words, |input| {
+        let text = String::from_utf8_lossy(input);
+        if let Ok(config) = tollgate::config::load_str(Path::new("fuzz.toml"), &text) {
+            let _ = tollgate::snapshot::compile::validate(&config);
+        }
+    });
+    eprintln!("config_file: {runs} inputs");
+}
+
+/// Rules compile or are refused; a compiled router routes any request.
+#[test]
+fn rules() {
+    let words: &[&[u8]] = &[
+        b"Host:",
+        b"PathPrefix:",
+        b"{x:[a-z]+}",
+        b";",
+        b",",
+        b"{",
+        b"}",
+        b"(",
+        b"\\",
+        b"Headers:",
+    ];
+    let requests = ["/", "/zumi01/api", "/cam/dev-1/x", "/a/b?c=d", "/%2F"];
+    let runs = mutate::run("rules", words, |input| {
+        let rule = String::from_utf8_lossy(input).into_owned();
+        let spec = FrontendRules {
+            priority: 0,
+            rules: vec![rule],
+        };
+        if let Ok(router) = Router::compile(&[spec]) {
+            for path in requests {
+                let uri: http::Uri = path.parse().unwrap();
+                let mut headers = http::HeaderMap::new();
+                headers.insert(header::HOST, "a.example".parse().unwrap());
+                if let Some(m) = router.route(&Method::GET, &uri, &headers) {
+                    if let Some(rw) = m.rewrite {
+                        assert!(rw.path.starts_with('/'), "{rw:?}");
+                    }
+                }
+            }
+        }
+    });
+    eprintln!("rules: {runs} inputs");
+}
+
+/// Path normalization: idempotent, rooted, no dot segments or empty ones.
+#[test]
+fn path_normalization() {
+    let words: &[&[u8]] = &[
+        b"/..", b"/.", b"//", b"%2e", b"%2E%2e", b"%2F", b"%7e", b"%", b"?",
+    ];
+    let runs = mutate::run("path", words, |input| {
+        let path = String::from_utf8_lossy(input);
+        if !path.starts_with('/') {
+            return;
+        }
+        let once = normalize_path(&path).into_owned();
+        assert_eq!(normalize_path(&once), once, "not idempotent");
+        assert!(once.starts_with('/'), "{once}");
+        for segment in once.split('/').skip(1) {
+            assert!(segment != "." && segment != "..", "{once}");
+        }
+        assert!(!once.contains("//"), "{once}");
+    });
+    eprintln!("path_normalization: {runs} inputs");
+}
