@@ -660,6 +660,11 @@ fn guest_output_and_failures_reach_the_log_with_the_plugin_name() {
                 PluginSource::Path(wasm("misbehave")),
                 json!({"mode": "stdout", "modeHeader": "x-misbehave"}),
             ));
+            // Other tests, on other threads without this subscriber, may
+            // have cached a callsite's interest as "never" in the moment
+            // this subscriber was being registered (a race in tracing's
+            // global callsite cache): have every callsite ask again.
+            tracing::callsite::rebuild_interest_cache();
             let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
             hook.on_response(upstream(200, "")).await;
             let req = empty(get("/").header("x-misbehave", "trap"));
