@@ -7,6 +7,7 @@ mod acme;
 mod acme_traefik;
 mod balancing;
 mod check;
+mod connection_life;
 mod errors;
 mod h2c;
 mod headers;

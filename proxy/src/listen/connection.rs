@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::idle::CLOSE_GRACE;
 use super::linger::Lingering;
 use super::service;
 use super::settings::Connection;
@@ -107,14 +108,34 @@ async fn serve_hyper<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let http = conn.http.clone();
+    let limit = conn.header_timeout;
+    let idle = conn.clone();
     let service = service_fn(move |req| service::handle(req, conn.clone()));
     let serving = http.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(serving);
-    let result = tokio::select! {
-        result = serving.as_mut() => result,
-        () = stop_requested(&mut watcher) => {
-            serving.as_mut().graceful_shutdown();
-            serving.await
+    let result = loop {
+        // Until the idle limit could be reached (`idle`).
+        let wait = idle
+            .activity
+            .idle_for()
+            .map_or(limit, |d| limit.saturating_sub(d));
+        tokio::select! {
+            result = serving.as_mut() => break result,
+            () = stop_requested(&mut watcher) => {
+                serving.as_mut().graceful_shutdown();
+                break serving.await;
+            }
+            () = tokio::time::sleep(wait) => {
+                if idle.activity.idle_for().is_some_and(|d| d >= limit) {
+                    tracing::debug!(client = %peer, ?limit, "idle connection closed");
+                    serving.as_mut().graceful_shutdown();
+                    // A client that does not let it end loses it.
+                    match tokio::time::timeout(CLOSE_GRACE, serving.as_mut()).await {
+                        Ok(result) => break result,
+                        Err(_) => return,
+                    }
+                }
+            }
         }
     };
     if let Err(e) = result {

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::connection;
+use super::idle::Activity;
 use super::settings::Connection;
 use super::write_deadline::WriteDeadline;
 use crate::request::forwarded::ClientInfo;
@@ -116,6 +117,7 @@ async fn accept_loop(
             write_deadline: responding.write_timeout.map(WriteDeadline::new),
             header_timeout: responding.header_timeout,
             http: responding.http,
+            activity: Activity::new(),
         };
         // The handshake runs in the connection's own task: a slow or hostile
         // client never holds up the accept loop or other connections.

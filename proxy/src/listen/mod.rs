@@ -4,11 +4,13 @@
 //! - `connection`: one connection: TLS handshake, the HTTP/1 lane, hyper.
 //! - `settings`: a connection's settings; `service`: what hyper calls for
 //!   each request.
+//! - `idle`: the idle limit of connections hyper serves (HTTP/2 above all).
 //! - `linger`: lingering close; `write_deadline`: `writeTimeout` on HTTP/1
 //!   connections.
 
 pub mod connection;
 pub mod entrypoint;
+pub mod idle;
 pub mod linger;
 pub mod service;
 pub mod settings;

@@ -26,6 +26,9 @@ pub fn handle(mut req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<
     // A plain function choosing the future, not an `async fn` awaiting one:
     // an extra async layer would hold a second copy of the request.
     let client = conn.client.clone();
+    // In progress until its answer's head is out (`idle`).
+    let busy = Busy::new(conn);
+    let conn = busy.conn();
     if req.version() != Version::HTTP_2 {
         // The HTTP/1 policy, as the lane applies it to what it parses.
         let (method, uri, version) = (req.method().clone(), req.uri().clone(), req.version());
@@ -51,6 +54,7 @@ pub fn handle(mut req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<
                 req.map(ProxyBody::incoming),
                 client,
                 limit,
+                busy,
             )) as Rare);
         }
         // HTTP/1: the connection's writes get the deadline (`write_deadline`).
@@ -60,12 +64,35 @@ pub fn handle(mut req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<
     }
     let respond = request::respond(req.map(ProxyBody::incoming), client, Writer::Hyper);
     Either::Right(respond.map(move |mut resp| {
+        drop(busy);
         if close_after {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         Ok(resp)
     }))
+}
+
+/// A request in progress on its connection (`idle`), until dropped: when
+/// its answer's head is out. (A body still streaming keeps HTTP/2's stream
+/// open, and the idle limit's graceful shutdown lets it finish.)
+struct Busy(Arc<Connection>);
+
+impl Busy {
+    fn new(conn: Arc<Connection>) -> Busy {
+        conn.activity.enter();
+        Busy(conn)
+    }
+
+    fn conn(&self) -> &Arc<Connection> {
+        &self.0
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.activity.leave();
+    }
 }
 
 /// The futures of rare answers, boxed (see `http1` on boxing).
@@ -77,6 +104,7 @@ async fn respond_within(
     req: Request<ProxyBody>,
     client: Arc<ClientConn>,
     limit: Duration,
+    _busy: Busy,
 ) -> Answer {
     let deadline = tokio::time::Instant::now() + limit;
     let ip = client.client.ip;

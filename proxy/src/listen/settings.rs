@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::idle::Activity;
 use super::write_deadline::WriteDeadline;
 use crate::request::ClientConn;
 use crate::snapshot::responding::HttpServer;
@@ -22,4 +23,6 @@ pub struct Connection {
     pub header_timeout: Duration,
     /// hyper's settings for what the lane hands over.
     pub http: Arc<HttpServer>,
+    /// Requests in progress, for the idle limit of what hyper serves.
+    pub activity: Activity,
 }

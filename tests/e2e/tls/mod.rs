@@ -128,6 +128,24 @@ async fn http2_is_negotiated_by_alpn_and_used() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2_client_that_never_sends_its_preface_is_closed_at_the_idle_limit() {
+    let be = echo("be").await;
+    let ca = Ca::new("test CA");
+    let dir = TempDir::new("h2-silent");
+    ca.server(&["a.test"]).write(&dir, "a");
+    let config = tls_config(&["a"], "", &be.url()) + "[respondingTimeouts]\nidleTimeout = \"1s\"\n";
+    let tg = Tollgate::start_in(dir, &config, &["https"]).await;
+    let mut c = TlsClient::trusting(&ca.pem);
+    c.alpn = vec![b"h2"];
+    let mut stream = c.connect(tg.addr("https"), "a.test").await.unwrap();
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let took =
+        crate::connection_life::until_closed(&mut stream, "the silent h2 connection to be closed")
+            .await;
+    assert!(took >= ms(800), "closed before the limit: {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls12_is_refused_when_the_minimum_is_tls13() {
     let be = echo("be").await;
     let ca = Ca::new("test CA");
