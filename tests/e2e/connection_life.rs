@@ -84,3 +84,29 @@ async fn a_request_in_progress_outlives_the_idle_limit() {
     assert_eq!(resp.version(), http::Version::HTTP_2);
     assert!(resp.text().await.unwrap().contains("slow"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entrypoint_queues_a_burst_of_connections() {
+    // The listening socket's backlog, as the kernel reports it (`ss`: the
+    // Send-Q of a listening socket), capped by net.core.somaxconn.
+    let be = echo("be").await;
+    let tg = Tollgate::start(&with_idle_limit("10s", &be.url()), &["http"]).await;
+    let port = tg.addr("http").port();
+    let out = std::process::Command::new("ss")
+        .args(["-Hltn", &format!("sport = :{port}")])
+        .output()
+        .expect("ss (iproute2) runs; .ci/run installs it");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let backlog: u32 = text
+        .split_whitespace()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no listening socket on {port}: {text:?}"));
+    let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(backlog, somaxconn.min(4096), "{text}");
+    assert!(backlog > 128, "{text}");
+}

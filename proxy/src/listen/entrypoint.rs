@@ -31,12 +31,41 @@ pub async fn bind(address: &str) -> io::Result<TcpListener> {
             )
         })?;
         // Linux makes [::] dual-stack; fall back to IPv4 where IPv6 is off.
-        return match TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
+        return match listen(SocketAddr::from(([0u16; 8], port))) {
             Ok(l) => Ok(l),
-            Err(_) => TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await,
+            Err(_) => listen(SocketAddr::from(([0, 0, 0, 0], port))),
         };
     }
-    TcpListener::bind(address).await
+    let mut last = None;
+    for addr in tokio::net::lookup_host(address).await? {
+        match listen(addr) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{address:?} has no address"),
+        )
+    }))
+}
+
+/// Connections the kernel queues for an entrypoint before they are
+/// accepted (the OS caps it at `net.core.somaxconn`). The usual 128 made a
+/// burst of 2,000 connects wait seconds for their SYN to be answered again.
+pub const BACKLOG: u32 = 4096;
+
+/// A listening socket on `addr` with [`BACKLOG`].
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As std and tokio do: a restart can bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 /// A running accept loop.

@@ -80,7 +80,8 @@ impl ResolvesServerCert for SniResolver {
                 return Some(k.clone());
             }
         }
-        if self.strict && sni.is_some() {
+        // As Traefik 1.7: with sniStrict, no name (no SNI) is no certificate.
+        if self.strict {
             tracing::debug!(
                 sni = sni.unwrap_or(""),
                 "no certificate for this name (sniStrict)"

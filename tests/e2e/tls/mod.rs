@@ -96,6 +96,15 @@ async fn sni_strict_refuses_names_without_a_certificate() {
         .connect(tg.addr("https"), "other.test")
         .await;
     assert!(refused.is_err(), "sniStrict must refuse an unknown name");
+    // An IP address as the server name: rustls sends no SNI at all. Traefik
+    // 1.7 refuses that too under sniStrict (no name, no certificate).
+    let refused = TlsClient::inspecting()
+        .connect(tg.addr("https"), "127.0.0.1")
+        .await;
+    assert!(
+        refused.is_err(),
+        "sniStrict must refuse a client without SNI"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
