@@ -9,7 +9,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -62,7 +61,7 @@ async fn serve_tls_or_plain<S>(
         return serve_http(stream, conn, watcher, peer).await;
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+    match tokio::time::timeout(conn.tls_handshake_timeout, acceptor.accept(stream)).await {
         Ok(Ok(tls_stream)) if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
             serve_hyper(tls_stream, conn, watcher, peer).await
         }
@@ -71,9 +70,6 @@ async fn serve_tls_or_plain<S>(
         Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
     }
 }
-
-/// A client gets this long to complete its TLS handshake.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The HTTP/1.1 fast lane first; hyper for the rest of the connection if
 /// a request needs it.

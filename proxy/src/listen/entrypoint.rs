@@ -145,6 +145,7 @@ async fn accept_loop(
             write_timeout: responding.write_timeout,
             write_deadline: responding.write_timeout.map(WriteDeadline::new),
             header_timeout: responding.header_timeout,
+            tls_handshake_timeout: responding.tls_handshake_timeout,
             http: responding.http,
             activity: Activity::new(),
         };

@@ -21,6 +21,8 @@ pub struct Connection {
     /// How long an HTTP/1 client may take to send a request head, idle
     /// keep-alive time included (`readTimeout`, else `idleTimeout`).
     pub header_timeout: Duration,
+    /// How long the TLS handshake may take (`readTimeout`, else 10 s).
+    pub tls_handshake_timeout: Duration,
     /// hyper's settings for what the lane hands over.
     pub http: Arc<HttpServer>,
     /// Requests in progress, for the idle limit of what hyper serves.

@@ -21,6 +21,8 @@ pub struct Responding {
     pub write_timeout: Option<Duration>,
     /// hyper's `header_read_timeout`, which the HTTP/1 fast lane applies too.
     pub header_timeout: Duration,
+    /// How long a client may take to complete its TLS handshake.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Responding {
@@ -29,6 +31,7 @@ impl Responding {
             http: Arc::new(http_server(timeouts)),
             write_timeout: timeouts.write,
             header_timeout: header_timeout(timeouts),
+            tls_handshake_timeout: tls_handshake_timeout(timeouts),
         }
     }
 }
@@ -38,6 +41,15 @@ impl Responding {
 /// long a client may sit on a connection without sending a request.
 pub fn header_timeout(timeouts: &RespondingTimeouts) -> Duration {
     timeouts.read.unwrap_or(timeouts.idle)
+}
+
+/// Without `readTimeout`, a TLS client gets this long for its handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `readTimeout` bounds the TLS handshake too, as Go's `ReadTimeout` does
+/// in Traefik (it counts from the accept); else [`TLS_HANDSHAKE_TIMEOUT`].
+pub fn tls_handshake_timeout(timeouts: &RespondingTimeouts) -> Duration {
+    timeouts.read.unwrap_or(TLS_HANDSHAKE_TIMEOUT)
 }
 
 /// hyper's connection settings for one config.

@@ -155,6 +155,24 @@ async fn an_h2_client_that_never_sends_its_preface_is_closed_at_the_idle_limit()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_timeout_bounds_the_tls_handshake() {
+    let be = echo("be").await;
+    let ca = Ca::new("test CA");
+    let dir = TempDir::new("hs-timeout");
+    ca.server(&["a.test"]).write(&dir, "a");
+    let config = tls_config(&["a"], "", &be.url()) + "[respondingTimeouts]\nreadTimeout = \"1s\"\n";
+    let tg = Tollgate::start_in(dir, &config, &["https"]).await;
+    // A client that connects and never says hello (the default waits 10 s).
+    let mut s = tokio::net::TcpStream::connect(tg.addr("https"))
+        .await
+        .unwrap();
+    let took =
+        crate::connection_life::until_closed(&mut s, "the silent TLS connection to be closed")
+            .await;
+    assert!(took >= ms(800) && took < secs(5), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls12_is_refused_when_the_minimum_is_tls13() {
     let be = echo("be").await;
     let ca = Ca::new("test CA");
