@@ -39,7 +39,7 @@ pub enum ProxyError {
     PayloadTooLarge(String),
     /// tollgate cannot take the request now (no plugin instance can be started).
     Unavailable(String),
-    /// The request breaks the HTTP/1 policy (`http1::policy`): 400, 431 or 501.
+    /// The request breaks the HTTP/1 policy (`http1::policy`): 400, 414, 431 or 501.
     Refused(Refusal),
     /// A bug or resource problem inside tollgate.
     Internal(String),
@@ -89,6 +89,7 @@ impl ProxyError {
             ProxyError::Refused(r) => match r.status {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "Request Header Fields Too Large\n",
                 StatusCode::NOT_IMPLEMENTED => "Not Implemented\n",
+                StatusCode::URI_TOO_LONG => "URI Too Long\n",
                 _ => "Bad Request\n",
             },
             ProxyError::Internal(_) => "Internal Server Error\n",

@@ -336,6 +336,28 @@ async fn a_complete_head_over_the_limit_gets_431_on_both_paths() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_target_over_8_kib_gets_414_on_both_paths() {
+    let backend = Recorder::start(ok, never).await;
+    let tg = proxy_to(&backend.url).await;
+    let long = "a".repeat(9 * 1024);
+    for request in both_paths(&format!(
+        "GET /?q={long} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+    )) {
+        let resp = raw_request(tg.addr("http"), request.as_bytes()).await;
+        assert_eq!(resp.status, 414, "got {resp:?}");
+    }
+    let fits = "a".repeat(7 * 1024);
+    let request = format!("GET /?q={fits} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        raw_request(tg.addr("http"), request.as_bytes())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(backend.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_framing_is_normalized_or_refused() {
     // n = 0: a HEAD answered chunked; 1: a repeated equal length;
     // 2: a chunk size with a space before it ends; 3: a bad extension.

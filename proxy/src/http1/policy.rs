@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | malformed request line or header line, bare CR, obs-fold | 400 | `httparse` (lane), hyper |
 //! | head larger than [`MAX_HEAD`] | 431 | `request::parse` (lane); hyper's `max_buf_size` |
+//! | request target longer than [`MAX_URI`] | 414 | [`RequestFacts::check`] |
 //! | more than [`MAX_HEADERS`] header lines | 431 | hyper |
 //! | HTTP/1.1 without `Host`, or more than one `Host` line | 400 | [`RequestFacts::check`] |
 //! | authority-form target (`host:port`) without CONNECT; `*` without OPTIONS | 400 | [`RequestFacts::check`] |
@@ -63,6 +64,9 @@ use super::hop;
 pub const MAX_HEADERS: usize = 100;
 /// Largest message head accepted (request line or status line plus headers).
 pub const MAX_HEAD: usize = 64 * 1024;
+/// Longest request target accepted (nginx's `large_client_header_buffers`
+/// default): longer ones get 414.
+pub const MAX_URI: usize = 8 * 1024;
 
 /// The refusal of a request with both `Content-Length` and
 /// `Transfer-Encoding` (nginx refuses it too; RFC 9112 section 6.1 allows
@@ -152,6 +156,14 @@ impl RequestFacts {
     /// `Transfer-Encoding` unseen), and to what hyper parsed on a
     /// connection it serves ([`check_request`]).
     pub fn check(&self, method: &Method, uri: &Uri, version: Version) -> Result<(), Refusal> {
+        let target = uri.path_and_query().map_or(0, |pq| pq.as_str().len())
+            + uri.authority().map_or(0, |a| a.as_str().len());
+        if target > MAX_URI {
+            return Err(Refusal {
+                status: StatusCode::URI_TOO_LONG,
+                why: "request target too long",
+            });
+        }
         // Target forms (RFC 9112 section 3.2).
         if uri.scheme().is_none() && uri.authority().is_some() && *method != Method::CONNECT {
             return Err(bad("authority-form target without CONNECT"));
@@ -265,6 +277,15 @@ mod tests {
         assert_eq!(check("GET", "http://a/x", V11, &[("host", "b")]), Ok(()));
         assert_eq!(check("GET", "*", V11, &[("host", "a")]), Err(400));
         assert_eq!(check("OPTIONS", "*", V11, &[("host", "a")]), Ok(()));
+    }
+
+    #[test]
+    fn long_targets_get_414() {
+        let h = [("host", "a")];
+        let at_limit = format!("/{}", "a".repeat(MAX_URI - 1));
+        assert_eq!(check("GET", &at_limit, V11, &h), Ok(()));
+        let over = format!("/?q={}", "a".repeat(MAX_URI));
+        assert_eq!(check("GET", &over, V11, &h), Err(414));
     }
 
     #[test]
