@@ -368,9 +368,7 @@ pub fn encode_head(
         length = raw.content_length;
         has_date = raw.has_date;
         if let Some(n) = length.filter(|_| raw.rewrite_length) {
-            out.put_slice(b"content-length: ");
-            out.put_slice(itoa(n, &mut [0; 20]));
-            out.put_slice(b"\r\n");
+            put_length(out, n);
         }
     }
     for (name, value) in headers {
@@ -394,9 +392,7 @@ pub fn encode_head(
     } else if let Some(n) = length {
         Framing::Length(n)
     } else if let Some(n) = exact_length {
-        out.put_slice(b"content-length: ");
-        out.put_slice(itoa(n, &mut [0; 20]));
-        out.put_slice(b"\r\n");
+        put_length(out, n);
         Framing::Length(n)
     } else if head_request {
         Framing::Empty
@@ -420,6 +416,11 @@ pub fn put_header(out: &mut BytesMut, name: &[u8], value: &[u8]) {
     out.put_slice(b": ");
     out.put_slice(value);
     out.put_slice(b"\r\n");
+}
+
+/// A `content-length: N` line.
+fn put_length(out: &mut BytesMut, n: u64) {
+    put_header(out, b"content-length", itoa(n, &mut [0; 20]));
 }
 
 fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
