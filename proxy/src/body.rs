@@ -15,20 +15,19 @@ use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use std::future::Future;
-use tokio::time::Sleep;
+use std::sync::Arc;
 
-use crate::deadline::WriteTimedOut;
 use crate::http1::client::RawBody;
 use crate::http1::response::RawHead;
+use crate::http2::StallClock;
 
 pub struct ProxyBody {
     kind: Kind,
     /// Released when the body is dropped (fully sent or abandoned).
     guard: Option<Guard>,
-    /// `writeTimeout` on an HTTP/2 stream: past it the body ends in an error
-    /// (the stream is reset) instead of streaming on.
-    deadline: Option<Pin<Box<Sleep>>>,
+    /// An HTTP/2 stream's stall clock (`http2::stall`), kept up to date
+    /// as frames are taken.
+    clock: Option<Arc<StallClock>>,
 }
 
 /// Whatever must live exactly as long as a body is being sent (a `maxConn`
@@ -57,7 +56,7 @@ impl ProxyBody {
         ProxyBody {
             kind: Kind::Empty,
             guard: None,
-            deadline: None,
+            clock: None,
         }
     }
 
@@ -65,7 +64,7 @@ impl ProxyBody {
         ProxyBody {
             kind: Kind::Full(Some(bytes.into())),
             guard: None,
-            deadline: None,
+            clock: None,
         }
     }
 
@@ -73,7 +72,7 @@ impl ProxyBody {
         ProxyBody {
             kind: Kind::Incoming(body),
             guard: None,
-            deadline: None,
+            clock: None,
         }
     }
 
@@ -81,7 +80,7 @@ impl ProxyBody {
         ProxyBody {
             kind: Kind::Raw(body),
             guard: None,
-            deadline: None,
+            clock: None,
         }
     }
 
@@ -90,7 +89,7 @@ impl ProxyBody {
         ProxyBody {
             kind: Kind::Buffered(Some(data), trailers.map(Box::new)),
             guard: None,
-            deadline: None,
+            clock: None,
         }
     }
 
@@ -109,10 +108,23 @@ impl ProxyBody {
         self.guard.take()
     }
 
-    /// End the body with an error if it is still streaming at `deadline`.
-    pub fn with_deadline(mut self, deadline: tokio::time::Instant) -> Self {
-        self.deadline = Some(Box::pin(tokio::time::sleep_until(deadline)));
+    /// Keep `clock` (an HTTP/2 stream's, `http2::stall`) up to date: from
+    /// now on, the body waits on its sender until a poll finds it waiting
+    /// on its own source.
+    pub fn watched(mut self, clock: Option<Arc<StallClock>>) -> Self {
+        if let Some(clock) = &clock {
+            clock.owed();
+        }
+        self.clock = clock;
         self
+    }
+
+    /// Keep `guard` too, until this body is finished or dropped.
+    pub fn add_guard(&mut self, guard: Guard) {
+        self.guard = Some(match self.guard.take() {
+            None => guard,
+            Some(old) => Box::new((old, guard)),
+        });
     }
 
     /// Keep `guard` until this body is finished or dropped.
@@ -136,12 +148,28 @@ impl Body for ProxyBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
-        if let Some(sleep) = &mut this.deadline {
-            if sleep.as_mut().poll(cx).is_ready() && !this.is_end_stream() {
-                return Poll::Ready(Some(Err(Box::new(WriteTimedOut))));
+        let polled = this.kind.poll_frame(cx);
+        if let Some(clock) = &this.clock {
+            match polled {
+                Poll::Ready(Some(Ok(_))) => clock.owed(),
+                _ => clock.waiting(),
             }
         }
-        match &mut this.kind {
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.kind.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.kind.size_hint()
+    }
+}
+
+impl Kind {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             Kind::Incoming(body) => Pin::new(body).poll_frame(cx).map_err(|e| e.into()),
@@ -154,7 +182,7 @@ impl Body for ProxyBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.kind {
+        match self {
             Kind::Empty => true,
             Kind::Full(data) => data.is_none(),
             Kind::Incoming(body) => body.is_end_stream(),
@@ -166,7 +194,7 @@ impl Body for ProxyBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.kind {
+        match self {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Full(Some(d)) => SizeHint::with_exact(d.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),

@@ -25,7 +25,7 @@ pin_project! {
 }
 
 /// `writeTimeout` passed before a response was written (`listen::write_deadline`
-/// for HTTP/1 connections, `ProxyBody::with_deadline` for HTTP/2 streams). Logged
+/// for HTTP/1 connections, `http2::stream` for HTTP/2 streams). Logged
 /// at debug level; the client just sees its connection or stream end.
 #[derive(Debug, Clone, Copy)]
 pub struct WriteTimedOut;

@@ -22,8 +22,9 @@
 //! 4. `snapshot`: the compiled config and the state that outlives it.
 //! 5. `upstream` (pools, balancer, health, maxConn), `wasm` (plugin host),
 //!    `acme`, `tls`, `router`.
-//! 6. `http1` (the codec) with `body` (the one body type) and `error` (the
-//!    one error→status map and error-response builder).
+//! 6. `http1` (the codec), `http2` (bounds around hyper's h2), with `body`
+//!    (the one body type) and `error` (the one error→status map and
+//!    error-response builder).
 //! 7. `config` (the TOML file → `Config`), `shutdown`, `deadline`, `trust`,
 //!    `logging`: foundations that know nothing of requests.
 //!
@@ -42,10 +43,11 @@ pub mod logging;
 pub mod shutdown;
 pub mod trust;
 
-// Layer 6: the HTTP/1 codec, the body type, errors.
+// Layer 6: the HTTP/1 codec, HTTP/2's stream bounds, the body type, errors.
 pub mod body;
 pub mod error;
 pub mod http1;
+pub mod http2;
 
 // Layer 5: what the request path calls.
 pub mod acme;

@@ -35,17 +35,9 @@ pub async fn serve(
     watcher: watch::Receiver<bool>,
     peer: SocketAddr,
 ) {
-    let conn = Arc::new(conn);
-    match conn.write_deadline.clone() {
-        None => {
-            let stream = Lingering::new(stream);
-            serve_tls_or_plain(stream, tls, conn, watcher, peer).await
-        }
-        Some(deadline) => {
-            let stream = Lingering::new(DeadlineIo::new(stream, deadline));
-            serve_tls_or_plain(stream, tls, conn, watcher, peer).await
-        }
-    }
+    let stream = DeadlineIo::new(stream, conn.write_deadline.clone(), conn.stall_limit);
+    let stream = Lingering::new(stream);
+    serve_tls_or_plain(stream, tls, Arc::new(conn), watcher, peer).await
 }
 
 async fn serve_tls_or_plain<S>(

@@ -1,12 +1,11 @@
 //! What hyper calls for each request it parses (HTTP/2, and HTTP/1 the lane
 //! handed over): the request pipeline, with `writeTimeout` applied as the
-//! protocol allows (`write_deadline`).
+//! protocol allows (HTTP/1: `write_deadline`; HTTP/2: `http2::stream`).
 
+use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
-
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures_util::future::{Either, FutureExt};
 use http::header::{self, HeaderValue};
@@ -15,18 +14,19 @@ use hyper::body::Incoming;
 
 use super::settings::Connection;
 use crate::body::ProxyBody;
-use crate::deadline::WriteTimedOut;
 use crate::error::ProxyError;
 use crate::http1::policy;
-use crate::request::{self, ClientConn, Writer};
+use crate::http2;
+use crate::request::{self, Writer};
 
-type Answer = Result<Response<ProxyBody>, WriteTimedOut>;
+type Answer = Result<Response<ProxyBody>, Infallible>;
 
 pub fn handle(mut req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<Output = Answer> {
     // A plain function choosing the future, not an `async fn` awaiting one:
     // an extra async layer would hold a second copy of the request.
     let client = conn.client.clone();
-    // In progress until its answer's head is out (`idle`).
+    // In progress until its answer is out (`idle`): the guard goes with
+    // the response body.
     let busy = Busy::new(conn);
     let conn = busy.conn();
     if req.version() != Version::HTTP_2 {
@@ -45,37 +45,31 @@ pub fn handle(mut req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<
     // before tollgate could see and refuse it (`http1::policy`): such a
     // request is read chunked, as RFC 9112 section 6.3 says, and, since it
     // may have been one, the connection ends after its answer.
-    let close_after =
-        req.version() != Version::HTTP_2 && req.headers().contains_key(header::TRANSFER_ENCODING);
-    if let Some(limit) = conn.write_timeout {
-        if req.version() == Version::HTTP_2 {
-            // Boxed: a rarer path (see `http1` on boxing).
-            return Either::Left(Box::pin(respond_within(
-                req.map(ProxyBody::incoming),
-                client,
-                limit,
-                busy,
-            )) as Rare);
-        }
-        // HTTP/1: the connection's writes get the deadline (`write_deadline`).
-        if let Some(deadline) = &conn.write_deadline {
+    let http2 = req.version() == Version::HTTP_2;
+    let close_after = !http2 && req.headers().contains_key(header::TRANSFER_ENCODING);
+    // HTTP/1: the connection's writes get the deadline (`write_deadline`);
+    // an HTTP/2 stream's task has its own (`http2::stream`).
+    if let Some(deadline) = &conn.write_deadline {
+        if !http2 {
             deadline.arm();
         }
     }
     let respond = request::respond(req.map(ProxyBody::incoming), client, Writer::Hyper);
     Either::Right(respond.map(move |mut resp| {
-        drop(busy);
         if close_after {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        Ok(resp)
+        let clock = if http2 { http2::stall_clock() } else { None };
+        Ok(resp.map(|mut body| {
+            body.add_guard(Box::new(busy));
+            body.watched(clock)
+        }))
     }))
 }
 
-/// A request in progress on its connection (`idle`), until dropped: when
-/// its answer's head is out. (A body still streaming keeps HTTP/2's stream
-/// open, and the idle limit's graceful shutdown lets it finish.)
+/// A request in progress on its connection (`idle`), until dropped: with
+/// its response body, once the answer is out or abandoned.
 struct Busy(Arc<Connection>);
 
 impl Busy {
@@ -97,25 +91,6 @@ impl Drop for Busy {
 
 /// The futures of rare answers, boxed (see `http1` on boxing).
 type Rare = Pin<Box<dyn Future<Output = Answer> + Send>>;
-
-/// HTTP/2 with a writeTimeout: this stream gets the deadline, and an error
-/// resets only this stream.
-async fn respond_within(
-    req: Request<ProxyBody>,
-    client: Arc<ClientConn>,
-    limit: Duration,
-    _busy: Busy,
-) -> Answer {
-    let deadline = tokio::time::Instant::now() + limit;
-    let ip = client.client.ip;
-    match tokio::time::timeout_at(deadline, request::respond(req, client, Writer::Hyper)).await {
-        Ok(resp) => Ok(resp.map(|body| body.with_deadline(deadline))),
-        Err(_) => {
-            tracing::debug!(client = %ip, "writeTimeout reached before the backend answered");
-            Err(WriteTimedOut)
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

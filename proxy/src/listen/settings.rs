@@ -14,10 +14,12 @@ use crate::snapshot::responding::HttpServer;
 pub struct Connection {
     /// What its requests share.
     pub client: Arc<ClientConn>,
-    /// `respondingTimeouts.writeTimeout`.
-    pub write_timeout: Option<Duration>,
-    /// HTTP/1's per-connection write deadline (set with `write_timeout`).
+    /// HTTP/1's per-connection write deadline (`writeTimeout`; HTTP/2's
+    /// streams have theirs in `http2::stream`).
     pub write_deadline: Option<Arc<WriteDeadline>>,
+    /// How long a write may stay blocked on a client that reads nothing
+    /// (`listen::write_deadline`).
+    pub stall_limit: Duration,
     /// How long an HTTP/1 client may take to send a request head, idle
     /// keep-alive time included (`readTimeout`, else `idleTimeout`).
     pub header_timeout: Duration,

@@ -10,9 +10,13 @@
 //! This is also what frees a connection held by a client that never reads.
 //!
 //! HTTP/2 multiplexes many responses on one connection, so the limit
-//! applies per stream instead: a response not started in time resets its
-//! stream, and a body still streaming at the deadline is ended with an error
-//! (see `ProxyBody::with_deadline`). Other streams are untouched.
+//! applies per stream instead (`http2::stream`).
+//!
+//! Every connection, with a writeTimeout or not, also has a stall limit
+//! (`snapshot::responding::stall_limit`): a write blocked that long, because
+//! the client reads nothing, fails and ends the connection (nginx's
+//! `send_timeout`). Without it a client that stops reading (slow read)
+//! would hold the connection, its buffers and the backend behind it.
 
 use std::future::Future;
 use std::io;
@@ -62,45 +66,84 @@ impl WriteDeadline {
 }
 
 pin_project! {
-    /// A client connection whose writes obey a `WriteDeadline`.
+    /// A client connection whose writes obey a `WriteDeadline` (if the
+    /// config has a writeTimeout) and the stall limit.
     pub struct DeadlineIo<I> {
         #[pin]
         io: I,
-        deadline: Arc<WriteDeadline>,
-        // Boxed: only connections of configs with a writeTimeout pay for it.
-        sleep: Pin<Box<Sleep>>,
-        // The `at` the sleep is set for.
-        armed_for: u64,
+        deadline: Option<Arc<WriteDeadline>>,
+        stall: Duration,
+        // Since when writes have been blocked (the client reads nothing).
+        stalled_since: Option<Instant>,
+        // Boxed and made on first need: a connection whose writes never
+        // block, and that has no writeTimeout, never pays for a timer.
+        timer: Option<Pin<Box<Sleep>>>,
+        // When the timer is set for.
+        armed_for: Option<Instant>,
     }
 }
 
 impl<I> DeadlineIo<I> {
-    pub fn new(io: I, deadline: Arc<WriteDeadline>) -> Self {
+    pub fn new(io: I, deadline: Option<Arc<WriteDeadline>>, stall: Duration) -> Self {
         DeadlineIo {
             io,
             deadline,
-            sleep: Box::pin(tokio::time::sleep_until(Instant::now())),
-            armed_for: 0,
+            stall,
+            stalled_since: None,
+            timer: None,
+            armed_for: None,
         }
     }
 }
 
 impl<I: AsyncWrite> DeadlineIo<I> {
-    /// Fail once the deadline has passed; otherwise make sure this task is
-    /// woken at the deadline, so a write blocked on a client that does not
-    /// read is retried (and then fails) instead of waiting forever.
-    fn check(self: Pin<&mut Self>, cx: &mut Context<'_>) -> io::Result<()> {
+    /// One write (plain or vectored) under both limits: a write attempted
+    /// past the deadline fails; a blocked write makes sure this task is
+    /// woken at the first limit, so that it is retried then and fails
+    /// instead of waiting forever on a client that does not read.
+    fn write_within(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        write: impl FnOnce(Pin<&mut I>, &mut Context<'_>) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        let Some((at, when)) = this.deadline.deadline() else {
-            return Ok(());
-        };
-        if *this.armed_for != at {
-            this.sleep.as_mut().reset(when);
-            *this.armed_for = at;
+        let deadline = this.deadline.as_ref().and_then(|d| d.deadline());
+        let now = deadline.map(|_| Instant::now());
+        if let (Some((_, at)), Some(now)) = (deadline, now) {
+            if now >= at {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, WriteTimedOut)));
+            }
         }
-        match this.sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Err(io::Error::new(io::ErrorKind::TimedOut, WriteTimedOut)),
-            Poll::Pending => Ok(()),
+        match write(this.io, cx) {
+            Poll::Ready(done) => {
+                *this.stalled_since = None;
+                Poll::Ready(done)
+            }
+            Poll::Pending => {
+                let since = *this
+                    .stalled_since
+                    .get_or_insert_with(|| now.unwrap_or_else(Instant::now));
+                let stall_at = since + *this.stall;
+                let at = deadline.map_or(stall_at, |(_, d)| d.min(stall_at));
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+                if *this.armed_for != Some(at) {
+                    timer.as_mut().reset(at);
+                    *this.armed_for = Some(at);
+                }
+                if timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                if at == stall_at {
+                    Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client read nothing for the stall limit",
+                    )))
+                } else {
+                    Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, WriteTimedOut)))
+                }
+            }
         }
     }
 }
@@ -117,21 +160,19 @@ impl<I: AsyncRead> AsyncRead for DeadlineIo<I> {
 
 impl<I: AsyncWrite> AsyncWrite for DeadlineIo<I> {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.as_mut().check(cx)?;
-        self.project().io.poll_write(cx, buf)
+        self.write_within(cx, |io, cx| io.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.as_mut().check(cx)?;
-        self.project().io.poll_write_vectored(cx, bufs)
+        self.write_within(cx, |io, cx| io.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

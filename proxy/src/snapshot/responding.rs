@@ -4,13 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioTimer;
 use hyper_util::server::conn::auto;
 
 use crate::config::model::RespondingTimeouts;
 use crate::http1::policy::MAX_HEAD;
+use crate::http2::{StreamExecutor, StreamLimits};
 
-pub type HttpServer = auto::Builder<TokioExecutor>;
+pub type HttpServer = auto::Builder<StreamExecutor>;
 
 /// How client connections are served: hyper's settings (read and idle
 /// timeouts) and the write timeout. Read per accepted connection, so that a
@@ -21,6 +22,8 @@ pub struct Responding {
     pub write_timeout: Option<Duration>,
     /// hyper's `header_read_timeout`, which the HTTP/1 fast lane applies too.
     pub header_timeout: Duration,
+    /// How long a response may wait on a client that takes nothing.
+    pub stall_limit: Duration,
     /// How long a client may take to complete its TLS handshake.
     pub tls_handshake_timeout: Duration,
 }
@@ -31,6 +34,7 @@ impl Responding {
             http: Arc::new(http_server(timeouts)),
             write_timeout: timeouts.write,
             header_timeout: header_timeout(timeouts),
+            stall_limit: stall_limit(timeouts),
             tls_handshake_timeout: tls_handshake_timeout(timeouts),
         }
     }
@@ -52,9 +56,21 @@ pub fn tls_handshake_timeout(timeouts: &RespondingTimeouts) -> Duration {
     timeouts.read.unwrap_or(TLS_HANDSHAKE_TIMEOUT)
 }
 
-/// hyper's connection settings for one config.
+/// How long a response may make no progress because its client takes
+/// nothing (a zero HTTP/2 window, or a client that stopped reading): the
+/// keep-alive idle limit, which bounds every other wait without progress.
+pub fn stall_limit(timeouts: &RespondingTimeouts) -> Duration {
+    timeouts.idle
+}
+
+/// hyper's connection settings for one config; its executor bounds each
+/// HTTP/2 stream (`http2::stream`).
 pub fn http_server(timeouts: &RespondingTimeouts) -> HttpServer {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let streams = StreamExecutor::new(StreamLimits {
+        write_timeout: timeouts.write,
+        stall: stall_limit(timeouts),
+    });
+    let mut builder = auto::Builder::new(streams);
     builder
         .http1()
         .timer(TokioTimer::new())

@@ -571,3 +571,75 @@ impl Drop for CountingBackend {
         self.task.abort();
     }
 }
+
+/// Streams 64 KiB chunks without end, as fast as they are taken, and counts
+/// the responses it is still sending: one stops counting when its
+/// connection is closed (tollgate gave it up).
+pub struct EndlessBackend {
+    pub backend: Backend,
+    live: Arc<AtomicUsize>,
+}
+
+/// Counts a response in `EndlessBackend::live` while it exists.
+struct Live(Arc<AtomicUsize>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl EndlessBackend {
+    pub async fn start() -> EndlessBackend {
+        let live = Arc::new(AtomicUsize::new(0));
+        let counter = live.clone();
+        let backend = Backend::serve(move |_req| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let guard = Live(counter.clone());
+            async move {
+                let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+                let stream = futures_util::stream::unfold(guard, move |guard| {
+                    let chunk = chunk.clone();
+                    async move { Some((Ok::<_, BoxError>(Frame::data(chunk)), guard)) }
+                });
+                Response::new(BodyExt::boxed(StreamBody::new(stream)))
+            }
+        })
+        .await;
+        EndlessBackend { backend, live }
+    }
+
+    pub fn url(&self) -> String {
+        self.backend.url()
+    }
+
+    /// Responses still being sent.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    /// Wait until `n` responses are being sent.
+    pub async fn until_live(&self, n: usize) {
+        let started = Instant::now();
+        while self.live() < n {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{} of {n} responses started",
+                self.live()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Wait until no response is being sent any more (within `limit`).
+    pub async fn until_none_live(&self, limit: Duration) -> bool {
+        let started = Instant::now();
+        while self.live() > 0 {
+            if started.elapsed() > limit {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+}

@@ -6,6 +6,7 @@ pub mod acme;
 pub mod backends;
 pub mod client;
 pub mod config;
+pub mod h2raw;
 pub mod process;
 
 pub use acme::*;

@@ -1,0 +1,11 @@
+//! HTTP/2, which hyper's h2 speaks for tollgate: what tollgate adds around
+//! it to bound a hostile client. `stream` runs each stream in a task whose
+//! life is bounded (`writeTimeout`, and no progress for the stall limit,
+//! which a closed flow-control window would otherwise hide); `stall` is the
+//! clock a response body keeps for it.
+
+pub mod stall;
+pub mod stream;
+
+pub use stall::StallClock;
+pub use stream::{stall_clock, StreamExecutor, StreamLimits};
