@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use crate::connection_life::until_closed;
 use crate::harness::h2raw::*;
 use crate::harness::*;
 
@@ -76,4 +77,94 @@ async fn a_stream_whose_window_stays_at_zero_is_reset_though_its_connection_is_b
         "{} of {opened} backend responses still held",
         be.live()
     );
+}
+
+/// Send `unit` over and over (up to 200,000 times) on an HTTP/2 connection
+/// while reading what comes back; the GOAWAY tollgate answers with, if any.
+async fn flood(unit: impl Fn(u32) -> Vec<u8>) -> Option<Frame> {
+    let be = echo("be").await;
+    let tg = Tollgate::start(&cam_config("10s", &be.url()), &["http"]).await;
+    let mut h2 = H2Raw::connect(tg.addr("http"), &[]).await;
+    let started = Instant::now();
+    let mut n = 0u32;
+    while n < 200_000 {
+        let mut batch = Vec::new();
+        for _ in 0..500 {
+            batch.extend(unit(n));
+            n += 1;
+        }
+        if h2.send(&batch).await.is_err() {
+            break;
+        }
+        while let Some(f) = h2.next_frame(ms(1)).await {
+            if f.kind == GOAWAY {
+                let took = started.elapsed();
+                assert!(took < secs(5), "GOAWAY after {took:?}");
+                until_closed(&mut h2.read, "the flooding connection to end").await;
+                return Some(f);
+            }
+        }
+    }
+    // The last frames may still be in flight.
+    h2.until(secs(2), |f| f.kind == GOAWAY).await
+}
+
+fn assert_calmed(goaway: Option<Frame>, what: &str) {
+    let goaway = goaway.unwrap_or_else(|| panic!("a {what} flood got no GOAWAY"));
+    assert_eq!(
+        goaway.error_code(),
+        Some(ENHANCE_YOUR_CALM),
+        "{what}: {goaway:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_update_flood_is_told_to_calm_down() {
+    assert_calmed(flood(|_| window_update(0, 1)).await, "WINDOW_UPDATE");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_flood_is_told_to_calm_down() {
+    assert_calmed(flood(|_| frame(PING, 0, 0, b"pingpong")).await, "PING");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settings_flood_is_told_to_calm_down() {
+    assert_calmed(flood(|_| settings(&[])).await, "SETTINGS");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_priority_flood_is_told_to_calm_down() {
+    // PRIORITY for ever new idle streams (allowed by RFC 9113).
+    let unit = |n: u32| frame(PRIORITY, 0, 2 * n + 1, &[0, 0, 0, 0, 16]);
+    assert_calmed(flood(unit).await, "PRIORITY");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rapid_reset_flood_is_told_to_calm_down() {
+    // CVE-2023-44487: open a stream, reset it at once, again and again.
+    let unit = |n: u32| {
+        let stream = 2 * n + 1;
+        let mut bytes = get(stream, "t", "/");
+        bytes.extend(frame(RST_STREAM, 0, stream, &8u32.to_be_bytes()));
+        bytes
+    };
+    assert_calmed(flood(unit).await, "HEADERS+RST_STREAM");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_http2_download_is_not_taken_for_a_flood() {
+    // 32 MiB make thousands of DATA frames and WINDOW_UPDATEs.
+    const SIZE: usize = 32 << 20;
+    let big = Backend::serve(|_req: Req| async move {
+        http::Response::new(full(bytes::Bytes::from(vec![b'x'; SIZE])))
+    })
+    .await;
+    let tg = Tollgate::start(&cam_config("10s", &big.url()), &["http"]).await;
+    let client = h2c();
+    for _ in 0..2 {
+        let resp = client.get(tg.url("http", "/big")).send().await.unwrap();
+        assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+        assert_eq!(resp.bytes().await.unwrap().len(), SIZE);
+    }
 }

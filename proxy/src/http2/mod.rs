@@ -2,10 +2,14 @@
 //! it to bound a hostile client. `stream` runs each stream in a task whose
 //! life is bounded (`writeTimeout`, and no progress for the stall limit,
 //! which a closed flow-control window would otherwise hide); `stall` is the
-//! clock a response body keeps for it.
+//! clock a response body keeps for it; `budget` ends a connection whose
+//! control frames (PING, SETTINGS, WINDOW_UPDATE, resets…) outrun its
+//! requests.
 
+pub mod budget;
 pub mod stall;
 pub mod stream;
 
+pub use budget::Budgeted;
 pub use stall::StallClock;
 pub use stream::{stall_clock, StreamExecutor, StreamLimits};

@@ -21,6 +21,7 @@ use super::linger::Lingering;
 use super::service;
 use super::settings::Connection;
 use super::write_deadline::DeadlineIo;
+use crate::http2::Budgeted;
 use crate::request::{self, Writer};
 use crate::shutdown::stop_requested;
 
@@ -99,7 +100,9 @@ async fn serve_hyper<I>(
     let limit = conn.header_timeout;
     let idle = conn.clone();
     let service = service_fn(move |req| service::handle(req, conn.clone()));
-    let serving = http.serve_connection_with_upgrades(TokioIo::new(io), service);
+    // HTTP/2's control frames are budgeted (`http2::budget`).
+    let io = TokioIo::new(Budgeted::new(io));
+    let serving = http.serve_connection_with_upgrades(io, service);
     tokio::pin!(serving);
     let result = loop {
         // Until the idle limit could be reached (`idle`).
