@@ -168,3 +168,35 @@ async fn a_large_http2_download_is_not_taken_for_a_flood() {
         assert_eq!(resp.bytes().await.unwrap().len(), SIZE);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_reset_at_once_do_not_each_dial_the_backend() {
+    // A client that opens streams and resets them at once (below the
+    // reset budget) must not make tollgate open and drop a backend
+    // connection per stream: a dial outlives the stream that asked for it
+    // and its connection serves the next request.
+    let be = CountingBackend::start("be").await;
+    let tg = Tollgate::start(&cam_config("10s", &be.url()), &["http"]).await;
+    let mut h2 = H2Raw::connect(tg.addr("http"), &[]).await;
+    for n in 0..200u32 {
+        let stream = 2 * n + 1;
+        h2.send(&get(stream, "t", "/")).await.unwrap();
+        // Reset once tollgate is on its way to the backend.
+        tokio::time::sleep(ms(1)).await;
+        h2.send(&frame(RST_STREAM, 0, stream, &8u32.to_be_bytes()))
+            .await
+            .unwrap();
+        if n % 20 == 19 {
+            // Let the dials the resets left behind land in the pool.
+            let client = h2c();
+            let resp = client.get(tg.url("http", "/probe")).send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+        }
+    }
+    let dials = be.accepted();
+    eprintln!("{dials} backend connections for 200 reset streams");
+    assert!(
+        dials <= 40,
+        "{dials} backend connections for 200 reset streams"
+    );
+}

@@ -114,6 +114,7 @@ impl RawConn {
         &mut self,
         req: &Outgoing<'_>,
         body: &mut B,
+        sent: &mut bool,
     ) -> Result<(response::Head, bool), ExchangeError>
     where
         B: Body<Data = Bytes> + Unpin,
@@ -163,7 +164,10 @@ impl RawConn {
                     // What TLS buffered goes out now; a no-op on plain TCP.
                     if !flushed {
                         match Pin::new(&mut self.io).poll_flush(cx) {
-                            Poll::Ready(Ok(())) => flushed = true,
+                            Poll::Ready(Ok(())) => {
+                                flushed = true;
+                                *sent = true;
+                            }
                             Poll::Ready(Err(e)) => {
                                 return Poll::Ready(Err(fail(e, true, !received)))
                             }
@@ -251,7 +255,7 @@ pub struct Outgoing<'a> {
 /// response's header lines may stay raw, in the body (`RawBody::take_head`),
 /// and its `HeaderMap` empty.
 pub async fn send<B>(
-    mut conn: RawConn,
+    conn: RawConn,
     req: &Outgoing<'_>,
     body: &mut B,
     home: Arc<dyn ConnHome>,
@@ -260,7 +264,21 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let (h, request_complete) = conn.exchange(req, body).await?;
+    let mut exchange = InFlight {
+        conn: Some(conn),
+        sent: false,
+        home: &home,
+        head_request: req.head_request,
+    };
+    let InFlight { conn, sent, .. } = &mut exchange;
+    let result = conn
+        .as_mut()
+        .expect("set above")
+        .exchange(req, body, sent)
+        .await;
+    let conn = exchange.conn.take().expect("set above");
+    drop(exchange);
+    let (h, request_complete) = result?;
     let head_request = req.head_request;
     let keep_alive = h.keep_alive && request_complete;
     let mut body = RawBody::new(conn, h.framing, keep_alive, home, h.raw);
@@ -275,10 +293,15 @@ where
 }
 
 /// A backend's response body read straight from its connection. Read to its
-/// end, it returns the connection to its home; dropped before, it closes it
-/// (the rest of the body would otherwise leak into the next answer).
+/// end, it returns the connection to its home. Dropped before (the client
+/// went away), the rest is read and thrown away in the background when it
+/// is small ([`DRAIN_MAX`] within [`DRAIN_TIME`]), so the connection can
+/// still go home; otherwise it is closed (the rest of the body would leak
+/// into the next answer).
 pub struct RawBody {
     conn: Option<RawConn>,
+    /// A body being drained is not drained again when dropped.
+    draining: bool,
     state: State,
     keep_alive: bool,
     home: Arc<dyn ConnHome>,
@@ -311,6 +334,7 @@ impl RawBody {
         };
         let mut body = RawBody {
             conn: Some(conn),
+            draining: false,
             state,
             keep_alive,
             home,
@@ -339,11 +363,107 @@ impl RawBody {
         }
     }
 
+    /// What is left of an abandoned body, if it is worth draining.
+    fn take_for_draining(&mut self) -> Option<RawBody> {
+        let small = match &self.state {
+            State::Length(left) => *left <= DRAIN_MAX as u64,
+            State::Chunked(_) => true,
+            State::Close | State::Done => false,
+        };
+        if self.draining || !self.keep_alive || !small {
+            return None;
+        }
+        Some(RawBody {
+            conn: Some(self.conn.take()?),
+            draining: true,
+            state: std::mem::replace(&mut self.state, State::Done),
+            keep_alive: true,
+            home: self.home.clone(),
+            head: None,
+            length_unknown: false,
+        })
+    }
+
     fn eof_error() -> io::Error {
         io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "backend closed the connection in the middle of the body",
         )
+    }
+}
+
+/// An exchange whose request is out: dropped before its answer came (the
+/// client went away), it reads the answer in the background and drains it
+/// like an abandoned body (`RawBody`), so that a client resetting requests
+/// in flight does not cost a backend connection each.
+struct InFlight<'a> {
+    conn: Option<RawConn>,
+    /// The whole request was written and flushed.
+    sent: bool,
+    home: &'a Arc<dyn ConnHome>,
+    head_request: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let (Some(mut conn), true) = (self.conn.take(), self.sent) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (home, head_request) = (self.home.clone(), self.head_request);
+        runtime.spawn(async move {
+            let answer = std::future::poll_fn(|cx| loop {
+                match response::parse(&mut conn.buf, head_request, Form::Map) {
+                    Ok(Some(h)) if h.status.is_informational() => continue,
+                    Ok(Some(h)) => return Poll::Ready(Some(h)),
+                    Ok(None) => {}
+                    Err(_) => return Poll::Ready(None),
+                }
+                match ready!(conn.poll_fill(cx)) {
+                    Ok(0) | Err(_) => return Poll::Ready(None),
+                    Ok(_) => {}
+                }
+            });
+            if let Ok(Some(h)) = tokio::time::timeout(DRAIN_TIME, answer).await {
+                // Dropped unread: drained, then home (see `Drop for RawBody`).
+                drop(RawBody::new(conn, h.framing, h.keep_alive, home, None));
+            }
+        });
+    }
+}
+
+/// The most of an abandoned body read to save its connection.
+pub const DRAIN_MAX: usize = 64 * 1024;
+/// How long an abandoned body may take to arrive to save its connection.
+pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Drop for RawBody {
+    fn drop(&mut self) {
+        let Some(mut rest) = self.take_for_draining() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let drain = async {
+                let mut budget = DRAIN_MAX;
+                while let Some(frame) =
+                    std::future::poll_fn(|cx| Pin::new(&mut rest).poll_frame(cx)).await
+                {
+                    let Ok(frame) = frame else { return };
+                    let len = frame.data_ref().map_or(0, Bytes::len);
+                    budget = match budget.checked_sub(len) {
+                        Some(left) => left,
+                        None => return,
+                    };
+                }
+            };
+            // Read to its end, the body checks its connection in.
+            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+        });
     }
 }
 

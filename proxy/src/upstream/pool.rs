@@ -148,10 +148,7 @@ impl ServerPool {
         loop {
             let (conn, reused) = match self.checkout() {
                 Some(c) => (c, true),
-                None => (
-                    RawConn::new(Box::pin(connect::raw(&self.target)).await?),
-                    false,
-                ),
+                None => (Box::pin(self.dial()).await?, false),
             };
             let home: Arc<dyn ConnHome> = self.clone();
             let outgoing = Outgoing {
@@ -171,6 +168,26 @@ impl ServerPool {
                 Err(e) => return Err(UpstreamError::Exchange(e.error)),
             }
         }
+    }
+
+    /// Dial a new connection in a task of its own: when the request that
+    /// asked for it goes away first (its client reset the stream), the
+    /// connection is not wasted but joins the idle pool, so a client that
+    /// opens and resets streams cannot make tollgate dial once per stream.
+    async fn dial(self: &Arc<Self>) -> Result<RawConn, UpstreamError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let pool = self.clone();
+        tokio::spawn(async move {
+            let dialed = connect::raw(&pool.target).await.map(RawConn::new);
+            if let Err(Ok(conn)) = tx.send(dialed) {
+                pool.checkin(conn);
+            }
+        });
+        rx.await.unwrap_or_else(|_| {
+            Err(UpstreamError::Connect(std::io::Error::other(
+                "the dialing task ended",
+            )))
+        })
     }
 
     /// An upgrade (WebSocket) goes through hyper, which hands the socket
