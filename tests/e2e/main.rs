@@ -17,6 +17,7 @@ mod http1_lane;
 mod lifecycle;
 mod plugins;
 mod pooling;
+mod proxy_protocol;
 mod reload;
 mod routing;
 mod seed;

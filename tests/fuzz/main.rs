@@ -382,3 +382,48 @@ fn path_normalization() {
     });
     eprintln!("path_normalization: {runs} inputs");
 }
+
+/// The PROXY protocol header reader: never panics; a header it accepts
+/// ends within the input, and every shorter prefix of that header is
+/// incomplete (it never decides before the header is whole); input that
+/// does not start like a header is never taken for one.
+#[test]
+fn proxy_header() {
+    use tollgate::listen::proxy_protocol::{parse, Parsed, MAX_HEADER};
+    let words: &[&[u8]] = &[
+        b"PROXY ",
+        b"TCP4 ",
+        b"TCP6 ",
+        b"UNKNOWN",
+        b"\r\n",
+        b"\r\n\r\n\0\r\nQUIT\n",
+        b"\x21\x11",
+        b"\x21\x21",
+        b"\x20\x00",
+        b"\x00\x0c",
+        b"\xff\xff",
+        b"255.255.255.255 ",
+        b"::1 ",
+        b"65535 ",
+        b"65536 ",
+    ];
+    let runs = mutate::run("proxy_header", words, |input| {
+        let input = &input[..input.len().min(2 * MAX_HEADER)];
+        match parse(input) {
+            Parsed::Header { len, .. } => {
+                assert!(len <= input.len());
+                for end in 0..len {
+                    assert_eq!(parse(&input[..end]), Parsed::Incomplete, "prefix {end}");
+                }
+            }
+            Parsed::Absent => {
+                assert!(
+                    !input.starts_with(b"PROXY ") && !input.starts_with(b"\r\n\r\n\0\r\nQUIT\n")
+                );
+            }
+            Parsed::Incomplete => assert!(input.len() < MAX_HEADER),
+            Parsed::Invalid(why) => assert!(!why.is_empty()),
+        }
+    });
+    eprintln!("proxy_header: {runs} inputs");
+}

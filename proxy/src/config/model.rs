@@ -53,7 +53,9 @@ pub struct EntryPoint {
     pub name: String,
     /// `address` as written: `:80`, `1.2.3.4:80`, `[::1]:8080`, `localhost:8080`.
     pub address: String,
-    pub forwarded_headers: ForwardedHeaders,
+    pub forwarded_headers: TrustedSources,
+    /// `[entryPoints.X.proxyProtocol]`: None when absent.
+    pub proxy_protocol: Option<TrustedSources>,
     /// `[entryPoints.X.tls]`: None for plain HTTP.
     pub tls: Option<TlsConfig>,
     /// `[entryPoints.X.redirect]`: answer every request with a redirect.
@@ -102,12 +104,14 @@ pub enum UnderscoreHeaders {
     Reject,
 }
 
-/// `[entryPoints.X.forwardedHeaders]`: whose `X-Forwarded-*` headers we trust.
+/// Which sources an entry point believes about the client: whose
+/// `X-Forwarded-*` headers (`[entryPoints.X.forwardedHeaders]`), or whose
+/// PROXY protocol header (`[entryPoints.X.proxyProtocol]`). Same keys.
 #[derive(Debug, Clone, Default)]
-pub struct ForwardedHeaders {
-    /// Trust the headers from every client.
+pub struct TrustedSources {
+    /// Every source (`insecure = true`).
     pub insecure: bool,
-    /// Trust them from these networks (CIDR or single IPs), as written.
+    /// These networks (CIDR or single IPs), as written (`trustedIPs`).
     pub trusted_ips: Vec<String>,
 }
 

@@ -1,4 +1,5 @@
-//! One client connection: its TLS handshake on TLS entrypoints, then the
+//! One client connection: its PROXY protocol header where the entry point
+//! reads one (`proxy_protocol`), its TLS handshake on TLS entrypoints, then the
 //! HTTP/1.1 fast lane (`http1::server`), which hands the connection to
 //! hyper (HTTP/1.1 with upgrades and bodies, or HTTP/2, detected from the
 //! first bytes) for what it does not handle; TLS connections that chose h2
@@ -10,6 +11,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::BytesMut;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -18,11 +20,14 @@ use tokio::sync::watch;
 
 use super::idle::CLOSE_GRACE;
 use super::linger::Lingering;
+use super::proxy_protocol;
 use super::service;
 use super::settings::Connection;
 use super::write_deadline::DeadlineIo;
+use crate::http1::rewind::Rewind;
 use crate::http2::Budgeted;
-use crate::request::{self, Writer};
+use crate::request::forwarded::ClientInfo;
+use crate::request::{self, ClientConn, Writer};
 use crate::shutdown::stop_requested;
 
 /// Serve an accepted connection until it ends.
@@ -30,12 +35,36 @@ use crate::shutdown::stop_requested;
 // spawned once per connection and never moved per request.
 #[allow(clippy::large_futures)]
 pub async fn serve(
-    stream: TcpStream,
+    mut stream: TcpStream,
     tls: Option<Arc<rustls::ServerConfig>>,
-    conn: Connection,
+    mut conn: Connection,
     watcher: watch::Receiver<bool>,
-    peer: SocketAddr,
+    mut peer: SocketAddr,
 ) {
+    // Bytes read past a PROXY header are the client's: read again first.
+    let mut read_past = BytesMut::new();
+    if let Some(trust) = conn.proxy_header.take() {
+        match proxy_protocol::read_header(&mut stream, conn.tls_handshake_timeout).await {
+            Ok((client, rest)) => {
+                read_past = rest;
+                if let Some(client) = client {
+                    peer = client;
+                    let ip = client.ip();
+                    conn.client = Arc::new(ClientConn {
+                        shared: conn.client.shared.clone(),
+                        slot: conn.client.slot,
+                        client: ClientInfo::new(ip, trust.trusts(ip), tls.is_some())
+                            .with_port(client.port()),
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::debug!(balancer = %peer, error = %e, "PROXY header refused");
+                return;
+            }
+        }
+    }
+    let stream = Rewind::new(stream, read_past);
     let stream = DeadlineIo::new(stream, conn.write_deadline.clone(), conn.stall_limit);
     let stream = Lingering::new(stream);
     serve_tls_or_plain(stream, tls, Arc::new(conn), watcher, peer).await

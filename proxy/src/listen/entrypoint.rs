@@ -130,6 +130,15 @@ async fn accept_loop(
         let snapshot = shared.snapshot();
         let entry = snapshot.entry(slot);
         let trusted = entry.is_some_and(|e| e.trust.trusts(peer.ip()));
+        // A PROXY header is read only from the sources the entry point
+        // trusts for it; the real client is then judged by `trust`.
+        let proxy_header = entry
+            .filter(|e| {
+                e.proxy_protocol
+                    .as_ref()
+                    .is_some_and(|p| p.trusts(peer.ip()))
+            })
+            .map(|e| e.trust.clone());
         let tls = entry.and_then(|e| e.tls.as_ref()).map(|t| t.config.clone());
         let responding = snapshot.responding.clone();
         drop(snapshot);
@@ -148,6 +157,7 @@ async fn accept_loop(
             tls_handshake_timeout: responding.tls_handshake_timeout,
             http: responding.http,
             activity: Activity::new(),
+            proxy_header,
         };
         // The handshake runs in the connection's own task: a slow or hostile
         // client never holds up the accept loop or other connections.

@@ -5,6 +5,7 @@
 //! - `settings`: a connection's settings; `service`: what hyper calls for
 //!   each request.
 //! - `idle`: the idle limit of connections hyper serves (HTTP/2 above all).
+//! - `proxy_protocol`: the client address a TCP load balancer passes on.
 //! - `linger`: lingering close; `write_deadline`: `writeTimeout` on HTTP/1
 //!   connections.
 
@@ -12,6 +13,7 @@ pub mod connection;
 pub mod entrypoint;
 pub mod idle;
 pub mod linger;
+pub mod proxy_protocol;
 pub mod service;
 pub mod settings;
 pub mod write_deadline;

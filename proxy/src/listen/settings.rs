@@ -8,6 +8,7 @@ use super::idle::Activity;
 use super::write_deadline::WriteDeadline;
 use crate::request::ClientConn;
 use crate::snapshot::responding::HttpServer;
+use crate::trust::Trust;
 
 /// A client connection's settings, fixed when it was accepted: a reload
 /// applies to new connections while open ones keep theirs.
@@ -29,4 +30,8 @@ pub struct Connection {
     pub http: Arc<HttpServer>,
     /// Requests in progress, for the idle limit of what hyper serves.
     pub activity: Activity,
+    /// Some when the connection may start with a PROXY protocol header
+    /// (`proxy_protocol`): the `forwardedHeaders` trust to judge the client
+    /// it names by.
+    pub proxy_header: Option<Trust>,
 }

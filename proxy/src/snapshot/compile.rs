@@ -18,7 +18,7 @@ use super::redirect::{RedirectRule, Target};
 use super::responding::Responding;
 use super::routes::{BackendRuntime, EntryRoutes, FrontendRuntime, Snapshot};
 use super::shared::Shared;
-use crate::config::model::{Backend, Config, EntryPoint};
+use crate::config::model::{Backend, Config, EntryPoint, TrustedSources};
 use crate::config::{ConfigError, Diagnostic};
 use crate::router::{FrontendRules, Router};
 use crate::tls::acceptor::{self, TlsServer};
@@ -72,6 +72,7 @@ pub fn compile(
         };
         routes.tls = compile_tls(config, shared, name, ep, &mut errors);
         routes.redirect = compile_redirect(config, ep, shared);
+        routes.proxy_protocol = compile_proxy_protocol(ep, &mut errors);
         let slot = shared.slot(name);
         if entrypoints.len() <= slot {
             entrypoints.resize_with(slot + 1, || None);
@@ -114,6 +115,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
         let trust = compile_trust(ep, &mut errors);
         compile_entry(config, name, &backends, &chains, trust, &mut errors);
         compile_tls(config, &shared, name, ep, &mut errors);
+        compile_proxy_protocol(ep, &mut errors);
     }
     if errors.is_empty() {
         Ok(())
@@ -262,19 +264,34 @@ fn configured_port(address: &str) -> Option<u16> {
 }
 
 fn compile_trust(ep: &EntryPoint, errors: &mut Vec<Diagnostic>) -> Trust {
+    compile_sources(ep, &ep.forwarded_headers, "forwardedHeaders", errors)
+}
+
+/// `[entryPoints.X.proxyProtocol]`: who may send a PROXY header.
+fn compile_proxy_protocol(ep: &EntryPoint, errors: &mut Vec<Diagnostic>) -> Option<Trust> {
+    let sources = ep.proxy_protocol.as_ref()?;
+    Some(compile_sources(ep, sources, "proxyProtocol", errors))
+}
+
+fn compile_sources(
+    ep: &EntryPoint,
+    sources: &TrustedSources,
+    section: &str,
+    errors: &mut Vec<Diagnostic>,
+) -> Trust {
     let mut networks = Vec::new();
-    for net in &ep.forwarded_headers.trusted_ips {
+    for net in &sources.trusted_ips {
         match Cidr::parse(net) {
             Ok(n) => networks.push(n),
             Err(why) => {
                 let mut loc = ep.location.clone();
-                loc.key = format!("entryPoints.{}.forwardedHeaders.trustedIPs", ep.name);
+                loc.key = format!("entryPoints.{}.{section}.trustedIPs", ep.name);
                 errors.push(Diagnostic::at(loc, why));
             }
         }
     }
     Trust {
-        everyone: ep.forwarded_headers.insecure,
+        everyone: sources.insecure,
         networks,
     }
 }
@@ -343,6 +360,7 @@ fn compile_entry(
         trust,
         ping: config.ping.as_deref() == Some(ep),
         tls: None,
+        proxy_protocol: None,
         redirect: None,
         http: config
             .entry_points

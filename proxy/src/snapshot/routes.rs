@@ -47,6 +47,9 @@ pub struct EntryRoutes {
     /// Indexed by `RouteMatch::frontend`.
     pub frontends: Vec<Arc<FrontendRuntime>>,
     pub trust: Trust,
+    /// Who may send a PROXY protocol header (`listen::proxy_protocol`);
+    /// None: no source may.
+    pub proxy_protocol: Option<Trust>,
     /// Answer `GET /ping` with `OK` here (Traefik's `[ping]`).
     pub ping: bool,
     /// TLS settings for new connections; None for plain HTTP.

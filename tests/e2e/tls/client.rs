@@ -87,7 +87,18 @@ impl TlsClient {
         addr: SocketAddr,
         sni: &str,
     ) -> std::io::Result<TlsStream<TcpStream>> {
-        let tcp = TcpStream::connect(addr).await?;
+        self.connect_after(addr, sni, b"").await
+    }
+
+    /// `connect`, with `prefix` sent first in the clear (a PROXY header).
+    pub async fn connect_after(
+        &self,
+        addr: SocketAddr,
+        sni: &str,
+        prefix: &[u8],
+    ) -> std::io::Result<TlsStream<TcpStream>> {
+        let mut tcp = TcpStream::connect(addr).await?;
+        tokio::io::AsyncWriteExt::write_all(&mut tcp, prefix).await?;
         let connector = TlsConnector::from(Arc::new(self.config()));
         let name = ServerName::try_from(sni.to_string()).unwrap();
         connector.connect(name, tcp).await

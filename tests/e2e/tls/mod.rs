@@ -588,3 +588,28 @@ async fn regex_redirects_rewrite_the_full_url() {
         "https://example.test/new/old/page?x=1"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_header_comes_before_the_tls_handshake() {
+    let be = echo("be").await;
+    let ca = Ca::new("test CA");
+    let dir = TempDir::new("proxy-tls");
+    ca.server(&["a.test"]).write(&dir, "a");
+    let toml = tls_config(&["a"], "", &be.url()).replace(
+        "  [entryPoints.https.tls]",
+        "  [entryPoints.https.proxyProtocol]\n  trustedIPs = [\"127.0.0.1\"]\n  [entryPoints.https.tls]",
+    );
+    let tg = Tollgate::start_in(dir, &toml, &["https"]).await;
+    let header = b"PROXY TCP4 203.0.113.7 127.0.0.1 5555 443\r\n";
+    let stream = TlsClient::trusting(&ca.pem)
+        .connect_after(tg.addr("https"), "a.test", header)
+        .await
+        .expect("handshake after the PROXY header");
+    let (status, _, body) = within(secs(5), "GET", get(stream, "a.test", "/who"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let seen = Echo::parse(&body);
+    assert_eq!(seen.header("x-forwarded-for"), Some("203.0.113.7"));
+    assert_eq!(seen.header("x-forwarded-proto"), Some("https"));
+}

@@ -1,4 +1,4 @@
-//! `[entryPoints.NAME]`: address, `[forwardedHeaders]`, `[tls]` and
+//! `[entryPoints.NAME]`: address, `[forwardedHeaders]`, `[proxyProtocol]`, `[tls]` and
 //! `[redirect]` (read by `entry_point_tls`), and `[ping]`, which names an
 //! entry point. Traefik 1.7's defaults apply: `http` on `:80` when none is
 //! defined, and `traefik` on `:8080` for `[ping]` when that one is not.
@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::config::diagnostic::Location;
 use crate::config::model::{
-    EncodedCharacters, EntryPoint, EntryPointHttp, ForwardedHeaders, UnderscoreHeaders,
+    EncodedCharacters, EntryPoint, EntryPointHttp, TrustedSources, UnderscoreHeaders,
 };
 use crate::config::tree::{Node, Tree};
 
@@ -43,7 +43,8 @@ fn default_entry_points(root: &Node<'_>) -> (BTreeMap<String, EntryPoint>, BTree
     let entry_point = EntryPoint {
         name: name.clone(),
         address: ":80".to_owned(),
-        forwarded_headers: ForwardedHeaders::default(),
+        forwarded_headers: TrustedSources::default(),
+        proxy_protocol: None,
         tls: None,
         redirect: None,
         http: EntryPointHttp::default(),
@@ -89,7 +90,8 @@ pub(super) fn read_ping(
     let entry_point = EntryPoint {
         name: name.clone(),
         address: ":8080".to_owned(),
-        forwarded_headers: ForwardedHeaders::default(),
+        forwarded_headers: TrustedSources::default(),
+        proxy_protocol: None,
         tls: None,
         redirect: None,
         http: EntryPointHttp::default(),
@@ -112,8 +114,11 @@ fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
         .and_then(|n| super::entry_point_tls::read_redirect(&n));
     let forwarded_headers = node
         .section("forwardedHeaders")
-        .map(|n| read_forwarded_headers(&n))
+        .map(|n| read_trusted_sources(&n))
         .unwrap_or_default();
+    let proxy_protocol = node
+        .section("proxyProtocol")
+        .map(|n| read_trusted_sources(&n));
     let http = node
         .section("http")
         .map(|n| read_http(&n))
@@ -135,6 +140,7 @@ fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
         name: node.name().to_owned(),
         address: text.to_owned(),
         forwarded_headers,
+        proxy_protocol,
         tls,
         redirect,
         http,
@@ -202,7 +208,8 @@ pub(super) fn check_redirect_targets(
     }
 }
 
-fn read_forwarded_headers(node: &Node<'_>) -> ForwardedHeaders {
+/// `insecure` and `trustedIPs` (`forwardedHeaders`, `proxyProtocol`).
+fn read_trusted_sources(node: &Node<'_>) -> TrustedSources {
     let insecure = node.get("insecure").and_then(|n| n.bool()).unwrap_or(false);
     let mut trusted_ips = Vec::new();
     let list = node.get("trustedIPs").and_then(|n| n.str_list_located());
@@ -212,7 +219,7 @@ fn read_forwarded_headers(node: &Node<'_>) -> ForwardedHeaders {
             Err(why) => node.tree().error(location, why),
         }
     }
-    ForwardedHeaders {
+    TrustedSources {
         insecure,
         trusted_ips,
     }

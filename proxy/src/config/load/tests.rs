@@ -320,3 +320,29 @@ fn bracket_typo_is_read_as_array_of_tables() {
         "the typo'd header is one certificate"
     );
 }
+
+#[test]
+fn proxy_protocol_takes_the_keys_of_forwarded_headers() {
+    let config = loaded(&format!(
+        "{MINIMAL}[entryPoints.web.proxyProtocol]\ntrustedIPs = [\"10.0.0.0/8\", \"192.0.2.7\"]\n"
+    ));
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    let pp = config.entry_points["web"].proxy_protocol.as_ref().unwrap();
+    assert_eq!(pp.trusted_ips, ["10.0.0.0/8", "192.0.2.7"]);
+    assert!(!pp.insecure);
+    let config = loaded(&format!(
+        "{MINIMAL}[entryPoints.web.proxyProtocol]\ninsecure = true\n"
+    ));
+    assert!(
+        config.entry_points["web"]
+            .proxy_protocol
+            .as_ref()
+            .unwrap()
+            .insecure
+    );
+    assert!(loaded(MINIMAL).entry_points["web"].proxy_protocol.is_none());
+    let errs = errors(&format!(
+        "{MINIMAL}[entryPoints.web.proxyProtocol]\ntrustedIPs = [\"10.0.0.0/99\"]\n"
+    ));
+    assert!(errs[0].contains("10.0.0.0/99"), "{errs:?}");
+}

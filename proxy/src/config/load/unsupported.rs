@@ -55,7 +55,6 @@ pub(super) const ENTRY_POINT_UNSUPPORTED: &[Unsupported] = &[
     unsupported("whiteList", "IP white-listing"),
     unsupported("whitelistSourceRange", "IP white-listing"),
     unsupported("compress", "compression"),
-    unsupported("proxyProtocol", "PROXY protocol"),
 ];
 
 /// `[frontends.NAME]`.
