@@ -20,6 +20,7 @@ use std::sync::Arc;
 use crate::http1::client::RawBody;
 use crate::http1::response::RawHead;
 use crate::http2::StallClock;
+use crate::pace::{Pace, Paced};
 
 pub struct ProxyBody {
     kind: Kind,
@@ -42,6 +43,8 @@ enum Kind {
     Empty,
     Full(Option<Bytes>),
     Incoming(Incoming),
+    /// A client's body held to a minimum rate (`pace`); boxed, as rarer.
+    Paced(Box<Paced>),
     /// A backend's response body read straight from its connection
     /// (`http1::client`), which returns the connection itself.
     Raw(RawBody),
@@ -71,6 +74,16 @@ impl ProxyBody {
     pub fn incoming(body: Incoming) -> Self {
         ProxyBody {
             kind: Kind::Incoming(body),
+            guard: None,
+            clock: None,
+        }
+    }
+
+    /// A client's request body that must keep `rate` bytes per second
+    /// after `grace` (`pace`); `pace` says afterwards whether it did not.
+    pub fn paced(body: Incoming, rate: u32, grace: std::time::Duration, pace: Arc<Pace>) -> Self {
+        ProxyBody {
+            kind: Kind::Paced(Box::new(Paced::new(body, rate, grace, pace))),
             guard: None,
             clock: None,
         }
@@ -173,6 +186,7 @@ impl Kind {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             Kind::Incoming(body) => Pin::new(body).poll_frame(cx).map_err(|e| e.into()),
+            Kind::Paced(body) => body.poll_frame(cx),
             Kind::Raw(body) => Pin::new(body).poll_frame(cx).map_err(|e| e.into()),
             Kind::Buffered(data, trailers) => match data.take() {
                 Some(d) if !d.is_empty() => Poll::Ready(Some(Ok(Frame::data(d)))),
@@ -186,6 +200,7 @@ impl Kind {
             Kind::Empty => true,
             Kind::Full(data) => data.is_none(),
             Kind::Incoming(body) => body.is_end_stream(),
+            Kind::Paced(body) => body.is_end_stream(),
             Kind::Raw(body) => body.is_end_stream(),
             Kind::Buffered(data, trailers) => {
                 data.as_ref().is_none_or(Bytes::is_empty) && trailers.is_none()
@@ -199,6 +214,7 @@ impl Kind {
             Kind::Full(Some(d)) => SizeHint::with_exact(d.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
             Kind::Incoming(body) => body.size_hint(),
+            Kind::Paced(body) => body.size_hint(),
             Kind::Raw(body) => body.size_hint(),
             Kind::Buffered(data, _) => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))

@@ -37,6 +37,8 @@ pub enum ProxyError {
     BadRequest(String),
     /// The request body is larger than what may be buffered (a plugin's limit).
     PayloadTooLarge(String),
+    /// The client sent its request body too slowly (`pace`).
+    RequestTimeout,
     /// tollgate cannot take the request now (no plugin instance can be started).
     Unavailable(String),
     /// The request breaks the HTTP/1 policy (`http1::policy`): 400, 414, 431 or 501.
@@ -55,6 +57,7 @@ impl ProxyError {
             ProxyError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Refused(r) => r.status,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -67,6 +70,7 @@ impl ProxyError {
             | ProxyError::TooManyConnections
             | ProxyError::BadRequest(_)
             | ProxyError::PayloadTooLarge(_)
+            | ProxyError::RequestTimeout
             | ProxyError::Refused(_) => Side::Downstream,
             ProxyError::NoHealthyServer
             | ProxyError::BadGateway(_)
@@ -86,6 +90,7 @@ impl ProxyError {
             ProxyError::GatewayTimeout => "Gateway Timeout\n",
             ProxyError::BadRequest(_) => "Bad Request\n",
             ProxyError::PayloadTooLarge(_) => "Payload Too Large\n",
+            ProxyError::RequestTimeout => "Request Timeout\n",
             ProxyError::Refused(r) => match r.status {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "Request Header Fields Too Large\n",
                 StatusCode::NOT_IMPLEMENTED => "Not Implemented\n",
@@ -123,6 +128,7 @@ impl fmt::Display for ProxyError {
             ProxyError::GatewayTimeout => f.write_str("backend response header timeout"),
             ProxyError::BadRequest(why) => write!(f, "bad request: {why}"),
             ProxyError::PayloadTooLarge(why) => write!(f, "payload too large: {why}"),
+            ProxyError::RequestTimeout => f.write_str("request body below minBodyRate"),
             ProxyError::Unavailable(why) => write!(f, "unavailable: {why}"),
             ProxyError::Refused(r) => write!(f, "refused: {}", r.why),
             ProxyError::Internal(why) => write!(f, "internal error: {why}"),

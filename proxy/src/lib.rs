@@ -23,8 +23,8 @@
 //! 5. `upstream` (pools, balancer, health, maxConn), `wasm` (plugin host),
 //!    `acme`, `tls`, `router`.
 //! 6. `http1` (the codec), `http2` (bounds around hyper's h2), with `body`
-//!    (the one body type) and `error` (the one error→status map and
-//!    error-response builder).
+//!    (the one body type; `pace`, a client body's minimum rate) and `error`
+//!    (the one error→status map and error-response builder).
 //! 7. `config` (the TOML file → `Config`), `shutdown`, `deadline`, `trust`,
 //!    `logging`: foundations that know nothing of requests.
 //!
@@ -48,6 +48,7 @@ pub mod body;
 pub mod error;
 pub mod http1;
 pub mod http2;
+pub mod pace;
 
 // Layer 5: what the request path calls.
 pub mod acme;

@@ -15,6 +15,7 @@ mod headers;
 mod health;
 mod http1_lane;
 mod lifecycle;
+mod limits;
 mod plugins;
 mod pooling;
 mod proxy_protocol;

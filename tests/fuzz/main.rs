@@ -132,7 +132,10 @@ async fn hyper_verdict(input: &[u8]) -> Verdict {
         record.lock().unwrap().get_or_insert(verdict);
         async { Ok::<_, std::convert::Infallible>(Response::new(Full::new(bytes::Bytes::new()))) }
     });
-    let builder = tollgate::snapshot::responding::http_server(&RespondingTimeouts::default());
+    let builder = tollgate::snapshot::responding::http_server(
+        &RespondingTimeouts::default(),
+        &Default::default(),
+    );
     let conn = tokio::spawn(async move {
         let _ = builder
             .serve_connection_with_upgrades(TokioIo::new(server), service)

@@ -62,7 +62,46 @@ pub struct EntryPoint {
     pub redirect: Option<Redirect>,
     /// `[entryPoints.X.http]`: how requests are screened (Traefik 3 keys).
     pub http: EntryPointHttp,
+    /// What one client may hold (`[limits]`, `[http2]`).
+    pub limits: EntryLimits,
+    /// `[entryPoints.X.transport.respondingTimeouts]` (Traefik 2): this
+    /// entry point's own, instead of the top-level `[respondingTimeouts]`.
+    pub responding_timeouts: Option<RespondingTimeouts>,
     pub location: Location,
+}
+
+/// What one client may hold on an entry point: `[entryPoints.X.limits]`
+/// (tollgate's keys) and `[entryPoints.X.http2] maxConcurrentStreams`
+/// (Traefik 2's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryLimits {
+    /// `headerTimeout`: how long a request head may take from its first
+    /// bytes (`readTimeout`, when set, is used instead).
+    pub header_timeout: Duration,
+    /// `maxConnections`: open connections on the entry point; a client
+    /// over it is disconnected at once. None: no limit.
+    pub max_connections: Option<u32>,
+    /// `maxConnectionsPerIP`: open connections from one client address.
+    pub max_connections_per_ip: Option<u32>,
+    /// `minBodyRate`: the bytes per second a request body must average
+    /// while tollgate waits on its client (after a grace as long as a head
+    /// may take); below it the request gets 408 (slow POST). 0: no minimum.
+    pub min_body_rate: u32,
+    /// `[http2] maxConcurrentStreams`: streams one HTTP/2 connection may
+    /// have open.
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for EntryLimits {
+    fn default() -> Self {
+        EntryLimits {
+            header_timeout: Duration::from_secs(30),
+            max_connections: None,
+            max_connections_per_ip: None,
+            min_body_rate: 100,
+            max_concurrent_streams: 250,
+        }
+    }
 }
 
 /// `[entryPoints.X.http]`, with Traefik 3's names: what a request path and
@@ -270,7 +309,7 @@ pub enum LogFormat {
 }
 
 /// `[respondingTimeouts]`: limits on the client side.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RespondingTimeouts {
     /// Time to read a request's headers. None = no limit (1.7 default 0).
     pub read: Option<Duration>,

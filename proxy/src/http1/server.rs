@@ -47,11 +47,15 @@ const COPY_LIMIT: usize = 16 * 1024;
 /// ends the connection (None), or a request needs hyper: then the
 /// connection is returned with the bytes already read put back in front.
 /// `header_timeout`: how long a client may take to send a request head,
-/// idle keep-alive time included. `peer`: for log lines. `handler`: the
-/// response to one request.
+/// idle keep-alive time included; `head_timeout`: how long it may take
+/// from the head's first bytes (slowloris: a head sent a line at a time
+/// holds the connection no longer than this). `peer`: for log lines.
+/// `handler`: the response to one request.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve<I, H, F>(
     mut io: I,
     header_timeout: Duration,
+    head_timeout: Duration,
     peer: IpAddr,
     shutdown: &mut watch::Receiver<bool>,
     mut handler: H,
@@ -62,7 +66,9 @@ where
     F: Future<Output = Response<ProxyBody>>,
 {
     let mut buf = BytesMut::with_capacity(BUF);
-    let mut out = BytesMut::with_capacity(BUF);
+    // Grown by the first response: a connection that never gets one (a
+    // slow or idle client) holds only its read buffer.
+    let mut out = BytesMut::new();
     // One timer for the connection's life, re-armed only when it fires
     // early: resetting it for every request costs more than the check.
     let mut waiting_since = tokio::time::Instant::now();
@@ -85,10 +91,21 @@ where
     loop {
         // A request head, or a reason to stop.
         waiting_since = tokio::time::Instant::now();
+        let mut deadline = waiting_since + header_timeout;
+        let mut head_begun = false;
         let (req, client_close) = loop {
             if !buf.is_empty() {
                 match request::parse(&mut buf) {
                     Parsed::Request(req, close) => break (req, close),
+                    Parsed::Partial if !head_begun => {
+                        // Rare: a head that did not come in one read.
+                        head_begun = true;
+                        let by = tokio::time::Instant::now() + head_timeout;
+                        if by < deadline {
+                            deadline = by;
+                            idle.as_mut().reset(deadline);
+                        }
+                    }
                     Parsed::Partial => {}
                     Parsed::ToHyper => return Some(Rewind::new(io, buf)),
                     Parsed::Refused(refusal) => {
@@ -117,9 +134,9 @@ where
                 () = std::future::poll_fn(|_| {
                     if stopping(shutdown) { Poll::Ready(()) } else { Poll::Pending }
                 }), if buf.is_empty() => return None,
-                // readTimeout, else idleTimeout (as hyper's header timeout).
+                // readTimeout, else idleTimeout (as hyper's header
+                // timeout), and the head's own limit once it has begun.
                 () = &mut idle => {
-                    let deadline = waiting_since + header_timeout;
                     if tokio::time::Instant::now() >= deadline {
                         return None;
                     }

@@ -64,6 +64,10 @@ pub async fn serve(
             }
         }
     }
+    let Some(_admitted) = conn.admission.admit(peer.ip(), &conn.limits) else {
+        tracing::debug!(client = %peer, "connection over the entry point's limits closed");
+        return;
+    };
     let stream = Rewind::new(stream, read_past);
     let stream = DeadlineIo::new(stream, conn.write_deadline.clone(), conn.stall_limit);
     let stream = Lingering::new(stream);
@@ -110,8 +114,14 @@ async fn serve_http<I>(
         }
         request::respond(req, conn.client.clone(), Writer::Lane)
     };
-    let lane =
-        crate::http1::server::serve(io, conn.header_timeout, peer.ip(), &mut watcher, handler);
+    let lane = crate::http1::server::serve(
+        io,
+        conn.header_timeout,
+        conn.head_timeout,
+        peer.ip(),
+        &mut watcher,
+        handler,
+    );
     if let Some(rest) = lane.await {
         serve_hyper(rest, conn, watcher, peer).await;
     }

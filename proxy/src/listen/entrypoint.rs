@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::admission::Admission;
 use super::connection;
 use super::idle::Activity;
 use super::settings::Connection;
@@ -111,6 +112,7 @@ async fn accept_loop(
     drain: Arc<Drain>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let admission = Arc::new(Admission::default());
     loop {
         let (stream, peer) = tokio::select! {
             biased;
@@ -140,7 +142,9 @@ async fn accept_loop(
             })
             .map(|e| e.trust.clone());
         let tls = entry.and_then(|e| e.tls.as_ref()).map(|t| t.config.clone());
-        let responding = snapshot.responding.clone();
+        let responding = entry
+            .map_or(&snapshot.responding, |e| &e.responding)
+            .clone();
         drop(snapshot);
         let Some(watcher) = drain.watcher() else {
             return; // shutting down
@@ -154,10 +158,13 @@ async fn accept_loop(
             write_deadline: responding.write_timeout.map(WriteDeadline::new),
             stall_limit: responding.stall_limit,
             header_timeout: responding.header_timeout,
+            head_timeout: responding.head_timeout,
             tls_handshake_timeout: responding.tls_handshake_timeout,
             http: responding.http,
             activity: Activity::new(),
             proxy_header,
+            admission: admission.clone(),
+            limits: responding.limits,
         };
         // The handshake runs in the connection's own task: a slow or hostile
         // client never holds up the accept loop or other connections.

@@ -17,6 +17,7 @@ use crate::body::ProxyBody;
 use crate::error::ProxyError;
 use crate::http1::policy;
 use crate::http2;
+use crate::pace::Pace;
 use crate::request::{self, Writer};
 
 type Answer = Result<Response<ProxyBody>, Infallible>;
@@ -54,8 +55,25 @@ pub fn handle(mut req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<
             deadline.arm();
         }
     }
-    let respond = request::respond(req.map(ProxyBody::incoming), client, Writer::Hyper);
+    // A body the client sends must keep the entry point's minimum rate.
+    let rate = conn.limits.min_body_rate;
+    let pace = (rate > 0 && !http_body::Body::is_end_stream(req.body())).then(Arc::<Pace>::default);
+    let req = match &pace {
+        Some(pace) => req.map(|body| ProxyBody::paced(body, rate, conn.head_timeout, pace.clone())),
+        None => req.map(ProxyBody::incoming),
+    };
+    let respond = request::respond(req, client, Writer::Hyper);
     Either::Right(respond.map(move |mut resp| {
+        if pace.is_some_and(|p| p.too_slow()) {
+            // Whatever the exchange made of the cut body, the client's
+            // slowness is the cause: 408, and the connection ends.
+            tracing::debug!("request body below minBodyRate: 408");
+            resp = ProxyError::RequestTimeout.response();
+            if !http2 {
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+        }
         if close_after {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::admission::Admission;
 use super::idle::Activity;
 use super::write_deadline::WriteDeadline;
+use crate::config::model::EntryLimits;
 use crate::request::ClientConn;
 use crate::snapshot::responding::HttpServer;
 use crate::trust::Trust;
@@ -24,6 +26,8 @@ pub struct Connection {
     /// How long an HTTP/1 client may take to send a request head, idle
     /// keep-alive time included (`readTimeout`, else `idleTimeout`).
     pub header_timeout: Duration,
+    /// How long an HTTP/1 request head may take from its first bytes.
+    pub head_timeout: Duration,
     /// How long the TLS handshake may take (`readTimeout`, else 10 s).
     pub tls_handshake_timeout: Duration,
     /// hyper's settings for what the lane hands over.
@@ -34,4 +38,7 @@ pub struct Connection {
     /// (`proxy_protocol`): the `forwardedHeaders` trust to judge the client
     /// it names by.
     pub proxy_header: Option<Trust>,
+    /// Its entry point's open connections (`admission`), and the limits.
+    pub admission: Arc<Admission>,
+    pub limits: EntryLimits,
 }

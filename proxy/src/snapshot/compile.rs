@@ -73,6 +73,9 @@ pub fn compile(
         routes.tls = compile_tls(config, shared, name, ep, &mut errors);
         routes.redirect = compile_redirect(config, ep, shared);
         routes.proxy_protocol = compile_proxy_protocol(ep, &mut errors);
+        let timeouts = ep.responding_timeouts.as_ref();
+        routes.responding =
+            Responding::new(timeouts.unwrap_or(&config.responding_timeouts), &ep.limits);
         let slot = shared.slot(name);
         if entrypoints.len() <= slot {
             entrypoints.resize_with(slot + 1, || None);
@@ -93,7 +96,7 @@ pub fn compile(
         snapshot: Snapshot {
             entrypoints,
             upstreams,
-            responding: Responding::new(&config.responding_timeouts),
+            responding: Responding::new(&config.responding_timeouts, &Default::default()),
         },
         health_checkers: checkers,
     })
@@ -361,6 +364,7 @@ fn compile_entry(
         ping: config.ping.as_deref() == Some(ep),
         tls: None,
         proxy_protocol: None,
+        responding: Responding::new(&config.responding_timeouts, &Default::default()),
         redirect: None,
         http: config
             .entry_points

@@ -7,7 +7,7 @@ use std::time::Duration;
 use hyper_util::rt::TokioTimer;
 use hyper_util::server::conn::auto;
 
-use crate::config::model::RespondingTimeouts;
+use crate::config::model::{EntryLimits, RespondingTimeouts};
 use crate::http1::policy::MAX_HEAD;
 use crate::http2::{StreamExecutor, StreamLimits};
 
@@ -22,20 +22,26 @@ pub struct Responding {
     pub write_timeout: Option<Duration>,
     /// hyper's `header_read_timeout`, which the HTTP/1 fast lane applies too.
     pub header_timeout: Duration,
+    /// How long a request head may take from its first bytes.
+    pub head_timeout: Duration,
     /// How long a response may wait on a client that takes nothing.
     pub stall_limit: Duration,
     /// How long a client may take to complete its TLS handshake.
     pub tls_handshake_timeout: Duration,
+    /// What one client may hold (connections, body rate).
+    pub limits: EntryLimits,
 }
 
 impl Responding {
-    pub fn new(timeouts: &RespondingTimeouts) -> Responding {
+    pub fn new(timeouts: &RespondingTimeouts, limits: &EntryLimits) -> Responding {
         Responding {
-            http: Arc::new(http_server(timeouts)),
+            http: Arc::new(http_server(timeouts, limits)),
             write_timeout: timeouts.write,
             header_timeout: header_timeout(timeouts),
+            head_timeout: head_timeout(timeouts, limits),
             stall_limit: stall_limit(timeouts),
             tls_handshake_timeout: tls_handshake_timeout(timeouts),
+            limits: *limits,
         }
     }
 }
@@ -45,6 +51,17 @@ impl Responding {
 /// long a client may sit on a connection without sending a request.
 pub fn header_timeout(timeouts: &RespondingTimeouts) -> Duration {
     timeouts.read.unwrap_or(timeouts.idle)
+}
+
+/// How long a request head may take once it has begun: `readTimeout`,
+/// else the entry point's `limits.headerTimeout` (30 s by default; nginx's
+/// `client_header_timeout` is 60 s, and a real client sends its head in one
+/// packet); never more than the header timeout.
+pub fn head_timeout(timeouts: &RespondingTimeouts, limits: &EntryLimits) -> Duration {
+    timeouts
+        .read
+        .unwrap_or(limits.header_timeout)
+        .min(header_timeout(timeouts))
 }
 
 /// Without `readTimeout`, a TLS client gets this long for its handshake.
@@ -65,7 +82,7 @@ pub fn stall_limit(timeouts: &RespondingTimeouts) -> Duration {
 
 /// hyper's connection settings for one config; its executor bounds each
 /// HTTP/2 stream (`http2::stream`).
-pub fn http_server(timeouts: &RespondingTimeouts) -> HttpServer {
+pub fn http_server(timeouts: &RespondingTimeouts, limits: &EntryLimits) -> HttpServer {
     let streams = StreamExecutor::new(StreamLimits {
         write_timeout: timeouts.write,
         stall: stall_limit(timeouts),
@@ -81,7 +98,7 @@ pub fn http_server(timeouts: &RespondingTimeouts) -> HttpServer {
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(250)
+        .max_concurrent_streams(limits.max_concurrent_streams)
         .keep_alive_interval(Some(Duration::from_secs(60)));
     builder
 }

@@ -19,7 +19,8 @@ pub struct Snapshot {
     /// Indexed by `Slot`; None for slots of entrypoints this config lacks.
     pub entrypoints: Vec<Option<Arc<EntryRoutes>>>,
     pub upstreams: Arc<Upstreams>,
-    /// `[respondingTimeouts]`, for connections accepted under this config.
+    /// `[respondingTimeouts]`, for connections of an entry point this
+    /// config lacks (each entry point has its own, `EntryRoutes`).
     pub responding: Responding,
 }
 
@@ -30,7 +31,7 @@ impl Snapshot {
         Snapshot {
             entrypoints: Vec::new(),
             upstreams: Arc::new(upstreams),
-            responding: Responding::new(&RespondingTimeouts::default()),
+            responding: Responding::new(&RespondingTimeouts::default(), &Default::default()),
         }
     }
 
@@ -58,6 +59,9 @@ pub struct EntryRoutes {
     pub redirect: Option<RedirectRule>,
     /// What requests are screened for before routing.
     pub http: EntryPointHttp,
+    /// How its connections are served: its own timeouts
+    /// (`transport.respondingTimeouts`, else the top-level ones) and limits.
+    pub responding: Responding,
 }
 
 pub struct FrontendRuntime {

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::config::diagnostic::Location;
 use crate::config::model::{
-    EncodedCharacters, EntryPoint, EntryPointHttp, TrustedSources, UnderscoreHeaders,
+    EncodedCharacters, EntryLimits, EntryPoint, EntryPointHttp, TrustedSources, UnderscoreHeaders,
 };
 use crate::config::tree::{Node, Tree};
 
@@ -48,6 +48,8 @@ fn default_entry_points(root: &Node<'_>) -> (BTreeMap<String, EntryPoint>, BTree
         tls: None,
         redirect: None,
         http: EntryPointHttp::default(),
+        limits: EntryLimits::default(),
+        responding_timeouts: None,
         location: Location::builtin("entryPoints.http.address"),
     };
     let mut location = root.missing_location("entryPoints");
@@ -95,6 +97,8 @@ pub(super) fn read_ping(
         tls: None,
         redirect: None,
         http: EntryPointHttp::default(),
+        limits: EntryLimits::default(),
+        responding_timeouts: None,
         location: Location::builtin("entryPoints.traefik.address"),
     };
     entry_points.insert(name.clone(), entry_point);
@@ -123,6 +127,8 @@ fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
         .section("http")
         .map(|n| read_http(&n))
         .unwrap_or_default();
+    let limits = super::entry_limits::read_limits(node);
+    let responding_timeouts = super::entry_limits::read_entry_responding(node);
     warn_unsupported(node, ENTRY_POINT_UNSUPPORTED);
     let Some(address) = node.get("address") else {
         node.tree().error(
@@ -144,6 +150,8 @@ fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
         tls,
         redirect,
         http,
+        limits,
+        responding_timeouts,
         location: address.location(),
     })
 }

@@ -136,7 +136,7 @@ pub(super) fn read_forwarding_timeouts(root: &Node<'_>) -> ForwardingTimeouts {
 }
 
 /// A timeout where 0 (the 1.7 default) means "no limit".
-fn limit(section: &Node<'_>, key: &'static str) -> Option<Duration> {
+pub(super) fn limit(section: &Node<'_>, key: &'static str) -> Option<Duration> {
     section
         .get(key)
         .and_then(|n| duration(&n))

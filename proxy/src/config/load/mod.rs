@@ -15,6 +15,7 @@ mod acme;
 mod backends;
 mod context;
 mod document;
+mod entry_limits;
 mod entry_point_tls;
 mod entry_points;
 mod file;

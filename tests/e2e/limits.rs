@@ -1,0 +1,222 @@
+//! `[entryPoints.X.limits]`, `[entryPoints.X.http2]` and
+//! `[entryPoints.X.transport.respondingTimeouts]`: what one client may hold
+//! on an entry point. Slowloris (a head sent a line at a time), slow POST
+//! (a body a few bytes at a time), too many connections from one address,
+//! too many streams on one HTTP/2 connection.
+
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::connection_life::until_closed;
+use crate::harness::h2raw::{self, H2Raw};
+use crate::harness::*;
+
+fn with_limits(limits: &str, be: &str) -> String {
+    format!(
+        "defaultEntryPoints = [\"http\"]\n[respondingTimeouts]\nidleTimeout = \"20s\"\n[entryPoints.http]\naddress = \"127.0.0.1:0\"\n  [entryPoints.http.limits]\n{limits}\n\n"
+    ) + &frontend("all", "b", "PathPrefix:/")
+        + &backend("b", be)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_sent_a_line_at_a_time_is_cut_at_the_header_timeout() {
+    let be = echo("be").await;
+    let tg = Tollgate::start(&with_limits("headerTimeout = \"1s\"", &be.url()), &["http"]).await;
+    let s = TcpStream::connect(tg.addr("http")).await.unwrap();
+    let (mut read, mut write) = s.into_split();
+    write
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let dribble = tokio::spawn(async move {
+        for n in 0..40 {
+            let line = format!("X-Slow-{n}: 1\r\n");
+            if write.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(ms(200)).await;
+        }
+    });
+    until_closed(&mut read, "the slowloris connection to be closed").await;
+    let took = started.elapsed();
+    dribble.abort();
+    // idleTimeout (20 s) would have let it go on.
+    assert!(took >= ms(800) && took < secs(4), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_sent_a_byte_at_a_time_gets_408() {
+    let be = UploadBackend::start().await;
+    let tg = Tollgate::start(
+        &with_limits(
+            "headerTimeout = \"1s\"\nminBodyRate = 1000",
+            &be.backend.url(),
+        ),
+        &["http"],
+    )
+    .await;
+    let s = TcpStream::connect(tg.addr("http")).await.unwrap();
+    let (mut read, mut write) = s.into_split();
+    write
+        .write_all(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let dribble = tokio::spawn(async move {
+        for _ in 0..100 {
+            if write.write_all(b"x").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(ms(100)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    within(secs(8), "the 408", read.read_to_end(&mut answer))
+        .await
+        .ok();
+    dribble.abort();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() < secs(5), "{:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steady_upload_keeps_the_minimum_rate() {
+    // 64 KiB in 16 pieces over about 1.6 s: far above 1000 bytes/s.
+    let be = UploadBackend::start().await;
+    let tg = Tollgate::start(
+        &with_limits(
+            "headerTimeout = \"1s\"\nminBodyRate = 1000",
+            &be.backend.url(),
+        ),
+        &["http"],
+    )
+    .await;
+    let mut s = TcpStream::connect(tg.addr("http")).await.unwrap();
+    s.write_all(
+        b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 65536\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    for _ in 0..16 {
+        s.write_all(&[b'y'; 4096]).await.unwrap();
+        tokio::time::sleep(ms(100)).await;
+    }
+    let mut answer = Vec::new();
+    within(secs(8), "the answer", s.read_to_end(&mut answer))
+        .await
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("65536"), "{answer}");
+}
+
+/// A connection that got an answer (so tollgate admitted it).
+async fn admitted(tg: &Tollgate) -> Option<TcpStream> {
+    let mut s = TcpStream::connect(tg.addr("http")).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .ok()?;
+    let mut buf = [0u8; 1024];
+    let n = within(secs(5), "an answer or a close", s.read(&mut buf))
+        .await
+        .unwrap_or(0);
+    (n > 0 && buf.starts_with(b"HTTP/1.1 200")).then_some(s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_per_address_limit_are_closed() {
+    let be = echo("be").await;
+    let tg = Tollgate::start(
+        &with_limits("maxConnectionsPerIP = 2", &be.url()),
+        &["http"],
+    )
+    .await;
+    let first = admitted(&tg).await.expect("first connection");
+    let _second = admitted(&tg).await.expect("second connection");
+    assert!(
+        admitted(&tg).await.is_none(),
+        "a third connection was served"
+    );
+    drop(first);
+    // Its place comes back once tollgate has seen it close.
+    let started = Instant::now();
+    loop {
+        if admitted(&tg).await.is_some() {
+            break;
+        }
+        assert!(started.elapsed() < secs(5), "the place never came back");
+        tokio::time::sleep(ms(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_entry_point_limit_are_closed() {
+    let be = echo("be").await;
+    let tg = Tollgate::start(&with_limits("maxConnections = 3", &be.url()), &["http"]).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(admitted(&tg).await.expect("a connection under the limit"));
+    }
+    assert!(
+        admitted(&tg).await.is_none(),
+        "a fourth connection was served"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_streams_are_limited_per_entry_point() {
+    let be = echo("be").await;
+    let toml = with_limits("", &be.url()).replace(
+        "  [entryPoints.http.limits]",
+        "  [entryPoints.http.http2]\n  maxConcurrentStreams = 7\n  [entryPoints.http.limits]",
+    );
+    let tg = Tollgate::start(&toml, &["http"]).await;
+    let mut h2 = H2Raw::connect(tg.addr("http"), &[]).await;
+    let settings = h2
+        .until(secs(5), |f| f.kind == h2raw::SETTINGS && f.flags == 0)
+        .await
+        .expect("the server's SETTINGS");
+    let max_streams = settings
+        .payload
+        .chunks(6)
+        .find(|s| s[..2] == [0, 3])
+        .map(|s| u32::from_be_bytes([s[2], s[3], s[4], s[5]]));
+    assert_eq!(max_streams, Some(7), "{settings:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_point_has_its_own_responding_timeouts() {
+    let be = echo("be").await;
+    let toml = String::from(
+        "defaultEntryPoints = [\"slow\", \"fast\"]\n[respondingTimeouts]\nidleTimeout = \"20s\"\n\
+         [entryPoints.slow]\naddress = \"127.0.0.1:0\"\n\
+         [entryPoints.fast]\naddress = \"127.0.0.1:0\"\n  [entryPoints.fast.transport.respondingTimeouts]\n  idleTimeout = \"1s\"\n\n"
+    ) + &frontend("all", "b", "PathPrefix:/")
+        + &backend("b", &be.url());
+    let tg = Tollgate::start(&toml, &["slow", "fast"]).await;
+    let mut fast = TcpStream::connect(tg.addr("fast")).await.unwrap();
+    let took = until_closed(&mut fast, "the idle connection on `fast`").await;
+    assert!(took < secs(4), "{took:?}");
+    // The other entry point keeps the top-level 20 s.
+    let mut slow = TcpStream::connect(tg.addr("slow")).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(secs(2)).await;
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 8192];
+    let mut seen = String::new();
+    while seen.matches("HTTP/1.1 200").count() < 2 {
+        let n = within(secs(5), "two answers on `slow`", slow.read(&mut buf))
+            .await
+            .unwrap();
+        assert!(n > 0, "`slow` closed its idle connection: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+}
