@@ -99,6 +99,11 @@ pub fn http_server(timeouts: &RespondingTimeouts, limits: &EntryLimits) -> HttpS
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.max_concurrent_streams)
+        // The head limit of HTTP/1, as h2's header-list limit: a list over
+        // it gets 431 on its stream (h2 ends the connection only past
+        // twice the limit, where h2's default of 16 KB made a 40 KB list,
+        // which HTTP/1 accepts, kill the connection).
+        .max_header_list_size(MAX_HEAD as u32)
         .keep_alive_interval(Some(Duration::from_secs(60)));
     builder
 }
