@@ -16,8 +16,8 @@
 # While an attack runs, a normal client (wrk, 1 thread, 10 keep-alive
 # connections, HTTP/1.1) measures its latency. Reported per attack and proxy:
 # the normal client's p50/p99 and requests/s, the connections the proxy
-# still holds at the end of the attack (the normal client's 10 included),
-# its RSS then, and the CPU it used during the attack.
+# still holds open (established) near the end of the attack, its RSS then,
+# and the CPU it used during the attack.
 # Requires: wrk, nginx, haproxy, slowhttptest, python3, ss (Debian packages).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -11,8 +11,8 @@
 //! A budget is a token bucket per connection: [`CONTROL`] control frames
 //! at once, refilled at [`CONTROL_PER_SEC`] per second, plus credit for
 //! progress: every request (HEADERS) earns [`PER_REQUEST`], every DATA
-//! frame tollgate sends earns one (the client's WINDOW_UPDATEs answer
-//! them). Resets have their own bucket ([`RESETS`], [`RESETS_PER_SEC`]),
+//! frame tollgate sends earns [`PER_DATA_SENT`] (the client's
+//! WINDOW_UPDATEs answer them). Resets have their own bucket ([`RESETS`], [`RESETS_PER_SEC`]),
 //! which requests do not refill: opening a stream to reset it is the
 //! attack. A browser's or gRPC client's ordinary use stays far below.
 //!
@@ -20,6 +20,7 @@
 //! HTTP/1 lane handed over it first checks for the HTTP/2 preface and
 //! steps aside for HTTP/1.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -28,12 +29,20 @@ use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-/// Control frames a connection may send at once.
-pub const CONTROL: u32 = 1000;
+/// Control frames a connection may send at once (a browser sends a few on
+/// connecting; each request earns more).
+pub const CONTROL: u32 = 200;
 /// Control frames a connection may send per second, sustained.
 pub const CONTROL_PER_SEC: u32 = 100;
 /// Control frames a request (HEADERS) earns.
 pub const PER_REQUEST: u32 = 16;
+/// Control frames a DATA frame tollgate sends earns (the client's stream
+/// and connection WINDOW_UPDATEs).
+pub const PER_DATA_SENT: u32 = 2;
+/// How long a connection told to calm down is held, read from no more,
+/// before it is closed: a flooder that ignores GOAWAY waits instead of
+/// reconnecting at once (nginx's flood handling has the same effect).
+pub const TARPIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Resets a connection may send at once.
 pub const RESETS: u32 = 500;
 /// Resets a connection may send per second, sustained.
@@ -166,7 +175,7 @@ impl Ledger {
 
     fn outbound(&mut self, kind: u8) {
         if kind == DATA {
-            self.control.credit(1);
+            self.control.credit(PER_DATA_SENT);
         }
     }
 }
@@ -181,6 +190,8 @@ enum State {
     Off,
     /// The budget is spent: writing GOAWAY (bytes written so far).
     Calming(usize),
+    /// GOAWAY is out (or could not be): held for [`TARPIT`], then ended.
+    Tarpit(Pin<Box<tokio::time::Sleep>>),
     /// Ended.
     Closed,
 }
@@ -209,6 +220,10 @@ impl<I> Budgeted<I> {
             goaway: [0; 17],
         }
     }
+}
+
+fn tarpit() -> State {
+    State::Tarpit(Box::pin(tokio::time::sleep(TARPIT)))
 }
 
 fn flood() -> io::Error {
@@ -259,30 +274,42 @@ impl<I: AsyncRead + AsyncWrite> Budgeted<I> {
             *this.goaway = frame;
             *this.state = State::Calming(0);
         } else {
-            *this.state = State::Closed;
+            *this.state = tarpit();
         }
         true
     }
 
-    /// Write what is left of the GOAWAY; Ready once the connection may end.
+    /// Write what is left of the GOAWAY, then hold the connection for
+    /// [`TARPIT`]; Ready once it may end.
     fn poll_calm(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
-        while let State::Calming(sent) = *this.state {
-            if sent == this.goaway.len() {
-                let _ = std::task::ready!(this.io.as_mut().poll_flush(cx));
-                *this.state = State::Closed;
-                break;
-            }
-            match std::task::ready!(this.io.as_mut().poll_write(cx, &this.goaway[sent..])) {
-                Ok(n) if n > 0 => *this.state = State::Calming(sent + n),
-                _ => *this.state = State::Closed,
+        loop {
+            match this.state {
+                State::Calming(sent) if *sent == this.goaway.len() => {
+                    let _ = std::task::ready!(this.io.as_mut().poll_flush(cx));
+                    *this.state = tarpit();
+                }
+                State::Calming(sent) => {
+                    let sent = *sent;
+                    match std::task::ready!(this.io.as_mut().poll_write(cx, &this.goaway[sent..])) {
+                        Ok(n) if n > 0 => *this.state = State::Calming(sent + n),
+                        _ => *this.state = tarpit(),
+                    }
+                }
+                State::Tarpit(sleep) => {
+                    std::task::ready!(sleep.as_mut().poll(cx));
+                    *this.state = State::Closed;
+                }
+                _ => return Poll::Ready(()),
             }
         }
-        Poll::Ready(())
     }
 
     fn ended(&self) -> bool {
-        matches!(self.state, State::Calming(_) | State::Closed)
+        matches!(
+            self.state,
+            State::Calming(_) | State::Tarpit(_) | State::Closed
+        )
     }
 
     fn wrote<'a>(self: Pin<&mut Self>, slices: impl Iterator<Item = &'a [u8]>, mut n: usize) {
@@ -450,6 +477,7 @@ mod tests {
         for _ in 0..10 * CONTROL {
             ledger.outbound(DATA);
             ledger.inbound(0x8, 0, 1, 4);
+            ledger.inbound(0x8, 0, 0, 4);
         }
         assert!(!ledger.spent);
     }
