@@ -17,6 +17,7 @@ use hyper::body::Incoming;
 
 use std::sync::Arc;
 
+use crate::body_cap::{Cap, Overflow};
 use crate::http1::client::RawBody;
 use crate::http1::response::RawHead;
 use crate::http2::StallClock;
@@ -24,6 +25,8 @@ use crate::pace::{Pace, Paced};
 
 pub struct ProxyBody {
     kind: Kind,
+    /// A request body's size limit (`body_cap`), boxed: rare.
+    cap: Option<Box<Cap>>,
     /// Released when the body is dropped (fully sent or abandoned).
     guard: Option<Guard>,
     /// An HTTP/2 stream's stall clock (`http2::stall`), kept up to date
@@ -60,6 +63,7 @@ impl ProxyBody {
             kind: Kind::Empty,
             guard: None,
             clock: None,
+            cap: None,
         }
     }
 
@@ -68,6 +72,7 @@ impl ProxyBody {
             kind: Kind::Full(Some(bytes.into())),
             guard: None,
             clock: None,
+            cap: None,
         }
     }
 
@@ -76,6 +81,7 @@ impl ProxyBody {
             kind: Kind::Incoming(body),
             guard: None,
             clock: None,
+            cap: None,
         }
     }
 
@@ -86,6 +92,7 @@ impl ProxyBody {
             kind: Kind::Paced(Box::new(Paced::new(body, rate, grace, pace))),
             guard: None,
             clock: None,
+            cap: None,
         }
     }
 
@@ -94,6 +101,7 @@ impl ProxyBody {
             kind: Kind::Raw(body),
             guard: None,
             clock: None,
+            cap: None,
         }
     }
 
@@ -103,6 +111,7 @@ impl ProxyBody {
             kind: Kind::Buffered(Some(data), trailers.map(Box::new)),
             guard: None,
             clock: None,
+            cap: None,
         }
     }
 
@@ -130,6 +139,12 @@ impl ProxyBody {
         }
         self.clock = clock;
         self
+    }
+
+    /// End the body in an error, and mark `overflow`, once more than
+    /// `max` bytes went through (`body_cap`).
+    pub fn cap(&mut self, max: u64, overflow: Arc<Overflow>) {
+        self.cap = Some(Box::new(Cap::new(max, overflow)));
     }
 
     /// Keep `guard` too, until this body is finished or dropped.
@@ -162,6 +177,12 @@ impl Body for ProxyBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
         let polled = this.kind.poll_frame(cx);
+        if let (Some(cap), Poll::Ready(Some(Ok(frame)))) = (&mut this.cap, &polled) {
+            let len = frame.data_ref().map_or(0, Bytes::len);
+            if let Err(too_large) = cap.take(len) {
+                return Poll::Ready(Some(Err(Box::new(too_large))));
+            }
+        }
         if let Some(clock) = &this.clock {
             match polled {
                 Poll::Ready(Some(Ok(_))) => clock.owed(),

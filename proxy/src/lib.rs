@@ -23,7 +23,8 @@
 //! 5. `upstream` (pools, balancer, health, maxConn), `wasm` (plugin host),
 //!    `acme`, `tls`, `router`.
 //! 6. `http1` (the codec), `http2` (bounds around hyper's h2), with `body`
-//!    (the one body type; `pace`, a client body's minimum rate) and `error`
+//!    (the one body type; `pace` and `body_cap`, a client body's minimum
+//!    rate and largest size) and `error`
 //!    (the one error→status map and error-response builder).
 //! 7. `config` (the TOML file → `Config`), `shutdown`, `deadline`, `trust`,
 //!    `logging`: foundations that know nothing of requests.
@@ -45,6 +46,7 @@ pub mod trust;
 
 // Layer 6: the HTTP/1 codec, HTTP/2's stream bounds, the body type, errors.
 pub mod body;
+pub mod body_cap;
 pub mod error;
 pub mod http1;
 pub mod http2;

@@ -220,3 +220,66 @@ async fn an_entry_point_has_its_own_responding_timeouts() {
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
 }
+
+fn with_body_cap(be: &str) -> String {
+    http_only()
+        + &frontend("all", "b", "PathPrefix:/")
+        + &backend("b", be)
+        + "[backends.b.buffering]\nmaxRequestBodyBytes = 1000\n"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_max_request_body_bytes_gets_413() {
+    let be = UploadBackend::start().await;
+    let tg = Tollgate::start(&with_body_cap(&be.backend.url()), &["http"]).await;
+    let client = http1();
+    // Under the cap: through.
+    let resp = client
+        .post(tg.url("http", "/up"))
+        .body(vec![b'a'; 500])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "500");
+    // A declared length over it: refused before the backend sees a byte.
+    let before = *be.received.borrow();
+    let resp = client
+        .post(tg.url("http", "/up"))
+        .body(vec![b'b'; 5000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(*be.received.borrow(), before);
+    // Chunked, no length: counted as it streams, cut, 413.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..10).map(|_| Ok(vec![b'c'; 500])).collect();
+    let resp = client
+        .post(tg.url("http", "/up"))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_body_over_max_request_body_bytes_gets_413() {
+    let be = UploadBackend::start().await;
+    let tg = Tollgate::start(&with_body_cap(&be.backend.url()), &["http"]).await;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..10).map(|_| Ok(vec![b'c'; 500])).collect();
+    let resp = h2c()
+        .post(tg.url("http", "/up"))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    assert_eq!(resp.status(), 413);
+}

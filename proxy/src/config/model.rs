@@ -225,6 +225,9 @@ pub struct Backend {
     /// chunk as soon as it arrives, so this is accepted and only reported.
     pub flush_interval: Option<Duration>,
     pub health_check: Option<HealthCheck>,
+    /// `[backends.X.buffering] maxRequestBodyBytes`: the largest request
+    /// body sent to this backend (413 beyond). None: no limit (0 in 1.7).
+    pub max_request_body: Option<u64>,
     pub location: Location,
 }
 

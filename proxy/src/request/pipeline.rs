@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! settle Host → screen (path escapes, header names) → early answers (/ping, ACME HTTP-01) → redirect? → route (router → frontend)
-//!   → limit (maxConn place) → plugins on the request (may answer)
+//!   → limit (maxConn place, body cap) → plugins on the request (may answer)
 //!   → pick a server (balancer) → forward → plugins on the response (reverse order)
 //! ```
 //!
@@ -75,6 +75,7 @@ async fn run(
     let backend = &frontend.backend;
 
     let guard = limit::admit(backend, &req, &conn.client)?;
+    let overflow = limit::cap_body(backend, &mut req)?;
 
     let mut hook = None;
     if let Some(chain) = &frontend.chain {
@@ -107,7 +108,11 @@ async fn run(
         server,
         rewrite: m.rewrite,
     };
-    let result = forward::forward(req, &target, ctx).await;
+    let mut result = forward::forward(req, &target, ctx).await;
+    if let (Some(max), true) = (backend.max_request_body, overflow.is_some_and(|o| o.hit())) {
+        // Whatever the backend made of the cut body, the client sent too much.
+        result = Err(limit::too_large(max));
+    }
     let resp = match (result, hook) {
         (Ok(resp), Some(h)) => Box::pin(h.on_response(resp)).await,
         (Ok(resp), None) => resp,

@@ -205,6 +205,7 @@ fn compile_backend(
         name: b.name.clone(),
         balancer: Balancer::new(b.load_balancer, servers),
         limiter: b.max_conn.as_ref().map(Limiter::new),
+        max_request_body: b.max_request_body,
     }
 }
 

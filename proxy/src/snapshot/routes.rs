@@ -76,4 +76,6 @@ pub struct BackendRuntime {
     pub name: String,
     pub balancer: Balancer,
     pub limiter: Option<Limiter>,
+    /// `[buffering] maxRequestBodyBytes` (`request::limit::cap_body`).
+    pub max_request_body: Option<u64>,
 }

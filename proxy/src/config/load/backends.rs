@@ -75,6 +75,7 @@ fn read_backend(node: &Node<'_>, globals: &Globals) -> Option<Backend> {
     let health_check = node
         .section("healthCheck")
         .and_then(|n| read_health_check(&n, globals));
+    let max_request_body = node.section("buffering").and_then(|n| read_buffering(&n));
     warn_unsupported(node, BACKEND_UNSUPPORTED);
     Some(Backend {
         name: node.name().to_owned(),
@@ -83,8 +84,38 @@ fn read_backend(node: &Node<'_>, globals: &Globals) -> Option<Backend> {
         max_conn,
         flush_interval,
         health_check,
+        max_request_body,
         location: node.location(),
     })
+}
+
+/// `[buffering]`: `maxRequestBodyBytes` (0: no limit, as in 1.7). tollgate
+/// streams bodies both ways, so the keys about buffering itself are
+/// accepted with a warning.
+fn read_buffering(node: &Node<'_>) -> Option<u64> {
+    for key in [
+        "memRequestBodyBytes",
+        "maxResponseBodyBytes",
+        "memResponseBodyBytes",
+        "retryExpression",
+    ] {
+        if let Some(n) = node.get(key) {
+            n.read_subtree();
+            n.warn(format!(
+                "{key}: not yet supported, ignored (bodies are streamed)"
+            ));
+        }
+    }
+    let n = node.get("maxRequestBodyBytes")?;
+    let value = n.integer()?;
+    match u64::try_from(value) {
+        Ok(0) => None,
+        Ok(max) => Some(max),
+        Err(_) => {
+            n.error("must not be negative");
+            None
+        }
+    }
 }
 
 /// The backend's servers in name order; `None` when one of them is bad.

@@ -346,3 +346,22 @@ fn proxy_protocol_takes_the_keys_of_forwarded_headers() {
     ));
     assert!(errs[0].contains("10.0.0.0/99"), "{errs:?}");
 }
+
+#[test]
+fn buffering_takes_max_request_body_bytes_and_warns_of_the_rest() {
+    let config = loaded(&format!(
+        "{MINIMAL}[backends.b.buffering]\nmaxRequestBodyBytes = 10485760\nmemRequestBodyBytes = 2097152\n"
+    ));
+    assert_eq!(config.backends["b"].max_request_body, Some(10 << 20));
+    let warned = warnings(&config);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("memRequestBodyBytes"), "{warned:?}");
+    let config = loaded(&format!(
+        "{MINIMAL}[backends.b.buffering]\nmaxRequestBodyBytes = 0\n"
+    ));
+    assert_eq!(config.backends["b"].max_request_body, None);
+    let errs = errors(&format!(
+        "{MINIMAL}[backends.b.buffering]\nmaxRequestBodyBytes = -5\n"
+    ));
+    assert!(errs[0].contains("negative"), "{errs:?}");
+}

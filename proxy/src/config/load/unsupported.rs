@@ -69,10 +69,8 @@ pub(super) const FRONTEND_UNSUPPORTED: &[Unsupported] = &[
 ];
 
 /// `[backends.NAME]`.
-pub(super) const BACKEND_UNSUPPORTED: &[Unsupported] = &[
-    unsupported("circuitBreaker", "circuit breakers"),
-    unsupported("buffering", "request buffering"),
-];
+pub(super) const BACKEND_UNSUPPORTED: &[Unsupported] =
+    &[unsupported("circuitBreaker", "circuit breakers")];
 
 /// `[backends.NAME.loadBalancer]`.
 pub(super) const LOAD_BALANCER_UNSUPPORTED: &[Unsupported] = &[
