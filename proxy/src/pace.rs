@@ -33,6 +33,10 @@ impl Pace {
     }
 }
 
+/// What a paced body's frames may fail with: the client's I/O error, or
+/// [`BodyTooSlow`] (the same boxed error `body::ProxyBody` relays).
+pub type PaceError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The body ended below its minimum rate.
 #[derive(Debug)]
 pub struct BodyTooSlow;
@@ -94,7 +98,7 @@ impl Paced {
     pub fn poll_frame(
         &mut self,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, crate::body::BoxError>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, PaceError>>> {
         match Pin::new(&mut self.body).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(since) = self.pending_since.take() {
