@@ -283,3 +283,47 @@ async fn an_http2_body_over_max_request_body_bytes_gets_413() {
     assert_eq!(resp.version(), reqwest::Version::HTTP_2);
     assert_eq!(resp.status(), 413);
 }
+
+/// The status line of the answer to `head` sent on a new connection.
+async fn status_line(tg: &Tollgate, head: &[u8]) -> String {
+    let mut s = TcpStream::connect(tg.addr("http")).await.unwrap();
+    s.write_all(head).await.unwrap();
+    let mut out = Vec::new();
+    within(secs(5), "an answer", s.read_to_end(&mut out))
+        .await
+        .ok();
+    let text = String::from_utf8_lossy(&out);
+    text.lines().next().unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_limits_are_set_per_entry_point() {
+    let be = echo("be").await;
+    let toml = with_limits("maxURIBytes = 1024\nmaxHeaders = 10", &be.url()).replace(
+        "  [entryPoints.http.limits]",
+        "  [entryPoints.http.http]\n  maxHeaderBytes = 8192\n  [entryPoints.http.limits]",
+    );
+    let tg = Tollgate::start(&toml, &["http"]).await;
+    let get = |target: &str, extra: &str| {
+        format!("GET {target} HTTP/1.1\r\nHost: t\r\n{extra}Connection: close\r\n\r\n").into_bytes()
+    };
+    // Within every limit.
+    assert!(status_line(&tg, &get("/ok", "")).await.contains("200"));
+    // A target over maxURIBytes: 414.
+    let long = format!("/{}", "u".repeat(1100));
+    assert!(status_line(&tg, &get(&long, "")).await.contains("414"));
+    // A head over maxHeaderBytes: 431, on the lane and on hyper's path (a body).
+    let big = format!("X-Big: {}\r\n", "b".repeat(9000));
+    assert!(status_line(&tg, &get("/big", &big)).await.contains("431"));
+    let post = format!(
+        "POST /big HTTP/1.1\r\nHost: t\r\n{big}Content-Length: 2\r\nConnection: close\r\n\r\nhi"
+    );
+    assert!(status_line(&tg, post.as_bytes()).await.contains("431"));
+    // More than maxHeaders lines: 431, on both paths.
+    let many: String = (0..12).map(|n| format!("X-N{n}: 1\r\n")).collect();
+    assert!(status_line(&tg, &get("/many", &many)).await.contains("431"));
+    let post = format!(
+        "POST /many HTTP/1.1\r\nHost: t\r\n{many}Content-Length: 2\r\nConnection: close\r\n\r\nhi"
+    );
+    assert!(status_line(&tg, post.as_bytes()).await.contains("431"));
+}

@@ -52,7 +52,7 @@ const REQUEST_WORDS: &[&[u8]] = &[
 fn request_head() {
     let runs = mutate::run("request", REQUEST_WORDS, |input| {
         let mut buf = BytesMut::from(input);
-        match request::parse(&mut buf) {
+        match request::parse(&mut buf, &policy::HeadLimits::default()) {
             Parsed::Request(req, _) => {
                 let hosts = req.headers().get_all(header::HOST).iter().count();
                 assert_eq!(hosts, 1, "a request without exactly one Host was taken");
@@ -90,7 +90,7 @@ enum Verdict {
 
 /// The lane's verdict; None when it hands the head to hyper.
 fn lane_verdict(input: &[u8]) -> Option<Verdict> {
-    match request::parse(&mut BytesMut::from(input)) {
+    match request::parse(&mut BytesMut::from(input), &policy::HeadLimits::default()) {
         Parsed::Request(req, _) => Some(Verdict::Accept(
             req.method().to_string(),
             req.uri().to_string(),
@@ -119,7 +119,13 @@ async fn hyper_verdict(input: &[u8]) -> Verdict {
     let record = seen.clone();
     let service = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
         let (method, uri, version) = (req.method().clone(), req.uri().clone(), req.version());
-        let verdict = match policy::check_request(&method, &uri, version, req.headers_mut()) {
+        let verdict = match policy::check_request(
+            &method,
+            &uri,
+            version,
+            req.headers_mut(),
+            &policy::HeadLimits::default(),
+        ) {
             Err(r) => Verdict::Refuse(r.status.as_u16()),
             Ok(()) => Verdict::Accept(
                 method.to_string(),

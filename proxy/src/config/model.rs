@@ -90,6 +90,13 @@ pub struct EntryLimits {
     /// `[http2] maxConcurrentStreams`: streams one HTTP/2 connection may
     /// have open.
     pub max_concurrent_streams: u32,
+    /// `[http] maxHeaderBytes` (Traefik 3): the largest request head (431
+    /// beyond; HTTP/2's header-list limit too). None: the HTTP/1 policy's.
+    pub max_header_bytes: Option<usize>,
+    /// `maxURIBytes`: the longest request target (414 beyond).
+    pub max_uri_bytes: Option<usize>,
+    /// `maxHeaders`: the most header lines (431 beyond; at most 100).
+    pub max_headers: Option<usize>,
 }
 
 impl Default for EntryLimits {
@@ -100,6 +107,9 @@ impl Default for EntryLimits {
             max_connections_per_ip: None,
             min_body_rate: 100,
             max_concurrent_streams: 250,
+            max_header_bytes: None,
+            max_uri_bytes: None,
+            max_headers: None,
         }
     }
 }

@@ -9,9 +9,9 @@
 //! | what | status | where |
 //! |---|---|---|
 //! | malformed request line or header line, bare CR, obs-fold | 400 | `httparse` (lane), hyper |
-//! | head larger than [`MAX_HEAD`] | 431 | `request::parse` (lane); hyper's `max_buf_size` |
-//! | request target longer than [`MAX_URI`] | 414 | [`RequestFacts::check`] |
-//! | more than [`MAX_HEADERS`] header lines | 431 | hyper |
+//! | head larger than [`HeadLimits::max_head`] | 431 | `request::parse` (lane); hyper's `max_buf_size` |
+//! | request target longer than [`HeadLimits::max_uri`] | 414 | [`RequestFacts::check`] |
+//! | more than [`HeadLimits::max_headers`] header lines | 431 | `request::parse` (lane); hyper's `max_headers` |
 //! | HTTP/1.1 without `Host`, or more than one `Host` line | 400 | [`RequestFacts::check`] |
 //! | authority-form target (`host:port`) without CONNECT; `*` without OPTIONS | 400 | [`RequestFacts::check`] |
 //! | a `Content-Length` line that is not one decimal number (`5, 5` included), or two lines that differ | 400 | [`RequestFacts::check`] |
@@ -67,6 +67,39 @@ pub const MAX_HEAD: usize = 64 * 1024;
 /// Longest request target accepted (nginx's `large_client_header_buffers`
 /// default): longer ones get 414.
 pub const MAX_URI: usize = 8 * 1024;
+
+/// The limits a request head is held to: an entry point's
+/// (`[entryPoints.X.http] maxHeaderBytes`, `[limits] maxURIBytes,
+/// maxHeaders`), the constants above by default. A head may be smaller
+/// than the constants say, or larger ([`MAX_HEADERS`] bounds the count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadLimits {
+    pub max_head: usize,
+    pub max_uri: usize,
+    pub max_headers: usize,
+}
+
+impl Default for HeadLimits {
+    fn default() -> Self {
+        HeadLimits {
+            max_head: MAX_HEAD,
+            max_uri: MAX_URI,
+            max_headers: MAX_HEADERS,
+        }
+    }
+}
+
+/// A head over its limits: 431.
+pub const HEAD_TOO_LARGE: Refusal = Refusal {
+    status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+    why: "request head too large",
+};
+
+/// Too many header lines: 431.
+pub const TOO_MANY_HEADERS: Refusal = Refusal {
+    status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+    why: "too many header lines",
+};
 
 /// The refusal of a request with both `Content-Length` and
 /// `Transfer-Encoding` (nginx refuses it too; RFC 9112 section 6.1 allows
@@ -155,10 +188,16 @@ impl RequestFacts {
     /// to hyper too, whose parser would drop a `Content-Length` beside a
     /// `Transfer-Encoding` unseen), and to what hyper parsed on a
     /// connection it serves ([`check_request`]).
-    pub fn check(&self, method: &Method, uri: &Uri, version: Version) -> Result<(), Refusal> {
+    pub fn check(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        version: Version,
+        limits: &HeadLimits,
+    ) -> Result<(), Refusal> {
         let target = uri.path_and_query().map_or(0, |pq| pq.as_str().len())
             + uri.authority().map_or(0, |a| a.as_str().len());
-        if target > MAX_URI {
+        if target > limits.max_uri {
             return Err(Refusal {
                 status: StatusCode::URI_TOO_LONG,
                 why: "request target too long",
@@ -226,12 +265,13 @@ pub fn check_request(
     uri: &Uri,
     version: Version,
     headers: &mut HeaderMap,
+    limits: &HeadLimits,
 ) -> Result<(), Refusal> {
     let mut facts = RequestFacts::default();
     for (name, value) in headers.iter() {
         facts.note(name.as_str().as_bytes(), value.as_bytes());
     }
-    facts.check(method, uri, version)?;
+    facts.check(method, uri, version, limits)?;
     facts.settle_length(headers);
     Ok(())
 }
@@ -255,7 +295,8 @@ mod tests {
         }
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let uri: Uri = target.parse().unwrap();
-        check_request(&method, &uri, version, &mut headers).map_err(|r| r.status.as_u16())
+        check_request(&method, &uri, version, &mut headers, &HeadLimits::default())
+            .map_err(|r| r.status.as_u16())
     }
 
     const V11: Version = Version::HTTP_11;

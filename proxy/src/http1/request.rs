@@ -9,7 +9,9 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Uri, Version};
 
 use super::framing::Framing;
-use super::policy::{Refusal, RequestFacts, MAX_HEAD, MAX_HEADERS};
+use super::policy::{
+    HeadLimits, Refusal, RequestFacts, HEAD_TOO_LARGE, MAX_HEADERS, TOO_MANY_HEADERS,
+};
 use super::response::put_header;
 use super::spans::Spans;
 use crate::body::ProxyBody;
@@ -35,24 +37,26 @@ pub enum Parsed {
     Refused(Refusal),
 }
 
-/// Parse the request head at the front of `buf`. A request the lane takes
-/// is consumed (with whether the client asked to close); anything else
-/// leaves `buf` untouched.
-pub fn parse(buf: &mut BytesMut) -> Parsed {
+/// Parse the request head at the front of `buf`, held to `limits`. A
+/// request the lane takes is consumed (with whether the client asked to
+/// close); anything else leaves `buf` untouched.
+pub fn parse(buf: &mut BytesMut, limits: &HeadLimits) -> Parsed {
     let mut spans = Spans::new();
     let (len, method, path, count, facts) = {
         // Uninitialised: zeroing 100 slots costs more than parsing a head.
         let mut raw = [const { MaybeUninit::uninit() }; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut []);
         let len = match req.parse_with_uninit_headers(buf, &mut raw) {
-            Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => {
-                return Parsed::Refused(Refusal {
-                    status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                    why: "request head too large",
-                })
+            Ok(httparse::Status::Complete(len)) if len > limits.max_head => {
+                return Parsed::Refused(HEAD_TOO_LARGE)
+            }
+            Ok(httparse::Status::Complete(_)) if req.headers.len() > limits.max_headers => {
+                return Parsed::Refused(TOO_MANY_HEADERS)
             }
             Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => return Parsed::Partial,
+            Ok(httparse::Status::Partial) if buf.len() <= limits.max_head => {
+                return Parsed::Partial
+            }
             // Too large, malformed, HTTP/2's preface: hyper knows the answers.
             _ => return Parsed::ToHyper,
         };
@@ -69,7 +73,8 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
             || facts.upgrade
             || facts.expect
         {
-            return refused_before_hyper(&req, &facts).map_or(Parsed::ToHyper, Parsed::Refused);
+            return refused_before_hyper(&req, &facts, limits)
+                .map_or(Parsed::ToHyper, Parsed::Refused);
         }
         let method = match Method::from_bytes(req.method.unwrap_or("").as_bytes()) {
             Ok(m) if m != Method::CONNECT => m,
@@ -106,7 +111,7 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
         };
         headers.append(name, value);
     }
-    if let Err(refusal) = facts.check(&method, &uri, Version::HTTP_11) {
+    if let Err(refusal) = facts.check(&method, &uri, Version::HTTP_11, limits) {
         return Parsed::Refused(refusal);
     }
     facts.settle_length(&mut headers);
@@ -122,14 +127,18 @@ pub fn parse(buf: &mut BytesMut) -> Parsed {
 /// would hide some of what it checks (a `Content-Length` beside a
 /// `Transfer-Encoding` is dropped unseen). What cannot be read here is
 /// left to hyper.
-fn refused_before_hyper(req: &httparse::Request<'_, '_>, facts: &RequestFacts) -> Option<Refusal> {
+fn refused_before_hyper(
+    req: &httparse::Request<'_, '_>,
+    facts: &RequestFacts,
+    limits: &HeadLimits,
+) -> Option<Refusal> {
     let method = Method::from_bytes(req.method?.as_bytes()).ok()?;
     let uri = Uri::try_from(req.path?).ok()?;
     let version = match req.version? {
         0 => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    facts.check(&method, &uri, version).err()
+    facts.check(&method, &uri, version, limits).err()
 }
 
 /// An absolute-form target's authority (or HTTP/2's `:authority`) replaces
@@ -187,15 +196,16 @@ pub fn encode_head(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http1::policy::MAX_HEAD;
 
     fn parse_text(text: &str) -> Parsed {
-        parse(&mut BytesMut::from(text))
+        parse(&mut BytesMut::from(text), &HeadLimits::default())
     }
 
     #[test]
     fn bodiless_requests_stay_in_the_lane() {
         let mut buf = BytesMut::from("GET /cam?x=1 HTTP/1.1\r\nHost: d\r\nConnection: close\r\nContent-Length: 0\r\n\r\nGET /next");
-        let Parsed::Request(req, close) = parse(&mut buf) else {
+        let Parsed::Request(req, close) = parse(&mut buf, &HeadLimits::default()) else {
             panic!("not taken");
         };
         assert_eq!(req.uri(), "/cam?x=1");
@@ -211,7 +221,8 @@ mod tests {
     #[test]
     fn equal_repeated_lengths_become_one() {
         let text = "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\ncontent-length: 0\r\n\r\n";
-        let Parsed::Request(req, _) = parse(&mut BytesMut::from(text)) else {
+        let Parsed::Request(req, _) = parse(&mut BytesMut::from(text), &HeadLimits::default())
+        else {
             panic!("not taken");
         };
         let lengths: Vec<_> = req
@@ -241,7 +252,7 @@ mod tests {
             ("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 400),
         ] {
             let mut buf = BytesMut::from(text);
-            match parse(&mut buf) {
+            match parse(&mut buf, &HeadLimits::default()) {
                 Parsed::Refused(r) => assert_eq!(r.status, status, "{text:?}"),
                 Parsed::ToHyper => {} // httparse refused it first: hyper answers
                 _ => panic!("taken: {text:?}"),
@@ -251,7 +262,8 @@ mod tests {
             "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
             "a".repeat(MAX_HEAD)
         );
-        let Parsed::Refused(r) = parse(&mut BytesMut::from(big.as_str())) else {
+        let Parsed::Refused(r) = parse(&mut BytesMut::from(big.as_str()), &HeadLimits::default())
+        else {
             panic!("a complete head over the limit was taken");
         };
         assert_eq!(r.status, 431);
@@ -289,8 +301,39 @@ mod tests {
             "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
         ] {
             let mut buf = BytesMut::from(text);
-            assert!(matches!(parse(&mut buf), Parsed::ToHyper), "{text}");
+            assert!(
+                matches!(parse(&mut buf, &HeadLimits::default()), Parsed::ToHyper),
+                "{text}"
+            );
             assert_eq!(&buf[..], text.as_bytes());
         }
+    }
+
+    #[test]
+    fn an_entry_points_head_limits_hold() {
+        let limits = HeadLimits {
+            max_head: 100,
+            max_uri: 10,
+            max_headers: 2,
+        };
+        let refused = |text: &str| match parse(&mut BytesMut::from(text), &limits) {
+            Parsed::Refused(r) => r.status.as_u16(),
+            _ => 0,
+        };
+        assert_eq!(refused("GET /0123456789a HTTP/1.1\r\nHost: a\r\n\r\n"), 414);
+        assert_eq!(
+            refused("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n"),
+            431
+        );
+        let big = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nA: {}\r\n\r\n",
+            "x".repeat(100)
+        );
+        assert_eq!(refused(&big), 431);
+        let ok = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\n\r\n";
+        assert!(matches!(
+            parse(&mut BytesMut::from(ok), &limits),
+            Parsed::Request(..)
+        ));
     }
 }

@@ -29,7 +29,7 @@ use tokio::sync::watch;
 
 use super::chunked;
 use super::framing::Framing;
-use super::policy::MAX_HEAD;
+use super::policy::HeadLimits;
 use super::request::{self, Parsed};
 use super::response;
 use super::rewind::Rewind;
@@ -43,19 +43,26 @@ const BUF: usize = 8 * 1024;
 /// copied behind the head.
 const COPY_LIMIT: usize = 16 * 1024;
 
+/// How the lane holds a connection's client to time and size.
+#[derive(Debug, Clone, Copy)]
+pub struct LaneSettings {
+    /// How long a client may take to send a request head, idle keep-alive
+    /// time included.
+    pub header_timeout: Duration,
+    /// How long a head may take from its first bytes (slowloris: a head
+    /// sent a line at a time holds the connection no longer than this).
+    pub head_timeout: Duration,
+    /// The head's size limits.
+    pub limits: HeadLimits,
+}
+
 /// Serve requests on `io` until the client leaves, a timeout or shutdown
 /// ends the connection (None), or a request needs hyper: then the
 /// connection is returned with the bytes already read put back in front.
-/// `header_timeout`: how long a client may take to send a request head,
-/// idle keep-alive time included; `head_timeout`: how long it may take
-/// from the head's first bytes (slowloris: a head sent a line at a time
-/// holds the connection no longer than this). `peer`: for log lines.
-/// `handler`: the response to one request.
-#[allow(clippy::too_many_arguments)]
+/// `peer`: for log lines. `handler`: the response to one request.
 pub async fn serve<I, H, F>(
     mut io: I,
-    header_timeout: Duration,
-    head_timeout: Duration,
+    settings: &LaneSettings,
     peer: IpAddr,
     shutdown: &mut watch::Receiver<bool>,
     mut handler: H,
@@ -65,6 +72,11 @@ where
     H: FnMut(Request<ProxyBody>) -> F,
     F: Future<Output = Response<ProxyBody>>,
 {
+    let LaneSettings {
+        header_timeout,
+        head_timeout,
+        limits,
+    } = *settings;
     let mut buf = BytesMut::with_capacity(BUF);
     // Grown by the first response: a connection that never gets one (a
     // slow or idle client) holds only its read buffer.
@@ -95,7 +107,7 @@ where
         let mut head_begun = false;
         let (req, client_close) = loop {
             if !buf.is_empty() {
-                match request::parse(&mut buf) {
+                match request::parse(&mut buf, &limits) {
                     Parsed::Request(req, close) => break (req, close),
                     Parsed::Partial if !head_begun => {
                         // Rare: a head that did not come in one read.
@@ -160,7 +172,7 @@ where
         let resp = tokio::select! {
             biased;
             resp = &mut respond => resp,
-            () = client_gone(&mut io, &mut buf) => return None,
+            () = client_gone(&mut io, &mut buf, limits.max_head) => return None,
         };
         let close = client_close || stopping(shutdown);
         match write_response(&mut io, &mut out, resp, head_request, close).await {
@@ -179,9 +191,9 @@ where
 
 /// Resolves when the client closes its side (or its connection fails).
 /// Pipelined bytes that arrive meanwhile are kept for the next request.
-async fn client_gone<I: AsyncRead + Unpin>(io: &mut I, buf: &mut BytesMut) {
+async fn client_gone<I: AsyncRead + Unpin>(io: &mut I, buf: &mut BytesMut, max_head: usize) {
     loop {
-        if buf.len() >= MAX_HEAD {
+        if buf.len() >= max_head {
             // Enough queued; stop reading until this response is out.
             return std::future::pending().await;
         }

@@ -114,14 +114,7 @@ async fn serve_http<I>(
         }
         request::respond(req, conn.client.clone(), Writer::Lane)
     };
-    let lane = crate::http1::server::serve(
-        io,
-        conn.header_timeout,
-        conn.head_timeout,
-        peer.ip(),
-        &mut watcher,
-        handler,
-    );
+    let lane = crate::http1::server::serve(io, &conn.lane, peer.ip(), &mut watcher, handler);
     if let Some(rest) = lane.await {
         serve_hyper(rest, conn, watcher, peer).await;
     }
@@ -136,7 +129,7 @@ async fn serve_hyper<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let http = conn.http.clone();
-    let limit = conn.header_timeout;
+    let limit = conn.lane.header_timeout;
     let idle = conn.clone();
     let service = service_fn(move |req| service::handle(req, conn.clone()));
     // HTTP/2's control frames are budgeted (`http2::budget`).

@@ -16,6 +16,7 @@ use super::connection;
 use super::idle::Activity;
 use super::settings::Connection;
 use super::write_deadline::WriteDeadline;
+use crate::http1::server::LaneSettings;
 use crate::request::forwarded::ClientInfo;
 use crate::request::ClientConn;
 use crate::shutdown::Drain;
@@ -157,8 +158,11 @@ async fn accept_loop(
             }),
             write_deadline: responding.write_timeout.map(WriteDeadline::new),
             stall_limit: responding.stall_limit,
-            header_timeout: responding.header_timeout,
-            head_timeout: responding.head_timeout,
+            lane: LaneSettings {
+                header_timeout: responding.header_timeout,
+                head_timeout: responding.head_timeout,
+                limits: responding.head_limits,
+            },
             tls_handshake_timeout: responding.tls_handshake_timeout,
             http: responding.http,
             activity: Activity::new(),

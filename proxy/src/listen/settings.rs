@@ -8,6 +8,7 @@ use super::admission::Admission;
 use super::idle::Activity;
 use super::write_deadline::WriteDeadline;
 use crate::config::model::EntryLimits;
+use crate::http1::server::LaneSettings;
 use crate::request::ClientConn;
 use crate::snapshot::responding::HttpServer;
 use crate::trust::Trust;
@@ -23,11 +24,11 @@ pub struct Connection {
     /// How long a write may stay blocked on a client that reads nothing
     /// (`listen::write_deadline`).
     pub stall_limit: Duration,
-    /// How long an HTTP/1 client may take to send a request head, idle
-    /// keep-alive time included (`readTimeout`, else `idleTimeout`).
-    pub header_timeout: Duration,
-    /// How long an HTTP/1 request head may take from its first bytes.
-    pub head_timeout: Duration,
+    /// The HTTP/1 lane's timeouts and head limits: how long a client may
+    /// take to send a request head, idle keep-alive time included
+    /// (`readTimeout`, else `idleTimeout`; also the idle limit of what
+    /// hyper serves), and from the head's first bytes.
+    pub lane: LaneSettings,
     /// How long the TLS handshake may take (`readTimeout`, else 10 s).
     pub tls_handshake_timeout: Duration,
     /// hyper's settings for what the lane hands over.

@@ -8,7 +8,7 @@ use hyper_util::rt::TokioTimer;
 use hyper_util::server::conn::auto;
 
 use crate::config::model::{EntryLimits, RespondingTimeouts};
-use crate::http1::policy::MAX_HEAD;
+use crate::http1::policy::{HeadLimits, MAX_HEAD, MAX_HEADERS, MAX_URI};
 use crate::http2::{StreamExecutor, StreamLimits};
 
 pub type HttpServer = auto::Builder<StreamExecutor>;
@@ -30,6 +30,8 @@ pub struct Responding {
     pub tls_handshake_timeout: Duration,
     /// What one client may hold (connections, body rate).
     pub limits: EntryLimits,
+    /// The request head's size limits (`http1::policy`).
+    pub head_limits: HeadLimits,
 }
 
 impl Responding {
@@ -42,6 +44,7 @@ impl Responding {
             stall_limit: stall_limit(timeouts),
             tls_handshake_timeout: tls_handshake_timeout(timeouts),
             limits: *limits,
+            head_limits: head_limits(limits),
         }
     }
 }
@@ -51,6 +54,15 @@ impl Responding {
 /// long a client may sit on a connection without sending a request.
 pub fn header_timeout(timeouts: &RespondingTimeouts) -> Duration {
     timeouts.read.unwrap_or(timeouts.idle)
+}
+
+/// The entry point's head limits, the HTTP/1 policy's where it sets none.
+pub fn head_limits(limits: &EntryLimits) -> HeadLimits {
+    HeadLimits {
+        max_head: limits.max_header_bytes.unwrap_or(MAX_HEAD),
+        max_uri: limits.max_uri_bytes.unwrap_or(MAX_URI),
+        max_headers: limits.max_headers.unwrap_or(MAX_HEADERS),
+    }
 }
 
 /// How long a request head may take once it has begun: `readTimeout`,
@@ -92,8 +104,9 @@ pub fn http_server(timeouts: &RespondingTimeouts, limits: &EntryLimits) -> HttpS
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout(timeouts))
-        // The head limit of the HTTP/1 policy: beyond it, 431.
-        .max_buf_size(MAX_HEAD)
+        // The head limits of the HTTP/1 policy: beyond them, 431.
+        .max_buf_size(head_limits(limits).max_head)
+        .max_headers(head_limits(limits).max_headers)
         .keep_alive(true);
     builder
         .http2()
@@ -103,7 +116,7 @@ pub fn http_server(timeouts: &RespondingTimeouts, limits: &EntryLimits) -> HttpS
         // it gets 431 on its stream (h2 ends the connection only past
         // twice the limit, where h2's default of 16 KB made a 40 KB list,
         // which HTTP/1 accepts, kill the connection).
-        .max_header_list_size(MAX_HEAD as u32)
+        .max_header_list_size(head_limits(limits).max_head as u32)
         .keep_alive_interval(Some(Duration::from_secs(60)));
     builder
 }

@@ -1,6 +1,7 @@
 //! `[entryPoints.NAME.limits]` (tollgate), `[entryPoints.NAME.http2]` and
-//! `[entryPoints.NAME.transport.respondingTimeouts]` (Traefik 2): what one
-//! client may hold on an entry point, and the entry point's own timeouts.
+//! `[entryPoints.NAME.transport.respondingTimeouts]` (Traefik 2),
+//! `[entryPoints.NAME.http] maxHeaderBytes` (Traefik 3): what one client
+//! may hold on an entry point, and the entry point's own timeouts.
 
 use crate::config::model::{EntryLimits, RespondingTimeouts};
 use crate::config::tree::Node;
@@ -23,6 +24,19 @@ pub(super) fn read_limits(node: &Node<'_>) -> EntryLimits {
         if let Some(rate) = section.get("minBodyRate") {
             limits.min_body_rate = number(&rate).unwrap_or(defaults.min_body_rate);
         }
+        limits.max_uri_bytes = section.get("maxURIBytes").and_then(|n| size(&n, 256));
+        limits.max_headers = section.get("maxHeaders").and_then(|n| {
+            let max = size(&n, 1)?;
+            if max > MAX_HEADERS_CAP {
+                n.error(format!("at most {MAX_HEADERS_CAP}"));
+                return None;
+            }
+            Some(max)
+        });
+    }
+    if let Some(section) = node.section("http") {
+        // hyper reads no head into less than 8 KiB.
+        limits.max_header_bytes = section.get("maxHeaderBytes").and_then(|n| size(&n, 8192));
     }
     if let Some(section) = node.section("http2") {
         if let Some(n) = section.get("maxConcurrentStreams") {
@@ -48,6 +62,19 @@ pub(super) fn read_entry_responding(node: &Node<'_>) -> Option<RespondingTimeout
             .and_then(|n| duration(&n))
             .unwrap_or(defaults.idle),
     })
+}
+
+/// `maxHeaders` is bounded by the parser's room for header lines.
+const MAX_HEADERS_CAP: usize = 100;
+
+/// A size of at least `least`.
+fn size(node: &Node<'_>, least: usize) -> Option<usize> {
+    let n = number(node)? as usize;
+    if n < least {
+        node.error(format!("must be at least {least}"));
+        return None;
+    }
+    Some(n)
 }
 
 /// A limit where 0 means none.
@@ -90,6 +117,10 @@ headerTimeout = \"5s\"
 maxConnections = 1000
 maxConnectionsPerIP = 0
 minBodyRate = 0
+maxURIBytes = 4096
+maxHeaders = 50
+[entryPoints.web.http]
+maxHeaderBytes = 32768
 [entryPoints.web.http2]
 maxConcurrentStreams = 32
 [entryPoints.web.transport.respondingTimeouts]
@@ -107,6 +138,9 @@ idleTimeout = 30
                 max_connections_per_ip: None,
                 min_body_rate: 0,
                 max_concurrent_streams: 32,
+                max_header_bytes: Some(32768),
+                max_uri_bytes: Some(4096),
+                max_headers: Some(50),
             }
         );
         let rt = web.responding_timeouts.as_ref().unwrap();
@@ -118,9 +152,12 @@ idleTimeout = 30
     #[test]
     fn bad_limits_are_errors_at_their_key() {
         let errs = errors(&format!(
-            "{MINIMAL}[entryPoints.web.limits]\nmaxConnections = -1\nheaderTimeout = 0\n[entryPoints.web.http2]\nmaxConcurrentStreams = 0\n"
+            "{MINIMAL}[entryPoints.web.limits]\nmaxConnections = -1\nheaderTimeout = 0\nmaxHeaders = 500\n[entryPoints.web.http2]\nmaxConcurrentStreams = 0\n"
         ));
-        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(errs
+            .iter()
+            .any(|e| e.contains("maxHeaders") && e.contains("100")));
         assert!(errs
             .iter()
             .any(|e| e.contains("maxConnections") && e.contains("negative")));
