@@ -125,3 +125,44 @@ async fn abandoned_response_never_leaks_into_the_next_one() {
         assert_eq!((status, body.as_str()), (StatusCode::OK, "small"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_backend_connection_is_closed_at_idle_conn_timeout() {
+    // A backend that answers one request and then waits for tollgate to
+    // close the kept-alive connection: that must happen at
+    // `idleConnTimeout`, even though no request comes to look at the pool.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 8192];
+        let mut seen = Vec::new();
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).await.unwrap();
+            seen.extend_from_slice(&buf[..n]);
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .await
+            .unwrap();
+        let answered = std::time::Instant::now();
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        let _ = closed_tx.send(answered.elapsed());
+    });
+    let toml = http_only()
+        + "[forwardingTimeouts]\nidleConnTimeout = \"1s\"\n\n"
+        + &frontend("all", "b", "PathPrefix:/")
+        + &backend("b", &format!("http://{addr}"));
+    let tg = Tollgate::start(&toml, &["http"]).await;
+    let resp = http1().get(tg.url("http", "/once")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let idle = within(secs(5), "tollgate to close the idle connection", closed_rx)
+        .await
+        .unwrap();
+    assert!(idle >= ms(900) && idle < secs(3), "{idle:?}");
+}

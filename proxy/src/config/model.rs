@@ -349,6 +349,12 @@ pub struct ForwardingTimeouts {
     pub dial: Duration,
     /// Time to wait for a backend's response headers. None = no limit.
     pub response_header: Option<Duration>,
+    /// `idleConnTimeout` (Traefik 2's name): how long an idle keep-alive
+    /// connection to a backend is kept for reuse. Default 90 s.
+    pub idle_conn: Duration,
+    /// The top-level `maxIdleConnsPerHost` (1.7): idle connections kept per
+    /// backend server; the oldest is closed beyond. Default 512.
+    pub max_idle_per_host: usize,
 }
 
 impl Default for ForwardingTimeouts {
@@ -356,6 +362,8 @@ impl Default for ForwardingTimeouts {
         Self {
             dial: Duration::from_secs(30),
             response_header: None,
+            idle_conn: Duration::from_secs(90),
+            max_idle_per_host: 512,
         }
     }
 }

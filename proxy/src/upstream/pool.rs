@@ -13,13 +13,17 @@
 //!
 //! `h2c://` servers share one multiplexed HTTP/2 connection per server.
 //!
+//! An idle connection is kept `idleConnTimeout` (90 s) and then closed by a
+//! task that runs while the pool has idle connections; at most
+//! `maxIdleConnsPerHost` (512) are kept.
+//!
 //! A request sent on a reused connection that the backend closed meanwhile
 //! (its keep-alive timer fired as we wrote) is retried on another
 //! connection when it cannot have been received or is safe to repeat, as
 //! every browser and proxy does.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -35,15 +39,17 @@ use crate::http1::framing::Framing;
 use crate::http1::request::{encode_head, ExtraHeaders};
 use crate::http1::response::Form;
 
-/// How long an idle connection is kept for reuse.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// Idle connections kept per server; the oldest is closed beyond that.
-const MAX_IDLE: usize = 512;
-
 #[derive(Debug)]
 pub struct ServerPool {
     target: Target,
     protocol: Protocol,
+    /// How long an idle connection is kept for reuse (`idleConnTimeout`).
+    idle_timeout: Duration,
+    /// Idle connections kept; the oldest is closed beyond that
+    /// (`maxIdleConnsPerHost`).
+    max_idle: usize,
+    /// This pool, for the task that closes its expired idle connections.
+    me: Weak<ServerPool>,
     idle: Mutex<VecDeque<Idle>>,
     shared_h2: Mutex<Option<http2::SendRequest<ProxyBody>>>,
 }
@@ -91,13 +97,56 @@ impl Answer {
 }
 
 impl ServerPool {
-    pub fn new(target: Target, protocol: Protocol) -> Self {
-        ServerPool {
+    pub fn new(
+        target: Target,
+        protocol: Protocol,
+        idle_timeout: Duration,
+        max_idle: usize,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| ServerPool {
             target,
             protocol,
+            idle_timeout,
+            max_idle,
+            me: me.clone(),
             idle: Mutex::new(VecDeque::new()),
             shared_h2: Mutex::new(None),
+        })
+    }
+
+    /// Close idle connections past `idle_timeout` (a backend's sockets are
+    /// not held open by a pool nobody uses); when the next one expires.
+    fn sweep(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut idle = self.lock_idle();
+        while idle
+            .front()
+            .is_some_and(|oldest| now.duration_since(oldest.since) >= self.idle_timeout)
+        {
+            idle.pop_front();
         }
+        idle.front().map(|oldest| oldest.since + self.idle_timeout)
+    }
+
+    /// A task that sweeps this pool while it has idle connections (started
+    /// by the checkin that makes the first one).
+    fn start_sweeping(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let me = self.me.clone();
+        let first = Instant::now() + self.idle_timeout;
+        runtime.spawn(async move {
+            let mut next = first;
+            loop {
+                tokio::time::sleep_until(next.into()).await;
+                let Some(pool) = me.upgrade() else { return };
+                match pool.sweep() {
+                    Some(at) => next = at,
+                    None => return,
+                }
+            }
+        });
     }
 
     /// Send the request `parts` + `body` and wait for the response headers.
@@ -254,7 +303,7 @@ impl ServerPool {
     fn checkout(&self) -> Option<RawConn> {
         loop {
             let idle = self.lock_idle().pop_back()?;
-            if idle.since.elapsed() > IDLE_TIMEOUT {
+            if idle.since.elapsed() > self.idle_timeout {
                 // The newest is too old, so are all the others.
                 self.lock_idle().clear();
                 return None;
@@ -284,14 +333,19 @@ impl ConnHome for ServerPool {
         let mut idle = self.lock_idle();
         while idle
             .front()
-            .is_some_and(|oldest| now.duration_since(oldest.since) > IDLE_TIMEOUT)
+            .is_some_and(|oldest| now.duration_since(oldest.since) > self.idle_timeout)
         {
             idle.pop_front();
         }
-        if idle.len() >= MAX_IDLE {
+        if idle.len() >= self.max_idle {
             idle.pop_front();
         }
+        let first = idle.is_empty();
         idle.push_back(Idle { conn, since: now });
+        drop(idle);
+        if first {
+            self.start_sweeping();
+        }
     }
 }
 

@@ -69,7 +69,12 @@ impl Upstreams {
             Scheme::H2c => (80, None, Protocol::H2c),
         };
         let target = connect::Target::new(authority.clone(), default_port, tls, self.timeouts.dial);
-        let pool = Arc::new(ServerPool::new(target, protocol));
+        let pool = ServerPool::new(
+            target,
+            protocol,
+            self.timeouts.idle_conn,
+            self.timeouts.max_idle_per_host,
+        );
         pools.insert(key, Arc::downgrade(&pool));
         pool
     }

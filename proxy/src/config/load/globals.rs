@@ -123,8 +123,27 @@ pub(super) fn read_responding_timeouts(root: &Node<'_>) -> RespondingTimeouts {
 
 pub(super) fn read_forwarding_timeouts(root: &Node<'_>) -> ForwardingTimeouts {
     let defaults = ForwardingTimeouts::default();
+    // 1.7's top-level `maxIdleConnsPerHost`; 0 (Go: its default of 2) is
+    // taken as the default here.
+    let max_idle_per_host = root
+        .get("maxIdleConnsPerHost")
+        .and_then(|n| {
+            let value = n.integer()?;
+            match usize::try_from(value) {
+                Ok(0) => None,
+                Ok(max) => Some(max),
+                Err(_) => {
+                    n.error("must not be negative");
+                    None
+                }
+            }
+        })
+        .unwrap_or(defaults.max_idle_per_host);
     let Some(section) = root.section("forwardingTimeouts") else {
-        return defaults;
+        return ForwardingTimeouts {
+            max_idle_per_host,
+            ..defaults
+        };
     };
     ForwardingTimeouts {
         dial: section
@@ -132,6 +151,11 @@ pub(super) fn read_forwarding_timeouts(root: &Node<'_>) -> ForwardingTimeouts {
             .and_then(|n| duration(&n))
             .unwrap_or(defaults.dial),
         response_header: limit(&section, "responseHeaderTimeout"),
+        idle_conn: section
+            .get("idleConnTimeout")
+            .and_then(|n| positive_duration(&n))
+            .unwrap_or(defaults.idle_conn),
+        max_idle_per_host,
     }
 }
 

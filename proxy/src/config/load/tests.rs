@@ -365,3 +365,22 @@ fn buffering_takes_max_request_body_bytes_and_warns_of_the_rest() {
     ));
     assert!(errs[0].contains("negative"), "{errs:?}");
 }
+
+#[test]
+fn idle_backend_connections_take_traefik_keys() {
+    let config = loaded(&format!(
+        "maxIdleConnsPerHost = 8\n{MINIMAL}[forwardingTimeouts]\nidleConnTimeout = \"20s\"\n"
+    ));
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    assert_eq!(
+        config.forwarding_timeouts.idle_conn,
+        Duration::from_secs(20)
+    );
+    assert_eq!(config.forwarding_timeouts.max_idle_per_host, 8);
+    let config = loaded(MINIMAL);
+    assert_eq!(
+        config.forwarding_timeouts.idle_conn,
+        Duration::from_secs(90)
+    );
+    assert_eq!(config.forwarding_timeouts.max_idle_per_host, 512);
+}

@@ -28,7 +28,6 @@ pub(super) const GLOBAL_UNSUPPORTED: &[Unsupported] = &[
     unsupported("tracing", "tracing"),
     unsupported("retry", "retrying failed requests"),
     unsupported("hostResolver", "CNAME-flattening host resolver"),
-    unsupported("maxIdleConnsPerHost", "tuning idle backend connections"),
     unsupported("providersThrottleDuration", "provider throttling"),
     unsupported("keepTrailingSlash", "keeping trailing slashes"),
     unsupported("constraints", "provider constraints"),
