@@ -13,6 +13,8 @@
 #   h2_window_update, h2_ping, h2_settings, h2_rapid_reset
 #                h2flood.py: 4 h2c connections sending that frame as fast as
 #                they can (rapid reset: HEADERS then RST_STREAM)
+#   h2load      h2load: 50 h2c connections, 100 streams each, requests as
+#                fast as the proxy answers (a flood of real requests)
 # While an attack runs, a normal client (wrk, 1 thread, 10 keep-alive
 # connections, HTTP/1.1) measures its latency. Reported per attack and proxy:
 # the normal client's p50/p99 and requests/s, the connections the proxy
@@ -24,13 +26,13 @@ cd "$(dirname "$0")/../.."
 
 SLOW=${SLOW:-45}
 FLOOD=${FLOOD:-20}
-ATTACKS=${ATTACKS:-"none slowloris slow_post slow_read h2_window_update h2_ping h2_settings h2_rapid_reset"}
+ATTACKS=${ATTACKS:-"none slowloris slow_post slow_read h2_window_update h2_ping h2_settings h2_rapid_reset h2load"}
 PROXIES=${PROXIES:-"tollgate nginx haproxy"}
 BACKEND_PORT=18100 NGINX_PORT=18101 HAPROXY_PORT=18102 TOLLGATE_PORT=18103
 NGINX_H2=18111 HAPROXY_H2=18112
 
 . "$(dirname "$0")/common.sh"
-require_tools wrk nginx haproxy slowhttptest python3 ss
+require_tools wrk nginx haproxy slowhttptest python3 ss h2load
 build_tollgate
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
@@ -101,6 +103,7 @@ attack() {
     slowloris) slowhttptest -H -c 1000 -r 250 -i 10 -l "$d" -u "$url/" >"$work/attack.log" 2>&1 & ;;
     slow_post) slowhttptest -B -c 1000 -r 250 -i 10 -s 8192 -l "$d" -u "$url/" >"$work/attack.log" 2>&1 & ;;
     slow_read) slowhttptest -X -c 500 -r 250 -w 1 -y 4 -n 5 -z 4 -l "$d" -u "$url/big" >"$work/attack.log" 2>&1 & ;;
+    h2load) h2load -c 50 -m 100 -D "$d" "http://127.0.0.1:${h2_port[$proxy]}/" >"$work/attack.log" 2>&1 & ;;
     h2_*) python3 "$(dirname "$0")/h2flood.py" "${name#h2_}" 127.0.0.1 "${h2_port[$proxy]}" 4 "$d" >"$work/attack.log" 2>&1 & ;;
   esac
   attacker=$!
@@ -128,6 +131,7 @@ for name in $ATTACKS; do
     printf '%-17s %-9s %9s %9s %9s %7s %8.1f %8.1f %s\n' "$name" "$proxy" "${p50:--}" "${p99:--}" "${rps:--}" "$conns" \
       "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(awk -v t=$((after - before)) -v hz="$hz" 'BEGIN { print t / hz }')" "$errs"
     [[ $name == h2_* ]] && sed 's/^/    /' "$work/attack.log"
+    [[ $name == h2load ]] && grep -E '^(finished|requests:)' "$work/attack.log" | sed 's/^/    /'
     # Let what the attack left close before the next one.
     for _ in $(seq 100); do [ "$(held "${http_port[$proxy]}" "${h2_port[$proxy]}")" -le 2 ] && break; sleep 0.2; done
   done

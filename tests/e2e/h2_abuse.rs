@@ -271,3 +271,14 @@ async fn header_lists_get_the_http1_limit_and_431_on_their_stream() {
     assert_eq!(third.kind, HEADERS, "{third:?}");
     assert!(!is_431(&third), "{third:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_continuation_flood_is_told_to_calm_down() {
+    // A header block that never ends: HEADERS without END_HEADERS, then
+    // empty CONTINUATION frames for ever (CVE-2024-27316 and kin).
+    let unit = |n: u32| match n {
+        0 => frame(HEADERS, END_STREAM, 1, &get_block("t", "/")),
+        _ => frame(CONTINUATION, 0, 1, &[]),
+    };
+    assert_calmed(flood(unit).await, "CONTINUATION");
+}
