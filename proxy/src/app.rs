@@ -22,15 +22,15 @@ pub fn check(path: &Path) -> Result<String, String> {
 /// then stop accepting and let in-flight requests finish.
 pub async fn run(config_path: PathBuf, config: Config) -> Result<(), String> {
     let grace = config.grace_timeout;
-    let watch = config.file.as_ref().is_some_and(|f| f.watch);
-    let baseline = watch.then(|| watch::baseline(&config, &config_path));
+    // Taken for every config: a reload may turn watching on (`watch`).
+    let baseline = watch::baseline(&config, &config_path);
     let shared = Shared::new(server_name());
     let drain = Drain::new();
     // Installed before anything listens: SIGHUP's default action is to kill.
     let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     let reloader = Reloader::start(config_path, config, shared, drain.clone()).await?;
 
-    let watcher = baseline.map(|b| watch::spawn(reloader.clone(), b));
+    let watcher = watch::spawn(reloader.clone(), baseline);
     let hangup = tokio::spawn(reload_on_sighup(reloader.clone(), hup));
 
     let signal = wait_for_stop_signal().await;
@@ -40,9 +40,7 @@ pub async fn run(config_path: PathBuf, config: Config) -> Result<(), String> {
         "stopping: no new connections, draining in-flight requests"
     );
     hangup.abort();
-    if let Some(w) = watcher {
-        w.abort();
-    }
+    watcher.abort();
     reloader.stop_listeners().await;
     if tokio::time::timeout(grace, drain.shutdown()).await.is_err() {
         tracing::warn!(?grace, "grace period over: closing remaining connections");

@@ -448,6 +448,20 @@ async fn plugins_reload_when_their_file_changes() {
         }
     })
     .await;
+    // Each load is logged with its file, size and compile time, so that a
+    // plugin author sees the rebuild was taken.
+    let logs = tg.logs_text();
+    let loads: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("plugin compiled") && l.contains("plugin.wasm"))
+        .collect();
+    assert_eq!(loads.len(), 2, "{logs}");
+    for line in loads {
+        assert!(
+            line.contains("plugin=p") && line.contains("bytes=") && line.contains("compile_ms="),
+            "{line}"
+        );
+    }
 }
 
 fn rss_kib(pid: u32) -> u64 {

@@ -928,3 +928,61 @@ async fn a_save_right_after_startup_is_applied() {
         wait_served_by(&http1(), &tg.url("http", "/x"), "b", secs(4), &what).await;
     }
 }
+
+/// A file written every 20 ms next to the config (a backend's log) must
+/// not postpone reloads: an edit is applied within 2 s while it is busy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_file_next_to_the_config_does_not_hold_up_reloads() {
+    let a = echo("a").await;
+    let b = echo("b").await;
+    let good = |target: &str| two_backends(&a.url(), &b.url(), target);
+    let mut tg = Tollgate::start(&good("a"), &["http"]).await;
+    wait_watching(&mut tg).await;
+    let log = tg.dir().join("backend.log");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (log, stop) = (log.clone(), stop.clone());
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&log).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                writeln!(f, "GET /device 200").unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
+    let url = tg.url("http", "/x");
+    let client = http1();
+    assert_served_by(&client, &url, "a", 1, "initial config").await;
+    // Well into the writes, then an edit.
+    tokio::time::sleep(ms(300)).await;
+    write_via_rename(tg.config_path(), &good("b"));
+    let took = wait_served_by(&client, &url, "b", DETECT, "an edit beside a busy log").await;
+    eprintln!("edit beside a busy file served after {took:?}");
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    tg.assert_running();
+}
+
+/// A reload (SIGHUP) that adds `[file] watch = true` starts watching.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_turns_watching_on_starts_it() {
+    let a = echo("a").await;
+    let b = echo("b").await;
+    let unwatched = |target: &str| two_backends(&a.url(), &b.url(), target).replace(WATCH, "");
+    let watched = |target: &str| two_backends(&a.url(), &b.url(), target);
+    let mut tg = Tollgate::start(&unwatched("a"), &["http"]).await;
+    tg.wait_for_log_count("not watching files", 1, secs(5))
+        .await;
+    replace_file(tg.config_path(), watched("a"));
+    tg.signal("HUP");
+    tg.wait_for_log_count(RELOADED, 1, secs(5)).await;
+    // At the watcher's next poll (3 s at most) it watches the files.
+    tg.wait_for_log_count("watching for changes", 1, secs(5))
+        .await;
+    let url = tg.url("http", "/x");
+    let client = http1();
+    write_via_rename(tg.config_path(), &watched("b"));
+    wait_served_by(&client, &url, "b", DETECT, "an edit once watching").await;
+    tg.assert_running();
+}

@@ -10,6 +10,15 @@
 //! real change of content triggers a reload; editor swap files and `touch`
 //! do not. A slow poll of the same fingerprint backs up the events on
 //! filesystems that send none (bind-mounted single files, NFS).
+//!
+//! Only events about the dependencies count ([`Relevant`]): a log file a
+//! backend writes next to the config every few milliseconds must not keep
+//! the quiet period from ever ending. The quiet period is capped too
+//! ([`SETTLE_CAP`]), so no stream of events postpones a reload longer.
+//!
+//! The task runs for every config: while the one in force has no
+//! `[file] watch = true` it only checks, at each poll, whether a reload
+//! (SIGHUP) turned watching on.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeSet;
@@ -28,8 +37,50 @@ use crate::config::model::{Config, PemSource};
 /// Events closer together than this are one change (an editor's save is
 /// often several filesystem operations).
 const QUIET_PERIOD: Duration = Duration::from_millis(100);
+/// The longest a stream of events may postpone looking at the files.
+const SETTLE_CAP: Duration = Duration::from_secs(1);
 /// Fallback for filesystems without change events.
 const POLL_INTERVAL: Duration = Duration::from_secs(3);
+
+/// The names of files whose events count: the dependencies, their symlink
+/// targets, the provider directory's `.toml` files, and Kubernetes'
+/// `..data` swaps. Matched by name within a watched directory (events may
+/// name a path through another spelling of the same directory).
+#[derive(Debug, Default)]
+struct Relevant {
+    names: BTreeSet<std::ffi::OsString>,
+    directory: Option<PathBuf>,
+}
+
+impl Relevant {
+    fn of(deps: &Dependencies) -> Relevant {
+        let mut names = BTreeSet::new();
+        for f in deps.config_files.iter().chain(&deps.files) {
+            names.extend(f.file_name().map(|n| n.to_os_string()));
+            if let Ok(real) = f.canonicalize() {
+                names.extend(real.file_name().map(|n| n.to_os_string()));
+            }
+        }
+        Relevant {
+            names,
+            directory: deps.directory.clone(),
+        }
+    }
+
+    fn matches(&self, path: &Path) -> bool {
+        let Some(name) = path.file_name() else {
+            return true;
+        };
+        if self.names.contains(name) || name.to_string_lossy().starts_with("..") {
+            return true;
+        }
+        let in_directory = self.directory.as_ref().is_some_and(|dir| {
+            path.parent()
+                .is_some_and(|p| p == dir || p.canonicalize().ok() == dir.canonicalize().ok())
+        });
+        in_directory && path.extension().is_some_and(|e| e == "toml")
+    }
+}
 
 /// What is running, taken before the first config is applied: its config
 /// files as the loader read them, the other files (certificates, plugins) as
@@ -49,9 +100,23 @@ pub fn spawn(reloader: Arc<Reloader>, baseline: Baseline) -> JoinHandle<()> {
 
 async fn run(reloader: Arc<Reloader>, baseline: Baseline) {
     let (tx, mut events) = mpsc::unbounded_channel();
-    let mut watcher = match notify::recommended_watcher(move |_event| {
-        let _ = tx.send(());
-    }) {
+    let relevant = Arc::new(std::sync::Mutex::new(Relevant::default()));
+    let filter = relevant.clone();
+    let mut watcher = match notify::recommended_watcher(
+        move |event: notify::Result<notify::Event>| {
+            let counts = match &event {
+                // An error may have lost events: look.
+                Err(_) => true,
+                Ok(e) => {
+                    let relevant = filter.lock().unwrap_or_else(|p| p.into_inner());
+                    e.paths.is_empty() || e.paths.iter().any(|p| relevant.matches(p))
+                }
+            };
+            if counts {
+                let _ = tx.send(());
+            }
+        },
+    ) {
         Ok(w) => Some(w),
         Err(e) => {
             tracing::warn!(error = %e, "cannot watch files for changes; polling every {POLL_INTERVAL:?} instead");
@@ -60,9 +125,12 @@ async fn run(reloader: Arc<Reloader>, baseline: Baseline) {
     };
     let mut watched = BTreeSet::new();
     let config = reloader.current_config();
+    let mut on = watching(&config);
     let mut files = Dependencies::of(&config, reloader.config_path());
-    if let Some(w) = watcher.as_mut() {
-        rewatch(w, &mut watched, &files);
+    if on {
+        follow(&mut watcher, &mut watched, &files, &relevant);
+    } else {
+        tracing::info!("not watching files: no [file] watch = true (SIGHUP reloads)");
     }
     let mut applied = baseline.0;
     let mut poll = tokio::time::interval(POLL_INTERVAL);
@@ -71,10 +139,44 @@ async fn run(reloader: Arc<Reloader>, baseline: Baseline) {
     loop {
         tokio::select! {
             Some(()) = events.recv() => {
-                // Let the burst of events of one save settle.
-                while let Ok(Some(())) = tokio::time::timeout(QUIET_PERIOD, events.recv()).await {}
+                // Let the burst of events of one save settle, for at most
+                // SETTLE_CAP.
+                let cap = tokio::time::Instant::now() + SETTLE_CAP;
+                loop {
+                    let left = cap.saturating_duration_since(tokio::time::Instant::now());
+                    let wait = QUIET_PERIOD.min(left);
+                    if wait.is_zero() {
+                        break;
+                    }
+                    match tokio::time::timeout(wait, events.recv()).await {
+                        Ok(Some(())) => {}
+                        _ => break,
+                    }
+                }
             }
             _ = poll.tick() => {}
+        }
+        // A reload (SIGHUP) may have turned watching on or off.
+        let config = reloader.current_config();
+        if watching(&config) != on {
+            on = watching(&config);
+            files = Dependencies::of(&config, reloader.config_path());
+            if on {
+                follow(&mut watcher, &mut watched, &files, &relevant);
+                applied = files.fingerprint_with(config.source_digest).await;
+            } else {
+                follow(
+                    &mut watcher,
+                    &mut watched,
+                    &Dependencies::default(),
+                    &relevant,
+                );
+                tracing::info!("not watching files any more: [file] watch is off");
+            }
+            continue;
+        }
+        if !on {
+            continue;
         }
         let now = files.fingerprint().await;
         if now == applied {
@@ -84,9 +186,14 @@ async fn run(reloader: Arc<Reloader>, baseline: Baseline) {
         // A reload can add or remove files (a new certificate, a provider
         // directory): follow the config now in force.
         let config = reloader.current_config();
+        let before = files.clone();
         files = Dependencies::of(&config, reloader.config_path());
-        if let Some(w) = watcher.as_mut() {
-            rewatch(w, &mut watched, &files);
+        if !watching(&config) {
+            // The next round stops watching.
+            continue;
+        }
+        if files != before {
+            follow(&mut watcher, &mut watched, &files, &relevant);
         }
         applied = if reloaded {
             // Exactly what the loader read: a save landing during the
@@ -178,6 +285,34 @@ impl Dependencies {
         }
         dirs
     }
+}
+
+fn watching(config: &Config) -> bool {
+    config.file.as_ref().is_some_and(|f| f.watch)
+}
+
+/// Watch `deps`' directories, count only their events, and say so.
+fn follow(
+    watcher: &mut Option<notify::RecommendedWatcher>,
+    watched: &mut BTreeSet<PathBuf>,
+    deps: &Dependencies,
+    relevant: &std::sync::Mutex<Relevant>,
+) {
+    *relevant.lock().unwrap_or_else(|p| p.into_inner()) = Relevant::of(deps);
+    if let Some(w) = watcher.as_mut() {
+        rewatch(w, watched, deps);
+    }
+    if deps.config_files.is_empty() {
+        return;
+    }
+    let files: Vec<String> = deps
+        .config_files
+        .iter()
+        .chain(&deps.files)
+        .map(|f| f.display().to_string())
+        .collect();
+    let directory = deps.directory.as_ref().map(|d| d.display().to_string());
+    tracing::info!(?files, ?directory, "watching for changes");
 }
 
 fn rewatch(

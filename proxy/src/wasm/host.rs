@@ -78,6 +78,8 @@ impl PluginHost {
                 (key, Cow::Borrowed(bytes))
             }
         };
+        let compiles_before = self.cache.compile_count();
+        let started = std::time::Instant::now();
         let module = self
             .cache
             .get_or_compile(
@@ -90,6 +92,18 @@ impl PluginHost {
                 name: spec.name.clone(),
                 message,
             })?;
+        // What a plugin author checks after a rebuild: which file, and
+        // whether it was compiled anew or reused.
+        let source = match &spec.source {
+            PluginSource::Path(path) => path.display().to_string(),
+            PluginSource::Builtin(name) => format!("builtin:{name}"),
+        };
+        if self.cache.compile_count() > compiles_before {
+            let compile_ms = started.elapsed().as_millis() as u64;
+            tracing::info!(plugin = %spec.name, %source, bytes = bytes.len(), compile_ms, "plugin compiled");
+        } else {
+            tracing::debug!(plugin = %spec.name, %source, "plugin reused (unchanged)");
+        }
         for missing in &module.unknown_imports {
             tracing::warn!(plugin = %spec.name, "imports tollgate lacks (they trap if called): {missing}");
         }
