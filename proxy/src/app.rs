@@ -28,6 +28,9 @@ pub async fn run(config_path: PathBuf, config: Config) -> Result<(), String> {
     let drain = Drain::new();
     // Installed before anything listens: SIGHUP's default action is to kill.
     let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+    // Installed before anything listens too: SIGUSR1's default kills.
+    let usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1());
+    let reopen = tokio::spawn(reopen_on_sigusr1(shared.clone(), usr1));
     let reloader = Reloader::start(config_path, config, shared, drain.clone()).await?;
 
     let watcher = watch::spawn(reloader.clone(), baseline);
@@ -40,6 +43,7 @@ pub async fn run(config_path: PathBuf, config: Config) -> Result<(), String> {
         "stopping: no new connections, draining in-flight requests"
     );
     hangup.abort();
+    reopen.abort();
     watcher.abort();
     reloader.stop_listeners().await;
     if tokio::time::timeout(grace, drain.shutdown()).await.is_err() {
@@ -59,6 +63,24 @@ async fn reload_on_sighup(
     };
     while hup.recv().await.is_some() {
         let _ = reloader.reload("SIGHUP").await;
+    }
+}
+
+/// SIGUSR1 reopens the access log (after logrotate renamed it), as in
+/// Traefik.
+async fn reopen_on_sigusr1(
+    shared: Arc<Shared>,
+    usr1: std::io::Result<tokio::signal::unix::Signal>,
+) {
+    let Ok(mut usr1) = usr1 else {
+        tracing::warn!("cannot listen for SIGUSR1; the access log is not reopened");
+        return;
+    };
+    while usr1.recv().await.is_some() {
+        if let Some(log) = &shared.snapshot().access_log {
+            tracing::info!("SIGUSR1: reopening the access log");
+            log.reopen();
+        }
     }
 }
 

@@ -21,7 +21,7 @@
 //! 3. `request`: the per-request phases.
 //! 4. `snapshot`: the compiled config and the state that outlives it.
 //! 5. `upstream` (pools, balancer, health, maxConn), `wasm` (plugin host),
-//!    `acme`, `tls`, `router`.
+//!    `acme`, `tls`, `router`, `access_log`.
 //! 6. `http1` (the codec), `http2` (bounds around hyper's h2), with `body`
 //!    (the one body type; `pace` and `body_cap`, a client body's minimum
 //!    rate and largest size) and `error`
@@ -53,6 +53,7 @@ pub mod http2;
 pub mod pace;
 
 // Layer 5: what the request path calls.
+pub mod access_log;
 pub mod acme;
 pub mod router;
 pub mod tls;

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod access_log;
 mod acme;
 mod acme_traefik;
 mod balancing;

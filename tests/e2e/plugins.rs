@@ -153,6 +153,23 @@ async fn seed_basic_auth_401_without_and_200_with_each_hash_type() {
             "{user} with a wrong password"
         );
     }
+    // The seed's own `[accessLog] filePath = "log/log.txt"` (relative to the
+    // working directory, as in Traefik) gets a line per request.
+    let log = tg.dir().join("log/log.txt");
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let ok = text
+            .lines()
+            .filter(|l| l.contains("\"GET /zumi01/tree HTTP/2.0\" 200"))
+            .count();
+        if ok == USERS.len() && text.contains("\"GET /zumi01/tree HTTP/2.0\" 401") {
+            assert!(text.contains("\"zumi01\""), "{text}");
+            break;
+        }
+        assert!(started.elapsed() < secs(5), "access log: {text:?}");
+        tokio::time::sleep(ms(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,6 +23,8 @@ pub struct Config {
     pub frontends: BTreeMap<String, Frontend>,
     pub backends: BTreeMap<String, Backend>,
     pub log: LogConfig,
+    /// `[accessLog]` (or 1.7's `accessLogsFile`): None when absent.
+    pub access_log: Option<AccessLog>,
     pub responding_timeouts: RespondingTimeouts,
     pub forwarding_timeouts: ForwardingTimeouts,
     /// `[lifeCycle] graceTimeOut` (or the deprecated top-level `graceTimeOut`):
@@ -319,6 +321,54 @@ pub enum LogFormat {
     #[default]
     Common,
     Json,
+}
+
+/// `[accessLog]`: one line per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLog {
+    /// `filePath`; None: standard output. Relative to the working
+    /// directory, as in Traefik; its folder is created if missing.
+    pub file_path: Option<PathBuf>,
+    /// `format`: Traefik's common log format, or JSON with its field names.
+    pub format: LogFormat,
+    /// `[filters]`: a request is logged when any filter keeps it (all are
+    /// when there are none).
+    pub status_codes: Vec<(u16, u16)>,
+    pub retry_attempts: bool,
+    pub min_duration: Option<Duration>,
+    /// `[fields]` (JSON only, as in Traefik): which fields are written.
+    pub fields: AccessLogFields,
+}
+
+/// `[accessLog.fields]`: `defaultMode` and `[names]` for fields,
+/// `[headers] defaultMode` and `[headers.names]` for request headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogFields {
+    pub default_mode: FieldMode,
+    pub names: BTreeMap<String, FieldMode>,
+    pub headers_default: FieldMode,
+    /// Header names in lower case.
+    pub header_names: BTreeMap<String, FieldMode>,
+}
+
+impl Default for AccessLogFields {
+    fn default() -> Self {
+        AccessLogFields {
+            default_mode: FieldMode::Keep,
+            names: BTreeMap::new(),
+            // Traefik 1.7 drops headers unless told otherwise.
+            headers_default: FieldMode::Drop,
+            header_names: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldMode {
+    Keep,
+    Drop,
+    /// The value is written as `REDACTED` (headers only).
+    Redact,
 }
 
 /// `[respondingTimeouts]`: limits on the client side.

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use super::forwarded::ClientInfo;
 use crate::http1::response::Form;
-use crate::snapshot::{Shared, Slot, Snapshot};
+use crate::snapshot::{FrontendRuntime, Shared, Slot, Snapshot};
+use crate::upstream::balancer::UpstreamServer;
 
 /// What every request of one client connection shares, fixed when the
 /// connection was accepted.
@@ -34,6 +35,9 @@ pub struct RequestCtx<'a> {
     pub writer: Writer,
     /// A plugin will read the response (its headers must become a map).
     pub plugins_read_response: bool,
+    /// Where it was routed, once it was (for the access log).
+    pub frontend: Option<&'a FrontendRuntime>,
+    pub server: Option<&'a UpstreamServer>,
 }
 
 impl<'a> RequestCtx<'a> {
@@ -43,6 +47,8 @@ impl<'a> RequestCtx<'a> {
             snapshot,
             writer,
             plugins_read_response: false,
+            frontend: None,
+            server: None,
         }
     }
 

@@ -18,6 +18,7 @@ use http::{Request, Response};
 use super::context::{ClientConn, RequestCtx, Writer};
 use super::forward::{self, Target};
 use super::{early, limit, redirect, screen};
+use crate::access_log::{Entry, RequestSeen};
 use crate::body::{Guard, ProxyBody};
 use crate::error::{ProxyError, Side};
 use crate::http1::request::settle_host;
@@ -33,8 +34,13 @@ pub async fn respond(
     let method = req.method().clone();
     let uri = req.uri().clone();
     let snapshot = conn.shared.snapshot();
+    // Boxed: only configs with an access log pay for it.
+    let log = snapshot.access_log.as_ref().map(|logger| {
+        let seen = RequestSeen::of(&req, logger.wants_headers());
+        Box::new((logger.clone(), seen, std::time::Instant::now()))
+    });
     let mut ctx = RequestCtx::new(&conn, &snapshot, writer);
-    match run(req, &mut ctx).await {
+    let resp = match run(req, &mut ctx).await {
         Ok(resp) => resp,
         Err(err) => {
             let client = conn.client.ip;
@@ -48,7 +54,24 @@ pub async fn respond(
             }
             err.response()
         }
+    };
+    if let Some(log) = log {
+        let (logger, seen, started) = *log;
+        logger.log(Entry {
+            seen,
+            client: conn.client.socket_addr(),
+            user: None,
+            status: resp.status().as_u16(),
+            size: http_body::Body::size_hint(resp.body()).exact().unwrap_or(0),
+            duration: started.elapsed(),
+            frontend: ctx.frontend.map(|f| f.name.clone()),
+            backend: ctx.frontend.map(|f| f.backend.name.clone()),
+            backend_url: ctx.server.map(|s| s.url.clone()),
+            retries: 0,
+            count: 0,
+        });
     }
+    resp
 }
 
 async fn run(
@@ -72,6 +95,7 @@ async fn run(
         .route(req.method(), req.uri(), req.headers())
         .ok_or(ProxyError::NoRoute)?;
     let frontend = &entry.frontends[m.frontend];
+    ctx.frontend = Some(frontend);
     let backend = &frontend.backend;
 
     let guard = limit::admit(backend, &req, &conn.client)?;
@@ -103,6 +127,7 @@ async fn run(
         }
         return Err(ProxyError::NoHealthyServer);
     };
+    ctx.server = Some(server);
     let target = Target {
         frontend,
         server,

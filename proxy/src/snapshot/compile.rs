@@ -18,6 +18,7 @@ use super::redirect::{RedirectRule, Target};
 use super::responding::Responding;
 use super::routes::{BackendRuntime, EntryRoutes, FrontendRuntime, Snapshot};
 use super::shared::Shared;
+use crate::access_log::AccessLogger;
 use crate::config::model::{Backend, Config, EntryPoint, TrustedSources};
 use crate::config::{ConfigError, Diagnostic};
 use crate::router::{FrontendRules, Router};
@@ -92,11 +93,18 @@ pub fn compile(
             checkers.spawn(name, check, rt.balancer.servers(), &upstreams);
         }
     }
+    let access_log = match &config.access_log {
+        Some(log) => {
+            Some(AccessLogger::start(log).map_err(|why| ConfigError::one(Diagnostic::bare(why)))?)
+        }
+        None => None,
+    };
     Ok(Compiled {
         snapshot: Snapshot {
             entrypoints,
             upstreams,
             responding: Responding::new(&config.responding_timeouts, &Default::default()),
+            access_log,
         },
         health_checkers: checkers,
     })

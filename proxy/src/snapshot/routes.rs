@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::redirect::RedirectRule;
 use super::responding::Responding;
 use super::slot::Slot;
+use crate::access_log::AccessLogger;
 use crate::config::model::{EntryPointHttp, RespondingTimeouts};
 use crate::router::Router;
 use crate::tls::acceptor::TlsServer;
@@ -22,6 +23,8 @@ pub struct Snapshot {
     /// `[respondingTimeouts]`, for connections of an entry point this
     /// config lacks (each entry point has its own, `EntryRoutes`).
     pub responding: Responding,
+    /// `[accessLog]`, when the config has one.
+    pub access_log: Option<Arc<AccessLogger>>,
 }
 
 impl Snapshot {
@@ -32,6 +35,7 @@ impl Snapshot {
             entrypoints: Vec::new(),
             upstreams: Arc::new(upstreams),
             responding: Responding::new(&RespondingTimeouts::default(), &Default::default()),
+            access_log: None,
         }
     }
 

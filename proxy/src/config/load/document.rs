@@ -113,6 +113,7 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
         frontends: read_all_frontends(&root, dynamic, &names),
         backends,
         log: read_log(&root),
+        access_log: super::access_log::read_access_log(&root),
         responding_timeouts: read_responding_timeouts(&root),
         forwarding_timeouts: read_forwarding_timeouts(&root),
         grace_timeout: read_grace_timeout(&root),

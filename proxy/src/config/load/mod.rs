@@ -11,6 +11,7 @@
 //! section has its own file. `context`, `values` and `unsupported` are what
 //! several sections share, and import no section loader.
 
+mod access_log;
 mod acme;
 mod backends;
 mod context;

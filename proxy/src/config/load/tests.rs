@@ -71,9 +71,10 @@ fn seed_config_with_its_address_filled_in_loads_with_warnings() {
         vec![
             "seed.toml:13:8: entryPoints.https.tls.certificates: \"[entryPoints.https.tls.certificates]]\" \
              has a bracket missing; read as [[entryPoints.https.tls.certificates]]",
-            "seed.toml:21:2: accessLog: access log: not yet supported, ignored",
         ]
     );
+    let access = config.access_log.as_ref().expect("[accessLog]");
+    assert_eq!(access.file_path.as_deref(), Some(Path::new("log/log.txt")));
     assert_eq!(config.default_entry_points, ["http", "https"]);
     assert_eq!(config.entry_points["http"].address, ":80");
     let redirect = config.entry_points["http"]

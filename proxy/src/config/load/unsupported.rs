@@ -19,8 +19,6 @@ const fn unsupported(key: &'static str, what: &'static str) -> Unsupported {
 
 /// Top-level settings.
 pub(super) const GLOBAL_UNSUPPORTED: &[Unsupported] = &[
-    unsupported("accessLogsFile", "access log"),
-    unsupported("accessLog", "access log"),
     unsupported("api", "API and dashboard"),
     unsupported("web", "web API and dashboard"),
     unsupported("rest", "REST provider"),
