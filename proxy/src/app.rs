@@ -66,7 +66,7 @@ async fn reload_on_sighup(
     }
 }
 
-/// SIGUSR1 reopens the access log (after logrotate renamed it), as in
+/// SIGUSR1 reopens the log files (after logrotate renamed them), as in
 /// Traefik.
 async fn reopen_on_sigusr1(
     shared: Arc<Shared>,
@@ -77,8 +77,9 @@ async fn reopen_on_sigusr1(
         return;
     };
     while usr1.recv().await.is_some() {
+        crate::logging::reopen();
+        tracing::info!("SIGUSR1: log files reopened");
         if let Some(log) = &shared.snapshot().access_log {
-            tracing::info!("SIGUSR1: reopening the access log");
             log.reopen();
         }
     }

@@ -1,9 +1,11 @@
 //! Process logs through `tracing`: to stderr, or to `[traefikLog] filePath`,
 //! as text (`common`) or JSON, at `logLevel`. `RUST_LOG`, when set, wins.
+//! A log file is reopened by [`reopen`] (SIGUSR1, after logrotate moved it).
 
-use std::fs::OpenOptions;
-use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::fs::{File, OpenOptions};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tracing_subscriber::EnvFilter;
 
@@ -23,16 +25,12 @@ pub fn init(cfg: &LogConfig) -> Result<(), String> {
             .try_init(),
         (None, LogFormat::Json) => builder.json().with_writer(std::io::stderr).try_init(),
         (Some(path), format) => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("traefikLog.filePath {}: {e}", path.display()))?;
-            }
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("traefikLog.filePath {}: {e}", path.display()))?;
-            let writer = Mutex::new(file);
+            let file = Arc::new(LogFile {
+                file: Mutex::new(open(path)?),
+                path: path.clone(),
+            });
+            let _ = LOG_FILE.set(file.clone());
+            let writer = move || LogWriter(file.clone());
             match format {
                 LogFormat::Common => builder.with_ansi(false).with_writer(writer).try_init(),
                 LogFormat::Json => builder.json().with_writer(writer).try_init(),
@@ -40,6 +38,58 @@ pub fn init(cfg: &LogConfig) -> Result<(), String> {
         }
     };
     result.map_err(|e| format!("cannot set up logging: {e}"))
+}
+
+/// The process log's file, when it has one (for [`reopen`]).
+static LOG_FILE: OnceLock<Arc<LogFile>> = OnceLock::new();
+
+struct LogFile {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+/// One log event's writes, to the file in force.
+struct LogWriter(Arc<LogFile>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .file
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0
+            .file
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flush()
+    }
+}
+
+/// Open for appending, creating the file and its folder.
+fn open(path: &Path) -> Result<File, String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("traefikLog.filePath {}: {e}", path.display()))?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("traefikLog.filePath {}: {e}", path.display()))
+}
+
+/// Reopen the process log's file (after logrotate moved it); nothing to do
+/// when logging to stderr.
+pub fn reopen() {
+    let Some(log) = LOG_FILE.get() else { return };
+    match open(&log.path) {
+        Ok(fresh) => *log.file.lock().unwrap_or_else(|p| p.into_inner()) = fresh,
+        Err(e) => tracing::warn!(error = %e, "process log not reopened"),
+    }
 }
 
 /// Traefik's level names to tracing's.

@@ -178,10 +178,10 @@ async fn filters_keep_only_what_they_match() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigusr1_reopens_the_log_after_logrotate_moved_it() {
+async fn sigusr1_reopens_both_logs_after_logrotate_moved_them() {
     let be = echo("be").await;
     let dir = TempDir::new("access-log-rotate");
-    let log = "[accessLog]\nfilePath = \"access.log\"\n";
+    let log = "[traefikLog]\nfilePath = \"tollgate.log\"\n[accessLog]\nfilePath = \"access.log\"\n";
     let mut tg = Tollgate::start_in(dir, &config(log, &be.url()), &["http"]).await;
     let client = http1();
     client
@@ -189,30 +189,46 @@ async fn sigusr1_reopens_the_log_after_logrotate_moved_it() {
         .send()
         .await
         .unwrap();
-    let path = tg.dir().join("access.log");
-    lines(&path, 1).await;
-    // logrotate: rename, then signal.
-    let rotated = tg.dir().join("access.log.1");
-    std::fs::rename(&path, &rotated).unwrap();
+    let access = tg.dir().join("access.log");
+    let process = tg.dir().join("tollgate.log");
+    lines(&access, 1).await;
+    // logrotate: rename both, then signal.
+    std::fs::rename(&access, tg.dir().join("access.log.1")).unwrap();
+    std::fs::rename(&process, tg.dir().join("tollgate.log.1")).unwrap();
     tg.signal("USR1");
-    tg.wait_for_log_count("reopening the access log", 1, secs(5))
-        .await;
-    // Until the reopen is done, a line may still land in the old file.
+    // The process log's line about it lands in its new file.
     let started = Instant::now();
+    while !std::fs::read_to_string(&process)
+        .unwrap_or_default()
+        .contains("log files reopened")
+    {
+        assert!(
+            started.elapsed() < secs(5),
+            "no new process log after SIGUSR1"
+        );
+        tokio::time::sleep(ms(20)).await;
+    }
+    // Until the access log's writer has reopened, a line may still land in
+    // the old file.
     loop {
         client
             .get(tg.url("http", "/cam/after"))
             .send()
             .await
             .unwrap();
-        let fresh = std::fs::read_to_string(&path).unwrap_or_default();
+        let fresh = std::fs::read_to_string(&access).unwrap_or_default();
         if fresh.contains("/cam/after") {
             break;
         }
-        assert!(started.elapsed() < secs(5), "no new file after SIGUSR1");
+        assert!(
+            started.elapsed() < secs(5),
+            "no new access log after SIGUSR1"
+        );
         tokio::time::sleep(ms(50)).await;
     }
-    let old = std::fs::read_to_string(&rotated).unwrap();
+    let old = std::fs::read_to_string(tg.dir().join("access.log.1")).unwrap();
     assert!(old.contains("/cam/before"), "{old}");
+    let old = std::fs::read_to_string(tg.dir().join("tollgate.log.1")).unwrap();
+    assert!(!old.contains("log files reopened"), "{old}");
     tg.assert_running();
 }

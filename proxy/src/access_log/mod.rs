@@ -94,3 +94,73 @@ impl AccessLogger {
             || c.min_duration.is_some_and(|min| entry.duration > min)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::{AccessLogFields, LogFormat};
+    use std::time::Duration;
+
+    fn logger(
+        status_codes: Vec<(u16, u16)>,
+        queue: usize,
+    ) -> (AccessLogger, std::sync::mpsc::Receiver<writer::Message>) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(queue);
+        let config = AccessLog {
+            file_path: None,
+            format: LogFormat::Common,
+            status_codes,
+            retry_attempts: false,
+            min_duration: Some(Duration::from_secs(1)),
+            fields: AccessLogFields::default(),
+        };
+        let logger = AccessLogger {
+            config: Arc::new(config),
+            queue: tx,
+            requests: AtomicU64::new(0),
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
+        (logger, rx)
+    }
+
+    fn entry(status: u16, duration: Duration) -> Entry {
+        Entry {
+            seen: RequestSeen::of(&http::Request::new(()), false),
+            client: "192.0.2.1:5000".parse().unwrap(),
+            user: None,
+            status,
+            size: 0,
+            duration,
+            frontend: None,
+            backend: None,
+            backend_url: None,
+            retries: 0,
+            count: 0,
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_and_never_waits() {
+        let (logger, _unread) = logger(Vec::new(), 2);
+        for _ in 0..5 {
+            logger.log(entry(500, Duration::from_secs(2)));
+        }
+        assert_eq!(logger.dropped(), 3);
+    }
+
+    #[test]
+    fn any_filter_that_matches_keeps_the_entry() {
+        let (logger, rx) = logger(vec![(500, 599)], 16);
+        logger.log(entry(200, Duration::ZERO));
+        logger.log(entry(502, Duration::ZERO));
+        logger.log(entry(200, Duration::from_secs(2)));
+        let kept: Vec<u16> = rx
+            .try_iter()
+            .filter_map(|m| match m {
+                writer::Message::Entry(e) => Some(e.status),
+                writer::Message::Reopen => None,
+            })
+            .collect();
+        assert_eq!(kept, [502, 200], "the 5xx and the slow one");
+    }
+}
