@@ -14,6 +14,12 @@
 //! - `TOLLGATE_SKIP_PLUGIN_BUILD=1`: build nothing and embed nothing; the
 //!   built-ins then fail to load with a message saying so.
 //!
+//! Without either, a missing `wasm32-wasip1` target is added with rustup
+//! (a fresh rustup install has none), and a plugin build that still fails
+//! fails the whole build with the reason: a binary without its built-in
+//! plugins cannot serve `basicAuth` or `[headers]` configs, and a warning
+//! scrolled past is not enough to notice.
+//!
 //! Also exported to the crate (and its tests) as `TOLLGATE_PLUGIN_WASM_DIR`:
 //! the directory holding every built plugin, test guests included.
 
@@ -57,7 +63,18 @@ fn main() {
     } else if env::var_os("TOLLGATE_SKIP_PLUGIN_BUILD").is_some() {
         None
     } else {
-        build_plugins(&root, &out_dir)
+        match build_plugins(&root, &out_dir) {
+            Ok(dir) => Some(dir),
+            Err(why) => {
+                eprintln!(
+                    "\nerror: tollgate's built-in plugins (basic-auth, headers, jwt-auth) could not be built:\n{why}\n\n\
+                     Install the target they are built for:  rustup target add {WASM_TARGET}\n\
+                     (or set TOLLGATE_PLUGIN_DIR=<dir> to embed prebuilt .wasm files, or\n\
+                     TOLLGATE_SKIP_PLUGIN_BUILD=1 for a binary without built-in plugins)\n"
+                );
+                std::process::exit(1);
+            }
+        }
     };
 
     let mut generated = String::from(
@@ -86,6 +103,16 @@ fn main() {
 
     let dir = wasm_dir.unwrap_or_default();
     println!("cargo:rustc-env=TOLLGATE_PLUGIN_WASM_DIR={}", dir.display());
+}
+
+/// `rustup target add wasm32-wasip1` for the toolchain of this build
+/// (rustup passes it down in `RUSTUP_TOOLCHAIN`); false without rustup.
+fn add_target() -> bool {
+    println!("cargo:warning=adding the {WASM_TARGET} target for the built-in plugins (rustup target add {WASM_TARGET})");
+    Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Rebuild when a plugin or the SDK changes (not on every proxy change).
@@ -131,7 +158,7 @@ fn target_dir(root: &Path, out_dir: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
-fn build_plugins(root: &Path, out_dir: &Path) -> Option<PathBuf> {
+fn build_plugins(root: &Path, out_dir: &Path) -> Result<PathBuf, String> {
     let target = target_dir(root, out_dir).join("wasm-plugins");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -156,23 +183,24 @@ fn build_plugins(root: &Path, out_dir: &Path) -> Option<PathBuf> {
     ] {
         cmd.env_remove(var);
     }
-    match cmd.output() {
-        Ok(out) if out.status.success() => Some(target.join(WASM_TARGET).join(PROFILE)),
+    let mut result = cmd.output();
+    // A fresh rustup install lacks the target (rust-toolchain.toml names
+    // it, but rustup adds a file's targets only when it installs the
+    // toolchain): add it, once, and build again.
+    if let Ok(out) = &result {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() && stderr.contains("target may not be installed") && add_target() {
+            result = cmd.output();
+        }
+    }
+    match result {
+        Ok(out) if out.status.success() => Ok(target.join(WASM_TARGET).join(PROFILE)),
         Ok(out) => {
-            println!(
-                "cargo:warning=building the wasm plugins failed (is the {WASM_TARGET} \
-                 target installed? `rustup target add {WASM_TARGET}`):"
-            );
             let stderr = String::from_utf8_lossy(&out.stderr);
             let lines: Vec<&str> = stderr.lines().collect();
-            for line in &lines[lines.len().saturating_sub(15)..] {
-                println!("cargo:warning=  {line}");
-            }
-            None
+            let tail = lines[lines.len().saturating_sub(15)..].join("\n  ");
+            Err(format!("  {tail}"))
         }
-        Err(e) => {
-            println!("cargo:warning=could not run cargo to build the wasm plugins: {e}");
-            None
-        }
+        Err(e) => Err(format!("  could not run cargo: {e}")),
     }
 }
