@@ -184,9 +184,10 @@ fn build_plugins(root: &Path, out_dir: &Path) -> Result<PathBuf, String> {
         cmd.env_remove(var);
     }
     let mut result = cmd.output();
-    // A fresh rustup install lacks the target (rust-toolchain.toml names
-    // it, but rustup adds a file's targets only when it installs the
-    // toolchain): add it, once, and build again.
+    // A fresh rustup install lacks the target (a rust-toolchain.toml would
+    // name it, but rustup adds a file's targets only when it installs the
+    // toolchain, and pinning a channel would make rustup download one):
+    // add it, once, and build again.
     if let Ok(out) = &result {
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() && stderr.contains("target may not be installed") && add_target() {
