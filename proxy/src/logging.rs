@@ -69,17 +69,17 @@ impl Write for LogWriter {
     }
 }
 
-/// Open for appending, creating the file and its folder.
-fn open(path: &Path) -> Result<File, String> {
+/// Open a log file for appending, creating it and its folder (as Traefik
+/// does for both of its logs).
+pub fn open_log_file(path: &Path) -> std::io::Result<File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("traefikLog.filePath {}: {e}", path.display()))?;
+        std::fs::create_dir_all(dir)?;
     }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| format!("traefikLog.filePath {}: {e}", path.display()))
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+fn open(path: &Path) -> Result<File, String> {
+    open_log_file(path).map_err(|e| format!("traefikLog.filePath {}: {e}", path.display()))
 }
 
 /// Reopen the process log's file (after logrotate moved it); nothing to do

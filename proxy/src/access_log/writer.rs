@@ -2,15 +2,15 @@
 //! writes them to the file (or standard output), flushes whenever the
 //! queue is empty, and reopens the file when told (SIGUSR1, logrotate).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
 use super::entry::Entry;
 use super::{format, QUEUE};
 use crate::config::model::{AccessLog, LogFormat};
+use crate::logging::open_log_file;
 
 pub enum Message {
     Entry(Box<Entry>),
@@ -26,7 +26,9 @@ impl Output {
     fn open(config: &AccessLog) -> Result<Output, String> {
         match &config.file_path {
             None => Ok(Output::Stdout(io::stdout())),
-            Some(path) => open_file(path).map(|f| Output::File(BufWriter::new(f))),
+            Some(path) => open_log_file(path)
+                .map(|f| Output::File(BufWriter::new(f)))
+                .map_err(|e| format!("access log {}: {e}", path.display())),
         }
     }
 
@@ -36,19 +38,6 @@ impl Output {
             Output::Stdout(s) => s,
         }
     }
-}
-
-/// Open for appending, creating the file and its folder (as Traefik does).
-fn open_file(path: &Path) -> Result<File, String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("access log folder {}: {e}", dir.display()))?;
-    }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| format!("access log {}: {e}", path.display()))
 }
 
 /// Open the output and start the thread; the queue's sender.

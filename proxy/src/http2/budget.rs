@@ -280,8 +280,8 @@ impl<I: AsyncRead + AsyncWrite> Budgeted<I> {
     }
 
     /// Write what is left of the GOAWAY, then hold the connection for
-    /// [`TARPIT`]; Ready once it may end.
-    fn poll_calm(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    /// [`TARPIT`]; then the error that ends it, for every read and write.
+    fn poll_closing(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Error> {
         let mut this = self.project();
         loop {
             match this.state {
@@ -300,7 +300,7 @@ impl<I: AsyncRead + AsyncWrite> Budgeted<I> {
                     std::task::ready!(sleep.as_mut().poll(cx));
                     *this.state = State::Closed;
                 }
-                _ => return Poll::Ready(()),
+                _ => return Poll::Ready(flood()),
             }
         }
     }
@@ -310,6 +310,22 @@ impl<I: AsyncRead + AsyncWrite> Budgeted<I> {
             self.state,
             State::Calming(_) | State::Tarpit(_) | State::Closed
         )
+    }
+
+    /// One write (plain or vectored) of `slices`: refused once the
+    /// connection is ending; what went out is walked for frame boundaries.
+    fn write_with<'a>(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        slices: impl Iterator<Item = &'a [u8]>,
+        write: impl FnOnce(Pin<&mut I>, &mut Context<'_>) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        if self.ended() {
+            return self.poll_closing(cx).map(Err);
+        }
+        let n = std::task::ready!(write(self.as_mut().project().io, cx))?;
+        self.wrote(slices, n);
+        Poll::Ready(Ok(n))
     }
 
     fn wrote<'a>(self: Pin<&mut Self>, slices: impl Iterator<Item = &'a [u8]>, mut n: usize) {
@@ -337,8 +353,7 @@ impl<I: AsyncRead + AsyncWrite> AsyncRead for Budgeted<I> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         if self.ended() {
-            std::task::ready!(self.as_mut().poll_calm(cx));
-            return Poll::Ready(Err(flood()));
+            return self.poll_closing(cx).map(Err);
         }
         let before = buf.filled().len();
         std::task::ready!(self.as_mut().project().io.poll_read(cx, buf))?;
@@ -347,8 +362,7 @@ impl<I: AsyncRead + AsyncWrite> AsyncRead for Budgeted<I> {
         }
         if self.as_mut().read_bytes(&buf.filled()[before..]) {
             buf.set_filled(before);
-            std::task::ready!(self.as_mut().poll_calm(cx));
-            return Poll::Ready(Err(flood()));
+            return self.poll_closing(cx).map(Err);
         }
         Poll::Ready(Ok(()))
     }
@@ -356,31 +370,20 @@ impl<I: AsyncRead + AsyncWrite> AsyncRead for Budgeted<I> {
 
 impl<I: AsyncRead + AsyncWrite> AsyncWrite for Budgeted<I> {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if self.ended() {
-            std::task::ready!(self.as_mut().poll_calm(cx));
-            return Poll::Ready(Err(flood()));
-        }
-        let n = std::task::ready!(self.as_mut().project().io.poll_write(cx, buf))?;
-        self.wrote(std::iter::once(buf), n);
-        Poll::Ready(Ok(n))
+        self.write_with(cx, std::iter::once(buf), |io, cx| io.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if self.ended() {
-            std::task::ready!(self.as_mut().poll_calm(cx));
-            return Poll::Ready(Err(flood()));
-        }
-        let n = std::task::ready!(self.as_mut().project().io.poll_write_vectored(cx, bufs))?;
-        self.wrote(bufs.iter().map(|b| &**b), n);
-        Poll::Ready(Ok(n))
+        let slices = bufs.iter().map(|b| &**b);
+        self.write_with(cx, slices, |io, cx| io.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

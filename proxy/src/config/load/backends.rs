@@ -13,7 +13,7 @@ use crate::config::tree::{Node, Tree};
 
 use super::context::Globals;
 use super::unsupported::{warn_unsupported, BACKEND_UNSUPPORTED, LOAD_BALANCER_UNSUPPORTED};
-use super::values::{duration, host_without_zone, positive_duration};
+use super::values::{duration, host_without_zone, positive_duration, u32_value, zero_is_none};
 
 /// Backends of the main file and of every `[file]` provider file; see
 /// [`read_all_frontends`](super::frontends::read_all_frontends) for duplicates.
@@ -106,16 +106,8 @@ fn read_buffering(node: &Node<'_>) -> Option<u64> {
             ));
         }
     }
-    let n = node.get("maxRequestBodyBytes")?;
-    let value = n.integer()?;
-    match u64::try_from(value) {
-        Ok(0) => None,
-        Ok(max) => Some(max),
-        Err(_) => {
-            n.error("must not be negative");
-            None
-        }
-    }
+    node.get("maxRequestBodyBytes")
+        .and_then(|n| zero_is_none(&n))
 }
 
 /// The backend's servers in name order; `None` when one of them is bad.
@@ -322,7 +314,7 @@ fn read_max_conn(node: &Node<'_>) -> Option<MaxConn> {
         node.warn("no amount: no connection limit, as in Traefik 1.7");
         return None;
     };
-    let amount = read_amount(&amount_node);
+    let amount = u32_value(&amount_node);
     // 1.7 skips the whole section when amount is 0 (no limit).
     if amount == Some(0) {
         return None;
@@ -341,21 +333,6 @@ fn read_max_conn(node: &Node<'_>) -> Option<MaxConn> {
         amount: amount?,
         extractor: extractor?,
     })
-}
-
-fn read_amount(node: &Node<'_>) -> Option<u32> {
-    let value = node.integer()?;
-    match u32::try_from(value) {
-        Ok(amount) => Some(amount),
-        Err(_) if value < 0 => {
-            node.error("must not be negative");
-            None
-        }
-        Err(_) => {
-            node.error("is too large");
-            None
-        }
-    }
 }
 
 fn read_extractor(node: &Node<'_>) -> Option<Extractor> {

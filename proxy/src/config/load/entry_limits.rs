@@ -7,7 +7,7 @@ use crate::config::model::{EntryLimits, RespondingTimeouts};
 use crate::config::tree::Node;
 
 use super::globals::limit;
-use super::values::{duration, positive_duration};
+use super::values::{duration, positive_duration, u32_value};
 
 pub(super) fn read_limits(node: &Node<'_>) -> EntryLimits {
     let defaults = EntryLimits::default();
@@ -22,7 +22,7 @@ pub(super) fn read_limits(node: &Node<'_>) -> EntryLimits {
         limits.max_connections = section.get("maxConnections").and_then(|n| count(&n));
         limits.max_connections_per_ip = section.get("maxConnectionsPerIP").and_then(|n| count(&n));
         if let Some(rate) = section.get("minBodyRate") {
-            limits.min_body_rate = number(&rate).unwrap_or(defaults.min_body_rate);
+            limits.min_body_rate = u32_value(&rate).unwrap_or(defaults.min_body_rate);
         }
         limits.max_uri_bytes = section.get("maxURIBytes").and_then(|n| size(&n, 256));
         limits.max_headers = section.get("maxHeaders").and_then(|n| {
@@ -40,7 +40,7 @@ pub(super) fn read_limits(node: &Node<'_>) -> EntryLimits {
     }
     if let Some(section) = node.section("http2") {
         if let Some(n) = section.get("maxConcurrentStreams") {
-            match number(&n) {
+            match u32_value(&n) {
                 Some(0) => n.error("must be more than 0"),
                 Some(streams) => limits.max_concurrent_streams = streams,
                 None => {}
@@ -69,7 +69,7 @@ const MAX_HEADERS_CAP: usize = 100;
 
 /// A size of at least `least`.
 fn size(node: &Node<'_>, least: usize) -> Option<usize> {
-    let n = number(node)? as usize;
+    let n = u32_value(node)? as usize;
     if n < least {
         node.error(format!("must be at least {least}"));
         return None;
@@ -79,22 +79,7 @@ fn size(node: &Node<'_>, least: usize) -> Option<usize> {
 
 /// A limit where 0 means none.
 fn count(node: &Node<'_>) -> Option<u32> {
-    number(node).filter(|n| *n > 0)
-}
-
-fn number(node: &Node<'_>) -> Option<u32> {
-    let value = node.integer()?;
-    match u32::try_from(value) {
-        Ok(n) => Some(n),
-        Err(_) if value < 0 => {
-            node.error("must not be negative");
-            None
-        }
-        Err(_) => {
-            node.error("is too large");
-            None
-        }
-    }
+    u32_value(node).filter(|n| *n > 0)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::config::tree::Node;
 
 use super::context::{check_entry_point_refs, Globals, Names};
 use super::unsupported::{warn_unsupported, LIFE_CYCLE_UNSUPPORTED};
-use super::values::{duration, optional_path, positive_duration};
+use super::values::{duration, optional_path, positive_duration, zero_is_none};
 
 pub(super) fn read_globals(root: &Node<'_>) -> Globals {
     let allow_min_weight_zero = root
@@ -127,17 +127,8 @@ pub(super) fn read_forwarding_timeouts(root: &Node<'_>) -> ForwardingTimeouts {
     // taken as the default here.
     let max_idle_per_host = root
         .get("maxIdleConnsPerHost")
-        .and_then(|n| {
-            let value = n.integer()?;
-            match usize::try_from(value) {
-                Ok(0) => None,
-                Ok(max) => Some(max),
-                Err(_) => {
-                    n.error("must not be negative");
-                    None
-                }
-            }
-        })
+        .and_then(|n| zero_is_none(&n))
+        .map(|max| max as usize)
         .unwrap_or(defaults.max_idle_per_host);
     let Some(section) = root.section("forwardingTimeouts") else {
         return ForwardingTimeouts {

@@ -19,6 +19,29 @@ pub(super) fn host_without_zone(host: &str) -> &str {
     host.split_once('%').map_or(host, |(ip, _)| ip)
 }
 
+/// A count that fits in a u32: a negative or too large one is an error at
+/// its key.
+pub(super) fn u32_value(node: &Node<'_>) -> Option<u32> {
+    let value = node.integer()?;
+    match u32::try_from(value) {
+        Ok(n) => Some(n),
+        Err(_) if value < 0 => {
+            node.error("must not be negative");
+            None
+        }
+        Err(_) => {
+            node.error("is too large");
+            None
+        }
+    }
+}
+
+/// A limit where 0 means none (Traefik's way): None for 0, an error at
+/// its key for a negative one.
+pub(super) fn zero_is_none(node: &Node<'_>) -> Option<u64> {
+    non_negative(node).filter(|v| *v > 0).map(|v| v as u64)
+}
+
 pub(super) fn non_negative(node: &Node<'_>) -> Option<i64> {
     let value = node.integer()?;
     if value < 0 {
