@@ -37,59 +37,9 @@ build_tollgate
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 head -c 1048576 /dev/zero >"$work/big"
-cat >"$work/backend.conf" <<CONF
-daemon off; worker_processes 1; pid $work/backend.pid; error_log /dev/null crit;
-events { worker_connections 8192; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BACKEND_PORT;
-    location = /big { root $work; }
-    location / { return 200 "Hello, World!"; } } }
-CONF
-cat >"$work/nginx.conf" <<CONF
-daemon off; worker_processes 1; pid $work/nginx.pid; error_log /dev/null crit;
-worker_rlimit_nofile 65536;
-events { worker_connections 8192; }
-http { access_log off; keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; }
-  server { listen 127.0.0.1:$NGINX_PORT; listen 127.0.0.1:$NGINX_H2 http2;
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-CONF
-cat >"$work/haproxy.cfg" <<CONF
-global
-  nbthread 1
-  maxconn 8192
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-  option http-keep-alive
-frontend fe
-  bind 127.0.0.1:$HAPROXY_PORT
-  bind 127.0.0.1:$HAPROXY_H2 proto h2
-  default_backend be
-backend be
-  http-reuse always
-  server s1 127.0.0.1:$BACKEND_PORT
-CONF
-cat >"$work/tollgate.toml" <<CONF
-logLevel = "ERROR"
-[entryPoints.http]
-address = "127.0.0.1:$TOLLGATE_PORT"
-[frontends.all]
-backend = "b"
-  [frontends.all.routes.r]
-  rule = "PathPrefix:/"
-[backends.b.servers.s1]
-url = "http://127.0.0.1:$BACKEND_PORT"
-CONF
-nginx -c "$work/backend.conf" -p "$work" & pids+=($!)
-nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
-haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
-TOLLGATE_WORKER_THREADS=1 "$TOLLGATE" run --config "$work/tollgate.toml" 2>"$work/tollgate.log" & pids+=($!)
-for p in $BACKEND_PORT $NGINX_PORT $HAPROXY_PORT $TOLLGATE_PORT $NGINX_H2 $HAPROXY_H2; do wait_port "$p"; done
+start_three $BACKEND_PORT $NGINX_PORT $HAPROXY_PORT $TOLLGATE_PORT
 
-declare -A http_port=([tollgate]=$TOLLGATE_PORT [nginx]=$NGINX_PORT [haproxy]=$HAPROXY_PORT)
+declare -n http_port=proxy_port
 declare -A h2_port=([tollgate]=$TOLLGATE_PORT [nginx]=$NGINX_H2 [haproxy]=$HAPROXY_H2)
 
 rss_kb() { local t=0; for p in "$@"; do t=$((t + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); done; echo $t; }

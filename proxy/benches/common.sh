@@ -42,32 +42,42 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END { print (N
 # --- configs shared by the scripts (written into $work) ---
 
 # write_backend PORT : backend.conf, an nginx worker answering
-# "Hello, World!" (13 bytes) from memory on PORT.
+# "Hello, World!" (13 bytes) from memory on PORT, and /big with the file
+# $work/big when a script writes one (abuse.sh's slow reader).
 write_backend() {
   cat >"$work/backend.conf" <<CONF
 daemon off; worker_processes 1; pid $work/backend.pid; error_log /dev/null crit;
-events { worker_connections 4096; }
+worker_rlimit_nofile 65536;
+events { worker_connections 8192; }
 http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$1; location / { return 200 "Hello, World!"; } } }
+  server { listen 127.0.0.1:$1;
+    location = /big { root $work; }
+    location / { return 200 "Hello, World!"; } } }
 CONF
 }
 
 # write_peers NGINX_PORT HAPROXY_PORT BACKEND_PORT [MASTER] : nginx.conf and
 # haproxy.cfg, each one worker proxying to the backend over keep-alive
 # connections. MASTER=off runs nginx without its master process (the worker
-# is the process started, as callgrind needs).
+# is the process started, as callgrind needs). With NGINX_H2 and HAPROXY_H2
+# set (abuse.sh), each also listens there for h2c with prior knowledge.
 write_peers() {
+  local nginx_h2="" haproxy_h2=""
+  [ -z "${NGINX_H2:-}" ] || nginx_h2="listen 127.0.0.1:$NGINX_H2 http2;"
+  [ -z "${HAPROXY_H2:-}" ] || haproxy_h2="bind 127.0.0.1:$HAPROXY_H2 proto h2"
   cat >"$work/nginx.conf" <<CONF
 daemon off; master_process ${4:-on}; worker_processes 1; pid $work/nginx.pid; error_log /dev/null crit;
-events { worker_connections 4096; }
+worker_rlimit_nofile 65536;
+events { worker_connections 8192; }
 http { access_log off; keepalive_requests 1000000;
   upstream backend { server 127.0.0.1:$3; keepalive 64; }
-  server { listen 127.0.0.1:$1;
+  server { listen 127.0.0.1:$1; $nginx_h2
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 CONF
   cat >"$work/haproxy.cfg" <<CONF
 global
   nbthread 1
+  maxconn 8192
 defaults
   mode http
   timeout connect 5s
@@ -76,6 +86,7 @@ defaults
   option http-keep-alive
 frontend fe
   bind 127.0.0.1:$2
+  $haproxy_h2
   default_backend be
 backend be
   http-reuse always
@@ -134,7 +145,7 @@ CONF
   nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
   haproxy -f "$work/haproxy.cfg" -db & pids+=($!)
   TOLLGATE_WORKER_THREADS=1 "$TOLLGATE" run --config "$work/tollgate.toml" 2>"$work/tollgate.log" & pids+=($!)
-  for p in "$@"; do wait_port "$p"; done
+  for p in "$@" ${NGINX_H2:-} ${HAPROXY_H2:-}; do wait_port "$p"; done
 }
 
 # proxy_pids NAME : the processes that do the work of nginx, haproxy or

@@ -13,6 +13,31 @@ use crate::connection_life::until_closed;
 use crate::harness::h2raw::{self, H2Raw};
 use crate::harness::*;
 
+/// The limits of the slow-body tests: a second's grace, then 1000 bytes/s.
+const PACED: &str = "headerTimeout = \"1s\"\nminBodyRate = 1000";
+
+/// Send `first`, then each of `pieces` `every` apart, in a task of its own
+/// (until the connection fails); the other half of the connection.
+async fn dribble(
+    tg: &Tollgate,
+    first: &[u8],
+    pieces: Vec<Vec<u8>>,
+    every: std::time::Duration,
+) -> (tokio::net::tcp::OwnedReadHalf, tokio::task::JoinHandle<()>) {
+    let s = TcpStream::connect(tg.addr("http")).await.unwrap();
+    let (read, mut write) = s.into_split();
+    write.write_all(first).await.unwrap();
+    let task = tokio::spawn(async move {
+        for piece in pieces {
+            if write.write_all(&piece).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+    (read, task)
+}
+
 fn with_limits(limits: &str, be: &str) -> String {
     format!(
         "defaultEntryPoints = [\"http\"]\n[respondingTimeouts]\nidleTimeout = \"20s\"\n[entryPoints.http]\naddress = \"127.0.0.1:0\"\n  [entryPoints.http.limits]\n{limits}\n\n"
@@ -24,22 +49,11 @@ fn with_limits(limits: &str, be: &str) -> String {
 async fn a_head_sent_a_line_at_a_time_is_cut_at_the_header_timeout() {
     let be = echo("be").await;
     let tg = Tollgate::start(&with_limits("headerTimeout = \"1s\"", &be.url()), &["http"]).await;
-    let s = TcpStream::connect(tg.addr("http")).await.unwrap();
-    let (mut read, mut write) = s.into_split();
-    write
-        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n")
-        .await
-        .unwrap();
+    let lines = (0..40)
+        .map(|n| format!("X-Slow-{n}: 1\r\n").into_bytes())
+        .collect();
+    let (mut read, dribble) = dribble(&tg, b"GET / HTTP/1.1\r\nHost: t\r\n", lines, ms(200)).await;
     let started = Instant::now();
-    let dribble = tokio::spawn(async move {
-        for n in 0..40 {
-            let line = format!("X-Slow-{n}: 1\r\n");
-            if write.write_all(line.as_bytes()).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(ms(200)).await;
-        }
-    });
     until_closed(&mut read, "the slowloris connection to be closed").await;
     let took = started.elapsed();
     dribble.abort();
@@ -50,29 +64,10 @@ async fn a_head_sent_a_line_at_a_time_is_cut_at_the_header_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_sent_a_byte_at_a_time_gets_408() {
     let be = UploadBackend::start().await;
-    let tg = Tollgate::start(
-        &with_limits(
-            "headerTimeout = \"1s\"\nminBodyRate = 1000",
-            &be.backend.url(),
-        ),
-        &["http"],
-    )
-    .await;
-    let s = TcpStream::connect(tg.addr("http")).await.unwrap();
-    let (mut read, mut write) = s.into_split();
-    write
-        .write_all(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
-        .await
-        .unwrap();
+    let tg = Tollgate::start(&with_limits(PACED, &be.backend.url()), &["http"]).await;
+    let head = b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n";
+    let (mut read, dribble) = dribble(&tg, head, vec![b"x".to_vec(); 100], ms(100)).await;
     let started = Instant::now();
-    let dribble = tokio::spawn(async move {
-        for _ in 0..100 {
-            if write.write_all(b"x").await.is_err() {
-                return;
-            }
-            tokio::time::sleep(ms(100)).await;
-        }
-    });
     let mut answer = Vec::new();
     within(secs(8), "the 408", read.read_to_end(&mut answer))
         .await
@@ -87,14 +82,7 @@ async fn a_body_sent_a_byte_at_a_time_gets_408() {
 async fn a_steady_upload_keeps_the_minimum_rate() {
     // 64 KiB in 16 pieces over about 1.6 s: far above 1000 bytes/s.
     let be = UploadBackend::start().await;
-    let tg = Tollgate::start(
-        &with_limits(
-            "headerTimeout = \"1s\"\nminBodyRate = 1000",
-            &be.backend.url(),
-        ),
-        &["http"],
-    )
-    .await;
+    let tg = Tollgate::start(&with_limits(PACED, &be.backend.url()), &["http"]).await;
     let mut s = TcpStream::connect(tg.addr("http")).await.unwrap();
     s.write_all(
         b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 65536\r\nConnection: close\r\n\r\n",

@@ -20,6 +20,18 @@ fn endless_config(cam_url: &str) -> String {
         + &backend("b", cam_url)
 }
 
+/// The client reads nothing: once its response has started, the backend's
+/// response must be given up, and not before the stall limit (1 s).
+async fn given_up_at_the_stall_limit(be: &EndlessBackend) {
+    be.until_live(1).await;
+    let started = Instant::now();
+    assert!(
+        be.until_none_live(secs(8)).await,
+        "the backend is still sending to a client that reads nothing"
+    );
+    assert!(started.elapsed() >= ms(900), "{:?}", started.elapsed());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http1_client_that_stops_reading_is_dropped_at_the_stall_limit() {
     let be = EndlessBackend::start().await;
@@ -28,14 +40,7 @@ async fn an_http1_client_that_stops_reading_is_dropped_at_the_stall_limit() {
     s.write_all(b"GET /endless HTTP/1.1\r\nHost: t\r\n\r\n")
         .await
         .unwrap();
-    be.until_live(1).await;
-    let started = Instant::now();
-    // The client reads nothing: the backend's response must be given up.
-    assert!(
-        be.until_none_live(secs(8)).await,
-        "the backend is still sending to a client that reads nothing"
-    );
-    assert!(started.elapsed() >= ms(900), "{:?}", started.elapsed());
+    given_up_at_the_stall_limit(&be).await;
     // And the client's connection is closed (what the buffers held, then EOF).
     until_closed(&mut s, "the stalled connection to be closed").await;
 }
@@ -54,12 +59,6 @@ async fn an_http2_client_that_stops_reading_is_dropped_at_the_stall_limit() {
     h2.send(&h2raw::get(1, &authority, "/endless"))
         .await
         .unwrap();
-    be.until_live(1).await;
-    let started = Instant::now();
-    assert!(
-        be.until_none_live(secs(8)).await,
-        "the backend is still sending to a client that reads nothing"
-    );
-    assert!(started.elapsed() >= ms(900), "{:?}", started.elapsed());
+    given_up_at_the_stall_limit(&be).await;
     until_closed(&mut h2.read, "the stalled HTTP/2 connection to be closed").await;
 }
