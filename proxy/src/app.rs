@@ -31,6 +31,7 @@ pub async fn run(config_path: PathBuf, config: Config) -> Result<(), String> {
     // Installed before anything listens too: SIGUSR1's default kills.
     let usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1());
     let reopen = tokio::spawn(reopen_on_sigusr1(shared.clone(), usr1));
+    let ticker = tokio::spawn(tick_stats(shared.clone()));
     let reloader = Reloader::start(config_path, config, shared, drain.clone()).await?;
 
     let watcher = watch::spawn(reloader.clone(), baseline);
@@ -44,6 +45,7 @@ pub async fn run(config_path: PathBuf, config: Config) -> Result<(), String> {
     );
     hangup.abort();
     reopen.abort();
+    ticker.abort();
     watcher.abort();
     reloader.stop_listeners().await;
     if tokio::time::timeout(grace, drain.shutdown()).await.is_err() {
@@ -85,6 +87,16 @@ async fn reopen_on_sigusr1(
     }
 }
 
+/// `/health` tells the last second's requests from a tick each second.
+async fn tick_stats(shared: Arc<Shared>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        shared.stats.tick();
+    }
+}
+
 async fn wait_for_stop_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
@@ -117,12 +129,29 @@ fn describe(config: &Config) -> String {
     let _ = writeln!(out, "config {} is valid", config.source.display());
     let _ = writeln!(out, "entrypoints:");
     for (name, ep) in &config.entry_points {
-        let ping = if config.ping.as_deref() == Some(name.as_str()) {
-            " (+ /ping)"
+        let here = |ep: Option<&str>| ep == Some(name.as_str());
+        let api = config.api.as_ref();
+        let own: Vec<&str> = [
+            (here(config.ping.as_deref()), "/ping"),
+            (here(api.map(|a| a.entry_point.as_str())), "/api, /health"),
+            (
+                here(api.filter(|a| a.dashboard).map(|a| a.entry_point.as_str())),
+                "/dashboard/",
+            ),
+            (
+                here(config.metrics.as_ref().map(|m| m.entry_point.as_str())),
+                "/metrics",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(on, path)| on.then_some(path))
+        .collect();
+        let own = if own.is_empty() {
+            String::new()
         } else {
-            ""
+            format!(" (+ {})", own.join(", "))
         };
-        let _ = writeln!(out, "  {name}: {}{ping}", ep.address);
+        let _ = writeln!(out, "  {name}: {}{own}", ep.address);
     }
     let _ = writeln!(out, "frontends:");
     for (name, f) in &config.frontends {

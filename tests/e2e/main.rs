@@ -17,6 +17,7 @@ mod health;
 mod http1_lane;
 mod lifecycle;
 mod limits;
+mod observability;
 mod packaging;
 mod plugins;
 mod pooling;

@@ -221,7 +221,7 @@ fn clf_time(t: SystemTime) -> String {
 }
 
 /// `2026-12-06T10:50:53.123456789Z`.
-fn rfc3339(t: SystemTime) -> String {
+pub fn rfc3339(t: SystemTime) -> String {
     let (y, mo, d, h, mi, s, ns) = parts(t);
     format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ns:09}Z")
 }

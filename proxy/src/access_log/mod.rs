@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use entry::{Entry, RequestSeen};
+pub use format::rfc3339;
 
 use crate::config::model::AccessLog;
 

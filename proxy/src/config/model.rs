@@ -35,6 +35,10 @@ pub struct Config {
     /// `[ping] entryPoint`: the entrypoint answering `GET /ping` with `OK`.
     /// `[ping]` without `entryPoint` means Traefik's default, `traefik`.
     pub ping: Option<String>,
+    /// `[api]`: the status API and dashboard. None when absent.
+    pub api: Option<Api>,
+    /// `[metrics.prometheus]`: `/metrics` on an entry point. None when absent.
+    pub metrics: Option<PrometheusMetrics>,
     /// `[plugins.NAME]`: WebAssembly middleware frontends can list.
     pub plugins: BTreeMap<String, PluginConfig>,
     /// `[acme]`: automatic certificates.
@@ -69,7 +73,53 @@ pub struct EntryPoint {
     /// `[entryPoints.X.transport.respondingTimeouts]` (Traefik 2): this
     /// entry point's own, instead of the top-level `[respondingTimeouts]`.
     pub responding_timeouts: Option<RespondingTimeouts>,
+    /// `[entryPoints.X.auth.basic]`: every request on it must authenticate
+    /// (Traefik 1.7's way to protect the API), except `/ping` and ACME
+    /// challenges, which health checks and CAs make without credentials.
+    pub auth: Option<BasicAuth>,
     pub location: Location,
+}
+
+impl EntryPoint {
+    /// An entry point with every setting at its default, as Traefik 1.7
+    /// makes `http` (no entry points at all) or `traefik` (`[ping]`, `[api]`).
+    pub fn implicit(name: &str, address: &str) -> EntryPoint {
+        EntryPoint {
+            name: name.to_owned(),
+            address: address.to_owned(),
+            forwarded_headers: TrustedSources::default(),
+            proxy_protocol: None,
+            tls: None,
+            redirect: None,
+            http: EntryPointHttp::default(),
+            limits: EntryLimits::default(),
+            responding_timeouts: None,
+            auth: None,
+            location: Location::builtin(format!("entryPoints.{name}.address")),
+        }
+    }
+}
+
+/// `[api]` (Traefik 1.7): JSON of the running configuration under `/api`,
+/// `/health`, and the dashboard under `/dashboard/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Api {
+    /// `entryPoint`; default `traefik` (on `:8080` when not defined).
+    pub entry_point: String,
+    /// `dashboard`; default true.
+    pub dashboard: bool,
+    /// `[statistics] recentErrors`: errors `/health` lists; default 10.
+    pub recent_errors: usize,
+}
+
+/// `[metrics.prometheus]` (Traefik 1.7).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusMetrics {
+    /// `entryPoint`; default `traefik`.
+    pub entry_point: String,
+    /// `buckets` of the request-duration histograms, in seconds; default
+    /// Traefik's `[0.1, 0.3, 1.2, 5.0]`.
+    pub buckets: Vec<f64>,
 }
 
 /// What one client may hold on an entry point: `[entryPoints.X.limits]`

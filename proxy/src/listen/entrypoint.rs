@@ -11,7 +11,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::admission::Admission;
 use super::connection;
 use super::idle::Activity;
 use super::settings::Connection;
@@ -113,7 +112,7 @@ async fn accept_loop(
     drain: Arc<Drain>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let admission = Arc::new(Admission::default());
+    let admission = shared.admission(slot);
     loop {
         let (stream, peer) = tokio::select! {
             biased;

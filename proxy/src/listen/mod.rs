@@ -1,7 +1,7 @@
 //! Client connections, from the listening socket to the request pipeline.
 //!
 //! - `entrypoint`: binding an entrypoint's address and its accept loop;
-//!   `admission`: its connection limits.
+//!   its connection limits are `snapshot::admission`.
 //! - `connection`: one connection: TLS handshake, the HTTP/1 lane, hyper.
 //! - `settings`: a connection's settings; `service`: what hyper calls for
 //!   each request.
@@ -10,7 +10,6 @@
 //! - `linger`: lingering close; `write_deadline`: `writeTimeout` on HTTP/1
 //!   connections.
 
-pub mod admission;
 pub mod connection;
 pub mod entrypoint;
 pub mod idle;

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::admission::Admission;
 use super::idle::Activity;
 use super::write_deadline::WriteDeadline;
 use crate::config::model::EntryLimits;
 use crate::http1::server::LaneSettings;
 use crate::request::ClientConn;
+use crate::snapshot::admission::Admission;
 use crate::snapshot::responding::HttpServer;
 use crate::trust::Trust;
 

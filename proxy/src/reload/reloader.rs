@@ -13,28 +13,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
-use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 
 use crate::config::{self, Config};
 use crate::listen::{self, Listener};
 use crate::shutdown::Drain;
-use crate::snapshot::{compile, Shared};
+use crate::snapshot::{compile, ReloadStatus, Shared};
 use crate::upstream::health::HealthCheckers;
-
-/// What an operator (or the status API) wants to know about reloads.
-#[derive(Debug, Clone, Default)]
-pub struct ReloadStatus {
-    /// Configurations applied, the first one included.
-    pub applied: u64,
-    /// Configurations refused.
-    pub refused: u64,
-    pub last_success: Option<SystemTime>,
-    /// The error of the most recent refused reload, and when it happened.
-    pub last_error: Option<(SystemTime, String)>,
-}
 
 pub struct Reloader {
     config_path: PathBuf,
@@ -42,7 +28,6 @@ pub struct Reloader {
     drain: Arc<Drain>,
     /// Serialises reloads; also holds what a reload replaces.
     state: tokio::sync::Mutex<State>,
-    status: ArcSwap<ReloadStatus>,
     /// The config now applied (for the watcher's list of files).
     current: Mutex<Arc<Config>>,
 }
@@ -67,7 +52,6 @@ impl Reloader {
             shared,
             drain,
             state: tokio::sync::Mutex::new(State::default()),
-            status: ArcSwap::from_pointee(ReloadStatus::default()),
             current: Mutex::new(Arc::new(config.clone())),
         });
         reloader.apply(config).await?;
@@ -80,7 +64,7 @@ impl Reloader {
     }
 
     pub fn status(&self) -> Arc<ReloadStatus> {
-        self.status.load_full()
+        self.shared.reload_status()
     }
 
     pub fn current_config(&self) -> Arc<Config> {
@@ -107,6 +91,9 @@ impl Reloader {
             }
             Err(e) => Err(e),
         };
+        // Recorded before it is logged: whoever reads the log line finds
+        // the API and metrics already telling the same.
+        self.record(result.clone());
         match &result {
             Ok(()) => tracing::info!(trigger = why, "configuration reloaded"),
             // One line per log entry, whatever the number of errors, so
@@ -117,26 +104,15 @@ impl Reloader {
                 e.replace('\n', "; ")
             ),
         }
-        self.record(result.clone());
         result
     }
 
     fn record(&self, result: Result<(), String>) {
-        let mut status = ReloadStatus::clone(&self.status.load());
-        match result {
-            Ok(()) => {
-                status.applied += 1;
-                status.last_success = Some(SystemTime::now());
-            }
-            Err(e) => {
-                status.refused += 1;
-                status.last_error = Some((SystemTime::now(), e));
-            }
-        }
-        self.status.store(Arc::new(status));
+        self.shared.record_reload(result);
     }
 
     async fn apply(&self, config: Config) -> Result<(), String> {
+        let config = Arc::new(config);
         let mut state = self.state.lock().await;
         let previous = self.shared.snapshot();
         // Compiling may compile WebAssembly modules (CPU-bound, up to a
@@ -207,7 +183,7 @@ impl Reloader {
             state.listeners.insert(name, (address, listener));
         }
         crate::acme::manager::apply(&self.shared.acme, &config);
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = config;
         Ok(())
     }
 

@@ -15,7 +15,10 @@ pub fn answer<B>(
     shared: &Shared,
 ) -> Option<Response<ProxyBody>> {
     let path = req.uri().path();
-    if entry.ping && path == "/ping" && matches!(*req.method(), Method::GET | Method::HEAD) {
+    if entry.endpoints.ping
+        && path == "/ping"
+        && matches!(*req.method(), Method::GET | Method::HEAD)
+    {
         return Some(text_response(StatusCode::OK, "OK"));
     }
     let token = path.strip_prefix("/.well-known/acme-challenge/")?;

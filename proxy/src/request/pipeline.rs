@@ -1,9 +1,11 @@
 //! One request, from its parsed head to its response, as named phases:
 //!
 //! ```text
-//! settle Host → screen (path escapes, header names) → early answers (/ping, ACME HTTP-01) → redirect? → route (router → frontend)
-//!   → limit (maxConn place, body cap) → plugins on the request (may answer)
-//!   → pick a server (balancer) → forward → plugins on the response (reverse order)
+//! settle Host → screen (path escapes, header names) → early answers (/ping, ACME HTTP-01)
+//!   → redirect? → entry point auth → tollgate's endpoints (API, dashboard, /metrics)
+//!   → route (router → frontend) → limit (maxConn place, body cap)
+//!   → plugins on the request (may answer) → pick a server (balancer) → forward
+//!   → plugins on the response (reverse order) → observe (access log, metrics)
 //! ```
 //!
 //! Both the HTTP/1 lane and hyper hand requests to `respond`. Every failure
@@ -17,8 +19,8 @@ use http::{Request, Response};
 
 use super::context::{ClientConn, RequestCtx, Writer};
 use super::forward::{self, Target};
+use super::observe::Watch;
 use super::{early, limit, redirect, screen};
-use crate::access_log::{Entry, RequestSeen};
 use crate::body::{Guard, ProxyBody};
 use crate::error::{ProxyError, Side};
 use crate::http1::request::settle_host;
@@ -34,11 +36,7 @@ pub async fn respond(
     let method = req.method().clone();
     let uri = req.uri().clone();
     let snapshot = conn.shared.snapshot();
-    // Boxed: only configs with an access log pay for it.
-    let log = snapshot.access_log.as_ref().map(|logger| {
-        let seen = RequestSeen::of(&req, logger.wants_headers());
-        Box::new((logger.clone(), seen, std::time::Instant::now()))
-    });
+    let watch = snapshot.observed().then(|| Watch::start(&req, &snapshot));
     let mut ctx = RequestCtx::new(&conn, &snapshot, writer);
     let resp = match run(req, &mut ctx).await {
         Ok(resp) => resp,
@@ -55,21 +53,8 @@ pub async fn respond(
             err.response()
         }
     };
-    if let Some(log) = log {
-        let (logger, seen, started) = *log;
-        logger.log(Entry {
-            seen,
-            client: conn.client.socket_addr(),
-            user: None,
-            status: resp.status().as_u16(),
-            size: http_body::Body::size_hint(resp.body()).exact().unwrap_or(0),
-            duration: started.elapsed(),
-            frontend: ctx.frontend.map(|f| f.name.clone()),
-            backend: ctx.frontend.map(|f| f.backend.name.clone()),
-            backend_url: ctx.server.map(|s| s.url.clone()),
-            retries: 0,
-            count: 0,
-        });
+    if let Some(watch) = watch {
+        watch.finish(&resp, &ctx, &conn);
     }
     resp
 }
@@ -89,6 +74,18 @@ async fn run(
     if let Some(rule) = &entry.redirect {
         return Ok(redirect::respond(rule, &req, &conn.shared, conn.client.tls));
     }
+    if let Some(auth) = &entry.auth {
+        // Boxed: a rare path (see `http1` on boxing).
+        match Box::pin(auth.on_request(req, peer(conn))).await {
+            ChainOutcome::Respond(resp) => return Ok(resp),
+            // Basic authentication never reads the response: its hook is
+            // empty, and dropping it costs nothing.
+            ChainOutcome::Continue(next, _hook) => req = next,
+        }
+    }
+    if let Some(resp) = crate::status::answer(&req, entry, snapshot, &conn.shared) {
+        return Ok(resp);
+    }
 
     let m = entry
         .router
@@ -103,12 +100,8 @@ async fn run(
 
     let mut hook = None;
     if let Some(chain) = &frontend.chain {
-        let peer = Peer {
-            addr: conn.client.socket_addr(),
-            tls: conn.client.tls,
-        };
         // Boxed: a rare path (see `http1` on boxing).
-        match Box::pin(chain.on_request(req, peer)).await {
+        match Box::pin(chain.on_request(req, peer(conn))).await {
             ChainOutcome::Respond(resp) => return Ok(keep_guard(resp, guard)),
             ChainOutcome::Continue(next, h) => {
                 req = next;
@@ -148,6 +141,13 @@ async fn run(
         (Err(e), None) => return Err(e),
     };
     Ok(keep_guard(resp, guard))
+}
+
+fn peer(conn: &ClientConn) -> Peer {
+    Peer {
+        addr: conn.client.socket_addr(),
+        tls: conn.client.tls,
+    }
 }
 
 /// The `maxConn` place stays taken until the response body is sent. Set in

@@ -16,7 +16,7 @@ use regex::Regex;
 use super::plugins;
 use super::redirect::{RedirectRule, Target};
 use super::responding::Responding;
-use super::routes::{BackendRuntime, EntryRoutes, FrontendRuntime, Snapshot};
+use super::routes::{BackendRuntime, Endpoints, EntryRoutes, FrontendRuntime, Snapshot};
 use super::shared::Shared;
 use crate::access_log::AccessLogger;
 use crate::config::model::{Backend, Config, EntryPoint, TrustedSources};
@@ -43,7 +43,7 @@ pub struct Compiled {
 /// health-check tasks, so it must run inside a tokio runtime; `check` uses
 /// `validate` instead.
 pub fn compile(
-    config: &Config,
+    config: &Arc<Config>,
     shared: &Shared,
     previous: Option<&Snapshot>,
 ) -> Result<Compiled, ConfigError> {
@@ -62,7 +62,22 @@ pub fn compile(
             }
         },
     };
-    let backends = compile_backends(config, shared, &upstreams, &mut errors);
+    let metrics = match &config.metrics {
+        Some(m) => Some(
+            shared
+                .metrics_for(&m.buckets)
+                .map_err(|why| ConfigError::one(Diagnostic::bare(format!("metrics: {why}"))))?,
+        ),
+        None => None,
+    };
+    let mut backends = compile_backends(config, shared, &upstreams, &mut errors);
+    if let Some(m) = &metrics {
+        for (name, backend) in backends.iter_mut() {
+            if let Some(b) = Arc::get_mut(backend) {
+                b.metrics = Some(m.backend(name));
+            }
+        }
+    }
     let chains = compile_chains(config, shared, &mut errors);
     let mut entrypoints = Vec::new();
     for (name, ep) in &config.entry_points {
@@ -71,6 +86,8 @@ pub fn compile(
         else {
             continue;
         };
+        routes.auth = compile_entry_auth(ep, shared, &mut errors);
+        routes.metrics = metrics.as_ref().map(|m| m.entry_point(name));
         routes.tls = compile_tls(config, shared, name, ep, &mut errors);
         routes.redirect = compile_redirect(config, ep, shared);
         routes.proxy_protocol = compile_proxy_protocol(ep, &mut errors);
@@ -105,6 +122,9 @@ pub fn compile(
             upstreams,
             responding: Responding::new(&config.responding_timeouts, &Default::default()),
             access_log,
+            metrics,
+            api: config.api.is_some(),
+            config: config.clone(),
         },
         health_checkers: checkers,
     })
@@ -127,6 +147,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
         compile_entry(config, name, &backends, &chains, trust, &mut errors);
         compile_tls(config, &shared, name, ep, &mut errors);
         compile_proxy_protocol(ep, &mut errors);
+        compile_entry_auth(ep, &shared, &mut errors);
     }
     if errors.is_empty() {
         Ok(())
@@ -214,6 +235,36 @@ fn compile_backend(
         balancer: Balancer::new(b.load_balancer, servers),
         limiter: b.max_conn.as_ref().map(Limiter::new),
         max_request_body: b.max_request_body,
+        metrics: None,
+    }
+}
+
+/// `[entryPoints.X.auth.basic]`: the built-in basic-auth plugin.
+fn compile_entry_auth(
+    ep: &EntryPoint,
+    shared: &Shared,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<Chain> {
+    let auth = ep.auth.as_ref()?;
+    let host = match shared.plugin_host() {
+        Ok(host) => host,
+        Err(e) => {
+            errors.push(Diagnostic::bare(format!(
+                "cannot start the WebAssembly runtime: {e}"
+            )));
+            return None;
+        }
+    };
+    let location = auth.location.clone().unwrap_or_else(|| ep.location.clone());
+    match plugins::basic_auth(&format!("entryPoints.{}", ep.name), auth, &host) {
+        Ok(plugin) => Some(Chain::new(vec![plugin])),
+        Err(e) => {
+            errors.push(Diagnostic::at(
+                location,
+                format!("basic authentication: {e}"),
+            ));
+            None
+        }
     }
 }
 
@@ -370,7 +421,17 @@ fn compile_entry(
         router,
         frontends,
         trust,
-        ping: config.ping.as_deref() == Some(ep),
+        endpoints: Endpoints {
+            ping: config.ping.as_deref() == Some(ep),
+            api: config.api.as_ref().is_some_and(|a| a.entry_point == ep),
+            dashboard: config
+                .api
+                .as_ref()
+                .is_some_and(|a| a.entry_point == ep && a.dashboard),
+            metrics: config.metrics.as_ref().is_some_and(|m| m.entry_point == ep),
+        },
+        auth: None,
+        metrics: None,
         tls: None,
         proxy_protocol: None,
         responding: Responding::new(&config.responding_timeouts, &Default::default()),

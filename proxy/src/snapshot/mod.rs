@@ -3,20 +3,24 @@
 //! outlives snapshots.
 //!
 //! - `shared`: the current snapshot and what survives reloads; `slot`:
-//!   entrypoints' stable indexes.
+//!   entrypoints' stable indexes; `admission`: their open connections and
+//!   connection limits; `reload_status`: reload outcomes.
 //! - `routes`: the snapshot itself (entrypoints, frontends, backends).
 //! - `responding`: how client connections are served.
 //! - `redirect`: an entrypoint's redirect, compiled.
 //! - `compile`: `Config → Snapshot`; `plugins`: frontends' plugin chains.
 
+pub mod admission;
 pub mod compile;
 pub mod plugins;
 pub mod redirect;
+pub mod reload_status;
 pub mod responding;
 pub mod routes;
 pub mod shared;
 pub mod slot;
 
-pub use routes::{BackendRuntime, EntryRoutes, FrontendRuntime, Snapshot};
+pub use reload_status::ReloadStatus;
+pub use routes::{BackendRuntime, Endpoints, EntryRoutes, FrontendRuntime, Snapshot};
 pub use shared::Shared;
 pub use slot::Slot;

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::model::{Config, Frontend};
+use crate::config::model::{BasicAuth, Config, Frontend};
 use crate::config::Diagnostic;
 use crate::wasm::{builtin, Chain, Plugin, PluginHost, PluginSource, PluginSpec};
 
@@ -55,6 +55,27 @@ pub fn build_chains(
     chains
 }
 
+/// The built-in basic-auth plugin with `auth`'s users, named `OWNER.basicAuth`.
+pub fn basic_auth(
+    owner: &str,
+    auth: &BasicAuth,
+    host: &Arc<PluginHost>,
+) -> Result<Arc<Plugin>, crate::wasm::PluginError> {
+    let json = builtin::basic_auth_config(
+        &auth.users,
+        auth.users_file.as_deref(),
+        auth.realm.as_deref(),
+        auth.remove_header,
+        auth.header_field.as_deref(),
+    )?;
+    let mut spec = PluginSpec::new(
+        format!("{owner}.basicAuth"),
+        PluginSource::Builtin(builtin::BASIC_AUTH),
+    );
+    spec.config_json = json;
+    host.load(&spec)
+}
+
 fn frontend_plugins(
     f: &Frontend,
     host: &Arc<PluginHost>,
@@ -81,22 +102,7 @@ fn frontend_plugins(
     }
     if let Some(auth) = &f.basic_auth {
         let location = auth.location.clone().unwrap_or_else(|| f.location.clone());
-        let loaded = builtin::basic_auth_config(
-            &auth.users,
-            auth.users_file.as_deref(),
-            auth.realm.as_deref(),
-            auth.remove_header,
-            auth.header_field.as_deref(),
-        )
-        .and_then(|json| {
-            let mut spec = PluginSpec::new(
-                format!("{}.basicAuth", f.name),
-                PluginSource::Builtin(builtin::BASIC_AUTH),
-            );
-            spec.config_json = json;
-            host.load(&spec)
-        });
-        match loaded {
+        match basic_auth(&f.name, auth, host) {
             Ok(p) => plugins.push(p),
             Err(e) => errors.push(Diagnostic::at(
                 location,

@@ -7,7 +7,8 @@ use super::redirect::RedirectRule;
 use super::responding::Responding;
 use super::slot::Slot;
 use crate::access_log::AccessLogger;
-use crate::config::model::{EntryPointHttp, RespondingTimeouts};
+use crate::config::model::{Config, EntryPointHttp, RespondingTimeouts};
+use crate::metrics::{Metrics, RequestSeries};
 use crate::router::Router;
 use crate::tls::acceptor::TlsServer;
 use crate::trust::Trust;
@@ -25,6 +26,12 @@ pub struct Snapshot {
     pub responding: Responding,
     /// `[accessLog]`, when the config has one.
     pub access_log: Option<Arc<AccessLogger>>,
+    /// `[metrics.prometheus]`, when the config has it.
+    pub metrics: Option<Arc<Metrics>>,
+    /// `[api]`: requests are counted for `/health`.
+    pub api: bool,
+    /// The configuration this was compiled from (the API shows it).
+    pub config: Arc<Config>,
 }
 
 impl Snapshot {
@@ -36,7 +43,17 @@ impl Snapshot {
             upstreams: Arc::new(upstreams),
             responding: Responding::new(&RespondingTimeouts::default(), &Default::default()),
             access_log: None,
+            metrics: None,
+            api: false,
+            config: Arc::default(),
         }
+    }
+
+    /// Whether anything watches requests go by (access log, metrics,
+    /// `/health`): only then is a request timed.
+    #[inline]
+    pub fn observed(&self) -> bool {
+        self.access_log.is_some() || self.metrics.is_some() || self.api
     }
 
     #[inline]
@@ -55,8 +72,13 @@ pub struct EntryRoutes {
     /// Who may send a PROXY protocol header (`listen::proxy_protocol`);
     /// None: no source may.
     pub proxy_protocol: Option<Trust>,
-    /// Answer `GET /ping` with `OK` here (Traefik's `[ping]`).
-    pub ping: bool,
+    /// tollgate's own endpoints served here.
+    pub endpoints: Endpoints,
+    /// `[auth.basic]`: the built-in basic-auth plugin, for every request
+    /// but `/ping` and ACME challenges.
+    pub auth: Option<Chain>,
+    /// `traefik_entrypoint_*` series, when metrics are on.
+    pub metrics: Option<RequestSeries>,
     /// TLS settings for new connections; None for plain HTTP.
     pub tls: Option<TlsServer>,
     /// Redirect every request (e.g. to HTTPS) instead of routing.
@@ -66,6 +88,19 @@ pub struct EntryRoutes {
     /// How its connections are served: its own timeouts
     /// (`transport.respondingTimeouts`, else the top-level ones) and limits.
     pub responding: Responding,
+}
+
+/// tollgate's own endpoints on one entry point.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Endpoints {
+    /// `GET /ping` answers `OK` (`[ping]`).
+    pub ping: bool,
+    /// `/api`, `/health` (`[api]`).
+    pub api: bool,
+    /// `/dashboard/` (`[api] dashboard`).
+    pub dashboard: bool,
+    /// `/metrics` (`[metrics.prometheus]`).
+    pub metrics: bool,
 }
 
 pub struct FrontendRuntime {
@@ -82,4 +117,6 @@ pub struct BackendRuntime {
     pub limiter: Option<Limiter>,
     /// `[buffering] maxRequestBodyBytes` (`request::limit::cap_body`).
     pub max_request_body: Option<u64>,
+    /// `traefik_backend_*` series, when metrics are on.
+    pub metrics: Option<RequestSeries>,
 }

@@ -1,6 +1,7 @@
 //! Process-wide state: the current `Snapshot`, published through an
 //! `ArcSwap`, and what must outlive any one snapshot (server health,
-//! entrypoint slots and bound ports, the plugin host, ACME state).
+//! entrypoint slots and bound ports, open connections, the plugin host,
+//! ACME state, metrics and request counts, reload outcomes).
 //!
 //! Each request loads the snapshot once (`Shared::snapshot()`), and keeps that
 //! `Arc` until it is done, so a reload in the middle of a request can never mix
@@ -13,8 +14,11 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use http::HeaderValue;
 
+use super::admission::Admission;
+use super::reload_status::ReloadStatus;
 use super::routes::Snapshot;
 use super::slot::Slot;
+use crate::metrics::{Metrics, RequestStats};
 use crate::upstream::health_state::HealthTable;
 use crate::wasm::PluginHost;
 
@@ -32,6 +36,17 @@ pub struct Shared {
     plugin_host: std::sync::OnceLock<Arc<PluginHost>>,
     /// ACME certificates and challenges (survive reloads).
     pub acme: Arc<crate::acme::AcmeState>,
+    /// Open connections by entry point (`admission`).
+    admissions: Mutex<HashMap<Slot, Arc<Admission>>>,
+    /// `[metrics.prometheus]`'s registry: counters keep counting across
+    /// reloads that keep the buckets.
+    metrics: Mutex<Option<Arc<Metrics>>>,
+    /// `/health`'s counts (kept while a config has `[api]`).
+    pub stats: RequestStats,
+    /// Reload outcomes: the reloader writes, the API and metrics read.
+    reload: ArcSwap<ReloadStatus>,
+    /// When the process started serving.
+    pub started: std::time::SystemTime,
 }
 
 impl Shared {
@@ -44,7 +59,39 @@ impl Shared {
             server_name,
             plugin_host: std::sync::OnceLock::new(),
             acme: Arc::default(),
+            admissions: Mutex::default(),
+            metrics: Mutex::default(),
+            stats: RequestStats::default(),
+            reload: ArcSwap::from_pointee(ReloadStatus::default()),
+            started: std::time::SystemTime::now(),
         })
+    }
+
+    /// The open-connection count and limits of an entry point.
+    pub fn admission(&self, slot: Slot) -> Arc<Admission> {
+        let mut admissions = self.admissions.lock().unwrap_or_else(|p| p.into_inner());
+        admissions.entry(slot).or_default().clone()
+    }
+
+    /// The metrics registry for these buckets: the running one if its
+    /// buckets are the same, else a new one (a histogram's buckets cannot
+    /// change; Prometheus sees the counters restart).
+    pub fn metrics_for(&self, buckets: &[f64]) -> Result<Arc<Metrics>, String> {
+        let mut current = self.metrics.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = current.as_ref().filter(|m| m.buckets() == buckets) {
+            return Ok(m.clone());
+        }
+        let fresh = Arc::new(Metrics::new(buckets).map_err(|e| e.to_string())?);
+        *current = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    pub fn record_reload(&self, result: Result<(), String>) {
+        self.reload.rcu(|status| status.with(result.clone()));
+    }
+
+    pub fn reload_status(&self) -> Arc<ReloadStatus> {
+        self.reload.load_full()
     }
 
     /// The process's plugin host, started on first use.

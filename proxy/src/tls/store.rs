@@ -139,4 +139,32 @@ impl CertStore {
     pub fn default_key(&self) -> Option<&Arc<CertifiedKey>> {
         self.default.as_ref()
     }
+
+    /// Each certificate once, with its names and expiry (for the status
+    /// API and metrics; parses every certificate, so not for requests).
+    pub fn certificates(&self) -> Vec<CertInfo> {
+        let mut seen: Vec<*const CertifiedKey> = Vec::new();
+        let mut out = Vec::new();
+        for key in self
+            .default
+            .iter()
+            .chain(self.exact.values())
+            .chain(self.wildcard.values())
+        {
+            let ptr = Arc::as_ptr(key);
+            if seen.contains(&ptr) {
+                continue;
+            }
+            seen.push(ptr);
+            if let Some(info) = key
+                .end_entity_cert()
+                .ok()
+                .and_then(|c| CertInfo::parse(c).ok())
+            {
+                out.push(info);
+            }
+        }
+        out.sort_by(|a, b| a.names.cmp(&b.names));
+        out
+    }
 }

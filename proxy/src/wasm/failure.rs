@@ -70,7 +70,52 @@ pub(crate) enum Failure {
     Start(String),
 }
 
+/// What a failure is counted as (`tollgate_plugin_failures_total{kind}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The guest trapped, exited or broke the ABI.
+    Trap,
+    /// Its call ran past the deadline.
+    Deadline,
+    /// It wanted more memory than its limit.
+    Memory,
+    /// A body it could not buffer, or no instance could be started.
+    Other,
+}
+
+impl FailureKind {
+    pub const ALL: [FailureKind; 4] = [
+        FailureKind::Trap,
+        FailureKind::Deadline,
+        FailureKind::Memory,
+        FailureKind::Other,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::Trap => "trap",
+            FailureKind::Deadline => "deadline",
+            FailureKind::Memory => "memory",
+            FailureKind::Other => "other",
+        }
+    }
+}
+
 impl Failure {
+    pub(crate) fn kind(&self) -> FailureKind {
+        match self {
+            Failure::Trap(_) | Failure::Exit(_) | Failure::Misuse(_) => FailureKind::Trap,
+            Failure::Deadline(_) => FailureKind::Deadline,
+            Failure::OutOfMemory(_) => FailureKind::Memory,
+            Failure::RequestBodyTooLarge(_)
+            | Failure::RequestBody(_)
+            | Failure::ResponseBodyTooLarge(_)
+            | Failure::ResponseBody(_)
+            | Failure::Capacity(_)
+            | Failure::Start(_) => FailureKind::Other,
+        }
+    }
+
     /// The failure as the proxy's error (`crate::error` maps it to the
     /// client's status: 413/400 for a request body the plugin could not
     /// buffer, 502 for a response body, 503 when no instance can start,

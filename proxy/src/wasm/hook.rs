@@ -65,7 +65,12 @@ impl Plugin {
             Err(failure) => return Step::Respond(self.fail(failure, "start")),
         };
         exchange.features = guest.global_features();
-        match guest.handle_request(exchange).await {
+        let started = std::time::Instant::now();
+        let result = guest.handle_request(exchange).await;
+        self.stats
+            .request_calls
+            .observe(started.elapsed().as_secs_f64());
+        match result {
             Err(failure) => {
                 drop(guest);
                 Step::Respond(self.fail(failure, "handle_request"))
@@ -187,7 +192,13 @@ impl HookInner {
             (BodySlot::Stream(body), None)
         };
         let exchange = Exchange::for_response(pending, parts, slot, trailers);
-        match guest.handle_response(exchange, req_ctx, false).await {
+        let started = std::time::Instant::now();
+        let result = guest.handle_response(exchange, req_ctx, false).await;
+        plugin
+            .stats
+            .response_calls
+            .observe(started.elapsed().as_secs_f64());
+        match result {
             Ok(exchange) => {
                 let resp = exchange.into_final_response();
                 plugin.pool.give(guest);

@@ -80,6 +80,7 @@ mod tests;
 pub use self::chain::{Chain, ChainHook, ChainOutcome};
 pub use self::error::PluginError;
 pub use self::exchange::Peer;
+pub use self::failure::FailureKind;
 pub use self::hook::{Outcome, ResponseHook};
 pub use self::host::PluginHost;
 pub use self::plugin::Plugin;

@@ -15,7 +15,7 @@ use crate::error::Side;
 use super::cache::{CacheKey, CompiledModule};
 use super::engine::Runtime;
 use super::exchange::FEATURE_SKIP_RESPONSE;
-use super::failure::Failure;
+use super::failure::{Failure, FailureKind};
 use super::instance::Guest;
 use super::pool::Pool;
 use super::spec::{PluginSource, PluginSpec};
@@ -35,16 +35,45 @@ pub struct Plugin {
     pub(super) stats: Stats,
 }
 
-#[derive(Default)]
 pub(super) struct Stats {
     started: AtomicU64,
     failed: AtomicU64,
+    /// Failures by `FailureKind`.
+    by_kind: [AtomicU64; FailureKind::ALL.len()],
     last_failure: std::sync::Mutex<Option<String>>,
+    /// How long guest calls took (lock-free observations; see `metrics`).
+    pub(super) request_calls: prometheus::Histogram,
+    pub(super) response_calls: prometheus::Histogram,
+}
+
+/// Guest calls last microseconds to milliseconds; the deadline is 100 ms by
+/// default.
+const CALL_BUCKETS: [f64; 9] = [
+    0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1,
+];
+
+impl Default for Stats {
+    fn default() -> Self {
+        let histogram = || {
+            let opts =
+                prometheus::HistogramOpts::new("call", "guest call").buckets(CALL_BUCKETS.to_vec());
+            prometheus::Histogram::with_opts(opts).expect("constant buckets are valid")
+        };
+        Stats {
+            started: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            by_kind: Default::default(),
+            last_failure: std::sync::Mutex::new(None),
+            request_calls: histogram(),
+            response_calls: histogram(),
+        }
+    }
 }
 
 impl Stats {
     pub(super) fn failed(&self, failure: &Failure) {
         self.failed.fetch_add(1, Ordering::Relaxed);
+        self.by_kind[failure.kind() as usize].fetch_add(1, Ordering::Relaxed);
         if let Ok(mut last) = self.last_failure.lock() {
             *last = Some(failure.to_string());
         }
@@ -121,6 +150,16 @@ impl Plugin {
     /// Requests this plugin failed (trap, deadline, memory...).
     pub fn failures(&self) -> u64 {
         self.stats.failed.load(Ordering::Relaxed)
+    }
+
+    /// Failures by kind, every kind listed.
+    pub fn failures_by_kind(&self) -> [(FailureKind, u64); FailureKind::ALL.len()] {
+        FailureKind::ALL.map(|k| (k, self.stats.by_kind[k as usize].load(Ordering::Relaxed)))
+    }
+
+    /// Durations of `handle_request` and `handle_response` calls.
+    pub fn call_durations(&self) -> (&prometheus::Histogram, &prometheus::Histogram) {
+        (&self.stats.request_calls, &self.stats.response_calls)
     }
 
     /// Why the last failed request failed.

@@ -11,13 +11,14 @@ use crate::config::tree::Tree;
 
 use super::backends::read_all_backends;
 use super::context::Names;
-use super::entry_points::{check_redirect_targets, read_entry_points, read_ping};
+use super::entry_points::{check_redirect_targets, read_entry_points};
 use super::file::{digest_files, dynamic_files, read_file_provider};
 use super::frontends::read_all_frontends;
 use super::globals::{
     read_backend_tls, read_default_entry_points, read_forwarding_timeouts, read_globals,
     read_grace_timeout, read_log, read_responding_timeouts,
 };
+use super::status::{read_api, read_metrics, read_ping, EntryPoints};
 use super::unsupported::{warn_unsupported, GLOBAL_IGNORED, GLOBAL_UNSUPPORTED};
 
 /// Read and validate the config file at `path`.
@@ -90,7 +91,13 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
     let globals = read_globals(&root);
     let (mut entry_points, mut entry_point_names) = read_entry_points(&root, path);
     let user_entry_points: Vec<String> = entry_point_names.iter().cloned().collect();
-    let ping = read_ping(&root, &mut entry_points, &mut entry_point_names);
+    let mut eps = EntryPoints {
+        all: &mut entry_points,
+        names: &mut entry_point_names,
+    };
+    let ping = read_ping(&root, &mut eps);
+    let api = read_api(&root, &mut eps);
+    let metrics = read_metrics(&root, &mut eps);
     let (backends, backend_names) = read_all_backends(&root, dynamic, &globals);
     let plugins = super::middleware::read_plugins(&root, path);
     let names = Names {
@@ -102,7 +109,8 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
     let mut default_entry_points = read_default_entry_points(&root, &names);
     if default_entry_points.is_empty() && user_entry_points.len() != names.entry_points.len() {
         // "All entry points" must not include the internal one made for
-        // [ping]: in 1.7 it serves Traefik's own handlers, not frontends.
+        // [ping], [api] or [metrics]: in 1.7 it serves Traefik's own
+        // handlers, not frontends.
         default_entry_points = user_entry_points;
     }
     let acme = super::acme::read_acme(&root, path, &entry_points);
@@ -119,6 +127,8 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
         grace_timeout: read_grace_timeout(&root),
         backend_tls: read_backend_tls(&root, path),
         ping,
+        api,
+        metrics,
         plugins,
         acme,
         file: root.section("file").map(|n| read_file_provider(&n)),

@@ -1,15 +1,13 @@
-//! `[entryPoints.NAME]`: address, `[forwardedHeaders]`, `[proxyProtocol]`, `[tls]` and
-//! `[redirect]` (read by `entry_point_tls`), and `[ping]`, which names an
-//! entry point. Traefik 1.7's defaults apply: `http` on `:80` when none is
-//! defined, and `traefik` on `:8080` for `[ping]` when that one is not.
+//! `[entryPoints.NAME]`: address, `[forwardedHeaders]`, `[proxyProtocol]`,
+//! `[tls]` and `[redirect]` (read by `entry_point_tls`), `[auth.basic]`.
+//! Traefik 1.7's default applies: `http` on `:80` when none is defined.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
 
-use crate::config::diagnostic::Location;
 use crate::config::model::{
-    EncodedCharacters, EntryLimits, EntryPoint, EntryPointHttp, TrustedSources, UnderscoreHeaders,
+    EncodedCharacters, EntryPoint, EntryPointHttp, TrustedSources, UnderscoreHeaders,
 };
 use crate::config::tree::{Node, Tree};
 
@@ -40,18 +38,7 @@ pub(super) fn read_entry_points(
 /// Without any entry point, Traefik 1.7 listens on `:80` as `http`.
 fn default_entry_points(root: &Node<'_>) -> (BTreeMap<String, EntryPoint>, BTreeSet<String>) {
     let name = "http".to_owned();
-    let entry_point = EntryPoint {
-        name: name.clone(),
-        address: ":80".to_owned(),
-        forwarded_headers: TrustedSources::default(),
-        proxy_protocol: None,
-        tls: None,
-        redirect: None,
-        http: EntryPointHttp::default(),
-        limits: EntryLimits::default(),
-        responding_timeouts: None,
-        location: Location::builtin("entryPoints.http.address"),
-    };
+    let entry_point = EntryPoint::implicit(&name, ":80");
     let mut location = root.missing_location("entryPoints");
     location.line = 0;
     root.tree().warn(
@@ -60,50 +47,6 @@ fn default_entry_points(root: &Node<'_>) -> (BTreeMap<String, EntryPoint>, BTree
     );
     let names = BTreeSet::from([name.clone()]);
     (BTreeMap::from([(name, entry_point)]), names)
-}
-
-/// Traefik 1.7's internal entry point, used by `[ping]` (and the API) by default.
-const INTERNAL_ENTRY_POINT: &str = "traefik";
-
-/// `[ping] entryPoint`. Like 1.7, the default `traefik` entry point is
-/// created on `:8080` when the file does not define it.
-pub(super) fn read_ping(
-    root: &Node<'_>,
-    entry_points: &mut BTreeMap<String, EntryPoint>,
-    names: &mut BTreeSet<String>,
-) -> Option<String> {
-    let section = root.section("ping")?;
-    let named = section.get("entryPoint");
-    let name = match &named {
-        Some(node) => node.str()?.to_owned(),
-        None => INTERNAL_ENTRY_POINT.to_owned(),
-    };
-    if names.contains(&name) {
-        return Some(name);
-    }
-    if name != INTERNAL_ENTRY_POINT {
-        let node = named.as_ref().unwrap_or(&section);
-        node.error(unknown_name("entry point", &name, names));
-        return None;
-    }
-    section.warn(
-        "entry point \"traefik\" is not defined: listening on \":8080\" for it, like Traefik 1.7",
-    );
-    let entry_point = EntryPoint {
-        name: name.clone(),
-        address: ":8080".to_owned(),
-        forwarded_headers: TrustedSources::default(),
-        proxy_protocol: None,
-        tls: None,
-        redirect: None,
-        http: EntryPointHttp::default(),
-        limits: EntryLimits::default(),
-        responding_timeouts: None,
-        location: Location::builtin("entryPoints.traefik.address"),
-    };
-    entry_points.insert(name.clone(), entry_point);
-    names.insert(name.clone());
-    Some(name)
 }
 
 fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
@@ -129,6 +72,7 @@ fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
         .unwrap_or_default();
     let limits = super::entry_limits::read_limits(node);
     let responding_timeouts = super::entry_limits::read_entry_responding(node);
+    let auth = super::middleware::read_basic_auth(node, config_path);
     warn_unsupported(node, ENTRY_POINT_UNSUPPORTED);
     let Some(address) = node.get("address") else {
         node.tree().error(
@@ -152,6 +96,7 @@ fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
         http,
         limits,
         responding_timeouts,
+        auth,
         location: address.location(),
     })
 }
@@ -312,27 +257,6 @@ mod tests {
             warnings(&config),
             ["t.toml: entryPoints: no entry points defined: listening on \":80\" as entry point \"http\", \
               like Traefik 1.7"]
-        );
-    }
-
-    #[test]
-    fn ping_uses_the_traefik_entry_point_by_default() {
-        let config = loaded(&format!("{MINIMAL}[ping]\n"));
-        assert_eq!(config.ping.as_deref(), Some("traefik"));
-        assert_eq!(config.entry_points["traefik"].address, ":8080");
-        assert_eq!(config.default_entry_points, ["web"]);
-        assert_eq!(
-            warnings(&config),
-            ["t.toml:10:1: ping: entry point \"traefik\" is not defined: listening on \":8080\" for it, \
-              like Traefik 1.7"]
-        );
-        let config = loaded(&format!("{MINIMAL}[ping]\nentryPoint = \"web\"\n"));
-        assert_eq!(config.ping.as_deref(), Some("web"));
-        assert!(config.warnings.is_empty());
-        let err = errors(&format!("{MINIMAL}[ping]\nentryPoint = \"wbe\"\n"));
-        assert_eq!(
-            err,
-            ["t.toml:11:14: ping.entryPoint: unknown entry point \"wbe\" (did you mean \"web\"?)"]
         );
     }
 

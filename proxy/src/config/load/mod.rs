@@ -23,6 +23,7 @@ mod file;
 mod frontends;
 mod globals;
 mod middleware;
+mod status;
 mod unsupported;
 mod values;
 

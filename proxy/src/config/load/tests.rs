@@ -119,6 +119,11 @@ fn shipped_default_config_loads_cleanly() {
     let config = loaded(text);
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     assert_eq!(config.ping.as_deref(), Some("http"));
+    assert_eq!(
+        config.api.as_ref().map(|a| a.entry_point.as_str()),
+        Some("traefik")
+    );
+    assert_eq!(config.default_entry_points, ["http"]);
 }
 
 #[test]

@@ -19,10 +19,8 @@ const fn unsupported(key: &'static str, what: &'static str) -> Unsupported {
 
 /// Top-level settings.
 pub(super) const GLOBAL_UNSUPPORTED: &[Unsupported] = &[
-    unsupported("api", "API and dashboard"),
     unsupported("web", "web API and dashboard"),
     unsupported("rest", "REST provider"),
-    unsupported("metrics", "metrics"),
     unsupported("tracing", "tracing"),
     unsupported("retry", "retrying failed requests"),
     unsupported("hostResolver", "CNAME-flattening host resolver"),
@@ -48,7 +46,6 @@ pub(super) const GLOBAL_UNSUPPORTED: &[Unsupported] = &[
 
 /// `[entryPoints.NAME]`.
 pub(super) const ENTRY_POINT_UNSUPPORTED: &[Unsupported] = &[
-    unsupported("auth", "entry point authentication"),
     unsupported("whiteList", "IP white-listing"),
     unsupported("whitelistSourceRange", "IP white-listing"),
     unsupported("compress", "compression"),
@@ -109,10 +106,10 @@ mod tests {
         let text = format!(
             "{MINIMAL}{}",
             r#"
-[api]
-entryPoint = "a"
-[api.statistics]
-recentErrors = 1
+[tracing]
+backend = "jaeger"
+[tracing.jaeger]
+samplingType = "const"
 [backends.b.circuitBreaker]
 expression = "NetworkErrorRatio() > 0.5"
 [backends.b.loadBalancer]
@@ -128,7 +125,7 @@ graceTimeOut = "3s"
         assert_eq!(
             warnings(&config),
             [
-                "t.toml:11:2: api: API and dashboard: not yet supported, ignored",
+                "t.toml:11:2: tracing: tracing: not yet supported, ignored",
                 "t.toml:15:13: backends.b.circuitBreaker: circuit breakers: not yet supported, ignored",
                 "t.toml:19:26: backends.b.loadBalancer.stickiness: sticky sessions: not yet supported, ignored",
                 "t.toml:22:1: lifeCycle.requestAcceptGraceTimeout: accept grace period: not yet supported, ignored",

@@ -2,8 +2,9 @@
 //! connections an entry point holds open, in all and per client address.
 //! A connection over a limit is closed at once, before any byte of it is
 //! read (behind `proxyProtocol`, after its header: the address that counts
-//! is the client's, not the balancer's). Counts live with the listener, so
-//! they outlast reloads; a reload's new limits apply to new connections.
+//! is the client's, not the balancer's). Counts live in `Shared`, by entry
+//! point, so they outlast reloads and listeners; a reload's new limits apply
+//! to new connections; `/metrics` reads them.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,0 +1,107 @@
+//! The last phase: what the access log, `/metrics` and `/health` learn of
+//! a request once its response head is ready. A request is timed only when
+//! the config watches requests (`Snapshot::observed`); with metrics alone
+//! nothing is allocated (the series are resolved ahead, `metrics::series`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{Method, Request, Response};
+
+use super::context::{ClientConn, RequestCtx};
+use crate::access_log::{rfc3339, Entry, RequestSeen};
+use crate::body::ProxyBody;
+use crate::metrics::stats::RecentError;
+use crate::metrics::Protocol;
+use crate::snapshot::Snapshot;
+
+/// Taken from a request before it is served (it is consumed).
+pub struct Watch {
+    started: Instant,
+    method: Method,
+    protocol: Protocol,
+    /// For the access log and `/health`'s recent errors (boxed: only those
+    /// pay for it).
+    seen: Option<Box<RequestSeen>>,
+}
+
+impl Watch {
+    pub fn start<B>(req: &Request<B>, snapshot: &Snapshot) -> Watch {
+        let wants_headers = snapshot
+            .access_log
+            .as_ref()
+            .is_some_and(|l| l.wants_headers());
+        let seen = (snapshot.access_log.is_some() || snapshot.api)
+            .then(|| Box::new(RequestSeen::of(req, wants_headers)));
+        Watch {
+            started: Instant::now(),
+            method: req.method().clone(),
+            protocol: if snapshot.metrics.is_some() {
+                Protocol::of(req.headers())
+            } else {
+                Protocol::Http
+            },
+            seen,
+        }
+    }
+
+    /// Record the answered request everywhere the config asks.
+    pub fn finish(self, resp: &Response<ProxyBody>, ctx: &RequestCtx<'_>, conn: &Arc<ClientConn>) {
+        let snapshot = ctx.snapshot;
+        let elapsed = self.started.elapsed();
+        let status = resp.status().as_u16();
+        if let Some(series) = snapshot.entry(conn.slot).and_then(|e| e.metrics.as_ref()) {
+            series.observe(&self.method, status, self.protocol, elapsed);
+        }
+        // A backend counts the requests that were sent to one of its servers.
+        if let (Some(frontend), Some(_)) = (ctx.frontend, ctx.server) {
+            if let Some(series) = &frontend.backend.metrics {
+                series.observe(&self.method, status, self.protocol, elapsed);
+            }
+        }
+        if snapshot.api {
+            conn.shared.stats.record(status, elapsed, || {
+                recent_error(status, &self.method, self.seen.as_deref())
+            });
+        }
+        if let (Some(logger), Some(seen)) = (&snapshot.access_log, self.seen) {
+            logger.log(Entry {
+                seen: *seen,
+                client: conn.client.socket_addr(),
+                user: None,
+                status,
+                size: http_body::Body::size_hint(resp.body()).exact().unwrap_or(0),
+                duration: elapsed,
+                frontend: ctx.frontend.map(|f| f.name.clone()),
+                backend: ctx.frontend.map(|f| f.backend.name.clone()),
+                backend_url: ctx.server.map(|s| s.url.clone()),
+                retries: 0,
+                count: 0,
+            });
+        }
+    }
+}
+
+fn recent_error(status: u16, method: &Method, seen: Option<&RequestSeen>) -> RecentError {
+    let host = seen
+        .and_then(|s| {
+            s.host
+                .as_ref()
+                .and_then(|h| h.to_str().ok())
+                .or_else(|| s.uri.authority().map(|a| a.as_str()))
+        })
+        .unwrap_or("")
+        .to_owned();
+    let reason = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    RecentError {
+        status_code: status,
+        status: reason.to_owned(),
+        method: method.as_str().to_owned(),
+        host,
+        path: seen.map(|s| s.uri.path().to_owned()).unwrap_or_default(),
+        time: rfc3339(seen.map_or_else(std::time::SystemTime::now, |s| s.start)),
+    }
+}
