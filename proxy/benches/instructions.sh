@@ -9,6 +9,8 @@
 #   proxy/benches/instructions.sh
 #   TOLLGATE=/tmp/tollgate-old proxy/benches/instructions.sh   # a given build
 #   PEERS=0 proxy/benches/instructions.sh   # tollgate only (no nginx/HAProxy)
+#   EXTRA_TOML=$'[metrics.prometheus]\nentryPoint = "http"' PEERS=0 proxy/benches/instructions.sh
+#                                           # with more config (what metrics cost)
 #
 # Routes: `/plain/` (no middleware) and `/auth/` (basicAuth, a bcrypt user,
 # credentials on every request, so all but the first of an instance are
@@ -31,6 +33,7 @@ build_tollgate
 
 write_backend $BACKEND_PORT
 write_auth_routes $TOLLGATE_PORT $BACKEND_PORT
+printf '%s\n' "${EXTRA_TOML:-}" >>"$work/tollgate.toml"
 
 nginx -c "$work/backend.conf" -p "$work" & pids+=($!)
 wait_port $BACKEND_PORT

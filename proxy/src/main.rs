@@ -1,4 +1,6 @@
-//! The `tollgate` command: `run` serves a config, `check` validates one.
+//! The `tollgate` command: `run` serves a config, `check` validates one,
+//! `healthcheck` asks a running tollgate's `/ping` (for container images,
+//! which have no curl).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +40,12 @@ enum Command {
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// GET a URL (by default `/ping` on 127.0.0.1:8080); exit 0 on a 200
+    /// within 3 s, else 1 (a container's HEALTHCHECK).
+    Healthcheck {
+        #[arg(default_value = "http://127.0.0.1:8080/ping")]
+        url: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,6 +55,63 @@ fn main() -> ExitCode {
     }) {
         Command::Check { config } => check(&config),
         Command::Run { config } => run(&config),
+        Command::Healthcheck { url } => match healthcheck(&url) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tollgate healthcheck {url}: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// One plain HTTP/1.1 GET, answered 200 within 3 s.
+fn healthcheck(url: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    use std::time::Duration;
+
+    let uri: http::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err("only http:// URLs are checked".into());
+    }
+    let authority = uri.authority().ok_or("no host in the URL")?;
+    let port = authority.port_u16().unwrap_or(80);
+    let addr = (authority.host().trim_matches(['[', ']']), port)
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or("the host has no address")?;
+    let limit = Duration::from_secs(3);
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr, limit).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(limit))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(limit))
+        .map_err(|e| e.to_string())?;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: tollgate-healthcheck\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut head = [0u8; 64];
+    let mut got = 0;
+    while got < 12 {
+        match stream.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let line = String::from_utf8_lossy(&head[..got]);
+    let status = line.split_whitespace().nth(1).unwrap_or("(none)");
+    if line.starts_with("HTTP/1.") && status == "200" {
+        Ok(())
+    } else {
+        Err(format!("status {status}"))
     }
 }
 

@@ -1,4 +1,5 @@
-//! What a sysadmin installs beside the binary: the systemd unit.
+//! What a sysadmin installs beside the binary: the systemd unit, and the
+//! container image's health check command.
 
 use std::path::Path;
 use std::process::Command;
@@ -41,4 +42,37 @@ fn the_systemd_unit_verifies_and_its_commands_run() {
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
+}
+
+/// The container image's HEALTHCHECK command: 0 while `/ping` answers 200,
+/// 1 (with the reason) for any other status or no listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_command_passes_only_on_a_200() {
+    let toml = entrypoints(&["http", "traefik"]) + "[ping]\nentryPoint = \"traefik\"\n";
+    let tg = Tollgate::start(&toml, &["http", "traefik"]).await;
+    let bin = env!("CARGO_BIN_EXE_tollgate");
+    // A blocking wait is fine: tollgate is another process.
+    let probe = |url: String| async move {
+        let out = Command::new(bin)
+            .args(["healthcheck", &url])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(
+        probe(tg.url("traefik", "/ping")).await,
+        (Some(0), String::new())
+    );
+    let (code, why) = probe(tg.url("http", "/ping")).await;
+    assert_eq!(code, Some(1));
+    assert!(why.ends_with("status 404\n"), "{why}");
+    let (code, why) = probe(format!("http://127.0.0.1:{}/ping", closed_port())).await;
+    assert_eq!(code, Some(1));
+    assert!(why.contains("refused"), "{why}");
+    let (code, why) = probe("https://127.0.0.1/ping".into()).await;
+    assert_eq!(code, Some(1));
+    assert!(why.contains("only http://"), "{why}");
 }
