@@ -10,6 +10,7 @@ mod balancing;
 mod check;
 mod connection_life;
 mod errors;
+mod examples;
 mod h2_abuse;
 mod h2c;
 mod headers;
