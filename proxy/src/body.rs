@@ -55,6 +55,9 @@ enum Kind {
     /// (Trailers boxed: a `HeaderMap` inline would double the size of every
     /// body, and so of every request and response moved on the hot path.)
     Buffered(Option<Bytes>, Option<Box<HeaderMap>>),
+    /// Bytes a wasm plugin wrote before passing the request on, then the
+    /// upstream's body (`wasm::exchange::Early`).
+    Prefixed(Box<(Option<Bytes>, ProxyBody)>),
 }
 
 impl ProxyBody {
@@ -118,6 +121,16 @@ impl ProxyBody {
     /// A backend's header lines kept raw for an HTTP/1 client
     /// (`http1::response::Form::PassThrough`); whoever writes the response
     /// head takes them, once.
+    /// `head`, then `rest`.
+    pub fn prefixed(head: Bytes, rest: ProxyBody) -> Self {
+        ProxyBody {
+            kind: Kind::Prefixed(Box::new((Some(head), rest))),
+            guard: None,
+            clock: None,
+            cap: None,
+        }
+    }
+
     pub fn take_raw_head(&mut self) -> Option<Box<RawHead>> {
         match &mut self.kind {
             Kind::Raw(body) => body.take_head(),
@@ -213,6 +226,10 @@ impl Kind {
                 Some(d) if !d.is_empty() => Poll::Ready(Some(Ok(Frame::data(d)))),
                 _ => Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(*t)))),
             },
+            Kind::Prefixed(parts) => match parts.0.take() {
+                Some(head) => Poll::Ready(Some(Ok(Frame::data(head)))),
+                None => Pin::new(&mut parts.1).poll_frame(cx),
+            },
         }
     }
 
@@ -226,6 +243,7 @@ impl Kind {
             Kind::Buffered(data, trailers) => {
                 data.as_ref().is_none_or(Bytes::is_empty) && trailers.is_none()
             }
+            Kind::Prefixed(parts) => parts.0.is_none() && parts.1.is_end_stream(),
         }
     }
 
@@ -239,6 +257,16 @@ impl Kind {
             Kind::Raw(body) => body.size_hint(),
             Kind::Buffered(data, _) => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+            Kind::Prefixed(parts) => {
+                let head = parts.0.as_ref().map_or(0, |h| h.len() as u64);
+                let rest = parts.1.size_hint();
+                let mut hint = SizeHint::new();
+                hint.set_lower(rest.lower() + head);
+                if let Some(upper) = rest.upper() {
+                    hint.set_upper(upper + head);
+                }
+                hint
             }
         }
     }

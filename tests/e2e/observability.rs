@@ -6,8 +6,10 @@
 use std::path::Path;
 use std::process::Command;
 
+use futures_util::{SinkExt, StreamExt};
 use prometheus_parse::{Scrape, Value};
 use serde_json::Value as Json;
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::*;
 
@@ -58,7 +60,10 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Json {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_backends_plugins_and_reloads() {
     let be = echo("be").await;
+    let ws_be = WsBackend::start().await;
     let rest = frontend("cam", "cams", "PathPrefix:/cam")
+        + &frontend("ws", "ws", "PathPrefix:/ws")
+        + &backend("ws", &ws_be.url())
         + &frontend_with(
             "private",
             "cams",
@@ -122,13 +127,18 @@ async fn metrics_count_requests_backends_plugins_and_reloads() {
     assert_eq!(status_of(&client, &tg.url("http", "/private/x")).await, 401);
     assert_eq!(status_of(&client, &tg.url("http", "/dead/x")).await, 502);
     let resp = client
-        .get(tg.url("http", "/cam/b"))
-        .header("upgrade", "websocket")
-        .header("connection", "upgrade")
+        .get(tg.url("http", "/cam/events"))
+        .header("accept", "text/event-stream")
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200, "the echo backend does not switch");
+    assert_eq!(resp.status(), 200);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/", tg.addr("http")))
+        .await
+        .expect("WebSocket through tollgate");
+    ws.send(Message::text("hi")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hi"));
+    drop(ws);
     assert_eq!(status_of(&client, &tg.url("http", "/nowhere")).await, 404);
 
     let after = scrape(&client, &metrics).await;
@@ -152,7 +162,18 @@ async fn metrics_count_requests_backends_plugins_and_reloads() {
     assert_eq!(
         count(
             "traefik_entrypoint_requests_total",
-            &[("code", "200"), ("protocol", "websocket")]
+            &[("code", "200"), ("protocol", "sse")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        count(
+            "traefik_backend_requests_total",
+            &[
+                ("backend", "ws"),
+                ("code", "101"),
+                ("protocol", "websocket")
+            ]
         ),
         Some(1.0)
     );

@@ -258,13 +258,25 @@ pub struct PluginConfig {
     pub name: String,
     /// The `.wasm` file, relative to the config's folder.
     pub path: PathBuf,
-    /// `[plugins.NAME.config]`: any table, handed to the guest as JSON.
+    /// `[plugins.NAME.config]`: any table, handed to the guest as JSON; or
+    /// `config = "..."`: a string, handed over as its bytes (for guests
+    /// that parse their own format). See `PluginConfig::guest_bytes`.
     pub config: serde_json::Value,
     /// Deadline of each call into the guest (default 50 ms).
     pub timeout: Option<Duration>,
     /// Memory limit of each instance in bytes (default 16 MiB).
     pub memory: Option<usize>,
     pub location: Location,
+}
+
+impl PluginConfig {
+    /// What `get_config` gives the guest.
+    pub fn guest_bytes(&self) -> Vec<u8> {
+        match &self.config {
+            serde_json::Value::String(raw) => raw.as_bytes().to_vec(),
+            table => table.to_string().into_bytes(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

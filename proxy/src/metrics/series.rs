@@ -18,27 +18,34 @@ use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     Http,
-    /// An upgrade to WebSocket.
+    /// An upgrade to WebSocket (answered 101).
     Websocket,
     /// `Accept: text/event-stream`.
     Sse,
 }
 
 impl Protocol {
+    /// `Sse` for `Accept: text/event-stream`, else `Http`: what the request
+    /// says. A WebSocket is known by its answer (`answered`).
     pub fn of(headers: &http::HeaderMap) -> Protocol {
-        use http::header::{ACCEPT, UPGRADE};
-        if headers
-            .get(UPGRADE)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
-        {
-            Protocol::Websocket
-        } else if headers
-            .get(ACCEPT)
-            .is_some_and(|v| v.as_bytes() == b"text/event-stream")
-        {
+        let sse = headers
+            .get(http::header::ACCEPT)
+            .is_some_and(|v| v.as_bytes() == b"text/event-stream");
+        if sse {
             Protocol::Sse
         } else {
             Protocol::Http
+        }
+    }
+
+    /// A request answered `101 Switching Protocols` became a WebSocket
+    /// (checked on the answer: one header lookup less per request, and an
+    /// upgrade the backend refused counts as plain HTTP).
+    pub fn answered(self, status: u16) -> Protocol {
+        if status == 101 {
+            Protocol::Websocket
+        } else {
+            self
         }
     }
 

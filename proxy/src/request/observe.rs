@@ -50,13 +50,14 @@ impl Watch {
         let snapshot = ctx.snapshot;
         let elapsed = self.started.elapsed();
         let status = resp.status().as_u16();
+        let protocol = self.protocol.answered(status);
         if let Some(series) = snapshot.entry(conn.slot).and_then(|e| e.metrics.as_ref()) {
-            series.observe(&self.method, status, self.protocol, elapsed);
+            series.observe(&self.method, status, protocol, elapsed);
         }
         // A backend counts the requests that were sent to one of its servers.
         if let (Some(frontend), Some(_)) = (ctx.frontend, ctx.server) {
             if let Some(series) = &frontend.backend.metrics {
-                series.observe(&self.method, status, self.protocol, elapsed);
+                series.observe(&self.method, status, protocol, elapsed);
             }
         }
         if snapshot.api {

@@ -30,7 +30,7 @@ pub fn build_chains(
             continue;
         }
         let mut spec = PluginSpec::new(name.clone(), PluginSource::Path(p.path.clone()));
-        spec.config_json = p.config.to_string().into_bytes();
+        spec.config_json = p.guest_bytes();
         if let Some(t) = p.timeout {
             spec.timeout = t;
         }

@@ -60,8 +60,24 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
 
 // === guest memory ===
 
+/// The guest's exported `memory`. Known once the instance is made; while
+/// its `(start ...)` function runs (which may already call `get_config` or
+/// `enable_features`, as on the reference host), it is looked up here.
+fn guest_memory(caller: &mut C<'_>) -> Result<wasmtime::Memory> {
+    if let Some(memory) = caller.data().memory {
+        return Ok(memory);
+    }
+    match caller.get_export("memory") {
+        Some(wasmtime::Extern::Memory(memory)) => {
+            caller.data_mut().memory = Some(memory);
+            Ok(memory)
+        }
+        _ => Err(misuse("no memory exported as \"memory\"")),
+    }
+}
+
 fn read_guest(caller: &mut C<'_>, ptr: u32, len: u32) -> Result<Vec<u8>> {
-    let memory = caller.data().memory.ok_or_else(|| misuse("no memory"))?;
+    let memory = guest_memory(caller)?;
     let mut buf = vec![0u8; len as usize];
     memory
         .read(&*caller, ptr as usize, &mut buf)
@@ -70,7 +86,7 @@ fn read_guest(caller: &mut C<'_>, ptr: u32, len: u32) -> Result<Vec<u8>> {
 }
 
 fn write_guest(caller: &mut C<'_>, ptr: u32, data: &[u8]) -> Result<()> {
-    let memory = caller.data().memory.ok_or_else(|| misuse("no memory"))?;
+    let memory = guest_memory(caller)?;
     memory.write(&mut *caller, ptr as usize, data).map_err(|_| {
         misuse(format!(
             "[{ptr}, +{}) is outside the guest's memory",
@@ -293,7 +309,7 @@ fn fields_mut(ex: &mut Exchange, kind: Kind) -> Result<&mut HeaderMap> {
 /// The guest's memory and the host state, borrowed together: header
 /// functions read names and write results in place, without copies.
 fn split<'c>(caller: &'c mut C<'_>) -> Result<(&'c mut [u8], &'c mut HostState)> {
-    let memory = caller.data().memory.ok_or_else(|| misuse("no memory"))?;
+    let memory = guest_memory(caller)?;
     Ok(memory.data_and_store_mut(caller))
 }
 
@@ -536,6 +552,8 @@ fn get_status_code(mut caller: C<'_>) -> Result<u32> {
 
 fn set_status_code(mut caller: C<'_>, code: u32) -> Result<()> {
     let status = status_from(code).ok_or_else(|| misuse(format!("invalid status {code}")))?;
-    exchange(&mut caller)?.resp.status = status;
+    let ex = exchange(&mut caller)?;
+    ex.resp.status = status;
+    ex.status_set = true;
     Ok(())
 }

@@ -148,6 +148,38 @@ pub(crate) struct Exchange {
     /// of a handler replaces it).
     pub req_written: bool,
     pub resp_written: bool,
+    /// The guest set the response status in `handle_request`.
+    pub status_set: bool,
+}
+
+/// What a guest committed of the response before passing the request on.
+/// As on the reference host (net/http, where writing commits the head), a
+/// status it set wins over the upstream's, and bytes it wrote go out ahead
+/// of the upstream's body. Unlike net/http, the upstream's headers are kept.
+pub(crate) struct Early {
+    status: Option<StatusCode>,
+    body: Option<Bytes>,
+}
+
+impl Early {
+    pub(crate) fn apply(self, mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
+        if let Some(status) = self.status {
+            *resp.status_mut() = status;
+        }
+        let Some(head) = self.body.filter(|b| !b.is_empty()) else {
+            return resp;
+        };
+        let extra = head.len() as u64;
+        let (mut parts, body) = resp.into_parts();
+        let known = http_body::Body::size_hint(&body).exact();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        if let Some(len) = known {
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len + extra));
+        }
+        Response::from_parts(parts, ProxyBody::prefixed(head, body))
+    }
 }
 
 /// What survives between `handle_request` and `handle_response`.
@@ -191,6 +223,7 @@ impl Exchange {
             resp_trailers: None,
             req_written: false,
             resp_written: false,
+            status_set: false,
         })
     }
 
@@ -215,8 +248,18 @@ impl Exchange {
     /// (unless the guest skips it); and clears this guest's per-request
     /// state. The exchange itself goes on to the next plugin: a request is
     /// moved into and out of an exchange once per chain, not per plugin.
-    pub(crate) fn pass_on(&mut self) -> Option<Pending> {
+    pub(crate) fn pass_on(&mut self) -> (Option<Pending>, Option<Box<Early>>) {
         let features = self.features;
+        let early = (self.status_set || self.resp_written).then(|| {
+            let body = match std::mem::replace(&mut self.resp_body, empty_slot()) {
+                BodySlot::Written { data, .. } if self.resp_written => Some(data.freeze()),
+                _ => None,
+            };
+            Box::new(Early {
+                status: self.status_set.then_some(self.resp.status),
+                body,
+            })
+        });
         // An untouched body (auth plugins, header rewrites) stays as it is.
         if !self.req_body.is_stream() {
             self.settle_request_body();
@@ -237,7 +280,8 @@ impl Exchange {
         self.resp_trailers = None;
         self.req_written = false;
         self.resp_written = false;
-        pending
+        self.status_set = false;
+        (pending, early)
     }
 
     /// What a guest did to the request body, as the next one (or the
@@ -320,6 +364,7 @@ impl Exchange {
             resp_trailers: trailers,
             req_written: false,
             resp_written: false,
+            status_set: false,
         })
     }
 
@@ -443,7 +488,7 @@ mod tests {
         ex.resp
             .headers
             .append("x-a", HeaderValue::from_static("guest2"));
-        let pending = ex.pass_on().unwrap();
+        let pending = ex.pass_on().0.unwrap();
         let (mut upstream, ()) = Response::new(()).into_parts();
         upstream
             .headers

@@ -12,7 +12,9 @@ use http::{Request, Response};
 use crate::body::ProxyBody;
 
 use super::body;
-use super::exchange::{empty_slot, BodySlot, Exchange, Peer, Pending, FEATURE_BUFFER_RESPONSE};
+use super::exchange::{
+    empty_slot, BodySlot, Early, Exchange, Peer, Pending, FEATURE_BUFFER_RESPONSE,
+};
 use super::failure::Failure;
 use super::instance::Guest;
 use super::plugin::Plugin;
@@ -83,12 +85,14 @@ impl Plugin {
                     self.pool.give(guest);
                     return Step::Respond(resp);
                 }
-                let Some(pending) = exchange.pass_on() else {
+                let (pending, early) = exchange.pass_on();
+                let Some(pending) = pending else {
                     // The guest has no use for the response: done with it.
                     self.pool.give(guest);
-                    return Step::Next(exchange, ResponseHook { inner: None });
+                    return Step::Next(exchange, ResponseHook { inner: None, early });
                 };
                 let hook = ResponseHook {
+                    early,
                     inner: Some(Box::new(HookInner {
                         plugin: self.clone(),
                         guest,
@@ -109,6 +113,8 @@ impl Plugin {
 #[must_use = "call on_response or on_error so the plugin sees the outcome"]
 pub struct ResponseHook {
     inner: Option<Box<HookInner>>,
+    /// What the guest committed of the response before passing it on.
+    early: Option<Box<Early>>,
 }
 
 struct HookInner {
@@ -123,6 +129,10 @@ impl ResponseHook {
     /// return what the client should get. Never panics; a failing guest
     /// turns the response into a 500.
     pub async fn on_response(mut self, resp: Response<ProxyBody>) -> Response<ProxyBody> {
+        let resp = match self.early.take() {
+            Some(early) => early.apply(resp),
+            None => resp,
+        };
         let Some(inner) = self.inner.take() else {
             return resp;
         };
@@ -132,9 +142,10 @@ impl ResponseHook {
     }
 
     /// Whether no guest waits for the response (the plugin skips
-    /// responses): `on_response` then returns the response as it is.
+    /// responses) and the guest committed nothing of it: `on_response` then
+    /// returns the response as it is.
     pub fn is_empty(&self) -> bool {
-        self.inner.is_none()
+        self.inner.is_none() && self.early.is_none()
     }
 
     /// The upstream failed; tollgate answers with its own error. The guest

@@ -877,6 +877,69 @@ const IMPORTS: &str = r#"
   (memory (export "memory") 1)
 "#;
 
+/// A `(start ...)` function (not `_start`) may already ask for its config
+/// and enable features: the memory is there, as on the reference host. The
+/// config here is not JSON: a guest is given the bytes it was configured with.
+#[tokio::test]
+async fn start_section_reads_the_config_and_enables_features() {
+    let wat = format!(
+        r#"(module {IMPORTS}
+  (global $len (mut i32) (i32.const 0))
+  (global $features (mut i32) (i32.const 0))
+  (func $init
+    (global.set $len (call $get_config (i32.const 0) (i32.const 256)))
+    (global.set $features (call $features (i32.const 2))))
+  (start $init)
+  (func (export "handle_request") (result i64)
+    (i32.store (i32.const 512) (global.get $features))
+    (call $write_body (i32.const 1) (i32.const 0) (global.get $len))
+    (i64.const 0))
+  (func (export "handle_response") (param i32 i32)))"#
+    );
+    let plugin = wat_plugin("start-section", &wat, "allow 10.0.0.0/8; deny all");
+    let resp = responded(plugin.on_request(empty(get("/")), client()).await);
+    assert_eq!(text(resp.into_body()).await, "allow 10.0.0.0/8; deny all");
+}
+
+/// A guest that sets the status and writes a body, then passes the request
+/// on: as on the reference host, its status wins and its bytes go out
+/// ahead of the upstream's body (whose length is corrected).
+#[tokio::test]
+async fn status_and_body_written_before_next_survive_it() {
+    let wat = format!(
+        r#"(module {IMPORTS}
+  (data (i32.const 0) "early:")
+  (func (export "handle_request") (result i64)
+    (call $set_status (i32.const 203))
+    (call $write_body (i32.const 1) (i32.const 0) (i32.const 6))
+    (i64.const 1))
+  (func (export "handle_response") (param i32 i32)))"#
+    );
+    let plugin = wat_plugin("early-body", &wat, "{}");
+    let (req, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+    assert_eq!(req.uri(), "/");
+    assert!(!hook.is_empty(), "the early response must reach the caller");
+    let resp = hook.on_response(upstream(200, "from the backend")).await;
+    assert_eq!(resp.status(), 203);
+    assert_eq!(resp.headers()["content-length"], "22");
+    assert_eq!(text(resp.into_body()).await, "early:from the backend");
+
+    // Only a status: the upstream's body as it is.
+    let wat = format!(
+        r#"(module {IMPORTS}
+  (func (export "handle_request") (result i64)
+    (call $set_status (i32.const 299))
+    (i64.const 1))
+  (func (export "handle_response") (param i32 i32)))"#
+    );
+    let plugin = wat_plugin("early-status", &wat, "{}");
+    let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+    let resp = hook.on_response(upstream(200, "body")).await;
+    assert_eq!(resp.status(), 299);
+    assert_eq!(resp.headers()["content-length"], "4");
+    assert_eq!(text(resp.into_body()).await, "body");
+}
+
 /// Results go to the response body: the guest stores them at 1024.. and
 /// writes that memory out.
 #[tokio::test]

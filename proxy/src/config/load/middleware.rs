@@ -38,10 +38,21 @@ fn read_plugin(node: &Node<'_>, base: &Path) -> Option<PluginConfig> {
         return None;
     };
     let path = base.join(path.str()?);
-    let config = node
-        .get("config")
-        .map(|n| n.to_json())
-        .unwrap_or_else(|| serde_json::json!({}));
+    // A table goes to the guest as JSON, a string as its bytes.
+    let config = match node.get("config") {
+        None => serde_json::json!({}),
+        Some(n) => match n.to_json() {
+            v @ (serde_json::Value::Object(_) | serde_json::Value::String(_)) => v,
+            _ => {
+                n.error(format!(
+                    "expected a table (given to the plugin as JSON) or a string (given as it is), \
+                     found {}",
+                    n.type_description()
+                ));
+                serde_json::json!({})
+            }
+        },
+    };
     let timeout = node.get("timeout").and_then(|n| positive_duration(&n));
     let memory = node.get("memory").and_then(|n| read_size(&n));
     Some(PluginConfig {
@@ -176,6 +187,27 @@ pub(super) fn read_headers(frontend: &Node<'_>) -> Option<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::parse_size;
+    use crate::config::load::tests::{errors, loaded, MINIMAL};
+
+    #[test]
+    fn plugin_config_is_a_table_or_raw_bytes() {
+        let with =
+            |config: &str| format!("{MINIMAL}[plugins.p]\npath = \"p.wasm\"\nconfig = {config}\n");
+        let table = loaded(&with("{ header = \"X-Key\" }"));
+        assert_eq!(table.plugins["p"].guest_bytes(), br#"{"header":"X-Key"}"#);
+        let raw = loaded(&with("\"allow 10.0.0.0/8\\ndeny all\""));
+        assert_eq!(
+            raw.plugins["p"].guest_bytes(),
+            b"allow 10.0.0.0/8\ndeny all"
+        );
+        let none = loaded(&format!("{MINIMAL}[plugins.p]\npath = \"p.wasm\"\n"));
+        assert_eq!(none.plugins["p"].guest_bytes(), b"{}");
+        assert_eq!(
+            errors(&with("42")),
+            ["t.toml:12:10: plugins.p.config: expected a table (given to the plugin as JSON) or a \
+              string (given as it is), found an integer"]
+        );
+    }
 
     #[test]
     fn sizes_take_binary_and_decimal_units() {
