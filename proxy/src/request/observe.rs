@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{Method, Request, Response};
+use http::{header, HeaderValue, Method, Request, Response, Uri};
 
 use super::context::{ClientConn, RequestCtx};
 use crate::access_log::{rfc3339, Entry, RequestSeen};
@@ -15,13 +15,15 @@ use crate::metrics::stats::RecentError;
 use crate::metrics::Protocol;
 use crate::snapshot::Snapshot;
 
-/// Taken from a request before it is served (it is consumed).
+/// Taken from a request before it is served (it is consumed). Its method
+/// and target the pipeline keeps anyway (`finish` borrows them).
 pub struct Watch {
     started: Instant,
-    method: Method,
     protocol: Protocol,
-    /// For the access log and `/health`'s recent errors (boxed: only those
-    /// pay for it).
+    /// For `/health`'s recent errors: the `Host` header (a reference-count
+    /// bump, no copy).
+    host: Option<HeaderValue>,
+    /// For the access log (boxed: only configs with one pay for it).
     seen: Option<Box<RequestSeen>>,
 }
 
@@ -31,38 +33,49 @@ impl Watch {
             .access_log
             .as_ref()
             .is_some_and(|l| l.wants_headers());
-        let seen = (snapshot.access_log.is_some() || snapshot.api)
+        let seen = snapshot
+            .access_log
+            .is_some()
             .then(|| Box::new(RequestSeen::of(req, wants_headers)));
         Watch {
             started: Instant::now(),
-            method: req.method().clone(),
             protocol: if snapshot.metrics.is_some() {
                 Protocol::of(req.headers())
             } else {
                 Protocol::Http
             },
+            host: snapshot
+                .api
+                .then(|| req.headers().get(header::HOST).cloned())
+                .flatten(),
             seen,
         }
     }
 
     /// Record the answered request everywhere the config asks.
-    pub fn finish(self, resp: &Response<ProxyBody>, ctx: &RequestCtx<'_>, conn: &Arc<ClientConn>) {
+    pub fn finish(
+        self,
+        resp: &Response<ProxyBody>,
+        ctx: &RequestCtx<'_>,
+        conn: &Arc<ClientConn>,
+        (method, uri): (&Method, &Uri),
+    ) {
         let snapshot = ctx.snapshot;
         let elapsed = self.started.elapsed();
         let status = resp.status().as_u16();
         let protocol = self.protocol.answered(status);
         if let Some(series) = snapshot.entry(conn.slot).and_then(|e| e.metrics.as_ref()) {
-            series.observe(&self.method, status, protocol, elapsed);
+            series.observe(method, status, protocol, elapsed);
         }
         // A backend counts the requests that were sent to one of its servers.
         if let (Some(frontend), Some(_)) = (ctx.frontend, ctx.server) {
             if let Some(series) = &frontend.backend.metrics {
-                series.observe(&self.method, status, protocol, elapsed);
+                series.observe(method, status, protocol, elapsed);
             }
         }
         if snapshot.api {
             conn.shared.stats.record(status, elapsed, || {
-                recent_error(status, &self.method, self.seen.as_deref())
+                recent_error(status, method, uri, self.host.as_ref())
             });
         }
         if let (Some(logger), Some(seen)) = (&snapshot.access_log, self.seen) {
@@ -83,16 +96,16 @@ impl Watch {
     }
 }
 
-fn recent_error(status: u16, method: &Method, seen: Option<&RequestSeen>) -> RecentError {
-    let host = seen
-        .and_then(|s| {
-            s.host
-                .as_ref()
-                .and_then(|h| h.to_str().ok())
-                .or_else(|| s.uri.authority().map(|a| a.as_str()))
-        })
-        .unwrap_or("")
-        .to_owned();
+fn recent_error(
+    status: u16,
+    method: &Method,
+    uri: &Uri,
+    host: Option<&HeaderValue>,
+) -> RecentError {
+    let host = host
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+        .unwrap_or("");
     let reason = http::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -101,8 +114,8 @@ fn recent_error(status: u16, method: &Method, seen: Option<&RequestSeen>) -> Rec
         status_code: status,
         status: reason.to_owned(),
         method: method.as_str().to_owned(),
-        host,
-        path: seen.map(|s| s.uri.path().to_owned()).unwrap_or_default(),
-        time: rfc3339(seen.map_or_else(std::time::SystemTime::now, |s| s.start)),
+        host: host.to_owned(),
+        path: uri.path().to_owned(),
+        time: rfc3339(std::time::SystemTime::now()),
     }
 }

@@ -32,7 +32,8 @@ pub async fn respond(
     conn: Arc<ClientConn>,
     writer: Writer,
 ) -> Response<ProxyBody> {
-    // Kept for the error log line; both clones are reference-count bumps.
+    // Kept for the error log line and `observe`; both clones are
+    // reference-count bumps.
     let method = req.method().clone();
     let uri = req.uri().clone();
     let snapshot = conn.shared.snapshot();
@@ -54,7 +55,7 @@ pub async fn respond(
         }
     };
     if let Some(watch) = watch {
-        watch.finish(&resp, &ctx, &conn);
+        watch.finish(&resp, &ctx, &conn, (&method, &uri));
     }
     resp
 }
