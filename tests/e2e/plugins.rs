@@ -437,6 +437,68 @@ async fn config_json_reaches_the_guest_and_state_persists() {
 
 // === reloads ===
 
+/// A reload that changes other parts of the config keeps each plugin whose
+/// file and settings did not change, with its warm instances: a guest's
+/// counter goes on, and a bcrypt credential verified once stays cached
+/// (no new bcrypt after any of 10 reloads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_plugins_keep_their_instances_and_state_across_reloads() {
+    let upstream = echo("b").await;
+    // test:password, bcrypt cost 10.
+    let bcrypt = "test:$2y$10$IgmoIgmoIgmoIgmoIgmoIe8sFypzg5Rusky2yX8M/N658cZW927cW";
+    let base = http_only()
+        + &plugin("count", &wasm("misbehave"), "", "  mode = \"counter\"")
+        + &frontend_with("c", "b", "PathPrefix:/count", "middlewares = [\"count\"]")
+        + &frontend_with(
+            "p",
+            "b",
+            "PathPrefix:/private",
+            &format!("basicAuth = [\"{bcrypt}\"]"),
+        )
+        + &backend("b", &upstream.url());
+    let mut tg = Tollgate::start(&base, &["http"]).await;
+    let client = http1();
+    let count = |client: reqwest::Client, url: String| async move {
+        let seen = echo_of(client.get(url)).await;
+        seen.header("x-guest-count")
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+    };
+    let authorized = |client: reqwest::Client, url: String| async move {
+        let started = Instant::now();
+        let (status, _) = send(client.get(url).basic_auth("test", Some("password"))).await;
+        assert_eq!(status, StatusCode::OK);
+        started.elapsed()
+    };
+    let count_url = tg.url("http", "/count");
+    let private_url = tg.url("http", "/private/cam");
+    let mut last = count(client.clone(), count_url.clone()).await;
+    let cold = authorized(client.clone(), private_url.clone()).await;
+    let warm = authorized(client.clone(), private_url.clone()).await;
+    eprintln!("bcrypt cost 10: first request {cold:?}, cached {warm:?}");
+
+    let mut slowest = std::time::Duration::ZERO;
+    for n in 1..=10 {
+        let toml = base.clone() + &frontend("extra", "b", &format!("PathPrefix:/extra{n}"));
+        std::fs::write(tg.config_path(), toml).unwrap();
+        tg.signal("HUP");
+        tg.wait_for_log_count("configuration reloaded", n, secs(10))
+            .await;
+        let now = count(client.clone(), count_url.clone()).await;
+        assert_eq!(now, last + 1, "reload {n}: the guest's counter went on");
+        last = now;
+        slowest = slowest.max(authorized(client.clone(), private_url.clone()).await);
+    }
+    eprintln!("slowest authorized request after a reload: {slowest:?}");
+    assert!(
+        slowest < cold / 2,
+        "a reload made basic-auth verify bcrypt again: {slowest:?} vs {cold:?} cold"
+    );
+    // Both modules were compiled once, at start.
+    assert_eq!(tg.count_logs("plugin compiled"), 2, "{}", tg.logs_text());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 
 async fn plugins_reload_when_their_file_changes() {

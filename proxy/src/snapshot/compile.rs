@@ -13,7 +13,7 @@ use http::uri::Authority;
 
 use regex::Regex;
 
-use super::plugins;
+use super::plugins::{self, Loader};
 use super::redirect::{RedirectRule, Target};
 use super::responding::Responding;
 use super::routes::{BackendRuntime, Endpoints, EntryRoutes, FrontendRuntime, Snapshot};
@@ -28,7 +28,7 @@ use crate::upstream::balancer::{Balancer, UpstreamServer};
 use crate::upstream::health::HealthCheckers;
 use crate::upstream::limit::Limiter;
 use crate::upstream::registry::Upstreams;
-use crate::wasm::Chain;
+use crate::wasm::{Chain, Plugin};
 
 /// A compiled config, and the health checks that go with it (owned by the
 /// caller rather than the snapshot: a long stream that keeps an old snapshot
@@ -78,7 +78,10 @@ pub fn compile(
             }
         }
     }
-    let chains = compile_chains(config, shared, &mut errors);
+    let running: Vec<Arc<Plugin>> = previous
+        .map(|p| p.plugins().cloned().collect())
+        .unwrap_or_default();
+    let chains = compile_chains(config, shared, &running, &mut errors);
     let mut entrypoints = Vec::new();
     for (name, ep) in &config.entry_points {
         let trust = compile_trust(ep, &mut errors);
@@ -86,7 +89,7 @@ pub fn compile(
         else {
             continue;
         };
-        routes.auth = compile_entry_auth(ep, shared, &mut errors);
+        routes.auth = compile_entry_auth(ep, shared, &running, &mut errors);
         routes.metrics = metrics.as_ref().map(|m| m.entry_point(name));
         routes.tls = compile_tls(config, shared, name, ep, &mut errors);
         routes.redirect = compile_redirect(config, ep, shared);
@@ -141,13 +144,13 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
             )))
         })?;
     let backends = compile_backends(config, &shared, &upstreams, &mut errors);
-    let chains = compile_chains(config, &shared, &mut errors);
+    let chains = compile_chains(config, &shared, &[], &mut errors);
     for (name, ep) in &config.entry_points {
         let trust = compile_trust(ep, &mut errors);
         compile_entry(config, name, &backends, &chains, trust, &mut errors);
         compile_tls(config, &shared, name, ep, &mut errors);
         compile_proxy_protocol(ep, &mut errors);
-        compile_entry_auth(ep, &shared, &mut errors);
+        compile_entry_auth(ep, &shared, &[], &mut errors);
     }
     if errors.is_empty() {
         Ok(())
@@ -161,6 +164,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
 fn compile_chains(
     config: &Config,
     shared: &Shared,
+    running: &[Arc<Plugin>],
     errors: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Chain> {
     let wanted = config
@@ -171,7 +175,7 @@ fn compile_chains(
         return BTreeMap::new();
     }
     match shared.plugin_host() {
-        Ok(host) => plugins::build_chains(config, &host, errors),
+        Ok(host) => plugins::build_chains(config, &Loader::new(host, running), errors),
         Err(e) => {
             errors.push(Diagnostic::bare(format!(
                 "cannot start the WebAssembly runtime: {e}"
@@ -243,6 +247,7 @@ fn compile_backend(
 fn compile_entry_auth(
     ep: &EntryPoint,
     shared: &Shared,
+    running: &[Arc<Plugin>],
     errors: &mut Vec<Diagnostic>,
 ) -> Option<Chain> {
     let auth = ep.auth.as_ref()?;
@@ -256,7 +261,8 @@ fn compile_entry_auth(
         }
     };
     let location = auth.location.clone().unwrap_or_else(|| ep.location.clone());
-    match plugins::basic_auth(&format!("entryPoints.{}", ep.name), auth, &host) {
+    let loader = Loader::new(host, running);
+    match plugins::basic_auth(&format!("entryPoints.{}", ep.name), auth, &loader) {
         Ok(plugin) => Some(Chain::new(vec![plugin])),
         Err(e) => {
             errors.push(Diagnostic::at(

@@ -4,20 +4,48 @@
 //! `middlewares = [...]` in the order written.
 //!
 //! A `[plugins.NAME]` is loaded once per config and shared by every frontend
-//! that lists it; the host's module cache makes a reload that did not change
-//! the `.wasm` file reuse the compiled module.
+//! that lists it. A reload keeps a running plugin whose spec (file, config,
+//! limits) and `.wasm` file did not change, with its warm instances and
+//! their state (basic-auth's verified credentials): `Loader`. A changed one
+//! is loaded anew; the host's module cache still skips recompiling a file
+//! whose bytes are the same.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::config::model::{BasicAuth, Config, Frontend};
 use crate::config::Diagnostic;
-use crate::wasm::{builtin, Chain, Plugin, PluginHost, PluginSource, PluginSpec};
+use crate::wasm::{builtin, Chain, Plugin, PluginError, PluginHost, PluginSource, PluginSpec};
+
+/// Loads plugins for a new snapshot, keeping the previous snapshot's where
+/// nothing changed.
+pub struct Loader<'a> {
+    host: Arc<PluginHost>,
+    running: &'a [Arc<Plugin>],
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(host: Arc<PluginHost>, running: &'a [Arc<Plugin>]) -> Self {
+        Loader { host, running }
+    }
+
+    pub fn load(&self, spec: &PluginSpec) -> Result<Arc<Plugin>, PluginError> {
+        let same = self
+            .running
+            .iter()
+            .find(|p| p.spec() == spec && p.file_unchanged());
+        if let Some(plugin) = same {
+            tracing::debug!(plugin = %spec.name, "plugin kept with its instances (unchanged)");
+            return Ok(plugin.clone());
+        }
+        self.host.load(spec)
+    }
+}
 
 /// Chains by frontend name; frontends without middleware have none.
 pub fn build_chains(
     config: &Config,
-    host: &Arc<PluginHost>,
+    host: &Loader<'_>,
     errors: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Chain> {
     let mut named: BTreeMap<&str, Arc<Plugin>> = BTreeMap::new();
@@ -59,8 +87,8 @@ pub fn build_chains(
 pub fn basic_auth(
     owner: &str,
     auth: &BasicAuth,
-    host: &Arc<PluginHost>,
-) -> Result<Arc<Plugin>, crate::wasm::PluginError> {
+    host: &Loader<'_>,
+) -> Result<Arc<Plugin>, PluginError> {
     let json = builtin::basic_auth_config(
         &auth.users,
         auth.users_file.as_deref(),
@@ -78,7 +106,7 @@ pub fn basic_auth(
 
 fn frontend_plugins(
     f: &Frontend,
-    host: &Arc<PluginHost>,
+    host: &Loader<'_>,
     named: &BTreeMap<&str, Arc<Plugin>>,
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<Arc<Plugin>> {

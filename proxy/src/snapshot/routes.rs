@@ -60,6 +60,19 @@ impl Snapshot {
     pub fn entry(&self, slot: Slot) -> Option<&EntryRoutes> {
         self.entrypoints.get(slot).and_then(|e| e.as_deref())
     }
+
+    /// Every loaded plugin, in frontend chains and entry point
+    /// authentication (one shared by several appears once per user).
+    pub fn plugins(&self) -> impl Iterator<Item = &Arc<crate::wasm::Plugin>> {
+        self.entrypoints.iter().flatten().flat_map(|entry| {
+            entry
+                .frontends
+                .iter()
+                .filter_map(|f| f.chain.as_ref())
+                .chain(entry.auth.as_ref())
+                .flat_map(|chain| chain.plugins())
+        })
+    }
 }
 
 /// Everything one entrypoint needs to answer a request.

@@ -22,20 +22,7 @@ pub(super) fn backends(snapshot: &Snapshot) -> BTreeMap<&str, &Arc<BackendRuntim
 
 /// Every loaded plugin (frontend chains and entry point authentication), by name.
 pub(super) fn plugins(snapshot: &Snapshot) -> BTreeMap<&str, &Arc<Plugin>> {
-    let mut out = BTreeMap::new();
-    for entry in snapshot.entrypoints.iter().flatten() {
-        let chains = entry
-            .frontends
-            .iter()
-            .filter_map(|f| f.chain.as_ref())
-            .chain(entry.auth.as_ref());
-        for chain in chains {
-            for p in chain.plugins() {
-                out.entry(p.name()).or_insert(p);
-            }
-        }
-    }
-    out
+    snapshot.plugins().map(|p| (p.name(), p)).collect()
 }
 
 /// A served certificate and where it comes from.
