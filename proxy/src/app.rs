@@ -177,6 +177,35 @@ fn describe(config: &Config) -> String {
             f.backend,
             f.pass_host_header
         );
+        // The plugins it runs, in order (as `snapshot::plugins` builds them).
+        let mut chain: Vec<&str> = Vec::new();
+        if f.headers
+            .as_ref()
+            .is_some_and(|h| h.as_object().is_none_or(|o| !o.is_empty()))
+        {
+            chain.push("headers (built-in)");
+        }
+        if f.basic_auth.is_some() {
+            chain.push("basicAuth (built-in)");
+        }
+        chain.extend(f.middlewares.iter().map(|(m, _)| m.as_str()));
+        if !chain.is_empty() {
+            let _ = writeln!(out, "    middlewares: {}", chain.join(", "));
+        }
+    }
+    if !config.plugins.is_empty() {
+        let _ = writeln!(out, "plugins:");
+        for (name, p) in &config.plugins {
+            let limits = match (p.timeout, p.memory) {
+                (None, None) => String::new(),
+                (t, m) => format!(
+                    " (timeout {}, memory {})",
+                    t.map_or("default".into(), |t| format!("{t:?}")),
+                    m.map_or("default".into(), |m| format!("{} KiB", m >> 10))
+                ),
+            };
+            let _ = writeln!(out, "  {name}: {}{limits}", p.path.display());
+        }
     }
     let _ = writeln!(out, "backends:");
     for (name, b) in &config.backends {

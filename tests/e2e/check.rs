@@ -185,3 +185,78 @@ async fn shipped_configs_pass_check() {
         config_dir.display()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_lists_plugins_and_each_frontends_middlewares() {
+    let dir = TempDir::new("check");
+    let wasm = tollgate::wasm::builtin::wasm_dir()
+        .expect("plugins built by proxy/build.rs")
+        .join("misbehave.wasm");
+    let toml = http_only()
+        + &format!(
+            "[plugins.count]\npath = {:?}\ntimeout = \"20ms\"\n  [plugins.count.config]\n  mode = \"counter\"\n\n",
+            wasm.display().to_string()
+        )
+        + &frontend_with(
+            "cams",
+            "b",
+            "PathPrefix:/cams",
+            "basicAuth = [\"test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/\"]\nmiddlewares = [\"count\"]\n  [frontends.cams.headers]\n  frameDeny = true",
+        )
+        + &frontend("open", "b", "PathPrefix:/open")
+        + &backend("b", "http://127.0.0.1:8888");
+    let (_p, out) = check_file(&dir, "plugins.toml", &toml).await;
+    assert!(out.status.success(), "{}", out.all());
+    let text = out.all();
+    assert!(
+        text.contains("    middlewares: headers (built-in), basicAuth (built-in), count\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "plugins:\n  count: {} (timeout 20ms, memory default)\n",
+            wasm.display()
+        )),
+        "{text}"
+    );
+    // A frontend without middleware has no such line.
+    let open = text
+        .lines()
+        .skip_while(|l| !l.contains("open:"))
+        .nth(1)
+        .unwrap_or("");
+    assert!(!open.contains("middlewares"), "{text}");
+}
+
+/// A plugin that refuses a key of its config: the error points at that key
+/// in the file, not at the JSON tollgate handed the plugin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugins_unknown_config_key_is_reported_at_the_key() {
+    let dir = TempDir::new("check");
+    let wasm = tollgate::wasm::builtin::wasm_dir()
+        .expect("plugins built by proxy/build.rs")
+        .join("jwt-auth.wasm");
+    let toml = http_only()
+        + &format!("[plugins.jwt]\npath = {:?}\n", wasm.display().to_string())
+        + "  [plugins.jwt.config]\n  keys = [{alg = \"HS256\", secret = \"sixteen bytes or more\"}]\n  isuer = \"https://auth.example\"\n\n"
+        + &frontend_with("api", "b", "PathPrefix:/api", "middlewares = [\"jwt\"]")
+        + &backend("b", "http://127.0.0.1:8888");
+    let (path, out) = check_file(&dir, "plugin-typo.toml", &toml).await;
+    assert!(!out.status.success(), "{}", out.all());
+    let line = toml
+        .lines()
+        .position(|l| l.trim_start().starts_with("isuer"))
+        .unwrap()
+        + 1;
+    let want = format!(
+        "{}:{line}:3: plugins.jwt.config.isuer: unknown field (plugin jwt failed to start",
+        path.display()
+    );
+    assert!(
+        out.all().contains(&want),
+        "want {want:?} in:\n{}",
+        out.all()
+    );
+    assert!(out.all().contains("expected one of"), "{}", out.all());
+    assert!(!out.all().contains("at line 1 column"), "{}", out.all());
+}

@@ -267,6 +267,9 @@ pub struct PluginConfig {
     /// Memory limit of each instance in bytes (default 16 MiB).
     pub memory: Option<usize>,
     pub location: Location,
+    /// Where each key of the `config` table is (any depth), so that a
+    /// plugin's complaint about a key points at it in the file.
+    pub config_keys: Vec<Location>,
 }
 
 impl PluginConfig {

@@ -13,9 +13,46 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::model::{BasicAuth, Config, Frontend};
+use crate::config::model::{BasicAuth, Config, Frontend, PluginConfig};
 use crate::config::Diagnostic;
 use crate::wasm::{builtin, Chain, Plugin, PluginError, PluginHost, PluginSource, PluginSpec};
+
+/// A plugin that refused its config, placed at the key it complains about
+/// when it names one (serde's "unknown field `x`"), else at the plugin's
+/// table. The guest's own position ("at line 1 column 9") is of the JSON
+/// tollgate made, not of the file: it is left out.
+fn config_diagnostic(p: &PluginConfig, e: &PluginError) -> Diagnostic {
+    let said = e.to_string();
+    let said = match said.find(" at line ") {
+        Some(at) if said[at + 9..].starts_with(|c: char| c.is_ascii_digit()) => {
+            let rest = &said[at + 9..];
+            let tail = rest
+                .find(" column ")
+                .map(|c| {
+                    let after = &rest[c + 8..];
+                    &after[after
+                        .find(|ch: char| !ch.is_ascii_digit())
+                        .unwrap_or(after.len())..]
+                })
+                .unwrap_or("");
+            format!("{}{tail}", &said[..at])
+        }
+        _ => said,
+    };
+    let field = said
+        .split_once("unknown field `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(field, _)| field);
+    let key = field.and_then(|field| {
+        p.config_keys
+            .iter()
+            .find(|l| l.key.rsplit('.').next() == Some(field))
+    });
+    match key {
+        Some(location) => Diagnostic::at(location.clone(), format!("unknown field ({said})")),
+        None => Diagnostic::at(p.location.clone(), said),
+    }
+}
 
 /// Loads plugins for a new snapshot, keeping the previous snapshot's where
 /// nothing changed.
@@ -69,7 +106,7 @@ pub fn build_chains(
             Ok(plugin) => {
                 named.insert(name.as_str(), plugin);
             }
-            Err(e) => errors.push(Diagnostic::at(p.location.clone(), e.to_string())),
+            Err(e) => errors.push(config_diagnostic(p, &e)),
         }
     }
 

@@ -39,10 +39,15 @@ fn read_plugin(node: &Node<'_>, base: &Path) -> Option<PluginConfig> {
     };
     let path = base.join(path.str()?);
     // A table goes to the guest as JSON, a string as its bytes.
+    let mut config_keys = Vec::new();
     let config = match node.get("config") {
         None => serde_json::json!({}),
         Some(n) => match n.to_json() {
-            v @ (serde_json::Value::Object(_) | serde_json::Value::String(_)) => v,
+            v @ serde_json::Value::Object(_) => {
+                config_locations(&n, &mut config_keys);
+                v
+            }
+            v @ serde_json::Value::String(_) => v,
             _ => {
                 n.error(format!(
                     "expected a table (given to the plugin as JSON) or a string (given as it is), \
@@ -62,7 +67,16 @@ fn read_plugin(node: &Node<'_>, base: &Path) -> Option<PluginConfig> {
         timeout,
         memory,
         location: node.location(),
+        config_keys,
     })
+}
+
+/// The place of every key under a plugin's `config` table.
+fn config_locations(table: &Node<'_>, out: &mut Vec<crate::config::Location>) {
+    for child in table.children() {
+        out.push(child.key_location());
+        config_locations(&child, out);
+    }
 }
 
 /// A size: bytes as an integer, or a string such as `"8MiB"`, `"512KB"`.
