@@ -1,18 +1,16 @@
 #!/usr/bin/env bash
 # Write, test and load your own auth plugin, as ../WRITING-AN-AUTH-PLUGIN.md
-# tells: copy the template out of the repository, test it natively, build
-# the .wasm, put it in front of a service and try it with and without a key.
+# tells: `tollgate plugin new` writes the crate (outside this repository,
+# the SDK vendored), test it natively, build the .wasm, put it in front of a
+# service and try it with and without a key.
 #   examples/own-auth-plugin/run.sh [--check]
 . "$(dirname "$0")/../lib.sh"
 need cargo rustup curl python3
 
-say "1. Copy the template (to $work/my-auth) and point it at this checkout's SDK"
-cp -r "$root/examples/plugin-template" "$work/my-auth"
+say "1. A new plugin crate: tollgate plugin new my-auth"
+tollgate=$(find_tollgate)
+"$tollgate" plugin new my-auth --dir "$work"
 cd "$work/my-auth"
-# Outside the repository: its own workspace, the SDK by path, no shared lints.
-sed -i "s|path = \"../../plugin-sdk\"|path = \"$root/plugin-sdk\"|" Cargo.toml
-sed -i '/^\[lints\]$/,/^workspace = true$/d' Cargo.toml
-printf '\n[workspace]\n' >>Cargo.toml
 export CARGO_TARGET_DIR="$work/my-auth/target"
 
 say "2. Test it natively (cargo test)"
@@ -21,10 +19,12 @@ cargo test --quiet 2>&1 | tail -3
 say "3. Build the module (wasm32-wasip1)"
 rustup target add wasm32-wasip1 >/dev/null
 cargo build --quiet --release --target wasm32-wasip1
-wasm="$work/my-auth/target/wasm32-wasip1/release/api-key-auth.wasm"
+wasm="$work/my-auth/target/wasm32-wasip1/release/my-auth.wasm"
 [ -f "$wasm" ] || fail "no $wasm"
 ls -l "$wasm"
 unset CARGO_TARGET_DIR
+"$tollgate" check --config tollgate.toml >/dev/null || fail "the crate's own tollgate.toml does not load"
+echo "its tollgate.toml loads the module (tollgate check)"
 
 say "4. Load it in tollgate in front of a service"
 mkdir -p "$work/www/api" && echo '{"temperature": 21.5}' >"$work/www/api/index.html"
@@ -67,7 +67,7 @@ grep -q 'plugin compiled plugin=apikey' "$work/tollgate.log" || fail "tollgate d
 cat <<TXT
 
   curl -H 'X-Api-Key: 9f2c1c0d5b7e4a4f' http://127.0.0.1:18600/api/
-  plugin source: $work/my-auth/src/lib.rs (a copy for this run, removed on Ctrl-C:
+  plugin source: $work/my-auth/src/lib.rs (made for this run, removed on Ctrl-C:
   edit it, rebuild, then kill -HUP the tollgate process)
 TXT
 hold

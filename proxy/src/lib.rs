@@ -28,7 +28,8 @@
 //!    rate and largest size) and `error`
 //!    (the one error→status map and error-response builder).
 //! 8. `config` (the TOML file → `Config`), `shutdown`, `deadline`, `trust`,
-//!    `logging`: foundations that know nothing of requests.
+//!    `logging`: foundations that know nothing of requests; `scaffold`
+//!    (`tollgate plugin new`) stands apart.
 //!
 //! Within layer 6, `acme` and `tls` meet only through `tls::store` and
 //! `acme::AcmeState`; within layer 7, `body` holds the codec's `RawBody`,
@@ -42,6 +43,7 @@
 pub mod config;
 pub mod deadline;
 pub mod logging;
+pub mod scaffold;
 pub mod shutdown;
 pub mod trust;
 

@@ -1,6 +1,6 @@
 //! The `tollgate` command: `run` serves a config, `check` validates one,
-//! `healthcheck` asks a running tollgate's `/ping` (for container images,
-//! which have no curl).
+//! `plugin new` writes a plugin crate, `healthcheck` asks a running
+//! tollgate's `/ping` (for container images, which have no curl).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,11 +40,27 @@ enum Command {
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Plugin authoring.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// GET a URL (by default `/ping` on 127.0.0.1:8080); exit 0 on a 200
     /// within 3 s, else 1 (a container's HEALTHCHECK).
     Healthcheck {
         #[arg(default_value = "http://127.0.0.1:8080/ping")]
         url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Write a new plugin crate (tests, SDK, runnable config) in DIR/NAME.
+    New {
+        /// The crate's and the .wasm file's name, e.g. my-auth.
+        name: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
     },
 }
 
@@ -55,6 +71,22 @@ fn main() -> ExitCode {
     }) {
         Command::Check { config } => check(&config),
         Command::Run { config } => run(&config),
+        Command::Plugin {
+            command: PluginCommand::New { name, dir },
+        } => match tollgate::scaffold::new_plugin(&name, &dir) {
+            Ok(made) => {
+                println!(
+                    "wrote {}: cd there, then cargo test; cargo build --release --target \
+                     wasm32-wasip1; tollgate run --config tollgate.toml",
+                    made.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tollgate plugin new: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Healthcheck { url } => match healthcheck(&url) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
