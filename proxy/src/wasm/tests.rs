@@ -940,6 +940,54 @@ async fn status_and_body_written_before_next_survive_it() {
     assert_eq!(text(resp.into_body()).await, "body");
 }
 
+/// What the guest reads of the request is the request as it came: every
+/// method (TRACE and PATCH too), the raw target (escapes and dot segments
+/// untouched), the client as `IP:port`, and a repeated header as separate
+/// values (NUL-terminated, counted in the high 32 bits).
+#[tokio::test]
+async fn the_guest_reads_the_request_as_it_came() {
+    let wat = format!(
+        r#"(module
+  (import "http_handler" "get_method" (func $get_method (param i32 i32) (result i32)))
+  (import "http_handler" "get_source_addr" (func $get_source_addr (param i32 i32) (result i32)))
+  {IMPORTS}
+  (data (i32.const 0) "x-multi")
+  (data (i32.const 8) "\n")
+  (func $out (param $ptr i32) (param $len i32)
+    (call $write_body (i32.const 1) (local.get $ptr) (local.get $len))
+    (call $write_body (i32.const 1) (i32.const 8) (i32.const 1)))
+  (func (export "handle_request") (result i64)
+    (local $v i64)
+    (call $out (i32.const 100) (call $get_method (i32.const 100) (i32.const 100)))
+    (call $out (i32.const 200) (call $get_uri (i32.const 200) (i32.const 200)))
+    (call $out (i32.const 400) (call $get_source_addr (i32.const 400) (i32.const 100)))
+    (local.set $v (call $values (i32.const 0) (i32.const 0) (i32.const 7) (i32.const 500) (i32.const 200)))
+    (i32.store8 (i32.const 600) (i32.add (i32.const 48) (i32.wrap_i64 (i64.shr_u (local.get $v) (i64.const 32)))))
+    (call $out (i32.const 600) (i32.const 1))
+    (call $out (i32.const 500) (i32.wrap_i64 (local.get $v)))
+    (i64.const 0))
+  (func (export "handle_response") (param i32 i32)))"#
+    );
+    let plugin = wat_plugin("reads-request", &wat, "{}");
+    for method in ["GET", "TRACE", "PATCH", "PURGE"] {
+        let req = Request::builder()
+            .method(method)
+            .uri("/a%2Fb/../c?x=1&y")
+            .header("host", "example.test")
+            .header("x-multi", "1")
+            .header("x-multi", "2, 3")
+            .body(ProxyBody::empty())
+            .unwrap();
+        let resp = responded(plugin.on_request(req, client()).await);
+        let body = text(resp.into_body()).await;
+        assert_eq!(
+            body,
+            format!("{method}\n/a%2Fb/../c?x=1&y\n192.0.2.7:40123\n2\n1\02, 3\0\n"),
+            "{method}"
+        );
+    }
+}
+
 /// Results go to the response body: the guest stores them at 1024.. and
 /// writes that memory out.
 #[tokio::test]
