@@ -435,6 +435,48 @@ async fn config_json_reaches_the_guest_and_state_persists() {
     assert!(counts.windows(2).all(|w| w[1] > w[0]), "{counts:?}");
 }
 
+// === Traefik's wasm plugins ===
+
+/// A Traefik wasm plugin as it is: a folder laid out like Traefik's local
+/// plugins, its `.traefik.yml` naming the module; the middleware's options
+/// reach it as JSON. The guest (WAT, built here) copies its config into a
+/// request header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traefik_plugin_folder_loads_as_it_is() {
+    let upstream = echo("b").await;
+    let dir = TempDir::new("traefik-plugin");
+    let folder = "plugins-local/src/github.com/acme/stamp";
+    dir.write(
+        &format!("{folder}/.traefik.yml"),
+        "displayName: Stamp\ntype: middleware\nruntime: wasm\nwasmPath: stamp.wasm\n\
+         import: github.com/acme/stamp\nsummary: Stamps requests with its options\n\
+         testData:\n  value: example\n",
+    );
+    let guest = wat::parse_str(
+        r#"(module
+  (import "http_handler" "get_config" (func $get_config (param i32 i32) (result i32)))
+  (import "http_handler" "set_header_value" (func $set (param i32 i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "x-stamp")
+  (func (export "handle_request") (result i64)
+    (call $set (i32.const 0) (i32.const 0) (i32.const 7)
+      (i32.const 64) (call $get_config (i32.const 64) (i32.const 1024)))
+    (i64.const 1))
+  (func (export "handle_response") (param i32 i32)))"#,
+    )
+    .unwrap();
+    dir.write(&format!("{folder}/stamp.wasm"), guest);
+    let toml = http_only()
+        + &format!(
+            "[plugins.stamp]\ntraefikPlugin = \"{folder}\"\n  [plugins.stamp.config]\n  value = \"from tollgate\"\n\n"
+        )
+        + &frontend_with("f", "b", "PathPrefix:/", "middlewares = [\"stamp\"]")
+        + &backend("b", &upstream.url());
+    let tg = Tollgate::start_in(dir, &toml, &["http"]).await;
+    let seen = echo_of(http1().get(tg.url("http", "/cam"))).await;
+    assert_eq!(seen.header("x-stamp"), Some(r#"{"value":"from tollgate"}"#));
+}
+
 // === reloads ===
 
 /// A reload that changes other parts of the config keeps each plugin whose

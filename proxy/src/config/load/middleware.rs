@@ -30,14 +30,24 @@ fn read_plugin(node: &Node<'_>, base: &Path) -> Option<PluginConfig> {
     if !node.expect_table() {
         return None;
     }
-    let Some(path) = node.get("path") else {
-        node.tree().error(
-            node.missing_location("path"),
-            "missing: a plugin needs `path`, the .wasm file to run",
-        );
-        return None;
+    let path = match (node.get("path"), node.get("traefikPlugin")) {
+        (Some(path), None) => base.join(path.str()?),
+        (None, Some(dir)) => super::traefik_plugin::wasm_of(&dir, base)?,
+        (Some(_), Some(dir)) => {
+            dir.error(
+                "give `path` (a .wasm file) or `traefikPlugin` (a Traefik plugin folder), not both",
+            );
+            return None;
+        }
+        (None, None) => {
+            node.tree().error(
+                node.missing_location("path"),
+                "missing: a plugin needs `path`, the .wasm file to run (or `traefikPlugin`, a \
+                 Traefik plugin folder)",
+            );
+            return None;
+        }
     };
-    let path = base.join(path.str()?);
     // A table goes to the guest as JSON, a string as its bytes.
     let mut config_keys = Vec::new();
     let config = match node.get("config") {

@@ -24,6 +24,7 @@ mod frontends;
 mod globals;
 mod middleware;
 mod status;
+mod traefik_plugin;
 mod unsupported;
 mod values;
 
