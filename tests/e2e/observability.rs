@@ -505,3 +505,47 @@ async fn dashboard_in_chromium_lists_frontends_and_shows_a_server_down() {
     assert!(dom.contains(&row), "{row}: {dom}");
     assert!(dom.contains(&format!("data-server=\"{}\" data-up=\"true\"", cam.url())));
 }
+
+/// Traefik's `..._open_connections` count requests being answered: a
+/// webcam stream counts as long as it flows, and not after it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_connections_count_a_stream_while_it_lasts() {
+    let cam = MjpegBackend::start(ms(50)).await;
+    let rest = frontend("cam", "cam", "PathPrefix:/stream") + &backend("cam", &cam.url());
+    let toml = config("[metrics.prometheus]\nentryPoint = \"traefik\"\n", &rest);
+    let tg = Tollgate::start(&toml, &["http", "traefik"]).await;
+    let client = http1();
+    let metrics = tg.url("traefik", "/metrics");
+    let entry = [
+        ("entrypoint", "http"),
+        ("method", "GET"),
+        ("protocol", "http"),
+    ];
+    let backend = [("backend", "cam"), ("method", "GET"), ("protocol", "http")];
+
+    let mut stream = client.get(tg.url("http", "/stream")).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.chunk().await.unwrap().is_some(), "the stream flows");
+    let flowing = scrape(&client, &metrics).await;
+    assert_eq!(
+        sample(&flowing, "traefik_entrypoint_open_connections", &entry),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&flowing, "traefik_backend_open_connections", &backend),
+        Some(1.0)
+    );
+
+    drop(stream);
+    eventually(secs(5), "the stream's end lowers both gauges", || {
+        let client = client.clone();
+        let metrics = metrics.clone();
+        async move {
+            let after = scrape(&client, &metrics).await;
+            let e = sample(&after, "traefik_entrypoint_open_connections", &entry);
+            let b = sample(&after, "traefik_backend_open_connections", &backend);
+            (e == Some(0.0) && b == Some(0.0)).then_some(())
+        }
+    })
+    .await;
+}

@@ -15,7 +15,9 @@ pub mod series;
 pub mod stats;
 
 use prometheus::proto::MetricFamily;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 
 pub use family::Family;
 pub use series::{Protocol, RequestSeries};
@@ -23,6 +25,8 @@ pub use stats::RequestStats;
 
 const LABELS_ENTRY: [&str; 4] = ["code", "method", "protocol", "entrypoint"];
 const LABELS_BACKEND: [&str; 4] = ["code", "method", "protocol", "backend"];
+const OPEN_ENTRY: [&str; 3] = ["method", "protocol", "entrypoint"];
+const OPEN_BACKEND: [&str; 3] = ["method", "protocol", "backend"];
 
 /// The process's request metrics.
 pub struct Metrics {
@@ -32,6 +36,8 @@ pub struct Metrics {
     entry_duration: HistogramVec,
     backend_requests: IntCounterVec,
     backend_duration: HistogramVec,
+    entry_open: IntGaugeVec,
+    backend_open: IntGaugeVec,
 }
 
 impl Metrics {
@@ -45,6 +51,11 @@ impl Metrics {
         let histogram = |name: &str, help: &str, labels: &[&str]| {
             let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
             let vec = HistogramVec::new(opts, labels)?;
+            registry.register(Box::new(vec.clone()))?;
+            Ok::<_, prometheus::Error>(vec)
+        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let vec = IntGaugeVec::new(Opts::new(name, help), labels)?;
             registry.register(Box::new(vec.clone()))?;
             Ok::<_, prometheus::Error>(vec)
         };
@@ -69,6 +80,16 @@ impl Metrics {
                 "How long a backend took to answer (until the response head).",
                 &LABELS_BACKEND,
             )?,
+            entry_open: gauge(
+                "traefik_entrypoint_open_connections",
+                "Requests an entry point is answering (until the response body ends), by method and protocol.",
+                &OPEN_ENTRY,
+            )?,
+            backend_open: gauge(
+                "traefik_backend_open_connections",
+                "Requests a backend is answering (until the response body ends), by method and protocol.",
+                &OPEN_BACKEND,
+            )?,
             registry,
             buckets: buckets.to_vec(),
         };
@@ -89,6 +110,7 @@ impl Metrics {
             name,
             self.entry_requests.clone(),
             self.entry_duration.clone(),
+            self.entry_open.clone(),
         )
     }
 
@@ -97,6 +119,7 @@ impl Metrics {
             name,
             self.backend_requests.clone(),
             self.backend_duration.clone(),
+            self.backend_open.clone(),
         )
     }
 

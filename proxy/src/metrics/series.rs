@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use http::Method;
-use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec};
+use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
 
 /// The protocol label, as Traefik sets it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,18 +88,52 @@ pub struct RequestSeries {
     name: Box<str>,
     requests: IntCounterVec,
     duration: HistogramVec,
+    /// `..._open_connections`: requests whose response is being sent.
+    open: IntGaugeVec,
     /// `METHODS × CODES`, allocated at the first request.
     cells: OnceLock<Box<[OnceLock<Cell>]>>,
+    /// `METHODS × PROTOCOLS` open-request gauges, allocated at first use.
+    open_cells: OnceLock<Box<[OnceLock<IntGauge>]>>,
 }
 
+const PROTOCOLS: [Protocol; 3] = [Protocol::Http, Protocol::Websocket, Protocol::Sse];
+
 impl RequestSeries {
-    pub(super) fn new(name: &str, requests: IntCounterVec, duration: HistogramVec) -> Self {
+    pub(super) fn new(
+        name: &str,
+        requests: IntCounterVec,
+        duration: HistogramVec,
+        open: IntGaugeVec,
+    ) -> Self {
         RequestSeries {
             name: name.into(),
             requests,
             duration,
+            open,
             cells: OnceLock::new(),
+            open_cells: OnceLock::new(),
         }
+    }
+
+    /// The open-requests gauge for this method and protocol (Traefik's
+    /// `..._open_connections`, which counts requests, not connections).
+    pub fn open(&self, method: &Method, protocol: Protocol) -> IntGauge {
+        let resolve = || {
+            self.open
+                .with_label_values(&[method_label(method), protocol.label(), &self.name])
+        };
+        let (Some(m), Some(p)) = (
+            METHODS.iter().position(|known| known == method),
+            PROTOCOLS.iter().position(|known| *known == protocol),
+        ) else {
+            return resolve();
+        };
+        let cells = self.open_cells.get_or_init(|| {
+            (0..METHODS.len() * PROTOCOLS.len())
+                .map(|_| OnceLock::new())
+                .collect()
+        });
+        cells[m * PROTOCOLS.len() + p].get_or_init(resolve).clone()
     }
 
     /// Count one request and its duration.
@@ -181,7 +215,20 @@ mod tests {
                 &labels,
             )
             .unwrap(),
+            IntGaugeVec::new(Opts::new("o", "o"), &labels[1..]).unwrap(),
         )
+    }
+
+    #[test]
+    fn open_gauges_are_shared_per_method_and_protocol() {
+        let s = series();
+        let a = s.open(&Method::GET, Protocol::Sse);
+        a.inc();
+        s.open(&Method::GET, Protocol::Sse).inc();
+        s.open(&Method::from_bytes(b"BREW").unwrap(), Protocol::Http)
+            .inc();
+        assert_eq!(s.open.with_label_values(&["GET", "sse", "web"]).get(), 2);
+        assert_eq!(s.open.with_label_values(&["other", "http", "web"]).get(), 1);
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl Watch {
     /// Record the answered request everywhere the config asks.
     pub fn finish(
         self,
-        resp: &Response<ProxyBody>,
+        resp: &mut Response<ProxyBody>,
         ctx: &RequestCtx<'_>,
         conn: &Arc<ClientConn>,
         (method, uri): (&Method, &Uri),
@@ -66,11 +66,15 @@ impl Watch {
         let protocol = self.protocol.answered(status);
         if let Some(series) = snapshot.entry(conn.slot).and_then(|e| e.metrics.as_ref()) {
             series.observe(method, status, protocol, elapsed);
+            resp.body_mut()
+                .count_in_flight(series.open(method, protocol));
         }
         // A backend counts the requests that were sent to one of its servers.
         if let (Some(frontend), Some(_)) = (ctx.frontend, ctx.server) {
             if let Some(series) = &frontend.backend.metrics {
                 series.observe(method, status, protocol, elapsed);
+                resp.body_mut()
+                    .count_in_flight(series.open(method, protocol));
             }
         }
         if snapshot.api {

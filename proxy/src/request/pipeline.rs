@@ -39,7 +39,7 @@ pub async fn respond(
     let snapshot = conn.shared.snapshot();
     let watch = snapshot.observed().then(|| Watch::start(&req, &snapshot));
     let mut ctx = RequestCtx::new(&conn, &snapshot, writer);
-    let resp = match run(req, &mut ctx).await {
+    let mut resp = match run(req, &mut ctx).await {
         Ok(resp) => resp,
         Err(err) => {
             let client = conn.client.ip;
@@ -55,7 +55,7 @@ pub async fn respond(
         }
     };
     if let Some(watch) = watch {
-        watch.finish(&resp, &ctx, &conn, (&method, &uri));
+        watch.finish(&mut resp, &ctx, &conn, (&method, &uri));
     }
     resp
 }
