@@ -32,22 +32,6 @@ pub struct ProxyBody {
     /// An HTTP/2 stream's stall clock (`http2::stall`), kept up to date
     /// as frames are taken.
     clock: Option<Arc<StallClock>>,
-    /// Requests-in-progress gauges (`metrics`): counted while the body is
-    /// being sent, as long as a webcam stream lasts.
-    in_flight: InFlight,
-}
-
-/// Up to two gauges (entry point, backend), each raised when set and
-/// lowered when the body is dropped. Inline: no allocation per request.
-#[derive(Default)]
-pub struct InFlight([Option<prometheus::IntGauge>; 2]);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        for gauge in self.0.iter().flatten() {
-            gauge.dec();
-        }
-    }
 }
 
 /// Whatever must live exactly as long as a body is being sent (a `maxConn`
@@ -83,7 +67,6 @@ impl ProxyBody {
             guard: None,
             clock: None,
             cap: None,
-            in_flight: InFlight::default(),
         }
     }
 
@@ -93,7 +76,6 @@ impl ProxyBody {
             guard: None,
             clock: None,
             cap: None,
-            in_flight: InFlight::default(),
         }
     }
 
@@ -103,7 +85,6 @@ impl ProxyBody {
             guard: None,
             clock: None,
             cap: None,
-            in_flight: InFlight::default(),
         }
     }
 
@@ -115,7 +96,6 @@ impl ProxyBody {
             guard: None,
             clock: None,
             cap: None,
-            in_flight: InFlight::default(),
         }
     }
 
@@ -125,7 +105,6 @@ impl ProxyBody {
             guard: None,
             clock: None,
             cap: None,
-            in_flight: InFlight::default(),
         }
     }
 
@@ -136,7 +115,6 @@ impl ProxyBody {
             guard: None,
             clock: None,
             cap: None,
-            in_flight: InFlight::default(),
         }
     }
 
@@ -150,7 +128,6 @@ impl ProxyBody {
             guard: None,
             clock: None,
             cap: None,
-            in_flight: InFlight::default(),
         }
     }
 
@@ -200,14 +177,6 @@ impl ProxyBody {
     /// `with_guard`, in place.
     pub fn set_guard(&mut self, guard: Option<Guard>) {
         self.guard = guard;
-    }
-
-    /// Count this body's request in `gauge` until the body is dropped.
-    pub fn count_in_flight(&mut self, gauge: prometheus::IntGauge) {
-        if let Some(free) = self.in_flight.0.iter_mut().find(|g| g.is_none()) {
-            gauge.inc();
-            *free = Some(gauge);
-        }
     }
 }
 

@@ -20,7 +20,7 @@ use prometheus::{
 };
 
 pub use family::Family;
-pub use series::{Protocol, RequestSeries};
+pub use series::{OpenRequest, Protocol, RequestSeries};
 pub use stats::RequestStats;
 
 const LABELS_ENTRY: [&str; 4] = ["code", "method", "protocol", "entrypoint"];

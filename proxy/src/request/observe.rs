@@ -1,7 +1,9 @@
 //! The last phase: what the access log, `/metrics` and `/health` learn of
 //! a request once its response head is ready. A request is timed only when
-//! the config watches requests (`Snapshot::observed`); with metrics alone
-//! nothing is allocated (the series are resolved ahead, `metrics::series`).
+//! the config watches requests (`Snapshot::observed`). Counting takes no
+//! lock and allocates nothing (the series are resolved ahead,
+//! `metrics::series`); only the open-requests gauges ride on the body, in
+//! one small box (`metrics::OpenRequest`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,7 +14,7 @@ use super::context::{ClientConn, RequestCtx};
 use crate::access_log::{rfc3339, Entry, RequestSeen};
 use crate::body::ProxyBody;
 use crate::metrics::stats::RecentError;
-use crate::metrics::Protocol;
+use crate::metrics::{OpenRequest, Protocol};
 use crate::snapshot::Snapshot;
 
 /// Taken from a request before it is served (it is consumed). Its method
@@ -66,16 +68,16 @@ impl Watch {
         let protocol = self.protocol.answered(status);
         if let Some(series) = snapshot.entry(conn.slot).and_then(|e| e.metrics.as_ref()) {
             series.observe(method, status, protocol, elapsed);
-            resp.body_mut()
-                .count_in_flight(series.open(method, protocol));
-        }
-        // A backend counts the requests that were sent to one of its servers.
-        if let (Some(frontend), Some(_)) = (ctx.frontend, ctx.server) {
-            if let Some(series) = &frontend.backend.metrics {
-                series.observe(method, status, protocol, elapsed);
-                resp.body_mut()
-                    .count_in_flight(series.open(method, protocol));
+            // A backend counts the requests that were sent to one of its servers.
+            let mut backend_open = None;
+            if let (Some(frontend), Some(_)) = (ctx.frontend, ctx.server) {
+                if let Some(series) = &frontend.backend.metrics {
+                    series.observe(method, status, protocol, elapsed);
+                    backend_open = Some(series.open(method, protocol));
+                }
             }
+            let open = OpenRequest::new(series.open(method, protocol), backend_open);
+            resp.body_mut().add_guard(Box::new(open));
         }
         if snapshot.api {
             conn.shared.stats.record(status, elapsed, || {

@@ -988,6 +988,35 @@ async fn the_guest_reads_the_request_as_it_came() {
     }
 }
 
+/// A guest that buffers and reads both bodies without writing them leaves
+/// them as they were: the upstream gets the whole request body, the client
+/// the whole response body.
+#[tokio::test]
+async fn buffered_bodies_that_were_only_read_are_still_forwarded() {
+    let wat = format!(
+        r#"(module {IMPORTS}
+  (func $init (drop (call $features (i32.const 3))))
+  (start $init)
+  (func (export "handle_request") (result i64)
+    (drop (call $read_body (i32.const 0) (i32.const 100) (i32.const 1024)))
+    (i64.const 1))
+  (func (export "handle_response") (param i32 i32)
+    (drop (call $read_body (i32.const 1) (i32.const 100) (i32.const 1024)))))"#
+    );
+    let plugin = wat_plugin("read-only", &wat, "{}");
+    let req = get("/")
+        .method("POST")
+        .header("content-length", "7")
+        .body(ProxyBody::full("payload"))
+        .unwrap();
+    let (req, hook) = continued(plugin.on_request(req, client()).await);
+    assert_eq!(req.headers()["content-length"], "7");
+    assert_eq!(text(req.into_body()).await, "payload");
+    let resp = hook.on_response(upstream(200, "the answer")).await;
+    assert_eq!(resp.headers()["content-length"], "10");
+    assert_eq!(text(resp.into_body()).await, "the answer");
+}
+
 /// Results go to the response body: the guest stores them at 1024.. and
 /// writes that memory out.
 #[tokio::test]
