@@ -7,22 +7,13 @@
 # auth, HTTPS, and /ping through the image's own HEALTHCHECK command.
 #   examples/container/check.sh [IMAGE]     (default localhost/tollgate:latest)
 # Needs: root (chroot), podman, curl, openssl, python3, a built image.
-set -euo pipefail
 image=${1:-localhost/tollgate:latest}
-here=$(cd "$(dirname "$0")" && pwd)
+# work, pids, cleanup, fail, expect, need: shared with the examples.
+. "$(dirname "$0")/../lib.sh"
+need podman curl openssl python3 chroot
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tollgate-target}"
 plugin="$CARGO_TARGET_DIR/wasm-plugins/wasm32-wasip1/wasm-plugin/jwt-auth.wasm"
-[ -f "$plugin" ] || { echo "check.sh: $plugin missing (build tollgate first)" >&2; exit 1; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "check.sh: FAIL: $*" >&2; [ -f "$work/tollgate.log" ] && sed 's/^/  tollgate: /' "$work/tollgate.log" >&2; exit 1; }
+[ -f "$plugin" ] || fail "$plugin missing (build tollgate first)"
 
 echo "unpacking $image"
 podman save --format docker-archive -o "$work/image.tar" "$image"
@@ -114,12 +105,6 @@ sig = b(hmac.new(b"a secret of sixteen bytes or more", head + b"." + body, hashl
 print((head + b"." + body + b"." + sig).decode())
 PY
 )
-expect() { # expect STATUS CURL-ARGS...
-  local want=$1 got
-  shift
-  got=$(curl -s -o "$work/body" -w '%{http_code}' "$@") || true
-  [ "$got" = "$want" ] || fail "curl $* -> $got, want $want"
-}
 expect 401 http://127.0.0.1:18480/cam/
 expect 200 -H "Authorization: Bearer $token" http://127.0.0.1:18480/cam/
 grep -q "frame 1" "$work/body" || fail "the backend's page did not come through"
