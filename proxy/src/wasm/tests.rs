@@ -1017,6 +1017,38 @@ async fn buffered_bodies_that_were_only_read_are_still_forwarded() {
     assert_eq!(text(resp.into_body()).await, "the answer");
 }
 
+/// In `handle_response` the guest sees the backend's status and may change
+/// the status and headers of a streamed body (the head is not sent yet);
+/// the body streams through untouched.
+#[tokio::test]
+async fn handle_response_sees_the_status_and_may_change_the_head() {
+    let wat = format!(
+        r#"(module {IMPORTS}
+  (data (i32.const 0) "x-upstream-status")
+  (data (i32.const 32) "x-added")
+  (data (i32.const 48) "yes")
+  (func (export "handle_request") (result i64) (i64.const 1))
+  (func (export "handle_response") (param i32 i32)
+    ;; the backend's status as three digits at 64
+    (local $code i32)
+    (local.set $code (call $get_status))
+    (i32.store8 (i32.const 64) (i32.add (i32.const 48) (i32.div_u (local.get $code) (i32.const 100))))
+    (i32.store8 (i32.const 65) (i32.add (i32.const 48) (i32.rem_u (i32.div_u (local.get $code) (i32.const 10)) (i32.const 10))))
+    (i32.store8 (i32.const 66) (i32.add (i32.const 48) (i32.rem_u (local.get $code) (i32.const 10))))
+    (call $set (i32.const 1) (i32.const 0) (i32.const 17) (i32.const 64) (i32.const 3))
+    (call $set (i32.const 1) (i32.const 32) (i32.const 7) (i32.const 48) (i32.const 3))
+    (call $set_status (i32.const 203))))"#
+    );
+    let plugin = wat_plugin("response-head", &wat, "{}");
+    let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+    let resp = hook.on_response(upstream(404, "not here")).await;
+    assert_eq!(resp.status(), 203);
+    assert_eq!(resp.headers()["x-upstream-status"], "404");
+    assert_eq!(resp.headers()["x-added"], "yes");
+    assert_eq!(resp.headers()["content-length"], "8");
+    assert_eq!(text(resp.into_body()).await, "not here");
+}
+
 /// Results go to the response body: the guest stores them at 1024.. and
 /// writes that memory out.
 #[tokio::test]
