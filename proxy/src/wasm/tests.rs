@@ -1049,6 +1049,24 @@ async fn handle_response_sees_the_status_and_may_change_the_head() {
     assert_eq!(text(resp.into_body()).await, "not here");
 }
 
+/// A guest that writes the response body in `handle_response` (without
+/// buffering it) replaces the backend's body, its length corrected.
+#[tokio::test]
+async fn handle_response_may_replace_a_streamed_body() {
+    let wat = format!(
+        r#"(module {IMPORTS}
+  (data (i32.const 0) "replaced by the plugin")
+  (func (export "handle_request") (result i64) (i64.const 1))
+  (func (export "handle_response") (param i32 i32)
+    (call $write_body (i32.const 1) (i32.const 0) (i32.const 22))))"#
+    );
+    let plugin = wat_plugin("replace-body", &wat, "{}");
+    let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+    let resp = hook.on_response(upstream(200, "from the backend")).await;
+    assert_eq!(resp.headers()["content-length"], "22");
+    assert_eq!(text(resp.into_body()).await, "replaced by the plugin");
+}
+
 /// Results go to the response body: the guest stores them at 1024.. and
 /// writes that memory out.
 #[tokio::test]
