@@ -55,7 +55,6 @@ impl Reloader {
             current: Mutex::new(Arc::new(config.clone())),
         });
         reloader.apply(config).await?;
-        reloader.record(Ok(()));
         Ok(reloader)
     }
 
@@ -92,8 +91,11 @@ impl Reloader {
             Err(e) => Err(e),
         };
         // Recorded before it is logged: whoever reads the log line finds
-        // the API and metrics already telling the same.
-        self.record(result.clone());
+        // the API and metrics already telling the same. (A success is
+        // recorded by `apply`, before its listeners start.)
+        if let Err(e) = &result {
+            self.record(Err(e.clone()));
+        }
         match &result {
             Ok(()) => tracing::info!(trigger = why, "configuration reloaded"),
             // One line per log entry, whatever the number of errors, so
@@ -145,7 +147,10 @@ impl Reloader {
             bound.push((name.clone(), ep.address.clone(), socket));
         }
 
-        // Commit: from here on nothing fails.
+        // Commit: from here on nothing fails. Recorded first, so that the
+        // first request a new listener serves (a scrape of /metrics, say)
+        // already counts this configuration.
+        self.record(Ok(()));
         self.shared.publish(compiled.snapshot);
         state.health_checkers = compiled.health_checkers;
         let keep = |backend: &str, url: &str| {
