@@ -8,7 +8,7 @@ use http::HeaderValue;
 use crate::config::{self, Config};
 use crate::reload::{watch, Reloader};
 use crate::shutdown::Drain;
-use crate::snapshot::{compile, Shared};
+use crate::snapshot::{compile, Endpoints, Shared};
 
 /// `tollgate check`: load and validate; on success, a summary of what would be served.
 pub fn check(path: &Path) -> Result<String, String> {
@@ -129,23 +129,11 @@ fn describe(config: &Config) -> String {
     let _ = writeln!(out, "config {} is valid", config.source.display());
     let _ = writeln!(out, "entrypoints:");
     for (name, ep) in &config.entry_points {
-        let here = |ep: Option<&str>| ep == Some(name.as_str());
-        let api = config.api.as_ref();
-        let own: Vec<&str> = [
-            (here(config.ping.as_deref()), "/ping"),
-            (here(api.map(|a| a.entry_point.as_str())), "/api, /health"),
-            (
-                here(api.filter(|a| a.dashboard).map(|a| a.entry_point.as_str())),
-                "/dashboard/",
-            ),
-            (
-                here(config.metrics.as_ref().map(|m| m.entry_point.as_str())),
-                "/metrics",
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(on, path)| on.then_some(path))
-        .collect();
+        let own: Vec<&str> = Endpoints::of(config, name)
+            .served()
+            .iter()
+            .map(|(_, paths)| *paths)
+            .collect();
         let own = if own.is_empty() {
             String::new()
         } else {
@@ -156,14 +144,10 @@ fn describe(config: &Config) -> String {
     let _ = writeln!(out, "frontends:");
     for (name, f) in &config.frontends {
         let rules: Vec<&str> = f.routes.iter().map(|r| r.rule.as_str()).collect();
-        let eps = if f.entry_points.is_empty() {
-            if config.default_entry_points.is_empty() {
-                "all".to_string()
-            } else {
-                config.default_entry_points.join(",")
-            }
+        let eps = if f.entry_points.is_empty() && config.default_entry_points.is_empty() {
+            "all".to_string()
         } else {
-            f.entry_points.join(",")
+            config.entry_points_of(f).join(",")
         };
         let priority = if f.priority > 0 {
             f.priority
@@ -179,10 +163,7 @@ fn describe(config: &Config) -> String {
         );
         // The plugins it runs, in order (as `snapshot::plugins` builds them).
         let mut chain: Vec<&str> = Vec::new();
-        if f.headers
-            .as_ref()
-            .is_some_and(|h| h.as_object().is_none_or(|o| !o.is_empty()))
-        {
+        if f.headers_to_apply().is_some() {
             chain.push("headers (built-in)");
         }
         if f.basic_auth.is_some() {

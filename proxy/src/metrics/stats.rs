@@ -147,6 +147,22 @@ pub struct StatsSnapshot {
     pub recent: Vec<RecentError>,
 }
 
+impl StatsSnapshot {
+    /// Requests answered in the last second.
+    pub fn last_second_total(&self) -> u64 {
+        self.last_second.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Average response time, in seconds (0 before any request).
+    pub fn average_secs(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.total_time.as_secs_f64() / self.total as f64
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

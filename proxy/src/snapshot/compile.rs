@@ -21,6 +21,7 @@ use super::shared::Shared;
 use crate::access_log::AccessLogger;
 use crate::config::model::{Backend, Config, EntryPoint, TrustedSources};
 use crate::config::{ConfigError, Diagnostic};
+use crate::metrics::Metrics;
 use crate::router::{FrontendRules, Router};
 use crate::tls::acceptor::{self, TlsServer};
 use crate::trust::{Cidr, Trust};
@@ -70,14 +71,7 @@ pub fn compile(
         ),
         None => None,
     };
-    let mut backends = compile_backends(config, shared, &upstreams, &mut errors);
-    if let Some(m) = &metrics {
-        for (name, backend) in backends.iter_mut() {
-            if let Some(b) = Arc::get_mut(backend) {
-                b.metrics = Some(m.backend(name));
-            }
-        }
-    }
+    let backends = compile_backends(config, shared, &upstreams, metrics.as_deref(), &mut errors);
     let running: Vec<Arc<Plugin>> = previous
         .map(|p| p.plugins().cloned().collect())
         .unwrap_or_default();
@@ -143,7 +137,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
                 "TLS settings for https backends: {why}"
             )))
         })?;
-    let backends = compile_backends(config, &shared, &upstreams, &mut errors);
+    let backends = compile_backends(config, &shared, &upstreams, None, &mut errors);
     let chains = compile_chains(config, &shared, &[], &mut errors);
     for (name, ep) in &config.entry_points {
         let trust = compile_trust(ep, &mut errors);
@@ -174,13 +168,26 @@ fn compile_chains(
     if !wanted {
         return BTreeMap::new();
     }
+    match loader(shared, running, errors) {
+        Some(loader) => plugins::build_chains(config, &loader, errors),
+        None => BTreeMap::new(),
+    }
+}
+
+/// The plugin loader, the WebAssembly runtime started on first use; None
+/// (reported) when the runtime cannot start.
+fn loader<'r>(
+    shared: &Shared,
+    running: &'r [Arc<Plugin>],
+    errors: &mut Vec<Diagnostic>,
+) -> Option<Loader<'r>> {
     match shared.plugin_host() {
-        Ok(host) => plugins::build_chains(config, &Loader::new(host, running), errors),
+        Ok(host) => Some(Loader::new(host, running)),
         Err(e) => {
             errors.push(Diagnostic::bare(format!(
                 "cannot start the WebAssembly runtime: {e}"
             )));
-            BTreeMap::new()
+            None
         }
     }
 }
@@ -189,6 +196,7 @@ fn compile_backends<'c>(
     config: &'c Config,
     shared: &Shared,
     upstreams: &Upstreams,
+    metrics: Option<&Metrics>,
     errors: &mut Vec<Diagnostic>,
 ) -> BTreeMap<&'c str, Arc<BackendRuntime>> {
     config
@@ -197,7 +205,7 @@ fn compile_backends<'c>(
         .map(|(name, b)| {
             (
                 name.as_str(),
-                Arc::new(compile_backend(b, shared, upstreams, errors)),
+                Arc::new(compile_backend(b, shared, upstreams, metrics, errors)),
             )
         })
         .collect()
@@ -207,6 +215,7 @@ fn compile_backend(
     b: &Backend,
     shared: &Shared,
     upstreams: &Upstreams,
+    metrics: Option<&Metrics>,
     errors: &mut Vec<Diagnostic>,
 ) -> BackendRuntime {
     let servers = b
@@ -239,7 +248,7 @@ fn compile_backend(
         balancer: Balancer::new(b.load_balancer, servers),
         limiter: b.max_conn.as_ref().map(Limiter::new),
         max_request_body: b.max_request_body,
-        metrics: None,
+        metrics: metrics.map(|m| m.backend(&b.name)),
     }
 }
 
@@ -251,17 +260,8 @@ fn compile_entry_auth(
     errors: &mut Vec<Diagnostic>,
 ) -> Option<Chain> {
     let auth = ep.auth.as_ref()?;
-    let host = match shared.plugin_host() {
-        Ok(host) => host,
-        Err(e) => {
-            errors.push(Diagnostic::bare(format!(
-                "cannot start the WebAssembly runtime: {e}"
-            )));
-            return None;
-        }
-    };
+    let loader = loader(shared, running, errors)?;
     let location = auth.location.clone().unwrap_or_else(|| ep.location.clone());
-    let loader = Loader::new(host, running);
     match plugins::basic_auth(&format!("entryPoints.{}", ep.name), auth, &loader) {
         Ok(plugin) => Some(Chain::new(vec![plugin])),
         Err(e) => {
@@ -379,12 +379,7 @@ fn compile_entry(
     let mut frontends = Vec::new();
     let mut sources = Vec::new();
     for f in config.frontends.values() {
-        let eps = if f.entry_points.is_empty() {
-            &config.default_entry_points
-        } else {
-            &f.entry_points
-        };
-        if !eps.is_empty() && !eps.iter().any(|e| e == ep) {
+        if !config.entry_points_of(f).contains(&ep) {
             continue;
         }
         let Some(backend) = backends.get(f.backend.as_str()) else {
@@ -427,15 +422,7 @@ fn compile_entry(
         router,
         frontends,
         trust,
-        endpoints: Endpoints {
-            ping: config.ping.as_deref() == Some(ep),
-            api: config.api.as_ref().is_some_and(|a| a.entry_point == ep),
-            dashboard: config
-                .api
-                .as_ref()
-                .is_some_and(|a| a.entry_point == ep && a.dashboard),
-            metrics: config.metrics.as_ref().is_some_and(|m| m.entry_point == ep),
-        },
+        endpoints: Endpoints::of(config, ep),
         auth: None,
         metrics: None,
         tls: None,

@@ -22,35 +22,20 @@ use crate::wasm::{builtin, Chain, Plugin, PluginError, PluginHost, PluginSource,
 /// table. The guest's own position ("at line 1 column 9") is of the JSON
 /// tollgate made, not of the file: it is left out.
 fn config_diagnostic(p: &PluginConfig, e: &PluginError) -> Diagnostic {
+    // An error path: the patterns are compiled when needed.
+    let json_position = regex::Regex::new(r" at line \d+ column \d+").expect("a valid pattern");
+    let unknown_field = regex::Regex::new("unknown field `([^`]*)`").expect("a valid pattern");
     let said = e.to_string();
-    let said = match said.find(" at line ") {
-        Some(at) if said[at + 9..].starts_with(|c: char| c.is_ascii_digit()) => {
-            let rest = &said[at + 9..];
-            let tail = rest
-                .find(" column ")
-                .map(|c| {
-                    let after = &rest[c + 8..];
-                    &after[after
-                        .find(|ch: char| !ch.is_ascii_digit())
-                        .unwrap_or(after.len())..]
-                })
-                .unwrap_or("");
-            format!("{}{tail}", &said[..at])
-        }
-        _ => said,
-    };
-    let field = said
-        .split_once("unknown field `")
-        .and_then(|(_, rest)| rest.split_once('`'))
-        .map(|(field, _)| field);
-    let key = field.and_then(|field| {
+    let said = json_position.replace_all(&said, "");
+    let key = unknown_field.captures(&said).and_then(|c| {
+        let field = c.get(1)?.as_str();
         p.config_keys
             .iter()
             .find(|l| l.key.rsplit('.').next() == Some(field))
     });
     match key {
         Some(location) => Diagnostic::at(location.clone(), format!("unknown field ({said})")),
-        None => Diagnostic::at(p.location.clone(), said),
+        None => Diagnostic::at(p.location.clone(), said.into_owned()),
     }
 }
 
@@ -148,13 +133,7 @@ fn frontend_plugins(
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<Arc<Plugin>> {
     let mut plugins = Vec::new();
-    // An empty `[frontends.X.headers]` (the seed has one) does nothing:
-    // skip the plugin and its ~2 µs per request.
-    let headers = f
-        .headers
-        .as_ref()
-        .filter(|h| h.as_object().is_none_or(|o| !o.is_empty()));
-    if let Some(headers) = headers {
+    if let Some(headers) = f.headers_to_apply() {
         let mut spec = PluginSpec::new(
             format!("{}.headers", f.name),
             PluginSource::Builtin(builtin::HEADERS),

@@ -116,6 +116,32 @@ pub struct Endpoints {
     pub metrics: bool,
 }
 
+impl Endpoints {
+    /// What `config` serves on entry point `ep`.
+    pub fn of(config: &Config, ep: &str) -> Endpoints {
+        let api = config.api.as_ref().filter(|a| a.entry_point == ep);
+        Endpoints {
+            ping: config.ping.as_deref() == Some(ep),
+            api: api.is_some(),
+            dashboard: api.is_some_and(|a| a.dashboard),
+            metrics: config.metrics.as_ref().is_some_and(|m| m.entry_point == ep),
+        }
+    }
+
+    /// Those served, each as (name, paths).
+    pub fn served(self) -> Vec<(&'static str, &'static str)> {
+        [
+            (self.ping, "ping", "/ping"),
+            (self.api, "api", "/api, /health"),
+            (self.dashboard, "dashboard", "/dashboard/"),
+            (self.metrics, "metrics", "/metrics"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name, paths)| on.then_some((name, paths)))
+        .collect()
+    }
+}
+
 pub struct FrontendRuntime {
     pub name: String,
     pub backend: Arc<BackendRuntime>,

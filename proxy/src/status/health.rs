@@ -13,12 +13,8 @@ pub(super) fn health(shared: &Shared) -> Value {
     let s = shared.stats.snapshot();
     let now = SystemTime::now();
     let uptime = now.duration_since(s.started).unwrap_or_default();
-    let count: u64 = s.last_second.iter().map(|(_, n)| n).sum();
-    let average = if s.total == 0 {
-        0.0
-    } else {
-        s.total_time.as_secs_f64() / s.total as f64
-    };
+    let count = s.last_second_total();
+    let average = s.average_secs();
     let by_code = |counts: &[(u16, u64)]| -> Map<String, Value> {
         counts
             .iter()

@@ -27,6 +27,16 @@ use crate::body::ProxyBody;
 use crate::error::text_response;
 use crate::snapshot::{EntryRoutes, Shared, Snapshot};
 
+/// One of tollgate's own pages.
+enum Page {
+    Metrics,
+    Health,
+    RawData,
+    Providers,
+    Dashboard,
+    ToDashboard,
+}
+
 /// The answer to `req` if it asks for one of the endpoints `entry` serves.
 pub fn answer<B>(
     req: &Request<B>,
@@ -34,44 +44,52 @@ pub fn answer<B>(
     snapshot: &Snapshot,
     shared: &Shared,
 ) -> Option<Response<ProxyBody>> {
-    let endpoints = entry.endpoints;
-    if !(endpoints.api || endpoints.metrics || endpoints.dashboard) {
-        return None;
-    }
-    let path = req.uri().path();
-    let read = matches!(*req.method(), Method::GET | Method::HEAD);
-    let resp = if endpoints.metrics && path == "/metrics" {
-        let metrics = snapshot.metrics.as_ref()?;
-        body(
-            prometheus::render(snapshot, shared, metrics),
-            crate::metrics::CONTENT_TYPE,
-        )
-    } else if endpoints.api && path == "/health" {
-        json(&health::health(shared))
-    } else if endpoints.api && path == "/api/rawdata" {
-        json(&rawdata::rawdata(snapshot, shared))
-    } else if endpoints.api && (path == "/api" || path.starts_with("/api/")) {
-        match providers::lookup(&snapshot.config, path) {
-            Some(value) => json(&value),
-            None => text_response(StatusCode::NOT_FOUND, "404 page not found"),
-        }
-    } else if endpoints.dashboard && path == "/dashboard/" {
-        dashboard::page()
-    } else if endpoints.dashboard
-        && (path == "/dashboard" || (path == "/" && entry.frontends.is_empty()))
-    {
-        redirect("/dashboard/")
-    } else {
-        return None;
-    };
-    if !read {
+    let page = page(req.uri().path(), entry)?;
+    // Refused before anything is built: a POST must not cost a scrape.
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
         let mut refused = text_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
         refused
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return Some(refused);
     }
-    Some(resp)
+    Some(match page {
+        Page::Metrics => body(
+            prometheus::render(snapshot, shared, snapshot.metrics.as_ref()?),
+            crate::metrics::CONTENT_TYPE,
+        ),
+        Page::Health => json(&health::health(shared)),
+        Page::RawData => json(&rawdata::rawdata(snapshot, shared)),
+        Page::Providers => match providers::lookup(&snapshot.config, req.uri().path()) {
+            Some(value) => json(&value),
+            None => text_response(StatusCode::NOT_FOUND, "404 page not found"),
+        },
+        Page::Dashboard => dashboard::page(),
+        Page::ToDashboard => redirect("/dashboard/"),
+    })
+}
+
+/// Which page `path` is on this entry point, if any.
+fn page(path: &str, entry: &EntryRoutes) -> Option<Page> {
+    let served = entry.endpoints;
+    let page = if served.metrics && path == "/metrics" {
+        Page::Metrics
+    } else if served.api && path == "/health" {
+        Page::Health
+    } else if served.api && path == "/api/rawdata" {
+        Page::RawData
+    } else if served.api && (path == "/api" || path.starts_with("/api/")) {
+        Page::Providers
+    } else if served.dashboard && path == "/dashboard/" {
+        Page::Dashboard
+    } else if served.dashboard
+        && (path == "/dashboard" || (path == "/" && entry.frontends.is_empty()))
+    {
+        Page::ToDashboard
+    } else {
+        return None;
+    };
+    Some(page)
 }
 
 fn json(value: &serde_json::Value) -> Response<ProxyBody> {

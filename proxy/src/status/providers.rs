@@ -5,8 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::rawdata::frontend_entry_points;
-use crate::config::model::{Config, LoadBalancerMethod};
+use crate::config::model::Config;
 
 /// The JSON at `path` (which starts with `/api`), or None for a 404.
 pub(super) fn lookup(config: &Config, path: &str) -> Option<Value> {
@@ -35,7 +34,7 @@ fn file_provider(config: &Config) -> Value {
                 .map(|r| (r.name.clone(), json!({ "rule": r.rule })))
                 .collect();
             let value = json!({
-                "entryPoints": frontend_entry_points(config, &f.entry_points),
+                "entryPoints": config.entry_points_of(f),
                 "backend": f.backend,
                 "routes": routes,
                 "passHostHeader": f.pass_host_header,
@@ -56,13 +55,9 @@ fn file_provider(config: &Config) -> Value {
                 .iter()
                 .map(|s| (s.name.clone(), json!({ "url": s.url, "weight": s.weight })))
                 .collect();
-            let method = match b.load_balancer {
-                LoadBalancerMethod::Wrr => "wrr",
-                LoadBalancerMethod::Drr => "drr",
-            };
             let mut value = json!({
                 "servers": servers,
-                "loadBalancer": { "method": method },
+                "loadBalancer": { "method": b.load_balancer.name() },
             });
             if let Some(h) = &b.health_check {
                 value["healthCheck"] = json!({

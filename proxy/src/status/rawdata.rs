@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 
 use super::inventory;
 use crate::access_log::rfc3339;
-use crate::config::model::{Config, LoadBalancerMethod};
 use crate::snapshot::{Shared, Snapshot};
 use crate::wasm::PluginSource;
 
@@ -54,15 +53,7 @@ fn entry_points(snapshot: &Snapshot, shared: &Shared) -> Value {
             let slot = shared.slot(&ep.name);
             let routes = snapshot.entry(slot);
             let endpoints = routes.map(|r| r.endpoints).unwrap_or_default();
-            let own: Vec<&str> = [
-                (endpoints.ping, "ping"),
-                (endpoints.api, "api"),
-                (endpoints.dashboard, "dashboard"),
-                (endpoints.metrics, "metrics"),
-            ]
-            .into_iter()
-            .filter_map(|(on, name)| on.then_some(name))
-            .collect();
+            let own: Vec<&str> = endpoints.served().iter().map(|(name, _)| *name).collect();
             json!({
                 "name": ep.name,
                 "address": ep.address,
@@ -78,20 +69,6 @@ fn entry_points(snapshot: &Snapshot, shared: &Shared) -> Value {
         })
         .collect();
     Value::Array(list)
-}
-
-/// The entry points a frontend is served on.
-pub(super) fn frontend_entry_points<'c>(config: &'c Config, listed: &'c [String]) -> Vec<&'c str> {
-    let names = if listed.is_empty() {
-        &config.default_entry_points
-    } else {
-        listed
-    };
-    if names.is_empty() {
-        config.entry_points.keys().map(String::as_str).collect()
-    } else {
-        names.iter().map(String::as_str).collect()
-    }
 }
 
 fn frontends(snapshot: &Snapshot) -> Value {
@@ -116,7 +93,7 @@ fn frontends(snapshot: &Snapshot) -> Value {
         .map(|f| {
             json!({
                 "name": f.name,
-                "entryPoints": frontend_entry_points(config, &f.entry_points),
+                "entryPoints": config.entry_points_of(f),
                 "backend": f.backend,
                 "priority": f.priority,
                 "passHostHeader": f.pass_host_header,
@@ -160,10 +137,7 @@ fn backends(snapshot: &Snapshot) -> Value {
             };
             json!({
                 "name": b.name,
-                "loadBalancer": match b.load_balancer {
-                    LoadBalancerMethod::Wrr => "wrr",
-                    LoadBalancerMethod::Drr => "drr",
-                },
+                "loadBalancer": b.load_balancer.name(),
                 "healthCheck": b.health_check.as_ref().map(|h| json!({
                     "path": h.path,
                     "interval_sec": h.interval.as_secs_f64(),
@@ -231,11 +205,9 @@ fn requests(shared: &Shared) -> Value {
     let s = shared.stats.snapshot();
     json!({
         "total": s.total,
-        "lastSecond": s.last_second.iter().map(|(_, n)| n).sum::<u64>(),
+        "lastSecond": s.last_second_total(),
         "byCode": s.total_by_code.iter().map(|(c, n)| (c.to_string(), json!(n)))
             .collect::<serde_json::Map<_, _>>(),
-        "averageResponseTime_sec": if s.total == 0 { 0.0 } else {
-            s.total_time.as_secs_f64() / s.total as f64
-        },
+        "averageResponseTime_sec": s.average_secs(),
     })
 }
