@@ -52,6 +52,14 @@ wait_port() {
   fail "nothing listens on 127.0.0.1:$1"
 }
 
+# self_signed NAME DIR : DIR/cert.pem and DIR/key.pem, an ECDSA P-256
+# certificate for NAME, valid 30 days.
+self_signed() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj "/CN=$1" -addext "subjectAltName=DNS:$1" \
+    -keyout "$2/key.pem" -out "$2/cert.pem" 2>/dev/null
+}
+
 # start_tollgate CONFIG : runs tollgate on CONFIG, logging to $work/tollgate.log.
 start_tollgate() {
   "$(find_tollgate)" run --config "$1" >"$work/tollgate.log" 2>&1 &

@@ -50,9 +50,7 @@ as_image_user /tollgate check --config /etc/tollgate/tollgate.toml >/dev/null ||
   fail "the image's own config does not validate"
 
 # "Volumes": a config, a plugin, a certificate.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj "/CN=cam.example" -addext "subjectAltName=DNS:cam.example" \
-  -keyout "$work/root/etc/tollgate/key.pem" -out "$work/root/etc/tollgate/cert.pem" 2>/dev/null
+self_signed cam.example "$work/root/etc/tollgate"
 chmod 0644 "$work/root/etc/tollgate/key.pem"
 cp "$plugin" "$work/root/etc/tollgate/plugins/jwt-auth.wasm"
 mkdir -p "$work/www/cam" && echo "frame 1" >"$work/www/cam/index.html"

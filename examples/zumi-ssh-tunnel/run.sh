@@ -54,9 +54,7 @@ say "the device dials out: ssh -R 18888:127.0.0.1:18887 $user@server"
 tunnel
 
 say "tollgate: HTTPS with basic auth in front of the tunnel's port"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-  -subj "/CN=zumi.example" -addext "subjectAltName=DNS:zumi.example" \
-  -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+self_signed zumi.example "$work"
 hash=$(openssl passwd -apr1 zumi-demo)
 cat >"$work/tollgate.toml" <<CONF
 defaultEntryPoints = ["http", "https"]
