@@ -38,6 +38,7 @@ const PLUGINS: &[(&str, &str)] = &[
         "tollgate-plugin-http-wasm-guest-compat",
         "http-wasm-guest-compat",
     ),
+    ("tollgate-plugin-http-wasm-tck", "http-wasm-tck"),
 ];
 
 /// The ones embedded in the binary and loadable by name.

@@ -20,6 +20,7 @@ mod lifecycle;
 mod limits;
 mod observability;
 mod packaging;
+mod plugin_tck;
 mod plugins;
 mod pooling;
 mod proxy_protocol;

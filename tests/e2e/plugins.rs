@@ -646,3 +646,98 @@ async fn config_reloads_do_not_leak_plugin_instances() {
 fn watched_http_only() -> String {
     http_only() + "[file]\nwatch = true\n\n"
 }
+
+// === trailers ===
+
+/// gRPC's shape end to end over HTTP/2: an h2c client, an `h2c://`
+/// backend answering with a `grpc-status` trailer, and a guest that buffers
+/// the response with the trailers feature, reads that trailer and adds its
+/// own. The client gets the body, then both trailers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_reads_and_adds_response_trailers_over_http2() {
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper::body::Frame;
+
+    let upstream = Backend::serve(|req: Req| async move {
+        assert_eq!(
+            req.headers().get("te").map(|v| v.as_bytes()),
+            Some(&b"trailers"[..])
+        );
+        let mut trailers = hyper::HeaderMap::new();
+        trailers.insert("grpc-status", "0".parse().unwrap());
+        let frames = [
+            Ok::<_, BoxError>(Frame::data(bytes::Bytes::from_static(b"\0\0\0\0\x05reply"))),
+            Ok(Frame::trailers(trailers)),
+        ];
+        hyper::Response::builder()
+            .header("content-type", "application/grpc")
+            .body(BodyExt::boxed(StreamBody::new(futures_util::stream::iter(
+                frames,
+            ))))
+            .unwrap()
+    })
+    .await;
+    let dir = TempDir::new("trailers-plugin");
+    let guest = wat::parse_str(
+        r#"(module
+  (import "http_handler" "enable_features" (func $features (param i32) (result i32)))
+  (import "http_handler" "get_header_values" (func $values (param i32 i32 i32 i32 i32) (result i64)))
+  (import "http_handler" "set_header_value" (func $set (param i32 i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "grpc-status")
+  (data (i32.const 16) "x-grpc-status-seen")
+  (func (export "handle_request") (result i64)
+    ;; buffer_response | trailers
+    (drop (call $features (i32.const 6)))
+    (i64.const 1))
+  (func (export "handle_response") (param i32 i32)
+    ;; the backend's grpc-status value (NUL-terminated: one byte less),
+    ;; copied into a trailer of our own
+    (call $set (i32.const 3) (i32.const 16) (i32.const 18) (i32.const 64)
+      (i32.sub
+        (i32.wrap_i64 (call $values (i32.const 3) (i32.const 0) (i32.const 11) (i32.const 64) (i32.const 64)))
+        (i32.const 1)))))"#,
+    )
+    .unwrap();
+    dir.write("trailers.wasm", guest);
+    let toml = http_only()
+        + "[plugins.trailers]\npath = \"trailers.wasm\"\n\n"
+        + &frontend_with("f", "b", "PathPrefix:/", "middlewares = [\"trailers\"]")
+        + &format!(
+            "[backends.b.servers.s]\nurl = \"h2c://{}\"\n\n",
+            upstream.addr()
+        );
+    let tg = Tollgate::start_in(dir, &toml, &["http"]).await;
+
+    let stream = tokio::net::TcpStream::connect(tg.addr("http"))
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::post(tg.url("http", "/helloworld.Greeter/SayHello"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            b"\0\0\0\0\0",
+        )))
+        .unwrap();
+    let resp = within(secs(10), "gRPC-shaped call", sender.send_request(req))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK.as_u16());
+    let collected = within(secs(10), "body and trailers", resp.into_body().collect())
+        .await
+        .unwrap();
+    let trailers = collected
+        .trailers()
+        .cloned()
+        .expect("trailers reach the client");
+    assert_eq!(trailers["grpc-status"], "0");
+    assert_eq!(trailers["x-grpc-status-seen"], "0");
+    assert_eq!(&collected.to_bytes()[..], b"\0\0\0\0\x05reply");
+}

@@ -1229,6 +1229,69 @@ async fn request_trailers_with_the_feature() {
     hook.on_error();
 }
 
+/// Response trailers (gRPC's `grpc-status`): with `buffer_response` and
+/// the trailers feature, `handle_response` reads the backend's trailers and
+/// may add its own; both go out after the body. Without the feature they
+/// read as absent, as the ABI says.
+#[tokio::test]
+async fn response_trailers_with_the_feature() {
+    let guest = |features: u32| {
+        format!(
+            r#"(module {IMPORTS}
+  (data (i32.const 0) "grpc-status")
+  (data (i32.const 16) "x-checked")
+  (data (i32.const 32) "yes")
+  (data (i32.const 40) "absent")
+  (func (export "handle_request") (result i64)
+    (drop (call $features (i32.const {features})))
+    (i64.const 1))
+  (func (export "handle_response") (param i32 i32)
+    (if (i64.eqz (call $values (i32.const 3) (i32.const 0) (i32.const 11) (i32.const 200) (i32.const 64)))
+      (then
+        (call $set (i32.const 1) (i32.const 16) (i32.const 9) (i32.const 40) (i32.const 6))
+        (return)))
+    (call $set (i32.const 3) (i32.const 16) (i32.const 9) (i32.const 32) (i32.const 3))))"#
+        )
+    };
+    let backend = || {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+        let mut resp = Response::new(ProxyBody::buffered(
+            Bytes::from_static(b"reply"),
+            Some(trailers),
+        ));
+        resp.headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/grpc"));
+        resp
+    };
+
+    let plugin = wat_plugin("response-trailers", &guest(6), "");
+    let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+    let resp = hook.on_response(backend()).await;
+    assert!(
+        !resp.headers().contains_key("x-checked"),
+        "{:?}",
+        resp.headers()
+    );
+    let collected = resp.into_body().collect().await.unwrap();
+    let trailers = collected
+        .trailers()
+        .cloned()
+        .expect("trailers after the body");
+    assert_eq!(trailers["grpc-status"], "0");
+    assert_eq!(trailers["x-checked"], "yes");
+    assert_eq!(collected.to_bytes(), Bytes::from_static(b"reply"));
+
+    // Without the trailers feature the guest sees none; the backend's
+    // trailers still go out.
+    let plugin = wat_plugin("response-no-trailers", &guest(2), "");
+    let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+    let resp = hook.on_response(backend()).await;
+    assert_eq!(resp.headers()["x-checked"], "absent");
+    let collected = resp.into_body().collect().await.unwrap();
+    assert_eq!(collected.trailers().unwrap()["grpc-status"], "0");
+}
+
 #[tokio::test]
 async fn modules_importing_unknown_functions_load_and_trap_only_if_called() {
     let wat = r#"(module
