@@ -276,11 +276,16 @@ pub fn main<P: Plugin>() {
     }
 }
 
+/// The `handle_request` export of the http-wasm handler ABI (wired up by
+/// `export_plugin!`): runs `Plugin::on_request` and returns its `ctx_next`.
 pub fn handle_request() -> i64 {
     // Not started (no `main` ran): let requests through untouched.
     with_plugin(|p| p.handle_request(&WasmHost)).unwrap_or(1)
 }
 
+/// The `handle_response` export of the http-wasm handler ABI (wired up by
+/// `export_plugin!`): runs `Plugin::on_response` with the host's `reqCtx` and
+/// `isError`. Does nothing if the plugin never started.
 pub fn handle_response(req_ctx: i32, is_error: i32) {
     with_plugin(|p| p.handle_response(&WasmHost, req_ctx as u32, is_error != 0));
 }

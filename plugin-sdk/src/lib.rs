@@ -43,6 +43,8 @@
 //! Under plain `cargo test` (no wasm), [`testing::Harness`] runs the same
 //! plugin against an in-memory host that enforces the ABI's rules.
 
+#![warn(missing_docs)]
+
 pub mod abi;
 mod glue;
 mod host;
@@ -73,6 +75,61 @@ pub enum Flow {
 }
 
 /// A middleware plugin.
+///
+/// Implement it on a type, make it the module's handler with
+/// [`export_plugin!`], and test it with [`testing::Harness`]. `new` runs once
+/// per instance at start; then `on_request` runs for each request and, if
+/// it returns [`Flow::Continue`] or [`Flow::ContinueWith`], `on_response`
+/// once the upstream answered. Only `new` and `on_request` are required.
+///
+/// ```
+/// use tollgate_plugin_sdk::testing::{Harness, TestRequest, TestResponse};
+/// use tollgate_plugin_sdk::{Features, Flow, Plugin, Request, Response};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Config {
+///     from: String,
+///     to: String,
+/// }
+///
+/// /// Replaces `from` with `to` in response bodies.
+/// struct Rewrite {
+///     from: String,
+///     to: String,
+/// }
+///
+/// impl Plugin for Rewrite {
+///     type Config = Config;
+///
+///     fn new(config: Config) -> Result<Self, String> {
+///         if config.from.is_empty() {
+///             return Err("`from` must not be empty".into());
+///         }
+///         Ok(Rewrite { from: config.from, to: config.to })
+///     }
+///
+///     fn features(&self) -> Features {
+///         Features::BUFFER_RESPONSE // to read the upstream's body in on_response
+///     }
+///
+///     fn on_request(&mut self, _: Request<'_>, _: Response<'_>) -> Flow {
+///         Flow::Continue
+///     }
+///
+///     fn on_response(&mut self, _: Request<'_>, resp: Response<'_>, _: u32, is_error: bool) {
+///         if is_error {
+///             return;
+///         }
+///         let body = String::from_utf8_lossy(&resp.body().read_all()).replace(&self.from, &self.to);
+///         resp.body().write(body.as_bytes()); // the first write replaces the body
+///     }
+/// }
+///
+/// let config = serde_json::json!({"from": "cat", "to": "dog"});
+/// let mut h = Harness::<Rewrite>::from_json(config).unwrap();
+/// let (_, resp) = h.round_trip(TestRequest::get("/"), TestResponse::new(200).with_body("a cat"));
+/// assert_eq!(resp.body_text(), "a dog");
+/// ```
 pub trait Plugin: Sized + 'static {
     /// Deserialized from the plugin's `config` table (as JSON). An empty
     /// config reads as `{}`.
@@ -89,16 +146,22 @@ pub trait Plugin: Sized + 'static {
     /// http-wasm hosts still call it; `on_response` must then do nothing.
     const WANTS_RESPONSE: bool = true;
 
-    /// Features to enable for every request, asked for once at start.
+    /// Features to enable for every request, asked for once at start. If the
+    /// host does not grant them all, the instance does not start. For
+    /// features on some requests only, see [`Request::enable_features`].
     fn features(&self) -> Features {
         Features::NONE
     }
 
-    /// Inspect or change the request; answer it, or let it continue.
+    /// Inspect or change the request; answer it, or let it continue. The
+    /// returned [`Flow`] says which.
     fn on_request(&mut self, req: Request<'_>, resp: Response<'_>) -> Flow;
 
-    /// Inspect or change the response. `is_error` is true when tollgate could
-    /// not get a response upstream (then there is nothing to change: clean up).
+    /// Inspect or change the response. `ctx` is the value of
+    /// [`Flow::ContinueWith`] (0 after [`Flow::Continue`]). `is_error` is
+    /// true when tollgate could not get a response upstream (then there is
+    /// nothing to change: clean up). The request is read-only here. Does
+    /// nothing by default.
     fn on_response(&mut self, req: Request<'_>, resp: Response<'_>, ctx: u32, is_error: bool) {
         let _ = (req, resp, ctx, is_error);
     }
@@ -135,17 +198,17 @@ pub fn log_enabled(level: LogLevel) -> bool {
 macro_rules! debug {
     ($($arg:tt)*) => { $crate::__log!($crate::LogLevel::Debug, $($arg)*) };
 }
-/// `info!("...", args)`.
+/// `info!("...", args)`: format and log at info level when enabled.
 #[macro_export]
 macro_rules! info {
     ($($arg:tt)*) => { $crate::__log!($crate::LogLevel::Info, $($arg)*) };
 }
-/// `warn!("...", args)`.
+/// `warn!("...", args)`: format and log at warn level when enabled.
 #[macro_export]
 macro_rules! warn {
     ($($arg:tt)*) => { $crate::__log!($crate::LogLevel::Warn, $($arg)*) };
 }
-/// `error!("...", args)`.
+/// `error!("...", args)`: format and log at error level when enabled.
 #[macro_export]
 macro_rules! error {
     ($($arg:tt)*) => { $crate::__log!($crate::LogLevel::Error, $($arg)*) };

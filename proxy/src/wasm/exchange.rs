@@ -156,9 +156,13 @@ pub(crate) struct Exchange {
 /// As on the reference host (net/http, where writing commits the head), a
 /// status it set wins over the upstream's, and bytes it wrote go out ahead
 /// of the upstream's body. Unlike net/http, the upstream's headers are kept.
+/// Response headers it set travel here only when it skips `handle_response`
+/// (otherwise `Pending` carries them): either way they win over the
+/// upstream's.
 pub(crate) struct Early {
     status: Option<StatusCode>,
     body: Option<Bytes>,
+    headers: HeaderMap,
 }
 
 impl Early {
@@ -166,6 +170,7 @@ impl Early {
         if let Some(status) = self.status {
             *resp.status_mut() = status;
         }
+        overlay(self.headers, resp.headers_mut());
         let Some(head) = self.body.filter(|b| !b.is_empty()) else {
             return resp;
         };
@@ -250,7 +255,10 @@ impl Exchange {
     /// moved into and out of an exchange once per chain, not per plugin.
     pub(crate) fn pass_on(&mut self) -> (Option<Pending>, Option<Box<Early>>) {
         let features = self.features;
-        let early = (self.status_set || self.resp_written).then(|| {
+        let skips_response = features & FEATURE_SKIP_RESPONSE != 0;
+        let mut early_headers = std::mem::take(&mut self.resp.headers);
+        let headers_early = skips_response && !early_headers.is_empty();
+        let early = (self.status_set || self.resp_written || headers_early).then(|| {
             let body = match std::mem::replace(&mut self.resp_body, empty_slot()) {
                 BodySlot::Written { data, .. } if self.resp_written => Some(data.freeze()),
                 _ => None,
@@ -258,14 +266,18 @@ impl Exchange {
             Box::new(Early {
                 status: self.status_set.then_some(self.resp.status),
                 body,
+                headers: if skips_response {
+                    std::mem::take(&mut early_headers)
+                } else {
+                    HeaderMap::new()
+                },
             })
         });
         // An untouched body (auth plugins, header rewrites) stays as it is.
         if !self.req_body.is_stream() {
             self.settle_request_body();
         }
-        let early_headers = std::mem::take(&mut self.resp.headers);
-        let pending = (features & FEATURE_SKIP_RESPONSE == 0).then(|| Pending {
+        let pending = (!skips_response).then(|| Pending {
             features,
             client: self.client,
             tls: self.tls,
@@ -335,22 +347,7 @@ impl Exchange {
         body: BodySlot,
         trailers: Option<HeaderMap>,
     ) -> Box<Self> {
-        let mut last = None;
-        for (name, value) in pending.early_headers {
-            // `None` names continue the previous name's values.
-            let name = match name {
-                Some(n) => {
-                    resp.headers.remove(&n);
-                    last = Some(n.clone());
-                    n
-                }
-                None => match &last {
-                    Some(n) => n.clone(),
-                    None => continue,
-                },
-            };
-            resp.headers.append(name, value);
-        }
+        overlay(pending.early_headers, &mut resp.headers);
         Box::new(Exchange {
             phase: Phase::Response,
             features: pending.features,
@@ -385,6 +382,27 @@ impl Exchange {
             .uri
             .authority()
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    }
+}
+
+/// Response headers a guest set in `handle_request` over the upstream's:
+/// each name it set replaces the upstream's values of that name.
+fn overlay(guest: HeaderMap, upstream: &mut HeaderMap) {
+    let mut last = None;
+    for (name, value) in guest {
+        // `None` names continue the previous name's values.
+        let name = match name {
+            Some(n) => {
+                upstream.remove(&n);
+                last = Some(n.clone());
+                n
+            }
+            None => match &last {
+                Some(n) => n.clone(),
+                None => continue,
+            },
+        };
+        upstream.append(name, value);
     }
 }
 

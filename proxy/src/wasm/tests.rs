@@ -940,6 +940,42 @@ async fn status_and_body_written_before_next_survive_it() {
     assert_eq!(text(resp.into_body()).await, "body");
 }
 
+/// Response headers set in `handle_request` before passing on win over the
+/// upstream's, also from a guest that skips `handle_response` (tollgate's
+/// feature bit 31, which the SDK sets for plugins without `on_response`).
+#[tokio::test]
+async fn response_headers_set_before_next_survive_it() {
+    for (name, features) in [
+        ("sees-response", 0),
+        ("skips-response", 0x8000_0000u32 as i32),
+    ] {
+        let wat = format!(
+            r#"(module {IMPORTS}
+  (data (i32.const 0) "x-handled")
+  (data (i32.const 16) "1")
+  (data (i32.const 32) "server")
+  (data (i32.const 48) "tollgate-guest")
+  (func (export "handle_request") (result i64)
+    (drop (call $features (i32.const {features})))
+    (call $set (i32.const 1) (i32.const 0) (i32.const 9) (i32.const 16) (i32.const 1))
+    (call $set (i32.const 1) (i32.const 32) (i32.const 6) (i32.const 48) (i32.const 14))
+    (i64.const 1))
+  (func (export "handle_response") (param i32 i32)))"#
+        );
+        let plugin = wat_plugin(name, &wat, "{}");
+        let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+        let mut upstream = upstream(200, "body");
+        upstream
+            .headers_mut()
+            .insert("server", HeaderValue::from_static("backend"));
+        let resp = hook.on_response(upstream).await;
+        assert_eq!(resp.headers()["x-handled"], "1", "{name}");
+        assert_eq!(resp.headers()["server"], "tollgate-guest", "{name}");
+        assert_eq!(resp.headers()["content-length"], "4", "{name}");
+        assert_eq!(text(resp.into_body()).await, "body", "{name}");
+    }
+}
+
 /// What the guest reads of the request is the request as it came: every
 /// method (TRACE and PATCH too), the raw target (escapes and dot segments
 /// untouched), the client as `IP:port`, and a repeated header as separate
