@@ -9,7 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use http::{HeaderMap, HeaderValue, Method, Uri};
-use tollgate::router::{FrontendRules, Router};
+use tollgate::router::{FrontendRules, Router, RuleSyntax};
+
+/// The client address of bench requests.
+const CLIENT: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
 /// Counts allocations, to check that routing without modifiers allocates nothing.
 struct CountingAlloc;
@@ -60,6 +63,7 @@ fn compile(rules: impl Iterator<Item = String>) -> Router {
         .map(|rule| FrontendRules {
             priority: 0,
             rules: vec![rule],
+            syntax: RuleSyntax::Traefik1,
         })
         .collect();
     Router::compile(&frontends).expect("bench rules compile")
@@ -85,9 +89,9 @@ fn check_no_allocation(router: &Router, req: &Request) {
         return; // normalizing the path needs a copy, by design
     }
     // The first use of a regex on a thread allocates its match cache.
-    drop(router.route(&req.method, &req.uri, &req.headers));
+    drop(router.route(&req.method, &req.uri, &req.headers, CLIENT));
     let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let routed = router.route(&req.method, &req.uri, &req.headers);
+    let routed = router.route(&req.method, &req.uri, &req.headers, CLIENT);
     let allocated = ALLOCATIONS.load(Ordering::Relaxed) - before;
     drop(routed);
     assert_eq!(allocated, 0, "route() allocated for {}", req.name);
@@ -110,6 +114,7 @@ fn bench_group(
                         black_box(&req.method),
                         black_box(&req.uri),
                         black_box(&req.headers),
+                        CLIENT,
                     )
                 })
             });
@@ -129,7 +134,7 @@ fn prefix(c: &mut Criterion) {
         );
         assert_eq!(
             router
-                .route(&hit.method, &hit.uri, &hit.headers)
+                .route(&hit.method, &hit.uri, &hit.headers, CLIENT)
                 .map(|m| m.frontend),
             Some(last)
         );
@@ -163,14 +168,14 @@ fn mixed(c: &mut Criterion) {
         if n > 3 {
             assert_eq!(
                 router
-                    .route(&host_hit.method, &host_hit.uri, &host_hit.headers)
+                    .route(&host_hit.method, &host_hit.uri, &host_hit.headers, CLIENT)
                     .map(|m| m.frontend),
                 Some(last_host)
             );
         }
         assert_eq!(
             router
-                .route(&path_hit.method, &path_hit.uri, &path_hit.headers)
+                .route(&path_hit.method, &path_hit.uri, &path_hit.headers, CLIENT)
                 .map(|m| m.frontend),
             Some(last_path)
         );
@@ -201,6 +206,7 @@ fn unindexed(c: &mut Criterion) {
                     black_box(&req.method),
                     black_box(&req.uri),
                     black_box(&req.headers),
+                    CLIENT,
                 )
             })
         });

@@ -20,7 +20,10 @@ use tollgate::http1::chunked::{Decoder, Step};
 use tollgate::http1::policy::{self, MAX_HEAD};
 use tollgate::http1::request::{self, Parsed};
 use tollgate::http1::response::{self, Form};
-use tollgate::router::{normalize_path, FrontendRules, Router};
+use tollgate::router::{normalize_path, FrontendRules, Router, RuleSyntax};
+
+/// The client address of routed requests.
+const CLIENT: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7));
 
 const REQUEST_WORDS: &[&[u8]] = &[
     b"Host: a\r\n",
@@ -358,13 +361,14 @@ fn rules() {
         let spec = FrontendRules {
             priority: 0,
             rules: vec![rule],
+            syntax: RuleSyntax::Traefik1,
         };
         if let Ok(router) = Router::compile(&[spec]) {
             for path in requests {
                 let uri: http::Uri = path.parse().unwrap();
                 let mut headers = http::HeaderMap::new();
                 headers.insert(header::HOST, "a.example".parse().unwrap());
-                if let Some(m) = router.route(&Method::GET, &uri, &headers) {
+                if let Some(m) = router.route(&Method::GET, &uri, &headers, CLIENT) {
                     if let Some(rw) = m.rewrite {
                         assert!(rw.path.starts_with('/'), "{rw:?}");
                     }
@@ -373,6 +377,51 @@ fn rules() {
         }
     });
     eprintln!("rules: {runs} inputs");
+}
+
+/// Traefik 2/3 rules (expressions of matcher calls) compile or are refused
+/// with a message; a compiled router routes any request.
+#[test]
+fn rules_traefik3() {
+    let words: &[&[u8]] = &[
+        b"Host(`",
+        b"`)",
+        b" && ",
+        b" || ",
+        b"!",
+        b"(",
+        b")",
+        b"PathPrefix(`/",
+        b"HostRegexp(`^[a-z]{2,3}\\.x$`)",
+        b"HostRegexp(`{sub:[a-z]+}.x`)",
+        b"Query(`a`, `1`)",
+        b"ClientIP(`10.0.0.0/8`)",
+        b"Header(`X-A`, `b`)",
+        b"\"",
+        b"\\x4",
+        b",",
+    ];
+    let requests = ["/", "/zumi01/api", "/cam/dev-1/x", "/a/b?c=d&a=1", "/%2F"];
+    let runs = mutate::run("rules_traefik3", words, |input| {
+        let rule = String::from_utf8_lossy(input).into_owned();
+        let spec = FrontendRules {
+            priority: 0,
+            rules: vec![rule],
+            syntax: RuleSyntax::Traefik3,
+        };
+        match Router::compile(&[spec]) {
+            Ok(router) => {
+                for path in requests {
+                    let uri: http::Uri = path.parse().unwrap();
+                    let mut headers = http::HeaderMap::new();
+                    headers.insert(header::HOST, "a.example".parse().unwrap());
+                    let _ = router.route(&Method::GET, &uri, &headers, CLIENT);
+                }
+            }
+            Err(errors) => assert!(errors.iter().all(|e| !e.message.is_empty())),
+        }
+    });
+    eprintln!("rules_traefik3: {runs} inputs");
 }
 
 /// Path normalization: idempotent, rooted, no dot segments or empty ones.

@@ -228,6 +228,8 @@ pub struct Frontend {
     pub priority: i64,
     /// Routes in name order; all of them must match (AND).
     pub routes: Vec<Route>,
+    /// How the routes' rules are written.
+    pub rule_syntax: RuleSyntax,
     /// `middlewares = [...]`: names of `[plugins.NAME]`, run in this order.
     pub middlewares: Vec<(String, Location)>,
     /// `basicAuth = [...]` or `[frontends.X.auth.basic]`: the built-in basic-auth plugin.
@@ -235,6 +237,17 @@ pub struct Frontend {
     /// `[frontends.X.headers]`, as JSON for the built-in headers plugin.
     pub headers: Option<serde_json::Value>,
     pub location: Location,
+}
+
+/// Which Traefik wrote the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuleSyntax {
+    /// `Host:a.com,b.com;PathPrefixStrip:/app` (1.7's frontends).
+    #[default]
+    Traefik1,
+    /// ``Host(`a.com`) && PathPrefix(`/app`)`` (2 and 3's routers; both
+    /// versions' matchers are taken, see `router::predicate`).
+    Traefik3,
 }
 
 impl Frontend {

@@ -90,7 +90,7 @@ async fn run(
 
     let m = entry
         .router
-        .route(req.method(), req.uri(), req.headers())
+        .route(req.method(), req.uri(), req.headers(), conn.client.ip)
         .ok_or(ProxyError::NoRoute)?;
     let frontend = &entry.frontends[m.frontend];
     ctx.frontend = Some(frontend);

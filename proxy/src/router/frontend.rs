@@ -8,7 +8,8 @@ use super::matcher::{Condition, Request};
 use super::modifier::{Modifiers, StripKind};
 use super::rule::{self, Item, Matcher, BRACES, REGEX_BRACKETS};
 use super::template::{self, canonical_host, HostKey, Mode, Pattern};
-use super::types::{FrontendRules, RuleError};
+use super::types::{FrontendRules, RuleError, RuleSyntax};
+use super::{expr, predicate};
 
 #[derive(Debug)]
 pub(super) struct Frontend {
@@ -25,11 +26,16 @@ impl Frontend {
         let mut parts = Parts::default();
         let mut errors = Vec::new();
         for (rule_index, rule) in rules.rules.iter().enumerate() {
-            let result = rule::parse(rule).and_then(|items| {
-                items
-                    .iter()
-                    .try_for_each(|item| compile_item(item, &mut parts))
-            });
+            let result = match rules.syntax {
+                RuleSyntax::Traefik1 => rule::parse(rule).and_then(|items| {
+                    items
+                        .iter()
+                        .try_for_each(|item| compile_item(item, &mut parts))
+                }),
+                RuleSyntax::Traefik3 => {
+                    expr::parse(rule).and_then(|e| predicate::compile(&e, &mut parts.conditions))
+                }
+            };
             if let Err(message) = result {
                 errors.push(RuleError {
                     frontend: index,
@@ -49,7 +55,8 @@ impl Frontend {
         let priority = if rules.priority > 0 {
             rules.priority
         } else {
-            // Traefik 1.7: the longer the rules, the more specific the frontend.
+            // Traefik 1.7, 2 and 3: the longer the rules, the more specific
+            // the frontend.
             rules.rules.iter().map(|r| r.len() as i64).sum()
         };
         Ok(Frontend {

@@ -1,10 +1,13 @@
 //! Matching one request against one compiled matcher.
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 
 use http::header::HeaderName;
 use http::{HeaderMap, Method, Uri};
 use regex::Regex;
+
+use crate::trust::Cidr;
 
 use super::path::hex_value;
 use super::template::Pattern;
@@ -20,6 +23,9 @@ pub(super) struct Request<'a> {
     pub headers: &'a HeaderMap,
     /// The raw query string, without `?`.
     pub query: Option<&'a str>,
+    /// The connection's peer (Traefik 3's `ClientIP` ignores
+    /// `X-Forwarded-For`, and so does this).
+    pub client: IpAddr,
 }
 
 impl<'a> Request<'a> {
@@ -29,6 +35,7 @@ impl<'a> Request<'a> {
         path: &'a str,
         uri: &'a Uri,
         headers: &'a HeaderMap,
+        client: IpAddr,
     ) -> Self {
         let host = request_host(uri, headers).map(|h| h.strip_suffix('.').unwrap_or(h));
         Request {
@@ -37,6 +44,7 @@ impl<'a> Request<'a> {
             host,
             headers,
             query: uri.query(),
+            client,
         }
     }
 }
@@ -56,6 +64,15 @@ pub(super) enum Condition {
     HeadersRegexp(Box<[(HeaderName, Regex)]>),
     /// Every key's first value must match; None = any value, key present.
     Query(Box<[(Box<str>, Option<Pattern>)]>),
+    /// The client is in one of these networks (Traefik 2/3 `ClientIP`).
+    ClientIp(Box<[Cidr]>),
+    /// Traefik 2/3 `&&` below an `||` or `!` (a top-level `&&` is the
+    /// frontend's own list of conditions).
+    All(Box<[Condition]>),
+    /// Traefik 2/3 `||`.
+    Any(Box<[Condition]>),
+    /// Traefik 2/3 `!`.
+    Not(Box<Condition>),
 }
 
 impl Condition {
@@ -84,6 +101,10 @@ impl Condition {
                     Some(p) => p.is_match(&v),
                 })
             }),
+            Condition::ClientIp(nets) => nets.iter().any(|n| n.contains(req.client)),
+            Condition::All(all) => all.iter().all(|c| c.matches(req)),
+            Condition::Any(any) => any.iter().any(|c| c.matches(req)),
+            Condition::Not(c) => !c.matches(req),
         }
     }
 
@@ -97,8 +118,10 @@ impl Condition {
             Condition::Path(alts) if plain(alts) => 2,
             Condition::Headers(_) => 3,
             Condition::Host(_) | Condition::Path(_) => 4,
+            Condition::ClientIp(_) => 1,
             Condition::HeadersRegexp(_) => 5,
             Condition::Query(_) => 6,
+            Condition::All(_) | Condition::Any(_) | Condition::Not(_) => 7,
         }
     }
 }

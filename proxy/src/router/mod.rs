@@ -4,8 +4,8 @@
 //! API (used by `snapshot::compile` and `request::pipeline`):
 //!
 //! ```ignore
-//! let router = Router::compile(&[FrontendRules { priority: 0, rules: vec!["PathPrefix:/zumi01".into()] }])?;
-//! if let Some(m) = router.route(&method, &uri, &headers) { /* m.frontend, m.rewrite */ }
+//! let router = Router::compile(&[FrontendRules { priority: 0, rules: vec!["PathPrefix:/zumi01".into()], syntax: RuleSyntax::Traefik1 }])?;
+//! if let Some(m) = router.route(&method, &uri, &headers, client_ip) { /* m.frontend, m.rewrite */ }
 //! ```
 //!
 //! Rules are matched against the request's *normalized* path ([`normalize_path`]):
@@ -21,18 +21,25 @@
 //! `/`; hosts ignore a trailing dot and `HostRegexp` ignores case; rewritten
 //! paths always start with `/`.
 //!
+//! Traefik 2 and 3's rules (``Host(`a`) && !Path(`/x`)``) compile into the
+//! same conditions: a top-level `&&` is the frontend's list, so the index
+//! and the matching code are shared; `||` and `!` nest.
+//!
 //! Modules: `types` (what goes in and out), `table` (`Router`), `rule`
-//! (rule-string syntax), `template` (mux `{name:re}` templates), `path`
+//! (1.7's rule-string syntax), `expr` (2/3's rule syntax), `predicate`
+//! (2/3's matchers), `template` (mux `{name:re}` templates), `path`
 //! (normalization), `matcher` / `modifier` (semantics of each matcher and
 //! modifier), `frontend` (one frontend compiled), `index` (the candidate
 //! pre-filter that keeps 1,000 frontends fast), `hosts` (a rule's hosts).
 
+mod expr;
 mod frontend;
 mod hosts;
 mod index;
 mod matcher;
 mod modifier;
 mod path;
+mod predicate;
 mod rule;
 mod table;
 mod template;
@@ -44,4 +51,4 @@ pub use hosts::rule_hosts;
 pub use matcher::request_host;
 pub use path::normalize as normalize_path;
 pub use table::Router;
-pub use types::{FrontendRules, Rewrite, RouteMatch, RuleError};
+pub use types::{FrontendRules, Rewrite, RouteMatch, RuleError, RuleSyntax};

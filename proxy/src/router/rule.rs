@@ -164,37 +164,13 @@ fn unknown_matcher(name: &str) -> String {
     if name.is_empty() {
         return "missing matcher name before \":\"".to_string();
     }
-    let lower = name.to_ascii_lowercase();
-    let closest = Matcher::ALL
-        .into_iter()
-        .map(|m| (edit_distance(&lower, &m.name().to_ascii_lowercase()), m))
-        .min_by_key(|&(d, _)| d);
-    match closest {
-        // Only suggest names that look like a typo, not a different word.
-        Some((d, m)) if d <= 2.max(name.len() / 3) => {
-            format!("unknown matcher {name:?}; did you mean {:?}?", m.name())
-        }
-        _ => format!(
+    match crate::config::closest_name(name, Matcher::ALL.map(Matcher::name)) {
+        Some(close) => format!("unknown matcher {name:?}; did you mean {close:?}?"),
+        None => format!(
             "unknown matcher {name:?}; known: {}",
             Matcher::ALL.map(Matcher::name).join(", ")
         ),
     }
-}
-
-/// Levenshtein distance over chars (names are short).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = substitution.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! `Router`: the compiled routing table of one entrypoint, and `route`, the
 //! lookup every request makes.
 
+use std::net::IpAddr;
+
 use http::{HeaderMap, Method, Uri};
 
 use super::frontend::Frontend;
@@ -42,13 +44,20 @@ impl Router {
     }
 
     /// The frontend for this request (highest priority among those whose
-    /// rules all match) and the path rewrite its modifiers ask for.
-    pub fn route(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<RouteMatch> {
+    /// rules all match) and the path rewrite its modifiers ask for. `client`
+    /// is the connection's peer, for `ClientIP` rules.
+    pub fn route(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        client: IpAddr,
+    ) -> Option<RouteMatch> {
         if self.frontends.is_empty() {
             return None;
         }
         let path = normalize_path(uri.path());
-        let request = Request::new(method, &path, uri, headers);
+        let request = Request::new(method, &path, uri, headers, client);
         let rank = self.index.best_match(request.host, &path, |rank| {
             self.frontends
                 .get(rank as usize)
@@ -77,9 +86,10 @@ impl Router {
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
+        client: IpAddr,
     ) -> Option<RouteMatch> {
         let path = normalize_path(uri.path());
-        let request = Request::new(method, &path, uri, headers);
+        let request = Request::new(method, &path, uri, headers, client);
         let frontend = self.frontends.iter().find(|f| f.matches(&request))?;
         Some(RouteMatch {
             frontend: frontend.index,

@@ -172,6 +172,20 @@ pub(super) fn compile(template: &str, mode: Mode) -> Result<Pattern, String> {
     })
 }
 
+/// A plain regular expression (Traefik 3's `HostRegexp`, `PathRegexp`,
+/// `QueryRegexp`), unanchored as Go's `MatchString`; host ones ignore case.
+/// No literal prefix or suffix: the indexes file it under no key.
+pub(super) fn regex(source: &str, mode: Mode) -> Result<Pattern, String> {
+    let case_flag = if mode == Mode::Host { "(?i)" } else { "" };
+    let re = Regex::new(&format!("{case_flag}{source}"))
+        .map_err(|e| format!("invalid regular expression {source:?}: {e}"))?;
+    Ok(Pattern::Regex {
+        re,
+        literal_prefix: "".into(),
+        literal_suffix: "".into(),
+    })
+}
+
 /// Host names compare lower-case, and `example.com.` is `example.com`.
 pub(super) fn canonical_host(host: &str) -> String {
     let host = host.strip_suffix('.').unwrap_or(host);

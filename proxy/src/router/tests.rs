@@ -15,6 +15,7 @@ fn frontends_of(frontends: &[(i64, &[&str])]) -> Vec<FrontendRules> {
         .map(|(priority, rules)| FrontendRules {
             priority: *priority,
             rules: rules.iter().map(|r| r.to_string()).collect(),
+            syntax: RuleSyntax::Traefik1,
         })
         .collect()
 }
@@ -31,11 +32,16 @@ fn errors(frontends: &[&[&str]]) -> Vec<RuleError> {
     .expect_err("should not compile")
 }
 
+#[derive(Clone)]
 struct Req {
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    client: std::net::IpAddr,
 }
+
+/// The client address of test requests.
+const CLIENT: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7));
 
 /// `target` is an origin-form path (host via `Host` header) or an absolute URI.
 fn req(method: &str, target: &str, host: Option<&str>, headers: &[(&str, &str)]) -> Req {
@@ -53,14 +59,15 @@ fn req(method: &str, target: &str, host: Option<&str>, headers: &[(&str, &str)])
         method: Method::from_bytes(method.as_bytes()).unwrap(),
         uri: target.parse().unwrap(),
         headers: map,
+        client: CLIENT,
     }
 }
 
 fn route(router: &Router, r: &Req) -> Option<RouteMatch> {
-    let fast = router.route(&r.method, &r.uri, &r.headers);
+    let fast = router.route(&r.method, &r.uri, &r.headers, r.client);
     assert_eq!(
         fast,
-        router.route_linear(&r.method, &r.uri, &r.headers),
+        router.route_linear(&r.method, &r.uri, &r.headers, r.client),
         "index disagrees"
     );
     fast
@@ -535,7 +542,12 @@ fn empty_router() {
     let r = Router::default();
     assert!(r.is_empty());
     assert_eq!(
-        r.route(&Method::GET, &"/".parse().unwrap(), &HeaderMap::new()),
+        r.route(
+            &Method::GET,
+            &"/".parse().unwrap(),
+            &HeaderMap::new(),
+            CLIENT
+        ),
         None
     );
     let r = Router::compile(&[]).unwrap();
@@ -595,6 +607,7 @@ fn many_frontends_route_through_the_index() {
         .map(|r| FrontendRules {
             priority: 0,
             rules: vec![r.clone()],
+            syntax: RuleSyntax::Traefik1,
         })
         .collect();
     let r = Router::compile(&frontends).unwrap();
@@ -724,6 +737,7 @@ fn index_agrees_with_linear_scan_on_random_rules() {
                             .join(";")
                     })
                     .collect(),
+                syntax: RuleSyntax::Traefik1,
             })
             .collect();
         let router = Router::compile(&frontends).unwrap_or_else(|e| panic!("{e:?}"));
@@ -795,6 +809,7 @@ fn odd_inputs_never_panic() {
         let frontends = [FrontendRules {
             priority: rng.below(3) as i64 - 1,
             rules: vec![rule.clone()],
+            syntax: RuleSyntax::Traefik1,
         }];
         let Ok(router) = Router::compile(&frontends) else {
             continue;
@@ -805,7 +820,7 @@ fn odd_inputs_never_panic() {
             let path = normalize_path(&format!("/{path}")).into_owned();
             assert_eq!(normalize_path(&path), path, "not idempotent");
             if let Ok(uri) = Uri::try_from(format!("{path}?{}", rng.pick(&["a=%", "=", "q=1&&"]))) {
-                let _ = router.route(&Method::GET, &uri, &HeaderMap::new());
+                let _ = router.route(&Method::GET, &uri, &HeaderMap::new(), CLIENT);
             }
         }
     }
@@ -824,4 +839,196 @@ fn odd_inputs_never_panic() {
     ] {
         let _ = normalize_path(raw);
     }
+}
+
+// === Traefik 2/3 rules ===
+
+fn v3(rules: &[&str]) -> Router {
+    Router::compile(&v3_frontends(rules)).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn v3_frontends(rules: &[&str]) -> Vec<FrontendRules> {
+    rules
+        .iter()
+        .map(|r| FrontendRules {
+            priority: 0,
+            rules: vec![r.to_string()],
+            syntax: RuleSyntax::Traefik3,
+        })
+        .collect()
+}
+
+fn v3_error(rule: &str) -> String {
+    let errors = Router::compile(&v3_frontends(&[rule])).expect_err(rule);
+    errors[0].message.clone()
+}
+
+fn hit(router: &Router, r: Req) -> Option<usize> {
+    route(router, &r).map(|m| m.frontend)
+}
+
+#[test]
+fn traefik3_host_path_and_boolean_operators() {
+    let r = v3(&[
+        "Host(`cam.example.com`) && PathPrefix(`/zumi01`)",
+        "(Host(`a.test`) || Host(`b.test`)) && !PathPrefix(`/admin`)",
+        "Host(`c.test`) && (Method(`POST`) || Header(`X-Debug`, `1`))",
+        "PathPrefix(`/`)",
+    ]);
+    let get = |target: &str, host: &str| hit(&r, req("GET", target, Some(host), &[]));
+    assert_eq!(get("/zumi01/tree", "cam.example.com"), Some(0));
+    assert_eq!(get("/zumi01/tree", "CAM.example.com:8443"), Some(0));
+    assert_eq!(get("/zumi02", "cam.example.com"), Some(3));
+    assert_eq!(get("/x", "a.test"), Some(1));
+    assert_eq!(get("/x", "b.test"), Some(1));
+    assert_eq!(get("/admin/x", "b.test"), Some(3));
+    assert_eq!(get("/x", "c.test"), Some(3));
+    assert_eq!(hit(&r, req("POST", "/x", Some("c.test"), &[])), Some(2));
+    assert_eq!(
+        hit(&r, req("GET", "/x", Some("c.test"), &[("x-debug", "1")])),
+        Some(2)
+    );
+    assert_eq!(
+        hit(&r, req("GET", "/x", Some("c.test"), &[("x-debug", "2")])),
+        Some(3)
+    );
+}
+
+#[test]
+fn traefik3_priority_is_the_rule_length() {
+    // The longer rule wins whatever the order; ties go to the first.
+    let r = v3(&[
+        "PathPrefix(`/a`)",
+        "PathPrefix(`/a/b`)",
+        "PathPrefix(`/a/c`)",
+    ]);
+    assert_eq!(at(&r, "/a/b/x"), Some(1));
+    assert_eq!(at(&r, "/a/x"), Some(0));
+    let r = v3(&["Host(`example.com`)", "Host(`example.com`) && Path(`/p`)"]);
+    assert_eq!(at(&r, "/p"), Some(1));
+    assert_eq!(at(&r, "/q"), Some(0));
+}
+
+#[test]
+fn traefik3_and_traefik2_matchers() {
+    let r = v3(&[
+        // Traefik 3 HostRegexp: a plain regex, unanchored, any case.
+        "HostRegexp(`^[a-z]+\\.dev\\.test$`)",
+        // Traefik 2 HostRegexp: a mux template.
+        "HostRegexp(`{device:[0-9]+}.fleet.test`)",
+        "Host(`q.test`) && Query(`mode`, `live`)",
+        "Host(`q.test`) && Query(`id=`, `x={v:[0-9]+}`)",
+        "Host(`q.test`) && QueryRegexp(`n`, `^[0-9]{3}$`)",
+        "Host(`r.test`) && PathRegexp(`\\.(jpg|png)$`)",
+        "Host(`r.test`) && HeaderRegexp(`Accept`, `image/`)",
+        "Host(`m.test`) && Method(`PUT`, `PATCH`)",
+        "Host(`h2.test`, `h3.test`) && Path(`/one`, `/two/{id}`)",
+    ]);
+    let get = |target: &str, host: &str| hit(&r, req("GET", target, Some(host), &[]));
+    assert_eq!(get("/", "cam.DEV.test"), Some(0));
+    assert_eq!(get("/", "cam.dev.test.evil"), None);
+    assert_eq!(get("/", "42.fleet.test"), Some(1));
+    assert_eq!(get("/", "x42.fleet.test"), None);
+    assert_eq!(get("/?mode=live", "q.test"), Some(2));
+    assert_eq!(get("/?mode=still", "q.test"), None);
+    assert_eq!(get("/?id=&x=12", "q.test"), Some(3));
+    assert_eq!(get("/?id=&x=ab", "q.test"), None);
+    assert_eq!(get("/?n=123", "q.test"), Some(4));
+    assert_eq!(get("/?n=1234", "q.test"), None);
+    assert_eq!(get("/pic/a.png", "r.test"), Some(5));
+    assert_eq!(get("/pic/a.gif", "r.test"), None);
+    assert_eq!(
+        hit(
+            &r,
+            req("GET", "/x", Some("r.test"), &[("accept", "image/webp")])
+        ),
+        Some(6)
+    );
+    assert_eq!(hit(&r, req("PATCH", "/", Some("m.test"), &[])), Some(7));
+    assert_eq!(hit(&r, req("GET", "/", Some("m.test"), &[])), None);
+    assert_eq!(get("/one", "h3.test"), Some(8));
+    assert_eq!(get("/two/7", "h2.test"), Some(8));
+    assert_eq!(get("/two/7/x", "h2.test"), None);
+}
+
+#[test]
+fn traefik3_client_ip_is_the_peer() {
+    let r = v3(&[
+        "ClientIP(`192.0.2.0/24`) && PathPrefix(`/`)",
+        "ClientIP(`10.0.0.1`, `::1`)",
+    ]);
+    let mut from = req("GET", "/", Some("a"), &[("x-forwarded-for", "10.0.0.1")]);
+    assert_eq!(hit(&r, from.clone()), Some(0));
+    from.client = "10.0.0.1".parse().unwrap();
+    assert_eq!(hit(&r, from.clone()), Some(1));
+    from.client = "::1".parse().unwrap();
+    assert_eq!(hit(&r, from.clone()), Some(1));
+    // X-Forwarded-For is not the client.
+    from.client = "203.0.113.9".parse().unwrap();
+    assert_eq!(hit(&r, from), None);
+}
+
+#[test]
+fn traefik3_errors_name_the_place_and_the_fix() {
+    assert_eq!(
+        v3_error("Host(`a`) && PathPrefx(`/x`)"),
+        "at character 14: unknown matcher \"PathPrefx\"; did you mean \"PathPrefix\"?"
+    );
+    assert!(v3_error("PathPrefix:/x").contains("Traefik 1.7's syntax"));
+    assert!(v3_error("Path(`x`)").contains("must start with \"/\""));
+    assert!(v3_error("Header(`X-A`)").contains("takes two arguments"));
+    assert!(v3_error("Host()").contains("at least one argument"));
+    assert!(v3_error("Host(``)").contains("argument 1 is empty"));
+    assert!(v3_error("HostRegexp(`(`)").contains("invalid regular expression"));
+    assert!(v3_error("ClientIP(`10.0.0.0/33`)").contains("prefix length"));
+    assert!(v3_error("Method(`G T`)").contains("invalid method"));
+    assert!(v3_error("Query(`a`, `b`, `c`)").contains("Query takes"));
+}
+
+#[test]
+fn traefik3_index_agrees_with_linear_scan_on_random_rules() {
+    let mut rng = Rng(0x5EED_0F7A_3F1C);
+    let leaf = |rng: &mut Rng| -> String {
+        (*rng.pick(&[
+            "Host(`a.com`)",
+            "Host(`b.com`, `a.com`)",
+            "HostRegexp(`^.+\\.a\\.com$`)",
+            "HostRegexp(`{x:[a-z]+}.b.a.com`)",
+            "PathPrefix(`/a`)",
+            "Path(`/a/b`)",
+            "PathRegexp(`^/a?b$`)",
+            "Method(`POST`)",
+            "Header(`x-a`, `1`)",
+            "Query(`q`, `1`)",
+            "ClientIP(`192.0.2.0/24`)",
+        ]))
+        .to_string()
+    };
+    let mut matched = 0;
+    for _ in 0..200 {
+        let n = 1 + rng.below(20);
+        let rules: Vec<String> = (0..n)
+            .map(|_| {
+                let (a, b, c) = (leaf(&mut rng), leaf(&mut rng), leaf(&mut rng));
+                match rng.below(5) {
+                    0 => a,
+                    1 => format!("{a} && {b}"),
+                    2 => format!("{a} || {b}"),
+                    3 => format!("{a} && !({b} || {c})"),
+                    _ => format!("({a} || {b}) && {c}"),
+                }
+            })
+            .collect();
+        let refs: Vec<&str> = rules.iter().map(String::as_str).collect();
+        let router = v3(&refs);
+        for _ in 0..100 {
+            let r = random_request(&mut rng);
+            // `route` asserts agreement with `route_linear`.
+            matched += usize::from(route(&router, &r).is_some());
+        }
+    }
+    assert!(
+        matched > 1000,
+        "too few matches to mean anything: {matched}"
+    );
 }

@@ -2,12 +2,16 @@
 //! it answers (`RouteMatch`, `Rewrite`) and how it refuses a rule
 //! (`RuleError`).
 
+pub use crate::config::model::RuleSyntax;
+
 /// The rules of one frontend: all of its routes' rule strings (ANDed) and its
-/// configured priority (0 = use the rules' total length, as Traefik 1.7).
+/// configured priority (0 = use the rules' total length, as Traefik 1.7,
+/// 2 and 3 all do).
 #[derive(Debug, Clone)]
 pub struct FrontendRules {
     pub priority: i64,
     pub rules: Vec<String>,
+    pub syntax: RuleSyntax,
 }
 
 /// A rule that does not compile: which frontend (index into the slice given to

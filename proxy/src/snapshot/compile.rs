@@ -389,6 +389,7 @@ fn compile_entry(
         rules.push(FrontendRules {
             priority: f.priority,
             rules: f.routes.iter().map(|r| r.rule.clone()).collect(),
+            syntax: f.rule_syntax,
         });
         frontends.push(Arc::new(FrontendRuntime {
             name: f.name.clone(),

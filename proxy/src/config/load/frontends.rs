@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::model::{Frontend, Route};
+use crate::config::model::{Frontend, Route, RuleSyntax};
 use crate::config::tree::{Node, Tree};
 
 use super::context::{check_entry_point_refs, unknown_name, Names};
@@ -79,6 +79,7 @@ fn read_frontend(node: &Node<'_>, names: &Names) -> Option<Frontend> {
         pass_host_header,
         priority,
         routes: routes?,
+        rule_syntax: RuleSyntax::Traefik1,
         middlewares,
         basic_auth,
         headers,
