@@ -64,6 +64,7 @@ fn compile(rules: impl Iterator<Item = String>) -> Router {
             priority: 0,
             rules: vec![rule],
             syntax: RuleSyntax::Traefik1,
+            modifiers: Vec::new(),
         })
         .collect();
     Router::compile(&frontends).expect("bench rules compile")

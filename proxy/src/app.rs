@@ -127,6 +127,9 @@ fn describe(config: &Config) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(out, "config {} is valid", config.source.display());
+    for (file, dialect) in &config.dialects {
+        let _ = writeln!(out, "  {}: {}", file.display(), dialect.describe());
+    }
     let _ = writeln!(out, "entrypoints:");
     for (name, ep) in &config.entry_points {
         let own: Vec<&str> = Endpoints::of(config, name)
@@ -161,6 +164,9 @@ fn describe(config: &Config) -> String {
             f.backend,
             f.pass_host_header
         );
+        if !f.path_modifiers.is_empty() {
+            let _ = writeln!(out, "    path: {:?}", f.path_modifiers);
+        }
         // The plugins it runs, in order (as `snapshot::plugins` builds them).
         let mut chain: Vec<&str> = Vec::new();
         if f.headers_to_apply().is_some() {

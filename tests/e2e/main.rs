@@ -32,5 +32,6 @@ mod streaming;
 mod strictness;
 mod timeouts;
 mod tls;
+mod traefik3;
 mod upstream_http1;
 mod websocket;

@@ -340,6 +340,38 @@ fn config_file() {
     eprintln!("config_file: {runs} inputs");
 }
 
+/// Traefik 2/3 configs in YAML (and TOML, by the same loader): any bytes
+/// give a config or errors with a location, never a panic.
+#[test]
+fn config_traefik3_yaml() {
+    let words: &[&[u8]] = &[
+        b"entryPoints:\n  web:\n    address: \":0\"\n",
+        b"http:\n  routers:\n    r:\n      rule: \"PathPrefix(`/`)\"\n      service: s\n",
+        b"  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: \"http://127.0.0.1:1\"\n",
+        b"  middlewares:\n    m:\n      chain:\n        middlewares: [m]\n",
+        b"      stripPrefix:\n        prefixes: [/a]\n",
+        b"      weighted:\n        services:\n          - name: s\n            weight: 2\n",
+        b"tls:\n  certificates:\n    - certFile: a\n      keyFile: b\n",
+        b"certificatesResolvers:\n  le:\n    acme:\n      storage: a.json\n",
+        b"      tls:\n        certResolver: le\n",
+        b"&a ",
+        b"*a",
+        b"<<: ",
+        b"!!str ",
+        b"- ",
+        b"{",
+        b"[",
+        b"\n---\n",
+    ];
+    let runs = mutate::run("config_traefik3", words, |input| {
+        let text = String::from_utf8_lossy(input);
+        if let Ok(config) = tollgate::config::load_str(Path::new("fuzz.yml"), &text) {
+            let _ = tollgate::snapshot::compile::validate(&config);
+        }
+    });
+    eprintln!("config_traefik3_yaml: {runs} inputs");
+}
+
 /// Rules compile or are refused; a compiled router routes any request.
 #[test]
 fn rules() {
@@ -362,6 +394,7 @@ fn rules() {
             priority: 0,
             rules: vec![rule],
             syntax: RuleSyntax::Traefik1,
+            modifiers: Vec::new(),
         };
         if let Ok(router) = Router::compile(&[spec]) {
             for path in requests {
@@ -408,6 +441,7 @@ fn rules_traefik3() {
             priority: 0,
             rules: vec![rule],
             syntax: RuleSyntax::Traefik3,
+            modifiers: Vec::new(),
         };
         match Router::compile(&[spec]) {
             Ok(router) => {

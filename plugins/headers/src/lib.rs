@@ -28,6 +28,9 @@ pub struct Config {
     pub ssltemporaryredirect: bool,
     pub sslhost: String,
     pub sslforcehost: bool,
+    /// tollgate's: the port of SSL redirects (Traefik 2/3's
+    /// `redirectScheme.port`); 0 keeps the request's host as it is.
+    pub sslport: u16,
     pub sslproxyheaders: Vec<(String, String)>,
     pub stsseconds: u64,
     pub stsincludesubdomains: bool,
@@ -113,7 +116,19 @@ impl Headers {
     }
 
     fn redirect(&self, req: Request<'_>, resp: Response<'_>, host: &str) -> Flow {
-        let location = format!("https://{host}{}", req.uri());
+        let location = match self.config.sslport {
+            0 => format!("https://{host}{}", req.uri()),
+            // 443 is https's own: no port in the URL, as Traefik writes it.
+            port => {
+                let name = strip_port(host);
+                let port = if port == 443 {
+                    String::new()
+                } else {
+                    format!(":{port}")
+                };
+                format!("https://{name}{port}{}", req.uri())
+            }
+        };
         let status = if self.config.ssltemporaryredirect {
             307
         } else {
@@ -261,6 +276,17 @@ impl Plugin for Headers {
     }
 }
 
+/// `example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`.
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +349,20 @@ mod tests {
         let mut dev = harness(json!({"allowedHosts": ["good.test"], "isDevelopment": true}));
         dev.request(TestRequest::get("/").set_header("host", "evil.test"))
             .forwarded();
+    }
+
+    #[test]
+    fn ssl_redirect_to_a_port() {
+        let mut h = harness(json!({"sslRedirect": true, "sslPort": 8443}));
+        let resp = h
+            .request(TestRequest::get("/p").set_header("host", "a.test:8080"))
+            .responded();
+        assert_eq!(resp.header("location"), Some("https://a.test:8443/p"));
+        let mut h = harness(json!({"sslRedirect": true, "sslPort": 443}));
+        let resp = h
+            .request(TestRequest::get("/p").set_header("host", "[::1]:8080"))
+            .responded();
+        assert_eq!(resp.header("location"), Some("https://[::1]/p"));
     }
 
     #[test]

@@ -30,9 +30,14 @@ impl Plan {
             push(d.clone());
         }
         if acme.on_host_rule {
-            for f in config.frontends.values() {
+            let chosen = |f: &&crate::config::model::Frontend| {
+                acme.host_rule_frontends
+                    .as_ref()
+                    .is_none_or(|only| only.contains(&f.name))
+            };
+            for f in config.frontends.values().filter(chosen) {
                 let rules: Vec<String> = f.routes.iter().map(|r| r.rule.clone()).collect();
-                let hosts = crate::router::rule_hosts(&rules);
+                let hosts = crate::router::rule_hosts(&rules, f.rule_syntax);
                 // Names an explicit [[acme.domains]] already covers are left out.
                 let hosts: Vec<String> = hosts
                     .into_iter()

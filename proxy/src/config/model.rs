@@ -47,6 +47,8 @@ pub struct Config {
     pub file: Option<FileProvider>,
     /// The `[file]` provider's files that were merged in (for watching).
     pub dynamic_files: Vec<PathBuf>,
+    /// The dialect of each file read (the main file first), for `check`.
+    pub dialects: Vec<(PathBuf, Dialect)>,
     /// `config::digest_files` of the main file and `dynamic_files`, as read.
     pub source_digest: u64,
     /// Warnings found while loading (unknown keys, sections not yet supported).
@@ -230,6 +232,9 @@ pub struct Frontend {
     pub routes: Vec<Route>,
     /// How the routes' rules are written.
     pub rule_syntax: RuleSyntax,
+    /// Traefik 2/3 path middlewares (`stripPrefix`, `addPrefix`, ...), run
+    /// once the frontend is chosen; 1.7 writes these into its rules.
+    pub path_modifiers: Vec<PathModifier>,
     /// `middlewares = [...]`: names of `[plugins.NAME]`, run in this order.
     pub middlewares: Vec<(String, Location)>,
     /// `basicAuth = [...]` or `[frontends.X.auth.basic]`: the built-in basic-auth plugin.
@@ -279,6 +284,40 @@ impl Config {
 }
 
 /// Traefik 1.7's basic authentication of a frontend.
+/// Which Traefik a config file is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// Traefik 1.7's frontends and backends.
+    #[default]
+    Traefik1,
+    /// Traefik 2 and 3's routers, services and middlewares.
+    Traefik3,
+}
+
+impl Dialect {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Dialect::Traefik1 => "Traefik 1.7",
+            Dialect::Traefik3 => "Traefik 2/3",
+        }
+    }
+}
+
+/// A Traefik 2/3 middleware that changes the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathModifier {
+    /// `stripPrefix.prefixes`: the first that the path starts with.
+    StripPrefix(Vec<String>),
+    /// `stripPrefixRegex.regex`: the first that matches at the start.
+    StripPrefixRegex(Vec<String>),
+    /// `addPrefix.prefix`.
+    AddPrefix(String),
+    /// `replacePath.path`.
+    ReplacePath(String),
+    /// `replacePathRegex.regex` and `.replacement`.
+    ReplacePathRegex { regex: String, replacement: String },
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct BasicAuth {
     /// `user:hash` lines (htpasswd).
@@ -637,6 +676,9 @@ pub struct AcmeConfig {
     pub entry_point: String,
     /// `onHostRule`: also get certificates for frontends' `Host:` rules.
     pub on_host_rule: bool,
+    /// With `on_host_rule`: only these frontends' hosts (Traefik 2/3: the
+    /// routers naming the resolver); None: every frontend's (1.7).
+    pub host_rule_frontends: Option<std::collections::BTreeSet<String>>,
     /// `caServer`: the ACME directory URL (default: Let's Encrypt production).
     pub ca_server: String,
     /// `caCertificates`: PEM files trusted for the CA's own HTTPS, besides

@@ -43,7 +43,7 @@ const SETTLE_CAP: Duration = Duration::from_secs(1);
 const POLL_INTERVAL: Duration = Duration::from_secs(3);
 
 /// The names of files whose events count: the dependencies, their symlink
-/// targets, the provider directory's `.toml` files, and Kubernetes'
+/// targets, the provider directory's TOML and YAML files, and Kubernetes'
 /// `..data` swaps. Matched by name within a watched directory (events may
 /// name a path through another spelling of the same directory).
 #[derive(Debug, Default)]
@@ -78,7 +78,7 @@ impl Relevant {
             path.parent()
                 .is_some_and(|p| p == dir || p.canonicalize().ok() == dir.canonicalize().ok())
         });
-        in_directory && path.extension().is_some_and(|e| e == "toml")
+        in_directory && crate::config::load::is_config_file(path)
     }
 }
 
@@ -211,7 +211,7 @@ async fn run(reloader: Arc<Reloader>, baseline: Baseline) {
 struct Dependencies {
     /// The main file and `[file] filename`, in the loader's order.
     config_files: Vec<PathBuf>,
-    /// `[file] directory`, whose `*.toml` files follow `config_files`. It
+    /// The provider directory, whose TOML and YAML files follow `config_files`. It
     /// is listed afresh for every fingerprint, exactly as the loader lists
     /// it, so a file added while a reload reads the directory is a change
     /// against what that reload applied, not part of it.

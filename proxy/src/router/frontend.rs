@@ -8,7 +8,7 @@ use super::matcher::{Condition, Request};
 use super::modifier::{Modifiers, StripKind};
 use super::rule::{self, Item, Matcher, BRACES, REGEX_BRACKETS};
 use super::template::{self, canonical_host, HostKey, Mode, Pattern};
-use super::types::{FrontendRules, RuleError, RuleSyntax};
+use super::types::{FrontendRules, PathModifier, RuleError, RuleSyntax};
 use super::{expr, predicate};
 
 #[derive(Debug)]
@@ -40,6 +40,15 @@ impl Frontend {
                 errors.push(RuleError {
                     frontend: index,
                     rule: rule_index,
+                    message,
+                });
+            }
+        }
+        for modifier in &rules.modifiers {
+            if let Err(message) = add_modifier(modifier, &mut parts.modifiers) {
+                errors.push(RuleError {
+                    frontend: index,
+                    rule: rules.rules.len(),
                     message,
                 });
             }
@@ -221,6 +230,40 @@ fn compile_item(item: &Item<'_>, out: &mut Parts) -> Result<(), String> {
         Matcher::AddPrefix => out.modifiers.set_add_prefix(value),
         Matcher::ReplacePath => out.modifiers.set_replace_path(value),
         Matcher::ReplacePathRegex => out.modifiers.set_replace_path_regex(value)?,
+    }
+    Ok(())
+}
+
+/// A Traefik 2/3 path middleware, as the 1.7 modifier that does the same.
+/// (A `RuleError` for one of these has `rule` = the number of rules.)
+fn add_modifier(modifier: &PathModifier, out: &mut Modifiers) -> Result<(), String> {
+    match modifier {
+        PathModifier::StripPrefix(prefixes) => {
+            let alternatives = prefixes
+                .iter()
+                .map(|p| (p.len(), Pattern::Prefix(super::path::normalize(p).into())))
+                .collect();
+            out.add_strip(StripKind::Prefix, alternatives);
+        }
+        PathModifier::StripPrefixRegex(regexes) => {
+            let alternatives = regexes
+                .iter()
+                .map(|re| {
+                    template::regex(&format!("^(?:{re})"), Mode::PathPrefix)
+                        .map(|p| (re.len(), p))
+                        .map_err(|e| format!("stripPrefixRegex: {e}"))
+                })
+                .collect::<Result<_, _>>()?;
+            out.add_strip(StripKind::PrefixRegex, alternatives);
+        }
+        PathModifier::AddPrefix(prefix) => out.set_add_prefix(prefix),
+        PathModifier::ReplacePath(path) => out.set_replace_path(path),
+        PathModifier::ReplacePathRegex { regex, replacement } => {
+            let re = Regex::new(regex).map_err(|e| {
+                format!("replacePathRegex: invalid regular expression {regex:?}: {e}")
+            })?;
+            out.set_replace_path_regex_parts(re, replacement);
+        }
     }
     Ok(())
 }

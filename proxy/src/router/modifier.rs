@@ -68,8 +68,13 @@ impl Modifiers {
             ));
         };
         let re = Regex::new(re).map_err(|e| format!("invalid regular expression {re:?}: {e}"))?;
-        self.replace_path_regex = Some((re, replacement.into()));
+        self.set_replace_path_regex_parts(re, replacement);
         Ok(())
+    }
+
+    /// Traefik 2/3's `replacePathRegex`, whose regex and replacement come apart.
+    pub(super) fn set_replace_path_regex_parts(&mut self, re: Regex, replacement: &str) {
+        self.replace_path_regex = Some((re, replacement.into()));
     }
 
     pub(super) fn is_empty(&self) -> bool {

@@ -16,6 +16,7 @@ fn frontends_of(frontends: &[(i64, &[&str])]) -> Vec<FrontendRules> {
             priority: *priority,
             rules: rules.iter().map(|r| r.to_string()).collect(),
             syntax: RuleSyntax::Traefik1,
+            modifiers: Vec::new(),
         })
         .collect()
 }
@@ -584,13 +585,26 @@ fn request_host_sources() {
 
 #[test]
 fn hosts_of_rules() {
-    let hosts = rule_hosts(&[
-        "Host:A.com, b.com.;PathPrefix:/x".into(),
-        "HostRegexp:{x}.c.com".into(),
-        "Host:a.com".into(),
-        "Bad".into(),
-    ]);
+    let hosts = rule_hosts(
+        &[
+            "Host:A.com, b.com.;PathPrefix:/x".into(),
+            "HostRegexp:{x}.c.com".into(),
+            "Host:a.com".into(),
+            "Bad".into(),
+        ],
+        RuleSyntax::Traefik1,
+    );
     assert_eq!(hosts, ["a.com", "b.com"]);
+    let hosts = rule_hosts(
+        &[
+            "Host(`A.com`) && PathPrefix(`/x`) || HostHeader(`b.com.`, `c.com`)".into(),
+            "!Host(`not.com`) && HostRegexp(`.+`)".into(),
+            "Host(`a.com`)".into(),
+            "Host(".into(),
+        ],
+        RuleSyntax::Traefik3,
+    );
+    assert_eq!(hosts, ["a.com", "b.com", "c.com"]);
 }
 
 #[test]
@@ -608,6 +622,7 @@ fn many_frontends_route_through_the_index() {
             priority: 0,
             rules: vec![r.clone()],
             syntax: RuleSyntax::Traefik1,
+            modifiers: Vec::new(),
         })
         .collect();
     let r = Router::compile(&frontends).unwrap();
@@ -738,6 +753,7 @@ fn index_agrees_with_linear_scan_on_random_rules() {
                     })
                     .collect(),
                 syntax: RuleSyntax::Traefik1,
+                modifiers: Vec::new(),
             })
             .collect();
         let router = Router::compile(&frontends).unwrap_or_else(|e| panic!("{e:?}"));
@@ -810,6 +826,7 @@ fn odd_inputs_never_panic() {
             priority: rng.below(3) as i64 - 1,
             rules: vec![rule.clone()],
             syntax: RuleSyntax::Traefik1,
+            modifiers: Vec::new(),
         }];
         let Ok(router) = Router::compile(&frontends) else {
             continue;
@@ -854,6 +871,7 @@ fn v3_frontends(rules: &[&str]) -> Vec<FrontendRules> {
             priority: 0,
             rules: vec![r.to_string()],
             syntax: RuleSyntax::Traefik3,
+            modifiers: Vec::new(),
         })
         .collect()
 }

@@ -2,7 +2,7 @@
 //! it answers (`RouteMatch`, `Rewrite`) and how it refuses a rule
 //! (`RuleError`).
 
-pub use crate::config::model::RuleSyntax;
+pub use crate::config::model::{PathModifier, RuleSyntax};
 
 /// The rules of one frontend: all of its routes' rule strings (ANDed) and its
 /// configured priority (0 = use the rules' total length, as Traefik 1.7,
@@ -12,6 +12,9 @@ pub struct FrontendRules {
     pub priority: i64,
     pub rules: Vec<String>,
     pub syntax: RuleSyntax,
+    /// Traefik 2/3 path middlewares, applied with (and in the order of) the
+    /// 1.7 rule modifiers: strips, then the prefix added, then replacements.
+    pub modifiers: Vec<PathModifier>,
 }
 
 /// A rule that does not compile: which frontend (index into the slice given to

@@ -390,6 +390,7 @@ fn compile_entry(
             priority: f.priority,
             rules: f.routes.iter().map(|r| r.rule.clone()).collect(),
             syntax: f.rule_syntax,
+            modifiers: f.path_modifiers.clone(),
         });
         frontends.push(Arc::new(FrontendRuntime {
             name: f.name.clone(),

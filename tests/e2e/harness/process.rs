@@ -204,7 +204,28 @@ impl Tollgate {
         entrypoints: &[&str],
         log_file: Option<&str>,
     ) -> Tollgate {
-        let config = dir.write("traefik.toml", toml);
+        Tollgate::launch(dir, "traefik.toml", toml, entrypoints, log_file).await
+    }
+
+    /// Like `start_in`, with the config written to `file_name` (e.g.
+    /// `traefik.yml`: the extension decides how it is read).
+    pub async fn start_file(
+        dir: TempDir,
+        file_name: &str,
+        text: &str,
+        entrypoints: &[&str],
+    ) -> Tollgate {
+        Tollgate::launch(dir, file_name, text, entrypoints, None).await
+    }
+
+    async fn launch(
+        dir: TempDir,
+        file_name: &str,
+        text: &str,
+        entrypoints: &[&str],
+        log_file: Option<&str>,
+    ) -> Tollgate {
+        let config = dir.write(file_name, text);
         let mut child = Command::new(BIN)
             .arg("run")
             .arg("--config")

@@ -2,8 +2,8 @@
 //! versions, mutual TLS, HTTP→HTTPS redirects, https backends, and clear
 //! errors for bad certificate files. Certificates are made at test time.
 
-mod client;
-mod pki;
+pub mod client;
+pub mod pki;
 
 use std::sync::Arc;
 

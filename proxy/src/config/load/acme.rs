@@ -18,6 +18,60 @@ pub(super) fn read_acme(
     entry_points: &BTreeMap<String, EntryPoint>,
 ) -> Option<AcmeConfig> {
     let section = root.section("acme")?;
+    let entry_point = match section.get("entryPoint") {
+        Some(n) => {
+            let name = n.str()?.to_owned();
+            match entry_points.get(&name) {
+                Some(ep) if ep.tls.is_some() => {}
+                Some(_) => n.error(format!(
+                    "entrypoint {name:?} has no [entryPoints.{name}.tls]"
+                )),
+                None => n.error(format!("no entrypoint {name:?}")),
+            }
+            name
+        }
+        None => {
+            section.error("`entryPoint` (the TLS entrypoint) is required");
+            return None;
+        }
+    };
+    let on_host_rule = section
+        .get("onHostRule")
+        .and_then(|n| n.bool())
+        .unwrap_or(false);
+    let mut domains = Vec::new();
+    if let Some(list) = section.get("domains") {
+        for d in list.table_list() {
+            let mut names = Vec::new();
+            if let Some(main) = d.get("main").and_then(|n| n.str().map(str::to_owned)) {
+                names.push(main.to_ascii_lowercase());
+            }
+            for san in d.get("sans").and_then(|n| n.str_list()).unwrap_or_default() {
+                names.push(san.to_ascii_lowercase());
+            }
+            if names.is_empty() {
+                d.error("`main` is required");
+            } else {
+                domains.push(names);
+            }
+        }
+    }
+    let mut acme = read_account(&section, path, entry_points)?;
+    acme.entry_point = entry_point;
+    acme.on_host_rule = on_host_rule;
+    acme.domains = domains;
+    Some(acme)
+}
+
+/// What 1.7's `[acme]` and 2/3's `certificatesResolvers.NAME.acme` write
+/// the same way: the account, the CA and the challenges. Which entry point
+/// serves the certificates and for which names is left empty for the
+/// caller.
+pub(super) fn read_account(
+    section: &Node<'_>,
+    path: &Path,
+    entry_points: &BTreeMap<String, EntryPoint>,
+) -> Option<AcmeConfig> {
     let base = path.parent().unwrap_or(Path::new(""));
     let resolve = |s: &str| -> PathBuf {
         let p = PathBuf::from(s);
@@ -41,27 +95,6 @@ pub(super) fn read_acme(
             return None;
         }
     };
-    let entry_point = match section.get("entryPoint") {
-        Some(n) => {
-            let name = n.str()?.to_owned();
-            match entry_points.get(&name) {
-                Some(ep) if ep.tls.is_some() => {}
-                Some(_) => n.error(format!(
-                    "entrypoint {name:?} has no [entryPoints.{name}.tls]"
-                )),
-                None => n.error(format!("no entrypoint {name:?}")),
-            }
-            name
-        }
-        None => {
-            section.error("`entryPoint` (the TLS entrypoint) is required");
-            return None;
-        }
-    };
-    let on_host_rule = section
-        .get("onHostRule")
-        .and_then(|n| n.bool())
-        .unwrap_or(false);
     let ca_server = section
         .get("caServer")
         .and_then(|n| n.str().map(str::to_owned))
@@ -93,23 +126,6 @@ pub(super) fn read_acme(
         }
     });
     let tls_challenge = section.section("tlsChallenge").is_some();
-    let mut domains = Vec::new();
-    if let Some(list) = section.get("domains") {
-        for d in list.table_list() {
-            let mut names = Vec::new();
-            if let Some(main) = d.get("main").and_then(|n| n.str().map(str::to_owned)) {
-                names.push(main.to_ascii_lowercase());
-            }
-            for san in d.get("sans").and_then(|n| n.str_list()).unwrap_or_default() {
-                names.push(san.to_ascii_lowercase());
-            }
-            if names.is_empty() {
-                d.error("`main` is required");
-            } else {
-                domains.push(names);
-            }
-        }
-    }
     let key_type = match section.get("keyType") {
         None => AcmeKeyType::Ec256,
         Some(n) => match n.str() {
@@ -131,21 +147,20 @@ pub(super) fn read_acme(
         .and_then(|n| positive_duration(&n))
         .unwrap_or(Duration::from_secs(30 * 24 * 3600));
     if http_challenge.is_none() && !tls_challenge {
-        section.warn(
-            "neither [acme.httpChallenge] nor [acme.tlsChallenge]: no certificate can be issued",
-        );
+        section.warn("neither httpChallenge nor tlsChallenge: no certificate can be issued");
     }
     Some(AcmeConfig {
         email,
         storage,
-        entry_point,
-        on_host_rule,
+        entry_point: String::new(),
+        on_host_rule: false,
+        host_rule_frontends: None,
         ca_server,
         ca_certificates,
         acme_logging,
         http_challenge,
         tls_challenge,
-        domains,
+        domains: Vec::new(),
         key_type,
         renew_before,
     })

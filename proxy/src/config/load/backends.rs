@@ -126,7 +126,7 @@ fn read_servers(backend: &Node<'_>, globals: &Globals) -> Option<Vec<Server>> {
     Some(servers)
 }
 
-fn read_server(node: &Node<'_>, globals: &Globals) -> Option<Server> {
+pub(super) fn read_server(node: &Node<'_>, globals: &Globals) -> Option<Server> {
     if !node.expect_table() {
         return None;
     }
@@ -367,7 +367,7 @@ fn parse_extractor(text: &str) -> Result<Extractor, String> {
     ))
 }
 
-fn read_health_check(node: &Node<'_>, globals: &Globals) -> Option<HealthCheck> {
+pub(super) fn read_health_check(node: &Node<'_>, globals: &Globals) -> Option<HealthCheck> {
     let path_node = node.get("path");
     let path = path_node.as_ref().and_then(read_health_path);
     let interval = node

@@ -1,12 +1,14 @@
-//! The whole config: reads the main file and the files of its `[file]`
-//! provider, then every section, each after the sections it refers to
-//! (entry points, backends and plugins before the frontends naming them).
+//! The whole config: reads the main file and the files of its file
+//! provider, tells which Traefik they are written for (`dialect`), then
+//! reads every section, each after the sections it refers to (entry
+//! points, backends and plugins before the frontends naming them): 1.7's
+//! here, 2/3's in `traefik3`.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::diagnostic::{ConfigError, Diagnostic};
-use crate::config::model::Config;
+use crate::config::model::{Config, Dialect};
 use crate::config::tree::Tree;
 
 use super::backends::read_all_backends;
@@ -37,10 +39,11 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
 /// frontends and backends are merged into the main file's.
 pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let tree = Tree::parse(Arc::from(path), text)?;
+    let dialect = super::dialect::detect(&tree);
     let mut errors = Vec::new();
     let mut dynamic = Vec::new();
     let mut texts = Vec::new();
-    for file in dynamic_files(&tree, path, &mut errors) {
+    for file in dynamic_files(&tree, path, dialect, &mut errors) {
         let parsed = std::fs::read_to_string(&file)
             .map_err(|e| {
                 ConfigError::one(Diagnostic::bare(format!(
@@ -58,7 +61,26 @@ pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
             Err(e) => errors.extend(e.errors),
         }
     }
-    let mut config = read_config(&tree, &dynamic, path);
+    let mut dialects = vec![(path.to_path_buf(), dialect)];
+    for t in &dynamic {
+        let other = super::dialect::detect(t);
+        if other != dialect {
+            errors.push(Diagnostic::bare(format!(
+                "{}: written for {}, but the main file {} is written for {}: \
+                 the files of one configuration share a dialect",
+                t.file().display(),
+                other.describe(),
+                path.display(),
+                dialect.describe()
+            )));
+        }
+        dialects.push((t.file().to_path_buf(), other));
+    }
+    let mut config = match dialect {
+        Dialect::Traefik1 => read_config(&tree, &dynamic, path),
+        Dialect::Traefik3 => super::traefik3::read_config(&tree, &dynamic, path),
+    };
+    config.dialects = dialects;
     config.dynamic_files = dynamic.iter().map(|t| t.file().to_path_buf()).collect();
     config.source_digest = digest_files(
         std::iter::once((path, Some(text.as_bytes()))).chain(
@@ -133,6 +155,7 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
         acme,
         file: root.section("file").map(|n| read_file_provider(&n)),
         dynamic_files: Vec::new(),
+        dialects: Vec::new(),
         source_digest: 0,
         warnings: Vec::new(),
     }

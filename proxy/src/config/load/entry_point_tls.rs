@@ -45,7 +45,7 @@ pub(super) fn read_tls(node: &Node<'_>, config_path: &Path) -> Option<TlsConfig>
     })
 }
 
-fn read_pair(node: &Node<'_>, base: &Path) -> Option<CertificatePair> {
+pub(super) fn read_pair(node: &Node<'_>, base: &Path) -> Option<CertificatePair> {
     if !node.expect_table() {
         return None;
     }
@@ -71,7 +71,7 @@ fn required_pem(node: &Node<'_>, key: &'static str, base: &Path) -> Option<PemSo
     }
 }
 
-fn read_min_version(node: &Node<'_>) -> Option<TlsVersion> {
+pub(super) fn read_min_version(node: &Node<'_>) -> Option<TlsVersion> {
     match node.str()? {
         "VersionTLS12" => Some(TlsVersion::Tls12),
         "VersionTLS13" => Some(TlsVersion::Tls13),

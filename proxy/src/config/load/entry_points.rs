@@ -103,7 +103,7 @@ fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
 
 /// `[entryPoints.X.http]`: `underscoreHeadersStrategy` and
 /// `[encodedCharacters]`, as Traefik 3 spells them.
-fn read_http(node: &Node<'_>) -> EntryPointHttp {
+pub(super) fn read_http(node: &Node<'_>) -> EntryPointHttp {
     let flag = |n: &Node<'_>, key| n.get(key).and_then(|v| v.bool()).unwrap_or(false);
     let encoded = node
         .section("encodedCharacters")
@@ -162,7 +162,7 @@ pub(super) fn check_redirect_targets(
 }
 
 /// `insecure` and `trustedIPs` (`forwardedHeaders`, `proxyProtocol`).
-fn read_trusted_sources(node: &Node<'_>) -> TrustedSources {
+pub(super) fn read_trusted_sources(node: &Node<'_>) -> TrustedSources {
     let insecure = node.get("insecure").and_then(|n| n.bool()).unwrap_or(false);
     let mut trusted_ips = Vec::new();
     let list = node.get("trustedIPs").and_then(|n| n.str_list_located());
@@ -199,7 +199,7 @@ fn check_ip_or_cidr(text: &str) -> Result<(), String> {
 
 /// Checks an entry point address the way Go's `net.SplitHostPort` does
 /// (1.7 hands it to `net.Listen`): `host:port`, `:port`, `[v6]:port`.
-fn check_address(address: &str) -> Result<(), String> {
+pub(super) fn check_address(address: &str) -> Result<(), String> {
     let (_, port) = split_host_port(address)?;
     if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err()
     {

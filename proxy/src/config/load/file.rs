@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::diagnostic::Diagnostic;
-use crate::config::model::FileProvider;
+use crate::config::model::{Dialect, FileProvider};
 use crate::config::tree::{Node, Tree};
 
 use super::values::optional_path;
@@ -17,10 +17,15 @@ use super::values::optional_path;
 pub(super) fn dynamic_files(
     tree: &Tree,
     path: &Path,
+    dialect: Dialect,
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<PathBuf> {
     let root = tree.root();
-    let Some(section) = root.section("file") else {
+    let section = match dialect {
+        Dialect::Traefik1 => root.section("file"),
+        Dialect::Traefik3 => root.peek("providers").and_then(|p| p.peek("file")),
+    };
+    let Some(section) = section else {
         return Vec::new();
     };
     let base = path.parent().unwrap_or(Path::new(""));
@@ -51,17 +56,25 @@ pub fn provider_file(main: &Path, filename: &Path) -> Option<PathBuf> {
     (!same_file(&file, main)).then_some(file)
 }
 
-/// The config files of a `[file] directory`: its `*.toml` files in name
-/// order, less the main file. The watcher lists it the same way, so that
-/// what it sees on disk compares with what the loader read.
+/// The config files of a provider directory: its `*.toml`, `*.yml` and
+/// `*.yaml` files in name order, less the main file. The watcher lists it
+/// the same way, so that what it sees on disk compares with what the
+/// loader read.
 pub fn directory_files(dir: &Path, main: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| is_config_file(p))
         .filter(|p| !same_file(p, main))
         .collect();
     found.sort();
     Ok(found)
+}
+
+/// A file a provider directory's listing includes: TOML or YAML.
+pub fn is_config_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|x| x.to_str())
+        .is_some_and(|x| matches!(x, "toml" | "yml" | "yaml"))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

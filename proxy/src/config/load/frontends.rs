@@ -80,6 +80,7 @@ fn read_frontend(node: &Node<'_>, names: &Names) -> Option<Frontend> {
         priority,
         routes: routes?,
         rule_syntax: RuleSyntax::Traefik1,
+        path_modifiers: Vec::new(),
         middlewares,
         basic_auth,
         headers,

@@ -72,7 +72,7 @@ pub(super) fn read_log(root: &Node<'_>) -> LogConfig {
     }
 }
 
-fn read_log_level(node: &Node<'_>) -> Option<String> {
+pub(super) fn read_log_level(node: &Node<'_>) -> Option<String> {
     let text = node.str()?;
     let level = text.to_ascii_uppercase();
     match level.as_str() {
@@ -87,7 +87,7 @@ fn read_log_level(node: &Node<'_>) -> Option<String> {
     }
 }
 
-fn read_log_format(node: &Node<'_>) -> Option<LogFormat> {
+pub(super) fn read_log_format(node: &Node<'_>) -> Option<LogFormat> {
     let text = node.str()?;
     if text.eq_ignore_ascii_case("json") {
         Some(LogFormat::Json)

@@ -131,13 +131,22 @@ fn entry_point_of(section: &Node<'_>, eps: &mut EntryPoints<'_>) -> Option<Strin
         node.error(unknown_name("entry point", &name, eps.names));
         return None;
     }
-    section.warn(
-        "entry point \"traefik\" is not defined: listening on \":8080\" for it, like Traefik 1.7",
-    );
-    eps.all
-        .insert(name.clone(), EntryPoint::implicit(&name, ":8080"));
-    eps.names.insert(name.clone());
-    Some(name)
+    Some(internal_entry_point(section, eps))
+}
+
+/// The internal `traefik` entry point, created on `:8080` (with a warning
+/// at `section`, which asked for it) when the file does not define it.
+pub(super) fn internal_entry_point(section: &Node<'_>, eps: &mut EntryPoints<'_>) -> String {
+    let name = INTERNAL_ENTRY_POINT.to_owned();
+    if !eps.names.contains(&name) {
+        section.warn(
+            "entry point \"traefik\" is not defined: listening on \":8080\" for it, like Traefik",
+        );
+        eps.all
+            .insert(name.clone(), EntryPoint::implicit(&name, ":8080"));
+        eps.names.insert(name.clone());
+    }
+    name
 }
 
 #[cfg(test)]
@@ -153,7 +162,7 @@ mod tests {
         assert_eq!(
             warnings(&config),
             ["t.toml:10:1: ping: entry point \"traefik\" is not defined: listening on \":8080\" for it, \
-              like Traefik 1.7"]
+              like Traefik"]
         );
         let config = loaded(&format!("{MINIMAL}[ping]\nentryPoint = \"web\"\n"));
         assert_eq!(config.ping.as_deref(), Some("web"));

@@ -14,13 +14,15 @@ use crate::config::tree::Node;
 /// The `.wasm` file of the plugin folder `node` names, or None (reported).
 pub(super) fn wasm_of(node: &Node<'_>, base: &Path) -> Option<PathBuf> {
     let dir = base.join(node.str()?);
+    wasm_in(&dir).map_err(|why| node.error(why)).ok()
+}
+
+/// The `.wasm` file of the plugin folder `dir`, or why there is none.
+pub(super) fn wasm_in(dir: &Path) -> Result<PathBuf, String> {
     let manifest = dir.join(".traefik.yml");
     match read_manifest(&manifest) {
-        Ok(wasm_path) => Some(dir.join(wasm_path)),
-        Err(why) => {
-            node.error(format!("{}: {why}", manifest.display()));
-            None
-        }
+        Ok(wasm_path) => Ok(dir.join(wasm_path)),
+        Err(why) => Err(format!("{}: {why}", manifest.display())),
     }
 }
 

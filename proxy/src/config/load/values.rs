@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use toml_edit::Value;
+use crate::config::tree::Data;
 
 use crate::config::tree::Node;
 
@@ -64,10 +64,11 @@ pub(super) fn positive_duration(node: &Node<'_>) -> Option<Duration> {
 /// A duration as Traefik 1.7 reads it: a Go duration string (`"1m30s"`) or
 /// a number of seconds (`30` or `"30"`).
 pub(super) fn duration(node: &Node<'_>) -> Option<Duration> {
-    let parsed = match node.raw_value() {
-        Some(Value::String(s)) => parse_duration(s.value())
-            .map_err(|why| format!("invalid duration \"{}\": {why}", s.value())),
-        Some(Value::Integer(i)) => u64::try_from(*i.value())
+    let parsed = match node.raw_value().map(|v| &v.data) {
+        Some(Data::String(s)) => {
+            parse_duration(s).map_err(|why| format!("invalid duration \"{s}\": {why}"))
+        }
+        Some(Data::Integer(i)) => u64::try_from(*i)
             .map(Duration::from_secs)
             .map_err(|_| "a duration must not be negative".to_owned()),
         _ => Err(format!(

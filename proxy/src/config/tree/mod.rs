@@ -1,6 +1,6 @@
-//! The parsed TOML document as the loader sees it.
+//! The parsed config file as the loader sees it, TOML or YAML alike.
 //!
-//! Traefik 1.7 decoded its TOML with case-insensitive key matching, so
+//! Traefik decodes its files with case-insensitive key matching, so
 //! `CertFile`, `certFile` and `certfile` all mean the same field. This module
 //! gives the loader exactly that view, plus what a good error message needs:
 //! source positions (1-based line and column) and the dotted key path as the
@@ -9,7 +9,13 @@
 //!
 //! Errors and warnings found while walking are collected here (interior
 //! mutability keeps the walker API `&self`), and handed out by
-//! [`Tree::finish`].
+//! [`Tree::finish`]. `toml` and `yaml` read each format into `value`'s
+//! neutral form; `lines` turns byte offsets into lines and columns.
+
+mod lines;
+mod toml;
+mod value;
+mod yaml;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -17,17 +23,41 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use toml_edit::{Document, Item, Key, Table, TableLike, Value};
+pub(crate) use value::{Data, Value};
 
+use self::lines::LineIndex;
+use self::value::Entry;
 use super::diagnostic::{ConfigError, Diagnostic, Location};
 
-/// The key shown for TOML syntax errors, which belong to no key.
+/// The key shown for syntax errors, which belong to no key.
 const SYNTAX_KEY: &str = "syntax error";
+
+/// How a file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Toml,
+    Yaml,
+}
+
+impl Format {
+    /// YAML for `.yml` and `.yaml` files, TOML otherwise.
+    pub(crate) fn of(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml") => {
+                Format::Yaml
+            }
+            _ => Format::Toml,
+        }
+    }
+}
 
 /// A parsed config file with its read-bookkeeping and collected diagnostics.
 pub(crate) struct Tree {
     file: Arc<Path>,
-    doc: Document<String>,
+    format: Format,
+    root: Value,
+    /// The text spans index into.
+    text: String,
     lines: LineIndex,
     state: RefCell<State>,
 }
@@ -52,53 +82,56 @@ pub(crate) struct Findings {
 }
 
 impl Tree {
-    /// Parses `text`. A document that only fails because of a header with one
-    /// bracket missing (`[a.b]]`, `[[a.b]`) is read as `[[a.b]]` with a
-    /// warning: published Traefik configs (including our seed) contain this
-    /// typo, and the intent is unambiguous.
+    /// Parses `text`, as TOML or YAML by `file`'s extension (see `Format::of`).
     pub(crate) fn parse(file: Arc<Path>, text: &str) -> Result<Tree, ConfigError> {
-        // Valid TOML is never rewritten: inside a multi-line array, a line
-        // such as `[1]]` is legitimate and must keep its meaning.
-        let first_error = match Document::parse(text.to_owned()) {
-            Ok(doc) => return Ok(Tree::new(file, doc, Vec::new())),
-            Err(e) => e,
-        };
-        let (repaired, repairs) = repair_headers(text);
-        if repairs.is_empty() {
-            return Err(syntax_error(&file, text, &[], &first_error));
-        }
-        match Document::parse(repaired.clone()) {
-            Ok(doc) => Ok(Tree::new(file, doc, repairs)),
-            Err(e) => Err(syntax_error(&file, &repaired, &repairs, &e)),
+        match Format::of(&file) {
+            Format::Toml => {
+                let parsed = toml::parse(&file, text)?;
+                let warnings = parsed
+                    .repairs
+                    .iter()
+                    .map(|r| Diagnostic::at(r.location(&file), r.message()))
+                    .collect();
+                let lines = LineIndex::new(&parsed.text, toml::shifts(&parsed.repairs));
+                Ok(Tree {
+                    file,
+                    format: Format::Toml,
+                    root: parsed.root,
+                    text: parsed.text,
+                    lines,
+                    state: RefCell::new(State {
+                        warnings,
+                        ..State::default()
+                    }),
+                })
+            }
+            Format::Yaml => {
+                let root = yaml::parse(&file, text)?;
+                Ok(Tree {
+                    lines: LineIndex::new(text, Vec::new()),
+                    file,
+                    format: Format::Yaml,
+                    root,
+                    text: text.to_owned(),
+                    state: RefCell::default(),
+                })
+            }
         }
     }
 
-    fn new(file: Arc<Path>, doc: Document<String>, repairs: Vec<Repair>) -> Tree {
-        let warnings = repairs
-            .iter()
-            .map(|r| Diagnostic::at(r.location(&file), r.message()))
-            .collect();
-        let lines = LineIndex::new(doc.raw(), repairs);
-        Tree {
-            file,
-            doc,
-            lines,
-            state: RefCell::new(State {
-                warnings,
-                ..State::default()
-            }),
-        }
-    }
-
-    /// The document's root table.
     pub(crate) fn file(&self) -> &Path {
         &self.file
     }
 
+    pub(crate) fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The document's root table.
     pub(crate) fn root(&self) -> Node<'_> {
         Node {
             tree: self,
-            item: Entry::Item(self.doc.as_item()),
+            value: &self.root,
             key: None,
             path: String::new(),
         }
@@ -117,7 +150,9 @@ impl Tree {
     /// Ends the walk: every key never read becomes an `unknown key` warning.
     /// Diagnostics come back in file order so they read top to bottom.
     pub(crate) fn finish(self) -> Findings {
-        self.warn_unread(self.doc.as_table(), "");
+        if let Some(entries) = self.root.entries() {
+            self.warn_unread(entries, "");
+        }
         let state = self.state.into_inner();
         let mut errors = state.errors;
         let mut warnings = state.warnings;
@@ -126,10 +161,9 @@ impl Tree {
         Findings { errors, warnings }
     }
 
-    fn warn_unread(&self, table: &dyn TableLike, parent: &str) {
-        for (name, item) in table.iter() {
-            let key = table.key(name);
-            let path = join(parent, &self.key_text(name, key));
+    fn warn_unread(&self, entries: &[Entry], parent: &str) {
+        for entry in entries {
+            let path = join(parent, &entry.key_text);
             let (known, whole) = {
                 let state = self.state.borrow();
                 (
@@ -141,49 +175,54 @@ impl Tree {
                 continue;
             }
             if !known {
-                self.warn_unknown(name, key, &path, parent);
+                self.warn_unknown(entry, &path, parent);
                 continue;
             }
-            self.warn_unread_below(item, &path);
+            self.warn_unread_below(&entry.value, &path);
         }
     }
 
-    fn warn_unread_below(&self, item: &Item, path: &str) {
-        if let Some(table) = item.as_table_like() {
-            self.warn_unread(table, path);
-        } else if let Item::ArrayOfTables(array) = item {
-            for (i, table) in array.iter().enumerate() {
-                self.warn_unread(table, &format!("{path}[{i}]"));
+    /// Below a read key: its table's keys, and the tables of a list of
+    /// tables whose elements the loader took one by one (`table_list`).
+    fn warn_unread_below(&self, value: &Value, path: &str) {
+        match &value.data {
+            Data::Table(entries) => self.warn_unread(entries, path),
+            Data::TableArray(list) | Data::Array(list) => {
+                for (i, element) in list.iter().enumerate() {
+                    let element_path = format!("{path}[{i}]");
+                    let listed = matches!(value.data, Data::TableArray(_))
+                        || self.state.borrow().read.contains(&element_path);
+                    if let (true, Some(entries)) = (listed, element.entries()) {
+                        if !self.state.borrow().read_subtree.contains(&element_path) {
+                            self.warn_unread(entries, &element_path);
+                        }
+                    }
+                }
             }
+            _ => {}
         }
     }
 
-    fn warn_unknown(&self, name: &str, key: Option<&Key>, path: &str, parent: &str) {
+    fn warn_unknown(&self, entry: &Entry, path: &str, parent: &str) {
         let hint = {
             let state = self.state.borrow();
             state
                 .expected
                 .get(parent)
-                .and_then(|known| closest(name, known.iter().copied()))
+                .and_then(|known| closest(&entry.key, known.iter().copied()))
                 .map(|s| format!(" (did you mean \"{s}\"?)"))
                 .unwrap_or_default()
         };
-        let location = self.location(key.and_then(Key::span), path);
-        self.warn(location, format!("unknown key \"{name}\", ignored{hint}"));
-    }
-
-    /// The key exactly as written in the file (quotes included), falling
-    /// back to its name for keys without a source span.
-    fn key_text(&self, name: &str, key: Option<&Key>) -> String {
-        key.and_then(Key::span)
-            .and_then(|span| self.doc.raw().get(span))
-            .map(str::to_owned)
-            .unwrap_or_else(|| name.to_owned())
+        let location = self.location(entry.key_span.clone(), path);
+        self.warn(
+            location,
+            format!("unknown key \"{}\", ignored{hint}", entry.key),
+        );
     }
 
     fn location(&self, span: Option<Range<usize>>, path: &str) -> Location {
         let (line, column) = match span {
-            Some(span) => self.lines.position(self.doc.raw(), span.start),
+            Some(span) => self.lines.position(&self.text, span.start),
             // No span: Location prints `FILE: KEY` for line 0.
             None => (0, 0),
         };
@@ -208,73 +247,30 @@ impl Tree {
     }
 }
 
-/// One item of the document (table or value) with its path as written.
+/// One value of the document with its path as written.
 #[derive(Clone)]
 pub(crate) struct Node<'t> {
     tree: &'t Tree,
-    item: Entry<'t>,
-    key: Option<&'t Key>,
+    value: &'t Value,
+    key: Option<&'t Entry>,
     path: String,
-}
-
-/// What a node points at: an item of a table, or one table of an array of
-/// tables (`[[a.b]]`), which toml_edit stores as a bare `Table`.
-#[derive(Clone, Copy)]
-enum Entry<'t> {
-    Item(&'t Item),
-    Table(&'t Table),
-}
-
-impl<'t> Entry<'t> {
-    fn span(&self) -> Option<Range<usize>> {
-        match self {
-            Entry::Item(i) => i.span(),
-            Entry::Table(t) => t.span(),
-        }
-    }
-
-    fn as_table_like(&self) -> Option<&'t dyn TableLike> {
-        match *self {
-            Entry::Item(i) => i.as_table_like(),
-            Entry::Table(t) => Some(t as &dyn TableLike),
-        }
-    }
-
-    fn is_table_like(&self) -> bool {
-        self.as_table_like().is_some()
-    }
-
-    fn as_value(&self) -> Option<&'t Value> {
-        match self {
-            Entry::Item(i) => i.as_value(),
-            Entry::Table(_) => None,
-        }
-    }
-
-    #[cfg(test)]
-    fn item(&self) -> Option<&'t Item> {
-        match self {
-            Entry::Item(i) => Some(i),
-            Entry::Table(_) => None,
-        }
-    }
 }
 
 impl<'t> Node<'t> {
     /// The key's name, unquoted: for user-chosen names (frontends,
     /// backends, servers, ...), which keep their case.
     pub(crate) fn name(&self) -> &'t str {
-        self.key.map(Key::get).unwrap_or("")
+        self.key.map_or("", |k| k.key.as_str())
     }
 
     pub(crate) fn tree(&self) -> &'t Tree {
         self.tree
     }
 
-    /// Where the item starts: the value for a key/value pair, the `[header]`
-    /// for a table. Type and value errors point here.
+    /// Where the value starts: the value for a key/value pair, the
+    /// `[header]` for a TOML table. Type and value errors point here.
     pub(crate) fn location(&self) -> Location {
-        let span = self.item.span().or_else(|| self.key_span());
+        let span = self.value.span.clone().or_else(|| self.key_span());
         self.tree.location(span, &self.path)
     }
 
@@ -292,7 +288,7 @@ impl<'t> Node<'t> {
     }
 
     fn key_span(&self) -> Option<Range<usize>> {
-        self.key.and_then(Key::span)
+        self.key.and_then(|k| k.key_span.clone())
     }
 
     pub(crate) fn error(&self, message: impl Into<String>) {
@@ -308,11 +304,11 @@ impl<'t> Node<'t> {
     /// silently fight over one setting otherwise); the first one is used.
     pub(crate) fn get(&self, name: &'static str) -> Option<Node<'t>> {
         self.tree.expect_name(&self.path, name);
-        let table = self.item.as_table_like()?;
-        let mut found = table
+        let entries = self.value.entries()?;
+        let mut found = entries
             .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(k, item)| self.child(table, k, item));
+            .filter(|e| e.key.eq_ignore_ascii_case(name))
+            .map(|e| self.child(e));
         let first = found.next()?;
         first.tree.mark_read(&first.path);
         for other in found {
@@ -329,8 +325,17 @@ impl<'t> Node<'t> {
         Some(first)
     }
 
-    /// Like [`Node::get`], but the child must be a table: `[name]` or an
-    /// inline table. Anything else is reported and yields `None`.
+    /// The child `name` (any case), neither marked read nor expected: for
+    /// looking at a file before reading it.
+    pub(crate) fn peek(&self, name: &str) -> Option<Node<'t>> {
+        let entries = self.value.entries()?;
+        let entry = entries.iter().find(|e| e.key.eq_ignore_ascii_case(name))?;
+        Some(self.child(entry))
+    }
+
+    /// Like [`Node::get`], but the child must be a table: `[name]`, an
+    /// inline table, a YAML mapping. Anything else is reported and yields
+    /// `None`.
     pub(crate) fn section(&self, name: &'static str) -> Option<Node<'t>> {
         self.get(name).filter(Node::expect_table)
     }
@@ -338,20 +343,17 @@ impl<'t> Node<'t> {
     /// All children, in file order, each marked read: for tables whose keys
     /// are user-chosen names such as `[frontends]`.
     pub(crate) fn children(&self) -> Vec<Node<'t>> {
-        let Some(table) = self.item.as_table_like() else {
+        let Some(entries) = self.value.entries() else {
             return Vec::new();
         };
-        let children: Vec<Node<'t>> = table
-            .iter()
-            .map(|(k, item)| self.child(table, k, item))
-            .collect();
+        let children: Vec<Node<'t>> = entries.iter().map(|e| self.child(e)).collect();
         for child in &children {
             self.tree.mark_read(&child.path);
         }
         children
     }
 
-    /// Marks this item and everything below it as read: for sections that
+    /// Marks this value and everything below it as read: for sections that
     /// are recognised but deliberately ignored (one warning is enough).
     pub(crate) fn read_subtree(&self) {
         let mut state = self.tree.state.borrow_mut();
@@ -359,72 +361,60 @@ impl<'t> Node<'t> {
         state.read_subtree.insert(self.path.clone());
     }
 
-    fn child(&self, table: &'t dyn TableLike, name: &str, item: &'t Item) -> Node<'t> {
-        let key = table.key(name);
-        let path = join(&self.path, &self.tree.key_text(name, key));
+    fn child(&self, entry: &'t Entry) -> Node<'t> {
         Node {
             tree: self.tree,
-            item: Entry::Item(item),
-            key,
-            path,
+            value: &entry.value,
+            key: Some(entry),
+            path: join(&self.path, &entry.key_text),
         }
     }
 
-    /// The tables of an array of tables (`[[name]]`), or this one table when
+    /// The tables of a list of tables (TOML's `[[name]]`, an array of
+    /// inline tables, a YAML sequence of mappings), or this one table when
     /// it was written `[name]` (Traefik 1.7 decoded both into a list). Each
     /// element's path is `name[i]`. Anything else is reported.
     pub(crate) fn table_list(&self) -> Vec<Node<'t>> {
-        let single = |item| {
-            vec![Node {
-                tree: self.tree,
-                item,
-                key: self.key,
-                path: self.path.clone(),
-            }]
-        };
-        match self.item {
-            Entry::Item(Item::ArrayOfTables(array)) => array
-                .iter()
-                .enumerate()
-                .map(|(i, table)| {
-                    let path = format!("{}[{i}]", self.path);
-                    self.tree.mark_read(&path);
-                    Node {
-                        tree: self.tree,
-                        item: Entry::Table(table),
-                        key: self.key,
-                        path,
-                    }
-                })
-                .collect(),
-            Entry::Item(Item::Table(_)) | Entry::Table(_) => single(self.item),
-            Entry::Item(Item::Value(Value::InlineTable(_))) => single(self.item),
+        let list = match &self.value.data {
+            Data::Table(_) => return vec![self.clone()],
+            Data::TableArray(list) => list,
+            Data::Array(list) if list.iter().all(Value::is_table) => list,
             _ => {
                 self.type_error("a list of tables ([[...]])");
-                Vec::new()
+                return Vec::new();
             }
-        }
+        };
+        list.iter()
+            .enumerate()
+            .map(|(i, value)| {
+                let path = format!("{}[{i}]", self.path);
+                self.tree.mark_read(&path);
+                Node {
+                    tree: self.tree,
+                    value,
+                    key: self.key,
+                    path,
+                }
+            })
+            .collect()
     }
 
     fn key_display(&self) -> String {
-        self.tree.key_text(self.name(), self.key)
+        self.key
+            .map_or_else(|| self.name().to_owned(), |k| k.key_text.clone())
     }
 
     /// True for tables; otherwise reports `expected a table, found ...`.
     pub(crate) fn expect_table(&self) -> bool {
-        if self.item.is_table_like() {
+        if self.value.is_table() {
             return true;
         }
         self.type_error("a table");
         false
     }
 
-    fn value(&self) -> Option<&'t Value> {
-        self.item.as_value()
-    }
-
     pub(crate) fn str(&self) -> Option<&'t str> {
-        let s = self.value().and_then(Value::as_str);
+        let s = self.value.as_str();
         if s.is_none() {
             self.type_error("a string");
         }
@@ -432,7 +422,7 @@ impl<'t> Node<'t> {
     }
 
     pub(crate) fn bool(&self) -> Option<bool> {
-        let b = self.value().and_then(Value::as_bool);
+        let b = self.value.as_bool();
         if b.is_none() {
             self.type_error("a boolean (true or false)");
         }
@@ -440,16 +430,16 @@ impl<'t> Node<'t> {
     }
 
     pub(crate) fn integer(&self) -> Option<i64> {
-        let i = self.value().and_then(Value::as_integer);
+        let i = self.value.as_integer();
         if i.is_none() {
             self.type_error("an integer");
         }
         i
     }
 
-    /// The raw TOML value, for callers that accept several types.
+    /// The value itself, for callers that accept several types.
     pub(crate) fn raw_value(&self) -> Option<&'t Value> {
-        self.value()
+        Some(self.value)
     }
 
     /// An array of strings. Each bad element is reported at its own place.
@@ -461,7 +451,7 @@ impl<'t> Node<'t> {
     /// An array of strings, each with its position (path `key[i]`), for
     /// checks that point at one element.
     pub(crate) fn str_list_located(&self) -> Option<Vec<(String, Location)>> {
-        let Some(array) = self.value().and_then(Value::as_array) else {
+        let Some(array) = self.value.as_array() else {
             self.type_error("an array of strings");
             return None;
         };
@@ -469,7 +459,7 @@ impl<'t> Node<'t> {
         let mut ok = true;
         for (i, element) in array.iter().enumerate() {
             let path = format!("{}[{i}]", self.path);
-            let location = self.tree.location(element.span(), &path);
+            let location = self.tree.location(element.span.clone(), &path);
             match element.as_str() {
                 Some(s) => out.push((s.to_owned(), location)),
                 None => {
@@ -483,25 +473,16 @@ impl<'t> Node<'t> {
         ok.then_some(out)
     }
 
-    /// This item and everything under it as JSON (for plugin configs, which
-    /// tollgate does not interpret); the whole subtree counts as read.
+    /// This value and everything under it as JSON (for plugin configs,
+    /// which tollgate does not interpret); the whole subtree counts as read.
     pub(crate) fn to_json(&self) -> serde_json::Value {
         self.read_subtree();
-        match self.item {
-            Entry::Item(item) => item_to_json(item),
-            Entry::Table(table) => table_to_json(table),
-        }
+        self.value.to_json()
     }
 
     /// `a string`, `an integer`, `a table`, ... for messages.
     pub(crate) fn type_description(&self) -> String {
-        match self.item {
-            Entry::Table(_) => "a table".to_owned(),
-            Entry::Item(Item::Value(Value::InlineTable(_)) | Item::Table(_)) => {
-                "a table".to_owned()
-            }
-            Entry::Item(other) => article(other.type_name()),
-        }
+        article(self.value.type_name())
     }
 
     fn type_error(&self, expected: &str) {
@@ -512,13 +493,8 @@ impl<'t> Node<'t> {
 
 /// `integer` → `an integer`, `string` → `a string`.
 fn article(type_name: &str) -> String {
-    let name = match type_name {
-        "inline table" => "table",
-        "datetime" => "date-time",
-        other => other,
-    };
-    let vowel = name.starts_with(['a', 'e', 'i', 'o', 'u']);
-    format!("{} {name}", if vowel { "an" } else { "a" })
+    let vowel = type_name.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {type_name}", if vowel { "an" } else { "a" })
 }
 
 fn join(parent: &str, key: &str) -> String {
@@ -568,207 +544,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         previous = current;
     }
     previous[b.len()]
-}
-
-fn syntax_error(
-    file: &Arc<Path>,
-    text: &str,
-    repairs: &[Repair],
-    error: &toml_edit::TomlError,
-) -> ConfigError {
-    let lines = LineIndex::new(text, repairs.to_vec());
-    let (line, column) = match error.span() {
-        Some(span) => lines.position(text, span.start),
-        None => (0, 0),
-    };
-    let location = Location {
-        file: file.clone(),
-        line,
-        column,
-        key: SYNTAX_KEY.to_owned(),
-    };
-    ConfigError::one(Diagnostic::at(location, error.message()))
-}
-
-/// Byte offsets to 1-based (line, column-in-characters).
-struct LineIndex {
-    starts: Vec<usize>,
-    /// Lines where a bracket was inserted: columns after it shift back by one
-    /// so positions refer to the file as the user sees it.
-    repairs: Vec<Repair>,
-}
-
-impl LineIndex {
-    fn new(text: &str, repairs: Vec<Repair>) -> LineIndex {
-        let starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        LineIndex { starts, repairs }
-    }
-
-    fn position(&self, text: &str, offset: usize) -> (u32, u32) {
-        let offset = floor_char_boundary(text, offset);
-        let index = match self.starts.binary_search(&offset) {
-            Ok(i) => i,
-            Err(i) => i.saturating_sub(1),
-        };
-        let start = self.starts.get(index).copied().unwrap_or(0).min(offset);
-        let column = text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
-        let line = to_u32(index + 1);
-        let mut column = to_u32(column);
-        let shifted = self
-            .repairs
-            .iter()
-            .any(|r| r.line == line && column > r.inserted_column);
-        if shifted {
-            column -= 1;
-        }
-        (line, column)
-    }
-}
-
-fn floor_char_boundary(text: &str, offset: usize) -> usize {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    offset
-}
-
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// A header line with one bracket missing, and how it was read.
-#[derive(Debug, Clone)]
-struct Repair {
-    /// 1-based line.
-    line: u32,
-    /// Column of the header's first character.
-    column: u32,
-    /// Column, in the repaired line, of the inserted bracket.
-    inserted_column: u32,
-    /// The header's name, e.g. `entryPoints.https.tls.certificates`.
-    name: String,
-    /// The header as written, e.g. `[entryPoints.https.tls.certificates]]`.
-    written: String,
-}
-
-impl Repair {
-    fn location(&self, file: &Arc<Path>) -> Location {
-        Location {
-            file: file.clone(),
-            line: self.line,
-            column: self.column,
-            key: self.name.clone(),
-        }
-    }
-
-    fn message(&self) -> String {
-        format!(
-            "\"{}\" has a bracket missing; read as [[{}]]",
-            self.written, self.name
-        )
-    }
-}
-
-/// Rewrites each line that reads `[name]]` or `[[name]` into `[[name]]`.
-fn repair_headers(text: &str) -> (String, Vec<Repair>) {
-    let mut out = String::with_capacity(text.len() + 8);
-    let mut repairs = Vec::new();
-    for (index, line) in text.split_inclusive('\n').enumerate() {
-        match repair_line(line, to_u32(index + 1)) {
-            Some((fixed, repair)) => {
-                out.push_str(&fixed);
-                repairs.push(repair);
-            }
-            None => out.push_str(line),
-        }
-    }
-    (out, repairs)
-}
-
-fn repair_line(line: &str, number: u32) -> Option<(String, Repair)> {
-    let body = line.trim_start();
-    let indent = &line[..line.len() - body.len()];
-    let header = strip_comment(body).trim_end();
-    let rest = &body[header.len()..];
-    let (inner, fixed_header) = if header.starts_with("[[") && !header.ends_with("]]") {
-        let inner = header.strip_prefix("[[")?.strip_suffix(']')?;
-        (inner, format!("{header}]"))
-    } else if !header.starts_with("[[") && header.ends_with("]]") {
-        let inner = header.strip_prefix('[')?.strip_suffix("]]")?;
-        (inner, format!("[{header}"))
-    } else {
-        return None;
-    };
-    if !is_header_name(inner) {
-        return None;
-    }
-    let column = to_u32(indent.chars().count() + 1);
-    let inserted_column = if fixed_header.starts_with("[[") && !header.starts_with("[[") {
-        column
-    } else {
-        column + to_u32(header.chars().count())
-    };
-    let repair = Repair {
-        line: number,
-        column,
-        inserted_column,
-        name: inner.trim().to_owned(),
-        written: header.to_owned(),
-    };
-    Some((format!("{indent}{fixed_header}{rest}"), repair))
-}
-
-/// A plausible table name: no brackets, no value syntax.
-fn is_header_name(inner: &str) -> bool {
-    !inner.trim().is_empty() && !inner.contains(['[', ']', '=', ',', '{', '}'])
-}
-
-/// The line up to a `#` that is not inside quotes.
-fn strip_comment(line: &str) -> &str {
-    let mut quote = None;
-    for (i, c) in line.char_indices() {
-        match (quote, c) {
-            (None, '#') => return &line[..i],
-            (None, '"' | '\'') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            _ => {}
-        }
-    }
-    line
-}
-
-fn item_to_json(item: &Item) -> serde_json::Value {
-    match item {
-        Item::None => serde_json::Value::Null,
-        Item::Value(v) => value_to_json(v),
-        Item::Table(t) => table_to_json(t),
-        Item::ArrayOfTables(a) => a.iter().map(|t| table_to_json(t)).collect(),
-    }
-}
-
-fn table_to_json(table: &dyn TableLike) -> serde_json::Value {
-    table
-        .iter()
-        .map(|(k, v)| (k.to_owned(), item_to_json(v)))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
-}
-
-fn value_to_json(value: &Value) -> serde_json::Value {
-    match value {
-        Value::String(s) => s.value().clone().into(),
-        Value::Integer(i) => (*i.value()).into(),
-        Value::Float(f) => serde_json::Number::from_f64(*f.value())
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null),
-        Value::Boolean(b) => (*b.value()).into(),
-        Value::Datetime(d) => d.value().to_string().into(),
-        Value::Array(a) => a.iter().map(value_to_json).collect(),
-        Value::InlineTable(t) => table_to_json(t),
-    }
 }
 
 #[cfg(test)]
@@ -893,10 +668,10 @@ mod tests {
         let t = tree(text);
         let a = t.root().get("a").expect("a");
         let certs = a.get("certs").expect("certs");
-        assert!(matches!(certs.item.item(), Some(Item::ArrayOfTables(_))));
+        assert!(matches!(certs.value.data, Data::TableArray(_)));
         assert_eq!(certs.key_location().to_string(), "t.toml:2:7: a.certs");
         let more = a.get("more").expect("more");
-        assert!(matches!(more.item.item(), Some(Item::ArrayOfTables(_))));
+        assert!(matches!(more.value.data, Data::TableArray(_)));
         certs.read_subtree();
         more.read_subtree();
         let w: Vec<String> = t.finish().warnings.iter().map(|w| w.to_string()).collect();
@@ -938,5 +713,83 @@ mod tests {
         );
         assert_eq!(closest("zzz", ["backend"]), None);
         assert_eq!(closest("Zumi01", ["zumi01"]), Some("zumi01"));
+    }
+
+    fn yaml(text: &str) -> Result<Tree, ConfigError> {
+        Tree::parse(Arc::from(Path::new("t.yml")), text)
+    }
+
+    #[test]
+    fn yaml_reads_like_toml_with_its_own_places() {
+        let t = yaml(
+            "http:\n  routers:\n    \"my.router\":\n      Rule: \"Path(`/`)\"\n      priority: 5\n",
+        )
+        .unwrap();
+        let routers = t
+            .root()
+            .get("http")
+            .and_then(|h| h.get("routers"))
+            .expect("routers");
+        let r = &routers.children()[0];
+        assert_eq!(r.name(), "my.router");
+        let rule = r.get("rule").expect("rule, any case");
+        assert_eq!(rule.str(), Some("Path(`/`)"));
+        assert_eq!(
+            rule.location().to_string(),
+            "t.yml:4:13: http.routers.\"my.router\".Rule"
+        );
+        assert_eq!(r.get("priority").and_then(|p| p.str()), None);
+        let e = t.finish().errors[0].to_string();
+        assert_eq!(
+            e,
+            "t.yml:5:17: http.routers.\"my.router\".priority: expected a string, found an integer"
+        );
+    }
+
+    #[test]
+    fn yaml_empty_values_are_empty_tables_and_lists_of_mappings_are_tables() {
+        let t = yaml("ping:\nservers:\n  - url: a\n    weight: 2\n  - url: b\n").unwrap();
+        let ping = t.root().section("ping").expect("ping: is a section");
+        assert!(ping.children().is_empty());
+        let servers = t.root().get("servers").expect("servers").table_list();
+        assert_eq!(servers.len(), 2);
+        assert_eq!(servers[1].get("url").and_then(|u| u.str()), Some("b"));
+        let _ = servers[0].get("url");
+        let w: Vec<String> = t.finish().warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            w,
+            ["t.yml:4:5: servers[0].weight: unknown key \"weight\", ignored"]
+        );
+    }
+
+    #[test]
+    fn yaml_refusals_have_their_place() {
+        let err = |text: &str| match yaml(text) {
+            Err(e) => e.to_string(),
+            Ok(t) => format!("accepted: {:?}", t.root),
+        };
+        assert!(
+            err("a: [1, 2\n").starts_with("t.yml:"),
+            "{}",
+            err("a: [1, 2\n")
+        );
+        // Anchors, aliases and merge keys are YAML users' way to share.
+        let t = yaml("base: &b {x: 1, y: 2}\nother: *b\nmerged:\n  <<: *b\n  y: 3\n").unwrap();
+        let root = t.root();
+        let other = root.get("other").expect("other");
+        assert_eq!(other.get("x").and_then(|x| x.integer()), Some(1));
+        let merged = root.get("merged").expect("merged");
+        assert_eq!(merged.get("x").and_then(|x| x.integer()), Some(1));
+        assert_eq!(merged.get("y").and_then(|x| x.integer()), Some(3));
+        assert_eq!(
+            err("a: 1\n---\nb: 2\n"),
+            "t.yml:3:1: syntax error: a second YAML document (after ---): write one per file"
+        );
+        assert_eq!(
+            err("a: !custom 1\n"),
+            "t.yml:1:4: a: unsupported YAML tag !custom"
+        );
+        // An empty file is an empty configuration.
+        assert!(yaml("# nothing\n").unwrap().root().children().is_empty());
     }
 }

@@ -1,0 +1,243 @@
+//! `entryPoints`: `address`, `http.redirections.entryPoint`, `http.tls`,
+//! `http.middlewares`, and what 1.7's entry points also have under the same
+//! names (`forwardedHeaders`, `proxyProtocol`, `transport`, `http`'s
+//! encoded characters and limits, tollgate's `limits`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::config::diagnostic::Location;
+use crate::config::model::{EntryPoint, Redirect};
+use crate::config::tree::Node;
+
+use super::super::entry_points::{check_address, read_http, read_trusted_sources};
+use super::super::values::duration;
+
+/// What an entry point says about its routers: TLS for all of them (with
+/// which resolver and domains), and middlewares run before theirs.
+#[derive(Debug, Default, Clone)]
+pub(super) struct EntryDefaults {
+    pub tls: Option<RouterTls>,
+    pub middlewares: Vec<(String, Location)>,
+    /// `transport.lifeCycle.graceTimeOut`.
+    pub grace: Option<Duration>,
+}
+
+/// A router's (or entry point's) `tls`.
+#[derive(Debug, Default, Clone)]
+pub(super) struct RouterTls {
+    pub cert_resolver: Option<(String, Location)>,
+    pub domains: Vec<Vec<String>>,
+    pub options: Option<(String, Location)>,
+}
+
+pub(super) struct EntryPoints {
+    pub all: BTreeMap<String, EntryPoint>,
+    pub names: BTreeSet<String>,
+    pub defaults: BTreeMap<String, EntryDefaults>,
+}
+
+pub(super) fn read(root: &Node<'_>) -> EntryPoints {
+    let children = root
+        .section("entryPoints")
+        .map(|n| n.children())
+        .unwrap_or_default();
+    let mut eps = EntryPoints {
+        all: BTreeMap::new(),
+        names: children.iter().map(|n| n.name().to_owned()).collect(),
+        defaults: BTreeMap::new(),
+    };
+    if children.is_empty() {
+        root.tree().error(
+            root.missing_location("entryPoints"),
+            "no entry points: Traefik 2/3 needs at least one, e.g. entryPoints.web.address = \":80\"",
+        );
+    }
+    for node in &children {
+        if let Some((ep, defaults)) = read_entry_point(node) {
+            eps.defaults.insert(ep.name.clone(), defaults);
+            eps.all.insert(ep.name.clone(), ep);
+        }
+    }
+    resolve_redirects(root, &mut eps);
+    eps
+}
+
+fn read_entry_point(node: &Node<'_>) -> Option<(EntryPoint, EntryDefaults)> {
+    if !node.expect_table() {
+        return None;
+    }
+    let forwarded_headers = node
+        .section("forwardedHeaders")
+        .map(|n| read_trusted_sources(&n))
+        .unwrap_or_default();
+    let proxy_protocol = node
+        .section("proxyProtocol")
+        .map(|n| read_trusted_sources(&n));
+    let http_node = node.section("http");
+    let http = http_node.as_ref().map(read_http).unwrap_or_default();
+    let mut defaults = EntryDefaults::default();
+    let mut redirect = None;
+    if let Some(h) = &http_node {
+        redirect = h
+            .section("redirections")
+            .and_then(|r| r.section("entryPoint"))
+            .and_then(|n| read_redirection(&n));
+        defaults.tls = h.get("tls").and_then(|n| read_router_tls(&n));
+        if let Some(m) = h.get("middlewares") {
+            defaults.middlewares = m.str_list_located().unwrap_or_default();
+        }
+    }
+    let limits = super::super::entry_limits::read_limits(node);
+    let responding_timeouts = super::super::entry_limits::read_entry_responding(node);
+    if let Some(life) = node
+        .section("transport")
+        .and_then(|t| t.section("lifeCycle"))
+    {
+        defaults.grace = life.get("graceTimeOut").and_then(|n| duration(&n));
+        if let Some(n) = life.get("requestAcceptGraceTimeout") {
+            n.warn("not supported, ignored: tollgate stops accepting at once and drains");
+        }
+    }
+    let Some(address) = node.get("address") else {
+        node.tree().error(
+            node.missing_location("address"),
+            "missing: every entry point needs an address such as \":80\"",
+        );
+        return None;
+    };
+    let text = address.str()?;
+    if let Some(proto) = text.rsplit_once('/').map(|(_, p)| p) {
+        if proto.eq_ignore_ascii_case("udp") {
+            address.error("UDP entry points are not supported: tollgate proxies HTTP");
+            return None;
+        }
+    }
+    let text = text
+        .strip_suffix("/tcp")
+        .or_else(|| text.strip_suffix("/TCP"))
+        .unwrap_or(text);
+    if let Err(why) = check_address(text) {
+        address.error(why);
+        return None;
+    }
+    let ep = EntryPoint {
+        name: node.name().to_owned(),
+        address: text.to_owned(),
+        forwarded_headers,
+        proxy_protocol,
+        // Set once the routers and `tls` are read (see `tls::apply`).
+        tls: None,
+        redirect,
+        http,
+        limits,
+        responding_timeouts,
+        auth: None,
+        location: address.location(),
+    };
+    Some((ep, defaults))
+}
+
+/// `http.redirections.entryPoint`: `to` (an entry point, or its `:port`),
+/// `scheme` (https), `permanent` (true, as in Traefik 2/3).
+fn read_redirection(node: &Node<'_>) -> Option<Redirect> {
+    let Some(to) = node.get("to") else {
+        node.tree().error(
+            node.missing_location("to"),
+            "missing: the entry point to redirect to, e.g. to: websecure",
+        );
+        return None;
+    };
+    let target = to.str()?.to_owned();
+    if let Some(scheme) = node.get("scheme").and_then(|n| n.str().map(str::to_owned)) {
+        if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+            node.error(format!("scheme {scheme:?}: use https or http"));
+        }
+    }
+    let permanent = node.get("permanent").and_then(|n| n.bool()).unwrap_or(true);
+    let _ = node.get("priority").and_then(|n| n.integer());
+    Some(Redirect {
+        entry_point: Some(target),
+        regex: None,
+        replacement: None,
+        permanent,
+        location: to.location(),
+    })
+}
+
+/// `to` may name an entry point or give its port (`:443`); either way it
+/// must be an entry point of the file, as tollgate redirects to its scheme
+/// and port.
+fn resolve_redirects(root: &Node<'_>, eps: &mut EntryPoints) {
+    let by_port: BTreeMap<String, String> = eps
+        .all
+        .values()
+        .filter_map(|e| {
+            Some((
+                format!(":{}", e.address.rsplit_once(':')?.1),
+                e.name.clone(),
+            ))
+        })
+        .collect();
+    for ep in eps.all.values_mut() {
+        let Some(redirect) = &mut ep.redirect else {
+            continue;
+        };
+        let Some(target) = &mut redirect.entry_point else {
+            continue;
+        };
+        if eps.names.contains(target.as_str()) {
+            continue;
+        }
+        match by_port.get(target.as_str()) {
+            Some(name) => *target = name.clone(),
+            None => root.tree().error(
+                redirect.location.clone(),
+                super::super::context::unknown_name("entry point", target, &eps.names),
+            ),
+        }
+    }
+}
+
+/// A `tls` table of a router or an entry point's `http`: `certResolver`,
+/// `domains` (`main`, `sans`), `options`. `tls: {}` (or `tls: true` in
+/// TOML's flat style) turns TLS on with the file's certificates.
+pub(super) fn read_router_tls(node: &Node<'_>) -> Option<RouterTls> {
+    if node.raw_value().and_then(|v| v.as_bool()) == Some(true) {
+        return Some(RouterTls::default());
+    }
+    if !node.expect_table() {
+        return None;
+    }
+    let cert_resolver = node
+        .get("certResolver")
+        .and_then(|n| Some((n.str()?.to_owned(), n.location())));
+    let options = node
+        .get("options")
+        .and_then(|n| Some((n.str()?.to_owned(), n.location())));
+    let mut domains = Vec::new();
+    if let Some(list) = node.get("domains") {
+        for d in list.table_list() {
+            let mut names = Vec::new();
+            if let Some(main) = d
+                .get("main")
+                .and_then(|n| n.str().map(str::to_ascii_lowercase))
+            {
+                names.push(main);
+            }
+            for san in d.get("sans").and_then(|n| n.str_list()).unwrap_or_default() {
+                names.push(san.to_ascii_lowercase());
+            }
+            if names.is_empty() {
+                d.error("`main` is required");
+            } else {
+                domains.push(names);
+            }
+        }
+    }
+    Some(RouterTls {
+        cert_resolver,
+        domains,
+        options,
+    })
+}

@@ -1,0 +1,253 @@
+//! Traefik 2/3 configuration, as a user coming from Traefik 3 writes it:
+//! a static `traefik.yml` and a dynamic file of routers, services and
+//! middlewares, served end to end by the real binary; edits to the dynamic
+//! YAML applied without a restart; TLS with a redirect from HTTP, in TOML;
+//! `tollgate check` naming each file's dialect.
+
+use reqwest::StatusCode;
+
+use crate::harness::*;
+use crate::tls::client::{get, TlsClient};
+use crate::tls::pki::Ca;
+
+const STATIC: &str = r#"
+entryPoints:
+  web:
+    address: "127.0.0.1:0"
+providers:
+  file:
+    filename: dynamic.yml
+    watch: true
+log:
+  level: INFO
+"#;
+
+fn dynamic(robot: &str, cams: &str, extra_router: &str) -> String {
+    format!(
+        r#"
+http:
+  routers:
+    robot:
+      rule: "Host(`robots.test`) && PathPrefix(`/zumi01`)"
+      service: robot
+      middlewares: [guarded]
+    cams:
+      rule: "PathPrefix(`/cam`) || Header(`X-Camera`, `1`)"
+      service: cams
+    not-admin:
+      rule: "Host(`open.test`) && !PathPrefix(`/admin`)"
+      service: cams
+{extra_router}
+  middlewares:
+    auth:
+      basicAuth:
+        users: ["test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/"]
+    strip:
+      stripPrefix:
+        prefixes: [/zumi01]
+    guarded:
+      chain:
+        middlewares: [auth, strip]
+  services:
+    robot:
+      loadBalancer:
+        servers:
+          - url: "{robot}"
+    cams:
+      loadBalancer:
+        servers:
+          - url: "{cams}"
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traefik3_yaml_config_is_served_and_its_edits_applied() {
+    let (robot, cams, next) = (echo("robot").await, echo("cams").await, echo("next").await);
+    let dir = TempDir::new("traefik3");
+    let dynamic_path = dir.write("dynamic.yml", dynamic(&robot.url(), &cams.url(), ""));
+    let mut tg = Tollgate::start_file(dir, "traefik.yml", STATIC, &["web"]).await;
+    let addr = tg.addr("web");
+    let port = addr.port();
+    let robots = http1_resolving("robots.test", addr);
+
+    // Host && PathPrefix, behind basic auth, with the prefix stripped.
+    let url = format!("http://robots.test:{port}/zumi01/api/status");
+    assert_eq!(send(robots.get(&url)).await.0, StatusCode::UNAUTHORIZED);
+    let seen = echo_of(robots.get(&url).basic_auth("test", Some("test"))).await;
+    assert_eq!(seen.server, "robot");
+    assert_eq!(seen.uri, "/api/status");
+    assert_eq!(seen.header("x-forwarded-prefix"), Some("/zumi01"));
+
+    // `||` and Header, `!`.
+    let plain = http1();
+    assert_eq!(
+        echo_of(plain.get(tg.url("web", "/cam/1"))).await.server,
+        "cams"
+    );
+    let seen = echo_of(plain.get(tg.url("web", "/other")).header("x-camera", "1")).await;
+    assert_eq!(seen.server, "cams");
+    assert_eq!(
+        status_of(&plain, &tg.url("web", "/other")).await,
+        StatusCode::NOT_FOUND
+    );
+    let open = http1_resolving("open.test", addr);
+    let open_url = |p: &str| format!("http://open.test:{port}{p}");
+    assert_eq!(echo_of(open.get(open_url("/x"))).await.server, "cams");
+    assert_eq!(
+        status_of(&open, &open_url("/admin/x")).await,
+        StatusCode::NOT_FOUND
+    );
+
+    // An edit of the dynamic YAML: a new router, applied without a restart.
+    let extra = r#"    next:
+      rule: "PathPrefix(`/next`)"
+      service: next"#;
+    let mut text = dynamic(&robot.url(), &cams.url(), extra);
+    text = text.replace(
+        "  services:\n",
+        &format!(
+            "  services:\n    next:\n      loadBalancer:\n        servers:\n          - url: \"{}\"\n",
+            next.url()
+        ),
+    );
+    replace_file(&dynamic_path, text);
+    tg.wait_for_log("configuration reloaded", secs(10)).await;
+    assert_eq!(
+        echo_of(plain.get(tg.url("web", "/next/a"))).await.server,
+        "next"
+    );
+
+    // A bad edit is refused with its place in the YAML; the old one serves.
+    replace_file(
+        &dynamic_path,
+        dynamic(&robot.url(), &cams.url(), "").replacen("service: cams", "service: camz", 1),
+    );
+    let line = tg
+        .wait_for_log(
+            "configuration refused, still serving the previous one",
+            secs(10),
+        )
+        .await;
+    assert!(
+        tg.logs_text()
+            .contains("dynamic.yml:10:16: http.routers.cams.service: unknown service \"camz\""),
+        "{line}\n{}",
+        tg.logs_text()
+    );
+    assert_eq!(
+        echo_of(plain.get(tg.url("web", "/next/a"))).await.server,
+        "next"
+    );
+    tg.assert_running();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traefik3_toml_config_serves_tls_and_redirects_http() {
+    let be = echo("be").await;
+    let ca = Ca::new("test CA");
+    let dir = TempDir::new("traefik3-tls");
+    ca.server(&["robots.test"]).write(&dir, "robots");
+    let toml = format!(
+        r#"
+[entryPoints.web]
+address = "127.0.0.1:0"
+[entryPoints.web.http.redirections.entryPoint]
+to = "websecure"
+scheme = "https"
+[entryPoints.websecure]
+address = "127.0.0.1:0"
+
+[http.routers.robot]
+rule = "Host(`robots.test`)"
+entryPoints = ["websecure"]
+service = "robot"
+[http.routers.robot.tls]
+
+[http.services.robot.loadBalancer]
+[[http.services.robot.loadBalancer.servers]]
+url = "{}"
+
+[[tls.certificates]]
+certFile = "robots.crt"
+keyFile = "robots.key"
+
+[tls.options.default]
+minVersion = "VersionTLS12"
+"#,
+        be.url()
+    );
+    let tg = Tollgate::start_in(dir, &toml, &["web", "websecure"]).await;
+    let stream = within(
+        secs(5),
+        "handshake",
+        TlsClient::trusting(&ca.pem).connect(tg.addr("websecure"), "robots.test"),
+    )
+    .await
+    .expect("handshake");
+    let (status, _, body) = get(stream, "robots.test", "/cam").await.expect("GET");
+    assert_eq!(status, 200);
+    assert_eq!(Echo::parse(&body).server, "be");
+
+    let resp = raw_request(
+        tg.addr("web"),
+        b"GET /cam?x=1 HTTP/1.1\r\nHost: robots.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(resp.status, 301, "{resp:?}");
+    let port = tg.addr("websecure").port();
+    assert_eq!(
+        resp.header("location"),
+        Some(format!("https://robots.test:{port}/cam?x=1").as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_each_files_dialect() {
+    let dir = TempDir::new("traefik3-check");
+    dir.write(
+        "dynamic.yml",
+        dynamic("http://127.0.0.1:9", "http://127.0.0.1:9", ""),
+    );
+    let (_, out) = check_file(&dir, "traefik.yml", STATIC).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("traefik.yml: Traefik 2/3"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("dynamic.yml: Traefik 2/3"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("robot: [Host(`robots.test`) && PathPrefix(`/zumi01`)] -> backend robot"),
+        "{}",
+        out.stdout
+    );
+
+    let (_, out) = check_file(
+        &dir,
+        "old.toml",
+        &(http_only() + &frontend("f", "b", "PathPrefix:/") + &backend("b", "http://127.0.0.1:9")),
+    )
+    .await;
+    assert!(
+        out.stdout.contains("old.toml: Traefik 1.7"),
+        "{}",
+        out.stdout
+    );
+
+    // A 1.7 main file with a 2/3 dynamic file: refused, saying so.
+    let mixed = http_only() + "[file]\nfilename = \"dynamic.yml\"\n";
+    let (_, out) = check_file(&dir, "mixed.toml", &mixed).await;
+    assert!(!out.status.success());
+    assert!(
+        out.stderr
+            .contains("dynamic.yml: written for Traefik 2/3, but the main file"),
+        "{}",
+        out.stderr
+    );
+}
