@@ -20,14 +20,15 @@
 //! 2. `listen`: accept loops, TLS handshakes, connections, hyper's service.
 //! 3. `request`: the per-request phases.
 //! 4. `status`: tollgate's own endpoints (API, dashboard, `/metrics`).
-//! 5. `snapshot`: the compiled config and the state that outlives it.
+//! 5. `snapshot`: the compiled config and the state that outlives it;
+//!    `convert` (`tollgate convert`: 1.7 → 2/3) stands apart.
 //! 6. `upstream` (pools, balancer, health, maxConn), `wasm` (plugin host),
 //!    `acme`, `tls`, `router`, `access_log`, `metrics` (counters, series).
 //! 7. `http1` (the codec), `http2` (bounds around hyper's h2), with `body`
 //!    (the one body type; `pace` and `body_cap`, a client body's minimum
 //!    rate and largest size) and `error`
 //!    (the one error→status map and error-response builder).
-//! 8. `config` (the TOML file → `Config`), `shutdown`, `deadline`, `trust`,
+//! 8. `config` (the TOML or YAML files → `Config`), `shutdown`, `deadline`, `trust`,
 //!    `logging`: foundations that know nothing of requests; `scaffold`
 //!    (`tollgate plugin new`) stands apart.
 //!
@@ -64,7 +65,9 @@ pub mod tls;
 pub mod upstream;
 pub mod wasm;
 
-// Layer 5: the compiled config.
+// Layer 5: the compiled config; `convert` (`tollgate convert`), which
+// writes a config in another dialect, stands apart.
+pub mod convert;
 pub mod snapshot;
 
 // Layer 3: the request phases.

@@ -1,6 +1,7 @@
 //! The `tollgate` command: `run` serves a config, `check` validates one,
-//! `plugin new` writes a plugin crate, `healthcheck` asks a running
-//! tollgate's `/ping` (for container images, which have no curl).
+//! `convert` writes a Traefik 1.7 config as Traefik 2/3's, `plugin new`
+//! writes a plugin crate, `healthcheck` asks a running tollgate's `/ping`
+//! (for container images, which have no curl).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +21,7 @@ const DEFAULT_CONFIG: &str = "config/tollgate.toml";
 #[command(
     name = "tollgate",
     version,
-    about = "A reverse proxy with WebAssembly middleware, configured like Traefik 1.7"
+    about = "A reverse proxy with WebAssembly middleware, configured like Traefik (1.7, 2 or 3)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,7 +32,7 @@ struct Cli {
 enum Command {
     /// Serve the configuration until SIGTERM or SIGINT.
     Run {
-        /// Configuration file (Traefik 1.7 TOML).
+        /// Configuration file (Traefik 1.7 TOML, or Traefik 2/3 TOML or YAML).
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
@@ -39,6 +40,22 @@ enum Command {
     Check {
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
+    },
+    /// Write a Traefik 1.7 configuration as Traefik 2/3's (routers,
+    /// services, middlewares); what has no equivalent is listed on stderr
+    /// and at the top of the output.
+    Convert {
+        /// The dialect to convert from (only 1.7).
+        #[arg(long, value_parser = ["1.7"])]
+        from: String,
+        /// yaml or toml.
+        #[arg(long, default_value = "yaml", value_parser = ["yaml", "toml"])]
+        to: String,
+        /// Write here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// The Traefik 1.7 file.
+        file: PathBuf,
     },
     /// Plugin authoring.
     Plugin {
@@ -87,6 +104,12 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Convert {
+            from: _,
+            to,
+            output,
+            file,
+        } => convert(&file, &to, output.as_deref()),
         Command::Healthcheck { url } => match healthcheck(&url) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -145,6 +168,50 @@ fn healthcheck(url: &str) -> Result<(), String> {
     } else {
         Err(format!("status {status}"))
     }
+}
+
+fn convert(path: &std::path::Path, to: &str, output: Option<&std::path::Path>) -> ExitCode {
+    use tollgate::config::model::Dialect;
+    use tollgate::convert::{from_traefik1, Format};
+    let config = match tollgate::config::load_file(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tollgate convert: the configuration has errors:\n{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if config.dialects.first().map(|(_, d)| *d) != Some(Dialect::Traefik1) {
+        eprintln!(
+            "tollgate convert: {} is not a Traefik 1.7 configuration",
+            path.display()
+        );
+        return ExitCode::from(2);
+    }
+    let format = if to == "toml" {
+        Format::Toml
+    } else {
+        Format::Yaml
+    };
+    let converted = match from_traefik1(&config, format) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tollgate convert: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for note in &converted.notes {
+        eprintln!("not converted: {note}");
+    }
+    match output {
+        Some(out) => {
+            if let Err(e) = std::fs::write(out, &converted.text) {
+                eprintln!("tollgate convert: cannot write {}: {e}", out.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        None => print!("{}", converted.text),
+    }
+    ExitCode::SUCCESS
 }
 
 fn check(path: &std::path::Path) -> ExitCode {

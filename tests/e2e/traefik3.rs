@@ -251,3 +251,78 @@ async fn check_names_each_files_dialect() {
         out.stderr
     );
 }
+
+/// Seed 001's own `traefik.toml`, converted by `tollgate convert --from 1.7`
+/// and served from the YAML: HTTP redirected to HTTPS, basic auth over TLS,
+/// the Jupyter backend reached, the access log written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_converted_to_yaml_is_served_as_before() {
+    let jupyter = echo("jupyter").await;
+    let seed = include_str!("fixtures/zumi-seed.toml")
+        .replace("IP_OF_MY_SERVE:443", "127.0.0.1:0")
+        .replace("IP_OF_MY_SERVER", "127.0.0.1:0")
+        .replace("http://127.0.0.1:8888", &jupyter.url())
+        .replace(
+            "\"USER:HTTPPASSWD\"",
+            "\"test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/\"",
+        );
+    let dir = TempDir::new("seed-converted");
+    dir.write("SSL/cert.pem", include_bytes!("fixtures/SSL/cert.pem"));
+    dir.write("SSL/key.pem", include_bytes!("fixtures/SSL/key.pem"));
+    std::fs::create_dir_all(dir.path().join("log")).unwrap();
+    dir.write("seed.toml", &seed);
+    let out = run_tollgate(
+        dir.path(),
+        &[
+            "convert",
+            "--from",
+            "1.7",
+            "seed.toml",
+            "--output",
+            "traefik.yml",
+        ],
+        secs(20),
+    )
+    .await;
+    assert!(out.status.success(), "{}", out.all());
+    assert!(!out.stderr.contains("not converted"), "{}", out.stderr);
+    let yaml = std::fs::read_to_string(dir.path().join("traefik.yml")).unwrap();
+    assert!(yaml.contains("  routers:\n    zumi01:\n"), "{yaml}");
+    let tg = Tollgate::start_file(dir, "traefik.yml", &yaml, &["http", "https"]).await;
+    let https_port = tg.addr("https").port();
+
+    let resp = raw_request(
+        tg.addr("http"),
+        b"GET /zumi01/tree HTTP/1.1\r\nHost: myserver.com\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(resp.status, 302, "{resp:?}");
+    assert_eq!(
+        resp.header("location"),
+        Some(format!("https://myserver.com:{https_port}/zumi01/tree").as_str())
+    );
+
+    install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .danger_accept_invalid_certs(true)
+        .resolve("myserver.com", tg.addr("https"))
+        .timeout(secs(10))
+        .build()
+        .unwrap();
+    let url = format!("https://myserver.com:{https_port}/zumi01/tree");
+    assert_eq!(send(client.get(&url)).await.0, StatusCode::UNAUTHORIZED);
+    let seen = echo_of(client.get(&url).basic_auth("test", Some("test"))).await;
+    assert_eq!(seen.server, "jupyter");
+    assert_eq!(seen.uri, "/zumi01/tree");
+    let log = tg.dir().join("log/log.txt");
+    eventually(secs(5), "an access log line", || {
+        let log = log.clone();
+        async move {
+            std::fs::read_to_string(&log)
+                .ok()
+                .filter(|t| t.contains("GET /zumi01/tree"))
+        }
+    })
+    .await;
+}

@@ -46,9 +46,11 @@ mod template;
 #[cfg(test)]
 mod tests;
 mod types;
+mod upgrade;
 
 pub use hosts::rule_hosts;
 pub use matcher::request_host;
 pub use path::normalize as normalize_path;
 pub use table::Router;
 pub use types::{FrontendRules, PathModifier, Rewrite, RouteMatch, RuleError, RuleSyntax};
+pub use upgrade::{to_traefik3, Upgraded};

@@ -186,6 +186,24 @@ pub(super) fn regex(source: &str, mode: Mode) -> Result<Pattern, String> {
     })
 }
 
+/// A path template as a plain regular expression (unanchored): literal
+/// text escaped, `{name}` as `[^/]+`, `{name:re}` as `(?:re)`. For writing
+/// 1.7's strip-by-template modifiers as Traefik 3's `stripPrefixRegex`.
+pub(super) fn path_regex_source(template: &str) -> Result<String, String> {
+    let mut out = String::new();
+    for part in parse(template)? {
+        match part {
+            Part::Literal(lit) => out.push_str(&regex::escape(lit)),
+            Part::Variable { pattern } => {
+                out.push_str("(?:");
+                out.push_str(pattern.unwrap_or("[^/]+"));
+                out.push(')');
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Host names compare lower-case, and `example.com.` is `example.com`.
 pub(super) fn canonical_host(host: &str) -> String {
     let host = host.strip_suffix('.').unwrap_or(host);
