@@ -326,3 +326,99 @@ async fn the_seed_converted_to_yaml_is_served_as_before() {
     })
     .await;
 }
+
+/// Traefik 3's middlewares at work on real requests: `redirectScheme` to a
+/// port, `addPrefix` then `replacePathRegex`, `headers`, and a `weighted`
+/// service splitting requests 3:1 between two services.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traefik3_middlewares_and_weighted_services_at_work() {
+    let (stable, next, api) = (echo("stable").await, echo("next").await, echo("api").await);
+    let yaml = format!(
+        r#"
+entryPoints:
+  web:
+    address: "127.0.0.1:0"
+http:
+  routers:
+    secure-only:
+      rule: "Host(`secure.test`)"
+      service: api
+      middlewares: [to-https]
+    api:
+      rule: "PathPrefix(`/api`)"
+      service: api
+      middlewares: [versioned]
+    canary:
+      rule: "PathPrefix(`/app`)"
+      service: canary
+  middlewares:
+    to-https:
+      redirectScheme:
+        scheme: https
+        port: "8443"
+        permanent: true
+    prefix:
+      addPrefix:
+        prefix: /v2
+    rename:
+      replacePathRegex:
+        regex: "^/v2/api/(.*)"
+        replacement: "/internal/$1"
+    stamp:
+      headers:
+        customRequestHeaders:
+          X-Gateway: tollgate
+    versioned:
+      chain:
+        middlewares: [prefix, rename, stamp]
+  services:
+    api:
+      loadBalancer:
+        servers: [{{url: "{api}"}}]
+    canary:
+      weighted:
+        services:
+          - name: stable
+            weight: 3
+          - name: next
+            weight: 1
+    stable:
+      loadBalancer:
+        servers: [{{url: "{stable}"}}]
+    next:
+      loadBalancer:
+        servers: [{{url: "{next}"}}]
+"#,
+        api = api.url(),
+        stable = stable.url(),
+        next = next.url()
+    );
+    let tg =
+        Tollgate::start_file(TempDir::new("traefik3-mw"), "traefik.yml", &yaml, &["web"]).await;
+
+    let resp = raw_request(
+        tg.addr("web"),
+        b"GET /x?y=1 HTTP/1.1\r\nHost: secure.test:8080\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(resp.status, 301, "{resp:?}");
+    assert_eq!(
+        resp.header("location"),
+        Some("https://secure.test:8443/x?y=1")
+    );
+
+    let client = http1();
+    let seen = echo_of(client.get(tg.url("web", "/api/users?id=7"))).await;
+    assert_eq!(seen.server, "api");
+    assert_eq!(seen.uri, "/internal/users?id=7");
+    assert_eq!(seen.header("x-gateway"), Some("tollgate"));
+    assert_eq!(seen.header("x-replaced-path"), Some("/v2/api/users"));
+
+    let mut counts = std::collections::BTreeMap::new();
+    for _ in 0..40 {
+        let seen = echo_of(client.get(tg.url("web", "/app"))).await;
+        *counts.entry(seen.server).or_insert(0) += 1;
+    }
+    assert_eq!(counts.get("stable"), Some(&30), "{counts:?}");
+    assert_eq!(counts.get("next"), Some(&10), "{counts:?}");
+}

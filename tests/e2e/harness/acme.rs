@@ -18,7 +18,6 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 
 use super::backends::free_port;
-use super::client::eventually;
 use super::process::TempDir;
 use super::secs;
 
@@ -52,8 +51,26 @@ pub struct Pebble {
 impl Pebble {
     /// Validation goes to `http_port` (HTTP-01) and `tls_port` (TLS-ALPN-01).
     /// Fails the test when pebble is not installed (see `require_pebble`).
+    /// Its ports are picked free, then bound by pebble a moment later: when
+    /// another test took one meanwhile, pebble exits, and is started again
+    /// on new ones (its output, kept in `dir`, says why).
     pub async fn start(dir: &TempDir, http_port: u16, tls_port: u16) -> Pebble {
         require_pebble();
+        for attempt in 1..=3 {
+            if let Some(p) = Pebble::try_start(dir, http_port, tls_port, attempt).await {
+                return p;
+            }
+        }
+        let log = std::fs::read_to_string(dir.path().join("pebble-3.log")).unwrap_or_default();
+        panic!("pebble did not start in 3 attempts; its last output:\n{log}");
+    }
+
+    async fn try_start(
+        dir: &TempDir,
+        http_port: u16,
+        tls_port: u16,
+        attempt: u32,
+    ) -> Option<Pebble> {
         let port = free_port();
         let mgmt_port = free_port();
         let dns_port = free_port();
@@ -77,13 +94,15 @@ impl Pebble {
             "externalAccountBindingRequired": false,
         }});
         let config_file = dir.write("pebble.json", config.to_string());
+        let log = std::fs::File::create(dir.path().join(format!("pebble-{attempt}.log")))
+            .expect("pebble log file");
         let dns = Command::new(CHALLTESTSRV)
             .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
             .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
             .args(["-http01", "", "-tlsalpn01", "", "-https01", ""])
             .args(["-management", &format!("127.0.0.1:{dns_mgmt}")])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log.try_clone().expect("log file"))
             .spawn()
             .expect("start pebble-challtestsrv");
         let pebble = Command::new(PEBBLE)
@@ -93,11 +112,11 @@ impl Pebble {
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
             .env("PEBBLE_AUTHZREUSE", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
             .spawn()
             .expect("start pebble");
-        let p = Pebble {
+        let mut p = Pebble {
             children: vec![dns, pebble],
             port,
             mgmt_port,
@@ -105,16 +124,27 @@ impl Pebble {
             cert_pem,
         };
         let client = TestTls::trusting(&p.cert_pem);
-        eventually(secs(20), "pebble serving its directory", || async {
-            let addr: SocketAddr = format!("127.0.0.1:{}", p.port).parse().unwrap();
-            client
-                .get(addr, "localhost", "localhost", "/dir")
-                .await
-                .ok()
-                .filter(|(s, _)| *s == 200)
-        })
-        .await;
-        p
+        let addr: SocketAddr = format!("127.0.0.1:{}", p.port).parse().unwrap();
+        let deadline = std::time::Instant::now() + secs(20);
+        loop {
+            let served = client.get(addr, "localhost", "localhost", "/dir").await;
+            if matches!(served, Ok((200, _))) {
+                return Some(p);
+            }
+            let exited = p
+                .children
+                .iter_mut()
+                .any(|c| matches!(c.try_wait(), Ok(Some(_))));
+            if exited {
+                p.stop();
+                return None;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pebble did not serve its directory within 20 s (attempt {attempt})"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     pub fn directory(&self) -> String {
