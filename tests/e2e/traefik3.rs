@@ -422,3 +422,88 @@ http:
     assert_eq!(counts.get("stable"), Some(&30), "{counts:?}");
     assert_eq!(counts.get("next"), Some(&10), "{counts:?}");
 }
+
+/// A Traefik 3 certificate resolver against a real CA (pebble): the router
+/// naming it gets a certificate for its Host over HTTP-01 (answered before
+/// the entry point's redirect), served on its TLS entry point; a router
+/// without a resolver gets none.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_traefik3_certificate_resolver_obtains_and_serves() {
+    let shared = TempDir::new("traefik3-acme");
+    let (http_port, https_port) = (free_port(), free_port());
+    let pebble = Pebble::start(&shared, http_port, https_port).await;
+    let backend = echo("acme-backend").await;
+    let yaml = format!(
+        r#"
+log:
+  level: DEBUG
+entryPoints:
+  web:
+    address: "127.0.0.1:{http_port}"
+    http:
+      redirections:
+        entryPoint:
+          to: websecure
+  websecure:
+    address: "127.0.0.1:{https_port}"
+certificatesResolvers:
+  pebble:
+    acme:
+      email: admin@zumi.test
+      storage: "{storage}"
+      caServer: "{ca}"
+      caCertificates: ["{ca_cert}"]
+      httpChallenge:
+        entryPoint: web
+http:
+  routers:
+    app:
+      rule: "Host(`app.zumi.test`)"
+      entryPoints: [websecure]
+      service: app
+      tls:
+        certResolver: pebble
+    plain:
+      rule: "Host(`plain.zumi.test`)"
+      entryPoints: [web]
+      service: app
+  services:
+    app:
+      loadBalancer:
+        servers: [{{url: "{backend}"}}]
+"#,
+        storage = shared.path().join("acme.json").display(),
+        ca = pebble.directory(),
+        ca_cert = pebble.cert_file.display(),
+        backend = backend.url(),
+    );
+    let mut tg = Tollgate::start_file(
+        TempDir::new("traefik3-acme-run"),
+        "traefik.yml",
+        &yaml,
+        &["web", "websecure"],
+    )
+    .await;
+    tg.wait_for_log("acme: certificate obtained", secs(60))
+        .await;
+    let root = pebble.root().await;
+    let client = TestTls::trusting(&root);
+    let https: std::net::SocketAddr = format!("127.0.0.1:{https_port}").parse().unwrap();
+    let (status, body) = client
+        .get(https, "app.zumi.test", "app.zumi.test", "/")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("acme-backend"), "{body}");
+    assert_eq!(
+        tg.count_logs("acme: certificate obtained"),
+        1,
+        "{}",
+        tg.logs_text()
+    );
+    assert!(
+        !tg.logs_text().contains("plain.zumi.test"),
+        "{}",
+        tg.logs_text()
+    );
+}
