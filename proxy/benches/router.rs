@@ -59,11 +59,15 @@ fn request(name: &'static str, target: &str, host: &str) -> Request {
 }
 
 fn compile(rules: impl Iterator<Item = String>) -> Router {
+    compile_as(rules, RuleSyntax::Traefik1)
+}
+
+fn compile_as(rules: impl Iterator<Item = String>, syntax: RuleSyntax) -> Router {
     let frontends: Vec<FrontendRules> = rules
         .map(|rule| FrontendRules {
             priority: 0,
             rules: vec![rule],
-            syntax: RuleSyntax::Traefik1,
+            syntax,
             modifiers: Vec::new(),
         })
         .collect();
@@ -83,6 +87,19 @@ fn mixed_router(n: usize) -> Router {
         2 => format!("Host:device{i:04}.example.com"),
         _ => format!("Host:device{i:04}.example.com;PathPrefix:/api"),
     }))
+}
+
+/// `mixed_router`'s frontends written as Traefik 2/3 rules: the same
+/// conditions, so the same index and the same cost are expected.
+fn mixed_router_traefik3(n: usize) -> Router {
+    compile_as(
+        (0..n).map(|i| match i % 4 {
+            0 | 1 => format!("PathPrefix(`/device{i:04}`)"),
+            2 => format!("Host(`device{i:04}.example.com`)"),
+            _ => format!("Host(`device{i:04}.example.com`) && PathPrefix(`/api`)"),
+        }),
+        RuleSyntax::Traefik3,
+    )
 }
 
 fn check_no_allocation(router: &Router, req: &Request) {
@@ -153,7 +170,15 @@ fn prefix(c: &mut Criterion) {
 
 fn mixed(c: &mut Criterion) {
     bench_group(c, "mixed", mixed_router, |n| {
-        let router = mixed_router(n);
+        mixed_requests(&mixed_router(n), n)
+    });
+    bench_group(c, "mixed_traefik3", mixed_router_traefik3, |n| {
+        mixed_requests(&mixed_router_traefik3(n), n)
+    });
+}
+
+fn mixed_requests(router: &Router, n: usize) -> Vec<Request> {
+    {
         let last_host = (0..n).rev().find(|i| i % 4 == 3).unwrap_or(0);
         let last_path = (0..n).rev().find(|i| i % 4 < 2).unwrap_or(0);
         let host_hit = request(
@@ -185,7 +210,7 @@ fn mixed(c: &mut Criterion) {
             path_hit,
             request("miss", "/nothing/here", "nowhere.example.com"),
         ]
-    });
+    }
 }
 
 /// The fallback for frontends the index cannot narrow down: every request
