@@ -25,15 +25,7 @@ pub(super) fn read_tls(node: &Node<'_>, config_path: &Path) -> Option<TlsConfig>
                 .collect()
         })
         .unwrap_or_default();
-    let min_version = node.get("minVersion").and_then(|n| read_min_version(&n));
-    let cipher_suites = node
-        .get("cipherSuites")
-        .and_then(|n| n.str_list())
-        .unwrap_or_default();
-    let sni_strict = node
-        .get("sniStrict")
-        .and_then(|n| n.bool())
-        .unwrap_or(false);
+    let (min_version, cipher_suites, sni_strict) = read_versions_and_suites(node);
     let client_ca = read_client_ca(node, base);
     Some(TlsConfig {
         certificates,
@@ -43,6 +35,21 @@ pub(super) fn read_tls(node: &Node<'_>, config_path: &Path) -> Option<TlsConfig>
         sni_strict,
         location: node.location(),
     })
+}
+
+/// `minVersion`, `cipherSuites` and `sniStrict`, written alike in 1.7's
+/// `[entryPoints.X.tls]` and 2/3's `tls.options.NAME`.
+pub(super) fn read_versions_and_suites(node: &Node<'_>) -> (Option<TlsVersion>, Vec<String>, bool) {
+    let min_version = node.get("minVersion").and_then(|n| read_min_version(&n));
+    let cipher_suites = node
+        .get("cipherSuites")
+        .and_then(|n| n.str_list())
+        .unwrap_or_default();
+    let sni_strict = node
+        .get("sniStrict")
+        .and_then(|n| n.bool())
+        .unwrap_or(false);
+    (min_version, cipher_suites, sni_strict)
 }
 
 pub(super) fn read_pair(node: &Node<'_>, base: &Path) -> Option<CertificatePair> {
@@ -71,7 +78,7 @@ fn required_pem(node: &Node<'_>, key: &'static str, base: &Path) -> Option<PemSo
     }
 }
 
-pub(super) fn read_min_version(node: &Node<'_>) -> Option<TlsVersion> {
+fn read_min_version(node: &Node<'_>) -> Option<TlsVersion> {
     match node.str()? {
         "VersionTLS12" => Some(TlsVersion::Tls12),
         "VersionTLS13" => Some(TlsVersion::Tls13),

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
 
+use crate::config::diagnostic::Location;
 use crate::config::model::{
     EncodedCharacters, EntryPoint, EntryPointHttp, TrustedSources, UnderscoreHeaders,
 };
@@ -74,21 +75,10 @@ fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
     let responding_timeouts = super::entry_limits::read_entry_responding(node);
     let auth = super::middleware::read_basic_auth(node, config_path);
     warn_unsupported(node, ENTRY_POINT_UNSUPPORTED);
-    let Some(address) = node.get("address") else {
-        node.tree().error(
-            node.missing_location("address"),
-            "missing: every entry point needs an address such as \":80\"",
-        );
-        return None;
-    };
-    let text = address.str()?;
-    if let Err(why) = check_address(text) {
-        address.error(why);
-        return None;
-    }
+    let (address, location) = read_address(node, false)?;
     Some(EntryPoint {
         name: node.name().to_owned(),
-        address: text.to_owned(),
+        address,
         forwarded_headers,
         proxy_protocol,
         tls,
@@ -97,8 +87,37 @@ fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
         limits,
         responding_timeouts,
         auth,
-        location: address.location(),
+        location,
     })
+}
+
+/// `address`, checked, and where it is written. With `transport` (Traefik
+/// 2/3), a `/tcp` suffix is taken off and `/udp` refused.
+pub(super) fn read_address(node: &Node<'_>, transport: bool) -> Option<(String, Location)> {
+    let Some(address) = node.get("address") else {
+        node.tree().error(
+            node.missing_location("address"),
+            "missing: every entry point needs an address such as \":80\"",
+        );
+        return None;
+    };
+    let mut text = address.str()?;
+    if transport {
+        if let Some((rest, proto)) = text.rsplit_once('/') {
+            if proto.eq_ignore_ascii_case("udp") {
+                address.error("UDP entry points are not supported: tollgate proxies HTTP");
+                return None;
+            }
+            if proto.eq_ignore_ascii_case("tcp") {
+                text = rest;
+            }
+        }
+    }
+    if let Err(why) = check_address(text) {
+        address.error(why);
+        return None;
+    }
+    Some((text.to_owned(), address.location()))
 }
 
 /// `[entryPoints.X.http]`: `underscoreHeadersStrategy` and
@@ -199,7 +218,7 @@ fn check_ip_or_cidr(text: &str) -> Result<(), String> {
 
 /// Checks an entry point address the way Go's `net.SplitHostPort` does
 /// (1.7 hands it to `net.Listen`): `host:port`, `:port`, `[v6]:port`.
-pub(super) fn check_address(address: &str) -> Result<(), String> {
+fn check_address(address: &str) -> Result<(), String> {
     let (_, port) = split_host_port(address)?;
     if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err()
     {

@@ -10,7 +10,7 @@ use crate::config::diagnostic::Location;
 use crate::config::model::{EntryPoint, Redirect};
 use crate::config::tree::Node;
 
-use super::super::entry_points::{check_address, read_http, read_trusted_sources};
+use super::super::entry_points::{read_address, read_http, read_trusted_sources};
 use super::super::values::duration;
 
 /// What an entry point says about its routers: TLS for all of them (with
@@ -99,31 +99,10 @@ fn read_entry_point(node: &Node<'_>) -> Option<(EntryPoint, EntryDefaults)> {
             n.warn("not supported, ignored: tollgate stops accepting at once and drains");
         }
     }
-    let Some(address) = node.get("address") else {
-        node.tree().error(
-            node.missing_location("address"),
-            "missing: every entry point needs an address such as \":80\"",
-        );
-        return None;
-    };
-    let text = address.str()?;
-    if let Some(proto) = text.rsplit_once('/').map(|(_, p)| p) {
-        if proto.eq_ignore_ascii_case("udp") {
-            address.error("UDP entry points are not supported: tollgate proxies HTTP");
-            return None;
-        }
-    }
-    let text = text
-        .strip_suffix("/tcp")
-        .or_else(|| text.strip_suffix("/TCP"))
-        .unwrap_or(text);
-    if let Err(why) = check_address(text) {
-        address.error(why);
-        return None;
-    }
+    let (address, location) = read_address(node, true)?;
     let ep = EntryPoint {
         name: node.name().to_owned(),
-        address: text.to_owned(),
+        address,
         forwarded_headers,
         proxy_protocol,
         // Set once the routers and `tls` are read (see `tls::apply`).
@@ -133,7 +112,7 @@ fn read_entry_point(node: &Node<'_>) -> Option<(EntryPoint, EntryDefaults)> {
         limits,
         responding_timeouts,
         auth: None,
-        location: address.location(),
+        location,
     };
     Some((ep, defaults))
 }

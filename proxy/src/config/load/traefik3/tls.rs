@@ -17,7 +17,7 @@ use crate::config::diagnostic::Location;
 use crate::config::model::{AcmeConfig, CertificatePair, ClientCa, PemSource, TlsConfig};
 use crate::config::tree::{Node, Tree};
 
-use super::super::entry_point_tls::{read_min_version, read_pair};
+use super::super::entry_point_tls::{read_pair, read_versions_and_suites};
 use super::entry_points::EntryPoints;
 use super::routers::TlsUse;
 
@@ -75,15 +75,7 @@ fn read_options(node: &Node<'_>, base: &Path) -> Option<TlsConfig> {
     if !node.expect_table() {
         return None;
     }
-    let min_version = node.get("minVersion").and_then(|n| read_min_version(&n));
-    let cipher_suites = node
-        .get("cipherSuites")
-        .and_then(|n| n.str_list())
-        .unwrap_or_default();
-    let sni_strict = node
-        .get("sniStrict")
-        .and_then(|n| n.bool())
-        .unwrap_or(false);
+    let (min_version, cipher_suites, sni_strict) = read_versions_and_suites(node);
     let client_ca = node.section("clientAuth").and_then(|auth| {
         let files: Vec<PemSource> = auth
             .get("caFiles")
