@@ -5,8 +5,9 @@
 //! Frontends become routers (their rules upgraded by
 //! `router::to_traefik3`, their modifiers path middlewares), backends
 //! services, `basicAuth`/`[headers]` middlewares, entry point TLS `http.tls`
-//! plus `tls.certificates`/`tls.options`, `[acme]` a resolver named `acme`.
-//! What has no Traefik 2/3 equivalent that tollgate reads is listed in the
+//! plus `tls.certificates`/`tls.options`, `[acme]` a resolver named `acme`, `rootCAs`, `insecureSkipVerify` and
+//! `[forwardingTimeouts]` `serversTransport`. What has no Traefik 2/3
+//! equivalent that tollgate reads is listed in the
 //! notes (and at the top of the file), never dropped silently.
 //!
 //! The output keeps static and dynamic parts in one file, which tollgate
@@ -604,11 +605,46 @@ impl Converter {
                 .at(&["providers", "file"])
                 .set("watch", Out::Bool(file.watch));
         }
-        if config.backend_tls != Default::default() {
-            self.notes.push("rootCAs / insecureSkipVerify (Traefik 3's serversTransport, not read by tollgate yet)".into());
+        let cas: Vec<Out> = config
+            .backend_tls
+            .root_cas
+            .iter()
+            .map(|p| self.pem(p))
+            .collect();
+        let transport = self.root.at(&["serversTransport"]);
+        if config.backend_tls.insecure_skip_verify {
+            transport.set("insecureSkipVerify", Out::Bool(true));
         }
-        if config.forwarding_timeouts != Default::default() {
-            self.notes.push("forwardingTimeouts (Traefik 3's serversTransport.forwardingTimeouts, not read by tollgate yet)".into());
+        if !cas.is_empty() {
+            transport.set("rootCAs", Out::List(cas));
+        }
+        let (given, defaults) = (
+            &config.forwarding_timeouts,
+            crate::config::model::ForwardingTimeouts::default(),
+        );
+        if given.max_idle_per_host != defaults.max_idle_per_host {
+            transport.set(
+                "maxIdleConnsPerHost",
+                Out::Int(given.max_idle_per_host as i64),
+            );
+        }
+        if given.dial != defaults.dial {
+            transport
+                .at(&["forwardingTimeouts"])
+                .set("dialTimeout", duration(given.dial));
+        }
+        if let Some(d) = given.response_header {
+            transport
+                .at(&["forwardingTimeouts"])
+                .set("responseHeaderTimeout", duration(d));
+        }
+        if given.idle_conn != defaults.idle_conn {
+            transport
+                .at(&["forwardingTimeouts"])
+                .set("idleConnTimeout", duration(given.idle_conn));
+        }
+        if matches!(transport, Out::Map(m) if m.is_empty()) {
+            self.root.remove("serversTransport");
         }
     }
 }

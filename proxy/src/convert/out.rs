@@ -57,6 +57,13 @@ impl Out {
         }
     }
 
+    /// Removes `key` from this map.
+    pub(super) fn remove(&mut self, key: &str) {
+        if let Out::Map(entries) = self {
+            entries.retain(|(k, _)| k != key);
+        }
+    }
+
     fn is_map(&self) -> bool {
         matches!(self, Out::Map(_))
     }

@@ -225,6 +225,20 @@ fn the_shipped_example_routes_as_before() {
 }
 
 #[test]
+fn backend_tls_and_forwarding_timeouts_become_the_servers_transport() {
+    let text = format!(
+        "rootCAs = [\"ca.pem\"]\ninsecureSkipVerify = true\nmaxIdleConnsPerHost = 64\n\
+         [forwardingTimeouts]\ndialTimeout = \"3s\"\nresponseHeaderTimeout = \"20s\"\n{ALL_MATCHERS}"
+    );
+    let old = load("/etc/tg/all.toml", &text);
+    let converted = from_traefik1(&old, Format::Yaml).unwrap();
+    assert!(converted.notes.is_empty(), "{:?}", converted.notes);
+    let new = load("/etc/tg/all.yml", &converted.text);
+    assert_eq!(old.backend_tls, new.backend_tls);
+    assert_eq!(old.forwarding_timeouts, new.forwarding_timeouts);
+}
+
+#[test]
 fn the_seed_keeps_its_tls_redirect_and_auth() {
     let old = load("seed.toml", &SEED.replace("\"IP_OF_MY_SERVER\"", "\":80\""));
     let converted = from_traefik1(&old, Format::Yaml).unwrap();

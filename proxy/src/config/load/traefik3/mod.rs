@@ -5,8 +5,8 @@
 //! `plugins`).
 //!
 //! The static part is read from the main file: `entryPoints`,
-//! `providers.file`, `certificatesResolvers`, `log`, `accessLog`, `api`,
-//! `ping`, `metrics`, `experimental.localPlugins`. The dynamic part (`http`
+//! `providers.file`, `certificatesResolvers`, `serversTransport`, `log`,
+//! `accessLog`, `api`, `ping`, `metrics`, `experimental.localPlugins`. The dynamic part (`http`
 //! and `tls`) from the main file too (one file is enough for tollgate) and
 //! from the files of `providers.file`. How each part maps: a router is a
 //! frontend (`routers`), a service a backend (`services`), a middleware
@@ -71,6 +71,18 @@ pub(super) fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config 
         .max()
         .unwrap_or(Duration::from_secs(10));
     let file = read_providers(&root);
+    // `serversTransport` holds what 1.7 wrote at the top level, by the
+    // same names (`rootCAs`, `insecureSkipVerify`, `maxIdleConnsPerHost`,
+    // `forwardingTimeouts`).
+    let transport = root.section("serversTransport");
+    let backend_tls = transport
+        .as_ref()
+        .map(|t| super::globals::read_backend_tls(t, path))
+        .unwrap_or_default();
+    let forwarding_timeouts = transport
+        .as_ref()
+        .map(super::globals::read_forwarding_timeouts)
+        .unwrap_or_default();
     Config {
         source: path.to_path_buf(),
         default_entry_points: user_entry_points,
@@ -83,9 +95,9 @@ pub(super) fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config 
         log: read_log(&root),
         access_log: super::access_log::read_access_log(&root),
         responding_timeouts: Default::default(),
-        forwarding_timeouts: Default::default(),
+        forwarding_timeouts,
         grace_timeout,
-        backend_tls: Default::default(),
+        backend_tls,
         ping,
         api,
         metrics,
