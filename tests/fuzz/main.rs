@@ -458,6 +458,90 @@ fn rules_traefik3() {
     eprintln!("rules_traefik3: {runs} inputs");
 }
 
+/// `tollgate convert`'s rule upgrade, differentially: a 1.7 rule that
+/// compiles upgrades to a 2/3 rule (and path middlewares) that compiles and
+/// routes every request of a set the same way, rewrites included.
+#[test]
+fn rules_upgrade() {
+    let words: &[&[u8]] = &[
+        b"Host:",
+        b"HostRegexp:{x:[a-z]+}.",
+        b"PathPrefix:",
+        b"PathPrefixStrip:",
+        b"PathStrip:",
+        b"PathStripRegex:",
+        b"Path:",
+        b"Method:",
+        b"Headers:",
+        b"HeadersRegexp:",
+        b"Query:",
+        b"AddPrefix:",
+        b"ReplacePath:",
+        b"ReplacePathRegex:",
+        b"{x:[a-z]+}",
+        b"{x}",
+        b";",
+        b",",
+        b"`",
+        b"\"",
+        b"/a",
+        b"=",
+    ];
+    /// Method, target, Host, other headers.
+    type Probe<'a> = (Method, &'a str, &'a str, &'a [(&'a str, &'a str)]);
+    let requests: Vec<Probe<'_>> = vec![
+        (Method::GET, "/", "a.example", &[]),
+        (Method::POST, "/zumi01/api", "b.example", &[("x-api", "1")]),
+        (
+            Method::GET,
+            "/a/b?mode=live&id=7",
+            "x.fleet.test",
+            &[("accept", "text/html")],
+        ),
+        (Method::PUT, "/cam/dev-1/x", "a.example", &[]),
+        (Method::GET, "/exact/n", "A.EXAMPLE.", &[]),
+        (Method::GET, "/a%2Fb/../c", "q.test", &[]),
+    ];
+    let runs = mutate::run("rules_upgrade", words, |input| {
+        let rule = String::from_utf8_lossy(input).into_owned();
+        let old = FrontendRules {
+            priority: 0,
+            rules: vec![rule.clone()],
+            syntax: RuleSyntax::Traefik1,
+            modifiers: Vec::new(),
+        };
+        let Ok(old_router) = Router::compile(std::slice::from_ref(&old)) else {
+            return;
+        };
+        let up = tollgate::router::to_traefik3(&old.rules)
+            .unwrap_or_else(|e| panic!("{rule:?} compiles in 1.7 but does not upgrade: {e}"));
+        let new = FrontendRules {
+            priority: rule.len() as i64,
+            rules: vec![up.rule.clone()],
+            syntax: RuleSyntax::Traefik3,
+            modifiers: up.modifiers.clone(),
+        };
+        let new_router = Router::compile(&[new]).unwrap_or_else(|e| {
+            panic!("{rule:?} upgraded to {up:?}, which does not compile: {e:?}")
+        });
+        for (method, target, host, headers) in &requests {
+            let uri: http::Uri = target.parse().unwrap();
+            let mut map = http::HeaderMap::new();
+            map.insert(header::HOST, host.parse().unwrap());
+            for (k, v) in *headers {
+                map.insert(*k, v.parse().unwrap());
+            }
+            let before = old_router.route(method, &uri, &map, CLIENT);
+            let after = new_router.route(method, &uri, &map, CLIENT);
+            assert_eq!(
+                before, after,
+                "{rule:?} → {up:?} on {method} {target} {host}"
+            );
+        }
+    });
+    eprintln!("rules_upgrade: {runs} inputs");
+}
+
 /// Path normalization: idempotent, rooted, no dot segments or empty ones.
 #[test]
 fn path_normalization() {

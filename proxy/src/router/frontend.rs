@@ -238,19 +238,28 @@ fn compile_item(item: &Item<'_>, out: &mut Parts) -> Result<(), String> {
 /// (A `RuleError` for one of these has `rule` = the number of rules.)
 fn add_modifier(modifier: &PathModifier, out: &mut Modifiers) -> Result<(), String> {
     match modifier {
+        // Traefik 2/3 try the prefixes in list order: ranks that keep it
+        // through `add_strip`'s longest-first sort.
         PathModifier::StripPrefix(prefixes) => {
             let alternatives = prefixes
                 .iter()
-                .map(|p| (p.len(), Pattern::Prefix(super::path::normalize(p).into())))
+                .enumerate()
+                .map(|(i, p)| {
+                    (
+                        prefixes.len() - i,
+                        Pattern::Prefix(super::path::normalize(p).into()),
+                    )
+                })
                 .collect();
             out.add_strip(StripKind::Prefix, alternatives);
         }
         PathModifier::StripPrefixRegex(regexes) => {
             let alternatives = regexes
                 .iter()
-                .map(|re| {
+                .enumerate()
+                .map(|(i, re)| {
                     template::regex(&format!("^(?:{re})"), Mode::PathPrefix)
-                        .map(|p| (re.len(), p))
+                        .map(|p| (regexes.len() - i, p))
                         .map_err(|e| format!("stripPrefixRegex: {e}"))
                 })
                 .collect::<Result<_, _>>()?;

@@ -240,8 +240,12 @@ fn query(args: &[String]) -> Result<Condition, String> {
 }
 
 /// Traefik 2's `{name}` or `{name:re}` template, rather than Traefik 3's
-/// plain regex (whose braces are counts: `a{2,3}`).
+/// plain regex (whose braces are counts: `a{2,3}`). An anchored one
+/// (`^...`, `...$`) is a regex, whatever braces it holds.
 fn is_v2_template(s: &str) -> bool {
+    if s.starts_with('^') || s.ends_with('$') {
+        return false;
+    }
     s.split('{').skip(1).any(|after| {
         let name_len = after
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -275,5 +279,6 @@ mod tests {
         assert!(!is_v2_template("^[a-z]{2,3}\\.example\\.com$"));
         assert!(!is_v2_template("^.+\\.example\\.com$"));
         assert!(!is_v2_template("x{,3}"));
+        assert!(!is_v2_template("^(?:[a-z{x:]+)$"));
     }
 }

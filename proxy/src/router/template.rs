@@ -186,17 +186,39 @@ pub(super) fn regex(source: &str, mode: Mode) -> Result<Pattern, String> {
     })
 }
 
-/// A path template as a plain regular expression (unanchored): literal
-/// text escaped, `{name}` as `[^/]+`, `{name:re}` as `(?:re)`. For writing
-/// 1.7's strip-by-template modifiers as Traefik 3's `stripPrefixRegex`.
-pub(super) fn path_regex_source(template: &str) -> Result<String, String> {
+/// A template as the plain regular expression (unanchored) that matches
+/// what it matches in `mode`: literal text canonicalized and escaped,
+/// `{name}` as the mode's default, `{name:re}` as `(?:re)`. For writing
+/// 1.7's templates where Traefik 3 takes a regex (`stripPrefixRegex`,
+/// `HostRegexp`).
+pub(super) fn regex_source(template: &str, mode: Mode) -> Result<String, String> {
+    let template = match mode {
+        Mode::Host => template.strip_suffix('.').unwrap_or(template),
+        _ => template,
+    };
+    let default_var = match mode {
+        Mode::Host => "[^.]+",
+        Mode::Path | Mode::PathPrefix => "[^/]+",
+        Mode::QueryValue => ".*",
+    };
     let mut out = String::new();
     for part in parse(template)? {
         match part {
-            Part::Literal(lit) => out.push_str(&regex::escape(lit)),
+            Part::Literal(lit) => {
+                let lit = match mode {
+                    Mode::Host => Cow::Owned(lit.to_ascii_lowercase()),
+                    Mode::Path | Mode::PathPrefix => path::normalize_escapes(lit),
+                    Mode::QueryValue => Cow::Borrowed(lit),
+                };
+                out.push_str(&regex::escape(&lit));
+            }
             Part::Variable { pattern } => {
+                if let Some(pattern) = pattern {
+                    Regex::new(pattern)
+                        .map_err(|e| format!("invalid regular expression in {template:?}: {e}"))?;
+                }
                 out.push_str("(?:");
-                out.push_str(pattern.unwrap_or("[^/]+"));
+                out.push_str(pattern.unwrap_or(default_var));
                 out.push(')');
             }
         }

@@ -2,11 +2,13 @@
 //! convert`: matchers become calls (`Host:a,b` → ``(Host(`a`) ||
 //! Host(`b`))``, `;` and the routes' AND → `&&`), and modifiers become path
 //! middlewares (`PathPrefixStrip:/x` → ``PathPrefix(`/x`)`` and a
-//! `stripPrefix`). Templates (`{id:[0-9]+}`) are kept, which Traefik 3
-//! reads with `ruleSyntax: v2` (and tollgate always): `v2_syntax` says so.
+//! `stripPrefix`). Path and query templates (`{id:[0-9]+}`) are kept,
+//! which Traefik 3 reads with `ruleSyntax: v2` (and tollgate always):
+//! `v2_syntax` says so; `HostRegexp` templates become the anchored regexes
+//! 1.7 made of them, which both versions read alike.
 
 use super::rule::{self, Matcher, BRACES, REGEX_BRACKETS};
-use super::template;
+use super::template::{self, Mode};
 use super::types::PathModifier;
 
 /// One frontend's rules, upgraded.
@@ -36,9 +38,15 @@ pub fn to_traefik3(rules: &[String]) -> Result<Upgraded, String> {
             match item.matcher {
                 Matcher::Host => terms.push(any("Host", &list(&[]))),
                 Matcher::HostRegexp => {
-                    let alternatives = list(BRACES);
-                    templated(&alternatives);
-                    terms.push(any("HostRegexp", &alternatives));
+                    // As the anchored regex 1.7 compiled it to: Traefik 3
+                    // reads HostRegexp as a plain, unanchored regex, and a
+                    // template without a variable is a plain name.
+                    let regexes = list(BRACES)
+                        .iter()
+                        .map(|t| template::regex_source(t, Mode::Host).map(|re| format!("^{re}$")))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let refs: Vec<&str> = regexes.iter().map(String::as_str).collect();
+                    terms.push(any("HostRegexp", &refs));
                 }
                 Matcher::Path | Matcher::PathPrefix => {
                     let alternatives = list(BRACES);
@@ -134,8 +142,11 @@ pub fn to_traefik3(rules: &[String]) -> Result<Upgraded, String> {
 }
 
 /// The strip a `*Strip*` matcher does: plain prefixes, or regexes for
-/// templates (an exact strip removes the whole path it matched).
+/// templates (an exact strip removes the whole path it matched). Longest
+/// template first, as 1.7 tries them; Traefik 3 tries them in list order.
 fn strip(alternatives: &[&str], exact: bool) -> Result<PathModifier, String> {
+    let mut alternatives = alternatives.to_vec();
+    alternatives.sort_by_key(|a| std::cmp::Reverse(a.len()));
     if alternatives.iter().all(|a| !a.contains('{')) {
         return Ok(PathModifier::StripPrefix(
             alternatives.iter().map(|a| a.to_string()).collect(),
@@ -144,7 +155,8 @@ fn strip(alternatives: &[&str], exact: bool) -> Result<PathModifier, String> {
     let regexes = alternatives
         .iter()
         .map(|a| {
-            let source = template::path_regex_source(a)?;
+            let mode = if exact { Mode::Path } else { Mode::PathPrefix };
+            let source = template::regex_source(a, mode)?;
             Ok(if exact {
                 format!("^{source}$")
             } else {
