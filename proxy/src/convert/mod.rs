@@ -237,23 +237,6 @@ impl Converter {
                 rules.iter().map(|r| r.len() as i64).sum()
             };
             router.set("priority", Out::Int(priority));
-            let tls_eps: Vec<&str> = config
-                .entry_points_of(f)
-                .into_iter()
-                .filter(|ep| {
-                    config
-                        .entry_points
-                        .get(*ep)
-                        .is_some_and(|e| e.tls.is_some())
-                })
-                .collect();
-            let acme_here = config
-                .acme
-                .as_ref()
-                .is_some_and(|a| a.on_host_rule && tls_eps.contains(&a.entry_point.as_str()));
-            if acme_here {
-                router.at(&["tls"]).set("certResolver", Out::str("acme"));
-            }
         }
         for (name, plugin) in &config.plugins {
             let p = self.root.at(&["plugins", name]);
@@ -511,6 +494,12 @@ impl Converter {
         if acme.tls_challenge {
             node.set("tlsChallenge", Out::map());
         }
+        // The resolver goes on the entry point, not on routers: a router
+        // with its own `tls` answers TLS only, on every entry point it is on,
+        // while a 1.7 frontend is also served (or redirected) on plain HTTP.
+        self.root
+            .at(&["entryPoints", &acme.entry_point, "http", "tls"])
+            .set("certResolver", Out::str("acme"));
         if !acme.domains.is_empty() {
             let domains = acme
                 .domains
@@ -527,12 +516,19 @@ impl Converter {
             let tls = self
                 .root
                 .at(&["entryPoints", &acme.entry_point, "http", "tls"]);
-            tls.set("certResolver", Out::str("acme"));
             tls.set("domains", Out::List(domains));
         }
-        if !acme.ca_certificates.is_empty() {
-            self.notes
-                .push("acme.caCertificates (set LEGO_CA_CERTIFICATES for the CA's HTTPS)".into());
+        // tollgate's own keys, which its 2/3 resolvers read too.
+        let cas: Vec<Out> = acme.ca_certificates.iter().map(|p| self.path(p)).collect();
+        let node = self.root.at(&["certificatesResolvers", "acme", "acme"]);
+        if !cas.is_empty() {
+            node.set("caCertificates", Out::List(cas));
+        }
+        if acme.acme_logging {
+            node.set("acmeLogging", Out::Bool(true));
+        }
+        if acme.renew_before != Duration::from_secs(30 * 24 * 3600) {
+            node.set("renewBefore", duration(acme.renew_before));
         }
     }
 

@@ -188,6 +188,14 @@ fn routes_identically(file: &str, text: &str) {
             matched > 20,
             "{file}: too few routed requests to compare ({matched})"
         );
+        // Each entry point serves TLS or not as before.
+        for (ep, e) in &old.entry_points {
+            assert_eq!(
+                e.tls.is_some(),
+                new.entry_points[ep].tls.is_some(),
+                "{file} → {name}: {ep}"
+            );
+        }
         // What each frontend runs is kept.
         for (name_f, f) in &old.frontends {
             let g = &new.frontends[name_f];
@@ -236,6 +244,75 @@ fn backend_tls_and_forwarding_timeouts_become_the_servers_transport() {
     let new = load("/etc/tg/all.yml", &converted.text);
     assert_eq!(old.backend_tls, new.backend_tls);
     assert_eq!(old.forwarding_timeouts, new.forwarding_timeouts);
+}
+
+#[test]
+fn acme_becomes_a_resolver_for_the_routers_on_its_entry_point() {
+    let text = r#"
+[entryPoints.http]
+address = ":80"
+  [entryPoints.http.redirect]
+  entryPoint = "https"
+[entryPoints.https]
+address = ":443"
+  [entryPoints.https.tls]
+[acme]
+email = "ops@example.com"
+storage = "acme.json"
+entryPoint = "https"
+onHostRule = true
+caCertificates = ["ca.pem"]
+renewBefore = "240h"
+  [acme.httpChallenge]
+  entryPoint = "http"
+  [[acme.domains]]
+  main = "example.com"
+  sans = ["www.example.com"]
+[frontends.app]
+backend = "b"
+  [frontends.app.routes.r]
+  rule = "Host:app.example.com"
+[backends.b.servers.s]
+url = "http://127.0.0.1:9000"
+"#;
+    let old = load("/etc/tg/t.toml", text);
+    let converted = from_traefik1(&old, Format::Yaml).unwrap();
+    assert!(converted.notes.is_empty(), "{:?}", converted.notes);
+    let new = load("/etc/tg/t.yml", &converted.text);
+    let (a, b) = (old.acme.as_ref().unwrap(), new.acme.as_ref().unwrap());
+    assert_eq!(
+        (
+            &a.email,
+            &a.storage,
+            &a.entry_point,
+            &a.http_challenge,
+            &a.ca_certificates,
+            a.renew_before
+        ),
+        (
+            &b.email,
+            &b.storage,
+            &b.entry_point,
+            &b.http_challenge,
+            &b.ca_certificates,
+            b.renew_before
+        )
+    );
+    assert_eq!(a.domains, b.domains);
+    assert!(b.on_host_rule);
+    assert!(
+        new.entry_points["http"].tls.is_none(),
+        "plain HTTP stays plain"
+    );
+    assert!(new.entry_points["https"].tls.is_some());
+    assert_eq!(
+        b.host_rule_frontends
+            .as_ref()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        ["app"]
+    );
 }
 
 #[test]
