@@ -109,10 +109,29 @@ pub fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// A port on 127.0.0.1 for a listener that must be on a known port (bound,
-/// then released): ACME validation dials fixed ports.
+/// A port on 127.0.0.1 for a listener that must be on a known port (ACME
+/// validation dials fixed ports; pebble's own ports), free when chosen.
+///
+/// Chosen below the kernel's ephemeral range (32768 and up by default),
+/// never in it: every other listener of the suite binds port 0 and gets an
+/// ephemeral port, which could be the one picked here between this check
+/// and the real bind (CI saw tollgate's fixed https port taken so). Ports
+/// handed out are not handed out again in this process.
 pub fn free_port() -> u16 {
-    closed_port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // 20000-31999: above the examples' fixed ports (186xx-188xx), below
+    // the ephemeral range.
+    let start = (std::process::id() % 600) * 20;
+    for _ in 0..12_000 {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (start + offset) % 12_000;
+        let port = u16::try_from(port).expect("below 32000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below the ephemeral range");
 }
 
 /// What the echo backend saw, as JSON: `{"server", "method", "uri",
