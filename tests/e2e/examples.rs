@@ -38,6 +38,11 @@ fn three_webcams_watched_at_once() {
 }
 
 #[test]
+fn a_traefik3_yaml_config_served_and_edited() {
+    run_example("traefik3-yaml");
+}
+
+#[test]
 fn own_auth_plugin_written_tested_and_loaded() {
     run_example("own-auth-plugin");
 }
