@@ -111,15 +111,7 @@ async fn seed_basic_auth_401_without_and_200_with_each_hash_type() {
     let tg = Tollgate::start_with_log_file(dir, &toml, &["http", "https"], Some("log/traefik.log"))
         .await;
 
-    install_crypto_provider();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .danger_accept_invalid_certs(true)
-        .resolve("myserver.com", tg.addr("https"))
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(secs(10))
-        .build()
-        .unwrap();
+    let client = https_resolving_any_cert("myserver.com", tg.addr("https"));
     let url = format!(
         "https://myserver.com:{}/zumi01/tree",
         tg.addr("https").port()

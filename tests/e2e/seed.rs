@@ -87,14 +87,7 @@ async fn zumi_seed_config_runs_and_answers_on_http() {
     // Over TLS, the seed's basicAuth guards the frontend (its placeholder
     // user "USER:HTTPPASSWD" has no valid hash, so nobody gets in); the
     // plugin tests log in with real hashes.
-    install_crypto_provider();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .danger_accept_invalid_certs(true)
-        .resolve("myserver.com", tg.addr("https"))
-        .timeout(secs(10))
-        .build()
-        .unwrap();
+    let client = https_resolving_any_cert("myserver.com", tg.addr("https"));
     let url = format!("https://myserver.com:{https_port}/zumi01/tree");
     let resp = within(secs(10), "GET over https", client.get(&url).send())
         .await

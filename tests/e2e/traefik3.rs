@@ -302,14 +302,7 @@ async fn the_seed_converted_to_yaml_is_served_as_before() {
         Some(format!("https://myserver.com:{https_port}/zumi01/tree").as_str())
     );
 
-    install_crypto_provider();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .danger_accept_invalid_certs(true)
-        .resolve("myserver.com", tg.addr("https"))
-        .timeout(secs(10))
-        .build()
-        .unwrap();
+    let client = https_resolving_any_cert("myserver.com", tg.addr("https"));
     let url = format!("https://myserver.com:{https_port}/zumi01/tree");
     assert_eq!(send(client.get(&url)).await.0, StatusCode::UNAUTHORIZED);
     let seen = echo_of(client.get(&url).basic_auth("test", Some("test"))).await;

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::config::model::{
-    BasicAuth, Config, Frontend, LogFormat, PathModifier, PemSource, Scheme, TlsConfig, TlsVersion,
+    BasicAuth, Config, LogFormat, PathModifier, PemSource, Scheme, TlsConfig, TlsVersion,
 };
 use crate::router::to_traefik3;
 
@@ -49,9 +49,10 @@ pub fn from_traefik1(config: &Config, format: Format) -> Result<Converted, Strin
             .unwrap_or(Path::new(""))
             .to_path_buf(),
     };
+    let services = Services::of(config);
     c.entry_points(config);
-    c.frontends(config)?;
-    c.backends(config);
+    c.frontends(config, &services)?;
+    c.backends(config, &services);
     c.tls(config);
     c.acme(config);
     c.globals(config);
@@ -76,6 +77,63 @@ pub fn from_traefik1(config: &Config, format: Format) -> Result<Converted, Strin
         text,
         notes: c.notes,
     })
+}
+
+/// The services the backends become. Traefik 2/3 set `passHostHeader` on
+/// the service, 1.7 on the frontend: a backend whose frontends disagree
+/// becomes two services, the second named `BACKEND-nohost` for the
+/// frontends that do not pass the Host.
+struct Services<'c> {
+    /// Each frontend's service.
+    of_frontend: BTreeMap<&'c str, String>,
+    /// Every service, the frontends' first, then unused backends as they are.
+    all: Vec<Service<'c>>,
+}
+
+struct Service<'c> {
+    name: String,
+    backend: &'c str,
+    pass_host_header: bool,
+}
+
+impl<'c> Services<'c> {
+    fn of(config: &'c Config) -> Services<'c> {
+        // Per backend: whether some frontend passes the Host, some does not.
+        let mut passes: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
+        for f in config.frontends.values() {
+            let (some, none) = passes.entry(f.backend.as_str()).or_default();
+            *some |= f.pass_host_header;
+            *none |= !f.pass_host_header;
+        }
+        let mut services = Services {
+            of_frontend: BTreeMap::new(),
+            all: Vec::new(),
+        };
+        for f in config.frontends.values() {
+            let split = passes[f.backend.as_str()] == (true, true);
+            let name = if split && !f.pass_host_header {
+                format!("{}-nohost", f.backend)
+            } else {
+                f.backend.clone()
+            };
+            services.add(&name, &f.backend, f.pass_host_header);
+            services.of_frontend.insert(&f.name, name);
+        }
+        for name in config.backends.keys() {
+            services.add(name, name, true);
+        }
+        services
+    }
+
+    fn add(&mut self, name: &str, backend: &'c str, pass_host_header: bool) {
+        if !self.all.iter().any(|s| s.name == name) {
+            self.all.push(Service {
+                name: name.to_owned(),
+                backend,
+                pass_host_header,
+            });
+        }
+    }
 }
 
 struct Converter {
@@ -182,14 +240,7 @@ impl Converter {
         }
     }
 
-    fn frontends(&mut self, config: &Config) -> Result<(), String> {
-        let mut pass_host: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
-        for f in config.frontends.values() {
-            pass_host
-                .entry(f.backend.as_str())
-                .or_default()
-                .push(f.pass_host_header);
-        }
+    fn frontends(&mut self, config: &Config, services: &Services<'_>) -> Result<(), String> {
         for (name, f) in &config.frontends {
             let rules: Vec<String> = f.routes.iter().map(|r| r.rule.clone()).collect();
             let upgraded = to_traefik3(&rules).map_err(|e| format!("frontends.{name}: {e}"))?;
@@ -217,7 +268,7 @@ impl Converter {
                 middlewares.insert(0, mw);
             }
             middlewares.extend(f.middlewares.iter().map(|(p, _)| p.clone()));
-            let service = self.service_name(f, &pass_host);
+            let service = &services.of_frontend[name.as_str()];
             let router = self.root.at(&["http", "routers", name]);
             router.set("rule", Out::str(&upgraded.rule));
             if upgraded.v2_syntax {
@@ -262,20 +313,6 @@ impl Converter {
         Ok(())
     }
 
-    /// The backend's name, or `NAME-host` for frontends that pass the Host
-    /// when others on the same backend do not (Traefik 2/3 set it on the
-    /// service).
-    fn service_name(&mut self, f: &Frontend, pass_host: &BTreeMap<&str, Vec<bool>>) -> String {
-        let mixed = pass_host
-            .get(f.backend.as_str())
-            .is_some_and(|v| v.iter().any(|p| *p) && v.iter().any(|p| !p));
-        if mixed && !f.pass_host_header {
-            format!("{}-nohost", f.backend)
-        } else {
-            f.backend.clone()
-        }
-    }
-
     fn path_middleware(&mut self, name: &str, m: &PathModifier) {
         let node = self.root.at(&["http", "middlewares", name]);
         match m {
@@ -318,37 +355,14 @@ impl Converter {
         node.set("headers", json(headers));
     }
 
-    fn backends(&mut self, config: &Config) {
-        let mut needed: Vec<(String, bool)> = Vec::new();
-        for f in config.frontends.values() {
-            let mut pass_host = BTreeMap::new();
-            for g in config.frontends.values() {
-                pass_host
-                    .entry(g.backend.as_str())
-                    .or_insert_with(Vec::new)
-                    .push(g.pass_host_header);
-            }
-            let name = self.service_name(f, &pass_host);
-            if !needed.iter().any(|(n, _)| *n == name) {
-                needed.push((name, f.pass_host_header));
-            }
-        }
-        for name in config.backends.keys() {
-            if !needed.iter().any(|(n, _)| n == name) {
-                needed.push((name.clone(), true));
-            }
-        }
-        for (service, pass_host) in needed {
-            let backend_name = service
-                .strip_suffix("-nohost")
-                .filter(|b| config.backends.contains_key(*b))
-                .unwrap_or(&service);
+    fn backends(&mut self, config: &Config, services: &Services<'_>) {
+        for service in &services.all {
+            let (backend_name, pass_host) = (service.backend, service.pass_host_header);
             let Some(b) = config.backends.get(backend_name) else {
                 continue;
             };
-            let lb = self
-                .root
-                .at(&["http", "services", &service, "loadBalancer"]);
+            let service = &service.name;
+            let lb = self.root.at(&["http", "services", service, "loadBalancer"]);
             let servers = b
                 .servers
                 .iter()
@@ -396,6 +410,9 @@ impl Converter {
             if let Some(d) = b.flush_interval {
                 lb.at(&["responseForwarding"])
                     .set("flushInterval", duration(d));
+            }
+            if *service != backend_name {
+                continue; // a split backend's notes are given once
             }
             if b.load_balancer != Default::default() {
                 self.notes.push(format!("backends.{backend_name}.loadBalancer.method {} (Traefik 3 balances by weighted round robin)", b.load_balancer.name()));

@@ -34,6 +34,7 @@ backend = "b"
   rule = "HostRegexp:{sub:[a-z]+}.fleet.test"
 [frontends.exact]
 backend = "b"
+passHostHeader = false
   [frontends.exact.routes.r]
   rule = "PathStrip:/exact"
 [frontends.methods]

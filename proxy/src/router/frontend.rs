@@ -1,10 +1,9 @@
 //! One frontend compiled: its conditions (all must hold) and its modifiers.
 
-use http::header::HeaderName;
 use http::Method;
 use regex::Regex;
 
-use super::matcher::{Condition, Request};
+use super::matcher::{header_name, Condition, Request};
 use super::modifier::{Modifiers, StripKind};
 use super::rule::{self, Item, Matcher, BRACES, REGEX_BRACKETS};
 use super::template::{self, canonical_host, HostKey, Mode, Pattern};
@@ -287,9 +286,4 @@ fn pairs<'a>(name: &str, list: Vec<&'a str>) -> Result<Vec<(&'a str, &'a str)>, 
         ));
     }
     Ok(list.chunks_exact(2).map(|kv| (kv[0], kv[1])).collect())
-}
-
-fn header_name(matcher: &str, name: &str) -> Result<HeaderName, String> {
-    HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| format!("{matcher}: invalid header name {name:?}"))
 }

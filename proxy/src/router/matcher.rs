@@ -126,6 +126,12 @@ impl Condition {
     }
 }
 
+/// A header name of a matcher's value, or why it is not one.
+pub(super) fn header_name(matcher: &str, name: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("{matcher}: invalid header name {name:?}"))
+}
+
 /// The decoded first value of `key` in a raw query string, as Go's
 /// `URL.Query()[key][0]`, which gorilla mux matches.
 fn first_query_value<'q>(query: Option<&'q str>, key: &str) -> Option<Cow<'q, str>> {

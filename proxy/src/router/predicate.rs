@@ -20,14 +20,13 @@
 //! query key's first value; `ClientIP` looks at the connection's peer, not
 //! at `X-Forwarded-For`, as Traefik 3 does.
 
-use http::header::HeaderName;
 use http::Method;
 use regex::Regex;
 
 use crate::trust::Cidr;
 
 use super::expr::Expr;
-use super::matcher::Condition;
+use super::matcher::{header_name, Condition};
 use super::template::{self, canonical_host, Mode, Pattern};
 
 /// A rule's conditions, all of which must hold: a top-level `&&` becomes
@@ -254,11 +253,6 @@ fn is_v2_template(s: &str) -> bool {
             && !after.starts_with(|c: char| c.is_ascii_digit())
             && matches!(after[name_len..].chars().next(), Some('}' | ':'))
     })
-}
-
-fn header_name(matcher: &str, name: &str) -> Result<HeaderName, String> {
-    HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| format!("{matcher}: invalid header name {name:?}"))
 }
 
 fn unknown(name: &str) -> String {

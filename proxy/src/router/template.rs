@@ -121,11 +121,10 @@ pub(super) fn compile(template: &str, mode: Mode) -> Result<Pattern, String> {
         });
     }
 
-    let (default_var, case_flag, end_anchor) = match mode {
-        Mode::Host => ("[^.]+", "(?i)", "$"),
-        Mode::Path => ("[^/]+", "", "$"),
-        Mode::PathPrefix => ("[^/]+", "", ""),
-        Mode::QueryValue => (".*", "", "$"),
+    let (case_flag, end_anchor) = match mode {
+        Mode::Host => ("(?i)", "$"),
+        Mode::Path | Mode::QueryValue => ("", "$"),
+        Mode::PathPrefix => ("", ""),
     };
     let mut source = format!("{case_flag}^");
     let mut literal_prefix = String::new();
@@ -133,11 +132,7 @@ pub(super) fn compile(template: &str, mode: Mode) -> Result<Pattern, String> {
     for (i, part) in parts.iter().enumerate() {
         match part {
             Part::Literal(lit) => {
-                let lit = match mode {
-                    Mode::Host => Cow::Owned(lit.to_ascii_lowercase()),
-                    Mode::Path | Mode::PathPrefix => path::normalize_escapes(lit),
-                    Mode::QueryValue => Cow::Borrowed(*lit),
-                };
+                let lit = canonical_literal(lit, mode);
                 if i == 0 && is_path {
                     literal_prefix.push_str(&lit);
                 }
@@ -149,16 +144,7 @@ pub(super) fn compile(template: &str, mode: Mode) -> Result<Pattern, String> {
                 source.push_str(&regex::escape(&lit));
             }
             Part::Variable { pattern } => {
-                // A pattern must be a regex by itself: `{x:a)|(b}` would
-                // otherwise escape its group and un-anchor the template
-                // (and make the index's literal prefixes unsound).
-                if let Some(pattern) = pattern {
-                    Regex::new(pattern)
-                        .map_err(|e| format!("invalid regular expression in {template:?}: {e}"))?;
-                }
-                source.push_str("(?:");
-                source.push_str(pattern.unwrap_or(default_var));
-                source.push(')');
+                source.push_str(&variable_source(*pattern, mode, template)?);
             }
         }
     }
@@ -196,34 +182,41 @@ pub(super) fn regex_source(template: &str, mode: Mode) -> Result<String, String>
         Mode::Host => template.strip_suffix('.').unwrap_or(template),
         _ => template,
     };
-    let default_var = match mode {
+    let mut out = String::new();
+    for part in parse(template)? {
+        match part {
+            Part::Literal(lit) => out.push_str(&regex::escape(&canonical_literal(lit, mode))),
+            Part::Variable { pattern } => out.push_str(&variable_source(pattern, mode, template)?),
+        }
+    }
+    Ok(out)
+}
+
+/// A template's literal text as requests are compared with it: host names
+/// lower-case, paths with unreserved escapes decoded.
+fn canonical_literal(lit: &str, mode: Mode) -> Cow<'_, str> {
+    match mode {
+        Mode::Host => Cow::Owned(lit.to_ascii_lowercase()),
+        Mode::Path | Mode::PathPrefix => path::normalize_escapes(lit),
+        Mode::QueryValue => Cow::Borrowed(lit),
+    }
+}
+
+/// `{name}` or `{name:pattern}` as a regex group: the pattern, or the mode's
+/// default. A pattern must be a regex by itself: `{x:a)|(b}` would
+/// otherwise escape its group and un-anchor the template (and make the
+/// index's literal prefixes unsound).
+fn variable_source(pattern: Option<&str>, mode: Mode, template: &str) -> Result<String, String> {
+    if let Some(pattern) = pattern {
+        Regex::new(pattern)
+            .map_err(|e| format!("invalid regular expression in {template:?}: {e}"))?;
+    }
+    let default = match mode {
         Mode::Host => "[^.]+",
         Mode::Path | Mode::PathPrefix => "[^/]+",
         Mode::QueryValue => ".*",
     };
-    let mut out = String::new();
-    for part in parse(template)? {
-        match part {
-            Part::Literal(lit) => {
-                let lit = match mode {
-                    Mode::Host => Cow::Owned(lit.to_ascii_lowercase()),
-                    Mode::Path | Mode::PathPrefix => path::normalize_escapes(lit),
-                    Mode::QueryValue => Cow::Borrowed(lit),
-                };
-                out.push_str(&regex::escape(&lit));
-            }
-            Part::Variable { pattern } => {
-                if let Some(pattern) = pattern {
-                    Regex::new(pattern)
-                        .map_err(|e| format!("invalid regular expression in {template:?}: {e}"))?;
-                }
-                out.push_str("(?:");
-                out.push_str(pattern.unwrap_or(default_var));
-                out.push(')');
-            }
-        }
-    }
-    Ok(out)
+    Ok(format!("(?:{})", pattern.unwrap_or(default)))
 }
 
 /// Host names compare lower-case, and `example.com.` is `example.com`.

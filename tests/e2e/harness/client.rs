@@ -66,6 +66,16 @@ pub fn http1_resolving(host: &str, addr: SocketAddr) -> reqwest::Client {
     base().http1_only().resolve(host, addr).build().unwrap()
 }
 
+/// HTTPS client resolving `host` to `addr` and accepting any certificate
+/// (the fixtures' self-signed one).
+pub fn https_resolving_any_cert(host: &str, addr: SocketAddr) -> reqwest::Client {
+    base()
+        .danger_accept_invalid_certs(true)
+        .resolve(host, addr)
+        .build()
+        .unwrap()
+}
+
 /// h2c (HTTP/2 prior knowledge) client.
 pub fn h2c() -> reqwest::Client {
     base().http2_prior_knowledge().build().unwrap()

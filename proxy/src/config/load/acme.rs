@@ -39,28 +39,36 @@ pub(super) fn read_acme(
         .get("onHostRule")
         .and_then(|n| n.bool())
         .unwrap_or(false);
-    let mut domains = Vec::new();
-    if let Some(list) = section.get("domains") {
-        for d in list.table_list() {
-            let mut names = Vec::new();
-            if let Some(main) = d.get("main").and_then(|n| n.str().map(str::to_owned)) {
-                names.push(main.to_ascii_lowercase());
-            }
-            for san in d.get("sans").and_then(|n| n.str_list()).unwrap_or_default() {
-                names.push(san.to_ascii_lowercase());
-            }
-            if names.is_empty() {
-                d.error("`main` is required");
-            } else {
-                domains.push(names);
-            }
-        }
-    }
+    let domains = section
+        .get("domains")
+        .map(|list| read_domains(&list))
+        .unwrap_or_default();
     let mut acme = read_account(&section, path, entry_points)?;
     acme.entry_point = entry_point;
     acme.on_host_rule = on_host_rule;
     acme.domains = domains;
     Some(acme)
+}
+
+/// A list of `main` and `sans` (1.7's `[[acme.domains]]`, a 2/3 router's
+/// `tls.domains`): one certificate's names each, main first, lower-case.
+pub(super) fn read_domains(list: &Node<'_>) -> Vec<Vec<String>> {
+    let mut domains = Vec::new();
+    for d in list.table_list() {
+        let mut names = Vec::new();
+        if let Some(main) = d.get("main").and_then(|n| n.str().map(str::to_owned)) {
+            names.push(main.to_ascii_lowercase());
+        }
+        for san in d.get("sans").and_then(|n| n.str_list()).unwrap_or_default() {
+            names.push(san.to_ascii_lowercase());
+        }
+        if names.is_empty() {
+            d.error("`main` is required");
+        } else {
+            domains.push(names);
+        }
+    }
+    domains
 }
 
 /// What 1.7's `[acme]` and 2/3's `certificatesResolvers.NAME.acme` write

@@ -60,6 +60,29 @@ fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
     let redirect = node
         .get("redirect")
         .and_then(|n| super::entry_point_tls::read_redirect(&n));
+    let auth = super::middleware::read_basic_auth(node, config_path);
+    warn_unsupported(node, ENTRY_POINT_UNSUPPORTED);
+    let http = node.section("http");
+    let entry_point = read_shared(node, http.as_ref(), false)?;
+    Some(EntryPoint {
+        tls,
+        redirect,
+        auth,
+        ..entry_point
+    })
+}
+
+/// What Traefik 1.7 and 2/3 write alike on an entry point:
+/// `forwardedHeaders`, `proxyProtocol`, the screening of `http` (the
+/// caller's node: 2/3 read more of it), limits,
+/// `transport.respondingTimeouts`, and `address`, read last so that the
+/// others count as read when it is wrong. TLS, redirect and auth are left
+/// to the caller; `transport` as for `read_address`.
+pub(super) fn read_shared(
+    node: &Node<'_>,
+    http: Option<&Node<'_>>,
+    transport: bool,
+) -> Option<EntryPoint> {
     let forwarded_headers = node
         .section("forwardedHeaders")
         .map(|n| read_trusted_sources(&n))
@@ -67,33 +90,28 @@ fn read_entry_point(node: &Node<'_>, config_path: &Path) -> Option<EntryPoint> {
     let proxy_protocol = node
         .section("proxyProtocol")
         .map(|n| read_trusted_sources(&n));
-    let http = node
-        .section("http")
-        .map(|n| read_http(&n))
-        .unwrap_or_default();
+    let http = http.map(read_http).unwrap_or_default();
     let limits = super::entry_limits::read_limits(node);
     let responding_timeouts = super::entry_limits::read_entry_responding(node);
-    let auth = super::middleware::read_basic_auth(node, config_path);
-    warn_unsupported(node, ENTRY_POINT_UNSUPPORTED);
-    let (address, location) = read_address(node, false)?;
+    let (address, location) = read_address(node, transport)?;
     Some(EntryPoint {
         name: node.name().to_owned(),
         address,
         forwarded_headers,
         proxy_protocol,
-        tls,
-        redirect,
+        tls: None,
+        redirect: None,
         http,
         limits,
         responding_timeouts,
-        auth,
+        auth: None,
         location,
     })
 }
 
 /// `address`, checked, and where it is written. With `transport` (Traefik
 /// 2/3), a `/tcp` suffix is taken off and `/udp` refused.
-pub(super) fn read_address(node: &Node<'_>, transport: bool) -> Option<(String, Location)> {
+fn read_address(node: &Node<'_>, transport: bool) -> Option<(String, Location)> {
     let Some(address) = node.get("address") else {
         node.tree().error(
             node.missing_location("address"),
@@ -122,7 +140,7 @@ pub(super) fn read_address(node: &Node<'_>, transport: bool) -> Option<(String, 
 
 /// `[entryPoints.X.http]`: `underscoreHeadersStrategy` and
 /// `[encodedCharacters]`, as Traefik 3 spells them.
-pub(super) fn read_http(node: &Node<'_>) -> EntryPointHttp {
+fn read_http(node: &Node<'_>) -> EntryPointHttp {
     let flag = |n: &Node<'_>, key| n.get(key).and_then(|v| v.bool()).unwrap_or(false);
     let encoded = node
         .section("encodedCharacters")
@@ -181,7 +199,7 @@ pub(super) fn check_redirect_targets(
 }
 
 /// `insecure` and `trustedIPs` (`forwardedHeaders`, `proxyProtocol`).
-pub(super) fn read_trusted_sources(node: &Node<'_>) -> TrustedSources {
+fn read_trusted_sources(node: &Node<'_>) -> TrustedSources {
     let insecure = node.get("insecure").and_then(|n| n.bool()).unwrap_or(false);
     let mut trusted_ips = Vec::new();
     let list = node.get("trustedIPs").and_then(|n| n.str_list_located());

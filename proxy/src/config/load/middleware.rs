@@ -161,17 +161,7 @@ pub(super) fn read_basic_auth(frontend: &Node<'_>, config_path: &Path) -> Option
     if let Some(section) = frontend.section("auth") {
         if let Some(basic) = section.section("basic") {
             let mut a = auth.take().unwrap_or_default();
-            if let Some(users) = basic.get("users").and_then(|n| n.str_list()) {
-                a.users.extend(users);
-            }
-            a.users_file = basic
-                .get("usersFile")
-                .and_then(|n| n.str().map(|s| base.join(s)));
-            a.realm = basic.get("realm").and_then(|n| n.str().map(str::to_owned));
-            a.remove_header = basic
-                .get("removeHeader")
-                .and_then(|n| n.bool())
-                .unwrap_or(false);
+            read_basic_keys(&basic, base, &mut a);
             a.location.get_or_insert_with(|| basic.location());
             auth = Some(a);
         }
@@ -190,17 +180,39 @@ pub(super) fn read_basic_auth(frontend: &Node<'_>, config_path: &Path) -> Option
         }
     }
     if let Some(a) = &auth {
-        if a.users.is_empty() && a.users_file.is_none() {
-            let loc = a.location.clone();
-            if let Some(loc) = loc {
-                frontend.tree().warn(
-                    loc,
-                    "basic authentication without users: every request gets 401",
-                );
-            }
-        }
+        warn_without_users(frontend, a);
     }
     auth
+}
+
+/// `users` (added to those already there), `usersFile` (relative to the
+/// config's folder), `realm`, `removeHeader`: 1.7's `[auth.basic]` and
+/// 2/3's `basicAuth` middleware write them alike.
+pub(super) fn read_basic_keys(node: &Node<'_>, base: &Path, auth: &mut BasicAuth) {
+    if let Some(users) = node.get("users").and_then(|n| n.str_list()) {
+        auth.users.extend(users);
+    }
+    auth.users_file = node
+        .get("usersFile")
+        .and_then(|n| n.str().map(|s| base.join(s)));
+    auth.realm = node.get("realm").and_then(|n| n.str().map(str::to_owned));
+    auth.remove_header = node
+        .get("removeHeader")
+        .and_then(|n| n.bool())
+        .unwrap_or(false);
+}
+
+/// Basic auth that nobody can pass is allowed, but said.
+pub(super) fn warn_without_users(node: &Node<'_>, auth: &BasicAuth) {
+    if let (true, Some(location)) = (
+        auth.users.is_empty() && auth.users_file.is_none(),
+        auth.location.clone(),
+    ) {
+        node.tree().warn(
+            location,
+            "basic authentication without users: every request gets 401",
+        );
+    }
 }
 
 /// `[frontends.X.headers]`: the whole table, for the headers plugin.

@@ -12,7 +12,7 @@ use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
 use super::lines::LineIndex;
 use super::value::{Data, Entry, Value};
-use super::SYNTAX_KEY;
+use super::{join, SYNTAX_KEY};
 use crate::config::diagnostic::{ConfigError, Diagnostic, Location};
 
 pub(super) fn parse(file: &Arc<Path>, text: &str) -> Result<Value, ConfigError> {
@@ -211,13 +211,5 @@ fn scalar_data(scalar: &Scalar<'_>) -> Data {
         Scalar::Integer(i) => Data::Integer(*i),
         Scalar::FloatingPoint(f) => Data::Float(f.into_inner()),
         Scalar::String(s) => Data::String(s.to_string()),
-    }
-}
-
-fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
     }
 }

@@ -10,7 +10,7 @@ use crate::config::diagnostic::Location;
 use crate::config::model::{EntryPoint, Redirect};
 use crate::config::tree::Node;
 
-use super::super::entry_points::{read_address, read_http, read_trusted_sources};
+use super::super::entry_points::read_shared;
 use super::super::values::duration;
 
 /// What an entry point says about its routers: TLS for all of them (with
@@ -67,18 +67,10 @@ fn read_entry_point(node: &Node<'_>) -> Option<(EntryPoint, EntryDefaults)> {
     if !node.expect_table() {
         return None;
     }
-    let forwarded_headers = node
-        .section("forwardedHeaders")
-        .map(|n| read_trusted_sources(&n))
-        .unwrap_or_default();
-    let proxy_protocol = node
-        .section("proxyProtocol")
-        .map(|n| read_trusted_sources(&n));
-    let http_node = node.section("http");
-    let http = http_node.as_ref().map(read_http).unwrap_or_default();
+    let http = node.section("http");
     let mut defaults = EntryDefaults::default();
     let mut redirect = None;
-    if let Some(h) = &http_node {
+    if let Some(h) = &http {
         redirect = h
             .section("redirections")
             .and_then(|r| r.section("entryPoint"))
@@ -88,8 +80,6 @@ fn read_entry_point(node: &Node<'_>) -> Option<(EntryPoint, EntryDefaults)> {
             defaults.middlewares = m.str_list_located().unwrap_or_default();
         }
     }
-    let limits = super::super::entry_limits::read_limits(node);
-    let responding_timeouts = super::super::entry_limits::read_entry_responding(node);
     if let Some(life) = node
         .section("transport")
         .and_then(|t| t.section("lifeCycle"))
@@ -99,22 +89,15 @@ fn read_entry_point(node: &Node<'_>) -> Option<(EntryPoint, EntryDefaults)> {
             n.warn("not supported, ignored: tollgate stops accepting at once and drains");
         }
     }
-    let (address, location) = read_address(node, true)?;
-    let ep = EntryPoint {
-        name: node.name().to_owned(),
-        address,
-        forwarded_headers,
-        proxy_protocol,
-        // Set once the routers and `tls` are read (see `tls::apply`).
-        tls: None,
-        redirect,
-        http,
-        limits,
-        responding_timeouts,
-        auth: None,
-        location,
-    };
-    Some((ep, defaults))
+    // TLS is set once the routers and `tls` are read (see `tls::apply`).
+    let entry_point = read_shared(node, http.as_ref(), true)?;
+    Some((
+        EntryPoint {
+            redirect,
+            ..entry_point
+        },
+        defaults,
+    ))
 }
 
 /// `http.redirections.entryPoint`: `to` (an entry point, or its `:port`),
@@ -194,26 +177,10 @@ pub(super) fn read_router_tls(node: &Node<'_>) -> Option<RouterTls> {
     let options = node
         .get("options")
         .and_then(|n| Some((n.str()?.to_owned(), n.location())));
-    let mut domains = Vec::new();
-    if let Some(list) = node.get("domains") {
-        for d in list.table_list() {
-            let mut names = Vec::new();
-            if let Some(main) = d
-                .get("main")
-                .and_then(|n| n.str().map(str::to_ascii_lowercase))
-            {
-                names.push(main);
-            }
-            for san in d.get("sans").and_then(|n| n.str_list()).unwrap_or_default() {
-                names.push(san.to_ascii_lowercase());
-            }
-            if names.is_empty() {
-                d.error("`main` is required");
-            } else {
-                domains.push(names);
-            }
-        }
-    }
+    let domains = node
+        .get("domains")
+        .map(|list| super::super::acme::read_domains(&list))
+        .unwrap_or_default();
     Some(RouterTls {
         cert_resolver,
         domains,

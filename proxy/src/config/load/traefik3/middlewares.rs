@@ -14,6 +14,8 @@ use crate::config::diagnostic::Location;
 use crate::config::model::{BasicAuth, PathModifier, PluginConfig};
 use crate::config::tree::{Node, Tree};
 
+use super::super::middleware::{read_basic_keys, warn_without_users};
+
 /// One middleware, read.
 #[derive(Debug, Clone)]
 pub(super) enum Middleware {
@@ -221,27 +223,15 @@ fn read_middleware(
 
 /// `users`, `usersFile`, `realm`, `removeHeader`, `headerField`.
 fn read_basic_auth(node: &Node<'_>, base: &Path) -> BasicAuth {
-    let auth = BasicAuth {
-        users: node
-            .get("users")
-            .and_then(|n| n.str_list())
-            .unwrap_or_default(),
-        users_file: node
-            .get("usersFile")
-            .and_then(|n| n.str().map(|s| base.join(s))),
-        realm: node.get("realm").and_then(|n| n.str().map(str::to_owned)),
-        remove_header: node
-            .get("removeHeader")
-            .and_then(|n| n.bool())
-            .unwrap_or(false),
-        header_field: node
-            .get("headerField")
-            .and_then(|n| n.str().map(str::to_owned)),
+    let mut auth = BasicAuth {
         location: Some(node.location()),
+        ..BasicAuth::default()
     };
-    if auth.users.is_empty() && auth.users_file.is_none() {
-        node.warn("basic authentication without users: every request gets 401");
-    }
+    read_basic_keys(node, base, &mut auth);
+    auth.header_field = node
+        .get("headerField")
+        .and_then(|n| n.str().map(str::to_owned));
+    warn_without_users(node, &auth);
     auth
 }
 

@@ -63,7 +63,7 @@ pub(super) fn read_all(
                 );
                 continue;
             }
-            let on = refs_entry_points(&frontend, refs);
+            let on = refs.on(&frontend.entry_points).to_vec();
             match router_tls {
                 // The router's own TLS: on every entry point it is on.
                 Some(t) => tls.push((
@@ -100,11 +100,14 @@ pub(super) fn read_all(
     (frontends, tls)
 }
 
-fn refs_entry_points(f: &Frontend, refs: &Refs<'_>) -> Vec<String> {
-    if f.entry_points.is_empty() {
-        refs.default_entry_points.to_vec()
-    } else {
-        f.entry_points.clone()
+impl Refs<'_> {
+    /// The entry points a router is on: those it lists, else the defaults.
+    fn on<'a>(&'a self, listed: &'a [String]) -> &'a [String] {
+        if listed.is_empty() {
+            self.default_entry_points
+        } else {
+            listed
+        }
     }
 }
 
@@ -150,20 +153,14 @@ fn read_router(node: &Node<'_>, refs: &Refs<'_>) -> Option<(Frontend, Option<Rou
     let service = read_service_ref(node, refs);
     let priority = node.get("priority").and_then(|n| n.integer()).unwrap_or(0);
     let tls = node.get("tls").and_then(|n| read_router_tls(&n));
-    for ignored in ["observability"] {
-        if let Some(n) = node.get(ignored) {
-            n.read_subtree();
-        }
+    if let Some(n) = node.get("observability") {
+        n.read_subtree();
     }
     let mut names: Vec<(String, Location)> = Vec::new();
-    let listed_entry_points = if entry_points.is_empty() {
-        refs.default_entry_points.to_vec()
-    } else {
-        entry_points.clone()
-    };
     // An entry point's middlewares run first, as in Traefik 2/3; a router
     // on several entry points takes those of the first that has any.
-    if let Some(d) = listed_entry_points
+    if let Some(d) = refs
+        .on(&entry_points)
         .iter()
         .filter_map(|ep| refs.entry_points.defaults.get(ep))
         .find(|d| !d.middlewares.is_empty())

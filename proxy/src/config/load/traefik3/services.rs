@@ -147,7 +147,6 @@ fn read_weighted(
     node: &Node<'_>,
     services: &BTreeMap<String, Service>,
 ) -> Option<Service> {
-    let service_node = node.clone();
     let list = node.get("services")?;
     let mut servers = Vec::new();
     let mut pass_host_header = true;
@@ -196,7 +195,7 @@ fn read_weighted(
             flush_interval: None,
             health_check: None,
             max_request_body: None,
-            location: service_node.key_location(),
+            location: node.key_location(),
         },
         pass_host_header,
     })
