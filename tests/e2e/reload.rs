@@ -986,3 +986,41 @@ async fn a_reload_that_turns_watching_on_starts_it() {
     wait_served_by(&client, &url, "b", DETECT, "an edit once watching").await;
     tg.assert_running();
 }
+
+/// An idle proxy leaves its files alone between polls: taking the
+/// fingerprint opens every dependency, and those opens once counted as
+/// changes, so the watcher read its files ten times a second for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_watcher_does_not_keep_reading_its_files() {
+    use notify::event::{AccessKind, EventKind};
+    use notify::Watcher as _;
+
+    let a = echo("a").await;
+    let b = echo("b").await;
+    let mut tg = Tollgate::start(&two_backends(&a.url(), &b.url(), "a"), &["http"]).await;
+    wait_watching(&mut tg).await;
+    let name = tg.config_path().file_name().unwrap().to_os_string();
+    let opens = Arc::new(AtomicU64::new(0));
+    let counter = opens.clone();
+    let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+        if let Ok(e) = e {
+            let config = e.paths.iter().any(|p| p.file_name() == Some(&name));
+            if config && matches!(e.kind, EventKind::Access(AccessKind::Open(_))) {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    })
+    .expect("inotify");
+    watcher
+        .watch(tg.dir(), notify::RecursiveMode::NonRecursive)
+        .expect("watch the config directory");
+    // A negative over a window: the fallback poll (every 3 s) may open the
+    // file once in it; the loop opened it about every 100 ms.
+    tokio::time::sleep(secs(2)).await;
+    let seen = opens.load(Ordering::SeqCst);
+    assert!(
+        seen <= 1,
+        "the config file was opened {seen} times in 2 s of idling"
+    );
+    tg.assert_running();
+}

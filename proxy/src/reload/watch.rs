@@ -82,6 +82,19 @@ impl Relevant {
     }
 }
 
+/// Whether an event may mean new content. Opening and reading a file do not:
+/// counting them made a loop, since taking the fingerprint opens every
+/// dependency and so set off the next round (an idle proxy read its files
+/// ten times a second). Closing a file written to does count.
+fn may_change_content(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        notify::EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        notify::EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 /// What is running, taken before the first config is applied: its config
 /// files as the loader read them, the other files (certificates, plugins) as
 /// they are now. A file changed between this and the watcher's start is
@@ -107,6 +120,7 @@ async fn run(reloader: Arc<Reloader>, baseline: Baseline) {
             let counts = match &event {
                 // An error may have lost events: look.
                 Err(_) => true,
+                Ok(e) if !may_change_content(&e.kind) => false,
                 Ok(e) => {
                     let relevant = filter.lock().unwrap_or_else(|p| p.into_inner());
                     e.paths.is_empty() || e.paths.iter().any(|p| relevant.matches(p))
