@@ -40,12 +40,25 @@ assert test[0] == "CMD", test
 print(" ".join(test[1:]))
 PY
 ) || fail "the image's config (above) lacks what it must declare"
+# The image's environment, applied to the chrooted runs below as a runtime
+# would (the compiled-plugin cache is named there).
+image_env=$(python3 - "$work/archive" <<'PY'
+import json, sys
+manifest = json.load(open(sys.argv[1] + "/manifest.json"))[0]
+env = json.load(open(sys.argv[1] + "/" + manifest["Config"]))["config"]["Env"]
+assert "TOLLGATE_PLUGIN_CACHE=/var/cache/tollgate" in env, env
+print(" ".join(env))
+PY
+) || fail "the image's environment (above) lacks the plugin cache"
 echo "image config: user 65532, ports 80 443, HEALTHCHECK $healthcheck"
 ls "$work/root/tollgate" "$work/root/etc/tollgate/tollgate.toml" "$work/root/etc/ssl/certs/ca-certificates.crt" >/dev/null
 [ -d "$work/root/etc/tollgate/plugins" ] && [ "$(stat -c %u "$work/root/var/lib/tollgate")" = 65532 ] ||
   fail "plugin folder or state folder (owned by 65532) missing"
+[ "$(stat -c %u "$work/root/var/cache/tollgate")" = 65532 ] ||
+  fail "the compiled-plugin cache folder (owned by 65532) is missing"
 
-as_image_user() { chroot --userspec=65532:65532 "$work/root" "$@"; }
+# shellcheck disable=SC2086 # image_env is a list of NAME=VALUE words
+as_image_user() { env -i $image_env chroot --userspec=65532:65532 "$work/root" "$@"; }
 as_image_user /tollgate check --config /etc/tollgate/tollgate.toml >/dev/null ||
   fail "the image's own config does not validate"
 
@@ -86,12 +99,16 @@ basicAuth = ["test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/"]
 [backends.cam.servers.s]
 url = "http://127.0.0.1:18491"
 CONF
-(exec chroot --userspec=65532:65532 "$work/root" /tollgate run --config /etc/tollgate/tollgate.toml >"$work/tollgate.log" 2>&1) & pids+=($!)
-for _ in $(seq 100); do
-  as_image_user $healthcheck 2>/dev/null && break
-  sleep 0.1
-done
-as_image_user $healthcheck || fail "the HEALTHCHECK command did not pass"
+start() {
+  # shellcheck disable=SC2086
+  (exec env -i $image_env chroot --userspec=65532:65532 "$work/root" /tollgate run --config /etc/tollgate/tollgate.toml >"$work/tollgate.log" 2>&1) & pids+=($!)
+  for _ in $(seq 100); do
+    as_image_user $healthcheck 2>/dev/null && break
+    sleep 0.1
+  done
+  as_image_user $healthcheck || fail "the HEALTHCHECK command did not pass"
+}
+start
 echo "HEALTHCHECK passes"
 
 token=$(python3 - <<'PY'
@@ -112,3 +129,15 @@ expect 200 --cacert "$work/root/etc/tollgate/cert.pem" --resolve cam.example:184
   -H "Authorization: Bearer $token" https://cam.example:18443/cam/
 grep -q "frame 1" "$work/body" || fail "HTTPS: the backend's page did not come through"
 echo "served from the unpacked image: plugin 401/200, basic auth 401/200, HTTPS 200"
+
+# A restart (a new container from the same volume state) reads the plugins'
+# compiled code that the first start kept, instead of compiling them.
+ls "$work/root/var/cache/tollgate/plugins/"*.cwasm >/dev/null 2>&1 ||
+  fail "the first start kept no compiled plugin code in /var/cache/tollgate"
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+start
+grep -q "compiled code from the cache" "$work/tollgate.log" && ! grep -q "plugin compiled" "$work/tollgate.log" ||
+  fail "the restart compiled its plugins again; log:
+$(cat "$work/tollgate.log")"
+expect 200 -u test:test -H "Host: private.example" http://127.0.0.1:18480/cam/
+echo "restarted: plugins read from the compiled-code cache, basic auth 200"

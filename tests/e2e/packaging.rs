@@ -28,6 +28,7 @@ fn the_systemd_unit_verifies_and_its_commands_run() {
         "AmbientCapabilities=CAP_NET_BIND_SERVICE",
         "ProtectSystem=strict",
         "StateDirectory=tollgate",
+        "CacheDirectory=tollgate",
     ] {
         assert!(unit.lines().any(|l| l == line), "missing {line}");
     }

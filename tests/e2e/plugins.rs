@@ -733,3 +733,48 @@ async fn a_guest_reads_and_adds_response_trailers_over_http2() {
     assert_eq!(trailers["x-grpc-status-seen"], "0");
     assert_eq!(&collected.to_bytes()[..], b"\0\0\0\0\x05reply");
 }
+
+/// A restart reads the compiled code of its plugins from the cache the
+/// first start left (`TOLLGATE_PLUGIN_CACHE`, wasm/disk_cache.rs) instead
+/// of compiling them again, and basic auth works the same after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_reads_compiled_plugins_from_the_cache() {
+    let upstream = echo("b").await;
+    let toml = http_only()
+        + &frontend_with(
+            "f",
+            "b",
+            "PathPrefix:/",
+            "basicAuth = [\"test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/\"]",
+        )
+        + &backend("b", &upstream.url());
+    let check = |tg: &Tollgate| {
+        let url = tg.url("http", "/");
+        async move {
+            let client = http1();
+            let refused = client.get(&url).send().await.unwrap();
+            assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+            let admitted = client
+                .get(&url)
+                .header("authorization", basic("test", "test"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(admitted.status(), StatusCode::OK);
+        }
+    };
+    const COMPILED: &str = "plugin compiled";
+    const FROM_CACHE: &str = "compiled code from the cache";
+
+    let tg = Tollgate::start(&toml, &["http"]).await;
+    check(&tg).await;
+    assert_eq!(tg.count_logs(COMPILED), 1, "{}", tg.logs_text());
+    assert_eq!(tg.count_logs(FROM_CACHE), 0, "{}", tg.logs_text());
+
+    let dir = tg.stop_keeping_dir().await;
+    assert!(code_cache(dir.path()).join("plugins").is_dir());
+    let tg = Tollgate::start_in(dir, &toml, &["http"]).await;
+    check(&tg).await;
+    assert_eq!(tg.count_logs(COMPILED), 0, "{}", tg.logs_text());
+    assert_eq!(tg.count_logs(FROM_CACHE), 1, "{}", tg.logs_text());
+}

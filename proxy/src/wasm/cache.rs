@@ -14,6 +14,7 @@ use std::time::SystemTime;
 
 use wasmtime::{Engine, ExternType, InstancePre, Linker, Module, ValType};
 
+use super::disk_cache::DiskCache;
 use super::state::HostState;
 
 /// What identifies the bytes of a module.
@@ -47,13 +48,32 @@ pub(crate) struct CompiledModule {
     pub unknown_imports: Vec<String>,
 }
 
+/// Where a module came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A loaded plugin already had it (unchanged bytes).
+    Reused,
+    /// Compiled code from the disk cache (disk_cache.rs).
+    Disk,
+    /// Compiled now, with Cranelift.
+    Compiled,
+}
+
 #[derive(Default)]
 pub(crate) struct ModuleCache {
     entries: Mutex<HashMap<CacheKey, Weak<CompiledModule>>>,
     compiled: std::sync::atomic::AtomicU64,
+    disk: Option<DiskCache>,
 }
 
 impl ModuleCache {
+    pub(crate) fn new(disk: Option<DiskCache>) -> ModuleCache {
+        ModuleCache {
+            disk,
+            ..ModuleCache::default()
+        }
+    }
+
     /// How many modules were compiled so far (tests check reuse with it).
     pub(crate) fn compile_count(&self) -> u64 {
         self.compiled.load(std::sync::atomic::Ordering::Relaxed)
@@ -65,20 +85,31 @@ impl ModuleCache {
         bytes: &[u8],
         engine: &Engine,
         linker: &Linker<HostState>,
-    ) -> Result<Arc<CompiledModule>, String> {
+    ) -> Result<(Arc<CompiledModule>, Origin), String> {
         if let Some(found) = self.lock().get(&key).and_then(Weak::upgrade) {
-            return Ok(found);
+            return Ok((found, Origin::Reused));
         }
         // Compile outside the lock: it takes a while, and other plugins
         // may load meanwhile. Two loads of one new file may both compile;
         // the second insert wins, both work.
-        let compiled = Arc::new(compile(bytes, engine, linker)?);
-        self.compiled
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (module, origin) = match self.disk.as_ref().and_then(|d| d.load(engine, bytes)) {
+            Some(module) => (module, Origin::Disk),
+            None => {
+                let module =
+                    Module::new(engine, bytes).map_err(|e| format!("not a valid module: {e:#}"))?;
+                self.compiled
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Some(disk) = &self.disk {
+                    disk.store(engine, bytes, &module);
+                }
+                (module, Origin::Compiled)
+            }
+        };
+        let compiled = Arc::new(link(module, linker)?);
         let mut entries = self.lock();
         entries.retain(|_, weak| weak.strong_count() > 0);
         entries.insert(key, Arc::downgrade(&compiled));
-        Ok(compiled)
+        Ok((compiled, origin))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Weak<CompiledModule>>> {
@@ -87,12 +118,7 @@ impl ModuleCache {
     }
 }
 
-fn compile(
-    bytes: &[u8],
-    engine: &Engine,
-    linker: &Linker<HostState>,
-) -> Result<CompiledModule, String> {
-    let module = Module::new(engine, bytes).map_err(|e| format!("not a valid module: {e:#}"))?;
+fn link(module: Module, linker: &Linker<HostState>) -> Result<CompiledModule, String> {
     check_exports(&module)?;
 
     let (pre, unknown_imports) = match linker.instantiate_pre(&module) {

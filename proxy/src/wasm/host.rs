@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::builtin;
-use super::cache::{content_hash, CacheKey, ModuleCache};
+use super::cache::{content_hash, CacheKey, ModuleCache, Origin};
+use super::disk_cache::DiskCache;
 use super::engine::Runtime;
 use super::error::PluginError;
 use super::instance::Guest;
@@ -24,10 +25,24 @@ pub struct PluginHost {
 }
 
 impl PluginHost {
+    /// A host keeping compiled code where the environment says
+    /// (disk_cache.rs).
     pub fn new() -> Result<Arc<PluginHost>, PluginError> {
+        Self::build(DiskCache::from_env())
+    }
+
+    /// A host keeping compiled code in `dir` (its `plugins/` folder), or
+    /// nowhere (None).
+    pub fn with_code_cache(
+        dir: Option<std::path::PathBuf>,
+    ) -> Result<Arc<PluginHost>, PluginError> {
+        Self::build(dir.map(DiskCache::at))
+    }
+
+    fn build(disk: Option<DiskCache>) -> Result<Arc<PluginHost>, PluginError> {
         Ok(Arc::new(PluginHost {
             runtime: Arc::new(Runtime::new()?),
-            cache: ModuleCache::default(),
+            cache: ModuleCache::new(disk),
         }))
     }
 
@@ -78,9 +93,8 @@ impl PluginHost {
                 (key, Cow::Borrowed(bytes))
             }
         };
-        let compiles_before = self.cache.compile_count();
         let started = std::time::Instant::now();
-        let module = self
+        let (module, origin) = self
             .cache
             .get_or_compile(
                 key.clone(),
@@ -98,11 +112,17 @@ impl PluginHost {
             PluginSource::Path(path) => path.display().to_string(),
             PluginSource::Builtin(name) => format!("builtin:{name}"),
         };
-        if self.cache.compile_count() > compiles_before {
-            let compile_ms = started.elapsed().as_millis() as u64;
-            tracing::info!(plugin = %spec.name, %source, bytes = bytes.len(), compile_ms, "plugin compiled");
-        } else {
-            tracing::debug!(plugin = %spec.name, %source, "plugin reused (unchanged)");
+        let ms = started.elapsed().as_millis() as u64;
+        match origin {
+            Origin::Compiled => {
+                tracing::info!(plugin = %spec.name, %source, bytes = bytes.len(), compile_ms = ms, "plugin compiled")
+            }
+            Origin::Disk => {
+                tracing::info!(plugin = %spec.name, %source, bytes = bytes.len(), load_ms = ms, "plugin loaded, compiled code from the cache")
+            }
+            Origin::Reused => {
+                tracing::debug!(plugin = %spec.name, %source, "plugin reused (unchanged)")
+            }
         }
         for missing in &module.unknown_imports {
             tracing::warn!(plugin = %spec.name, "imports tollgate lacks (they trap if called): {missing}");
@@ -144,7 +164,7 @@ impl PluginHost {
         ))
     }
 
-    /// Modules compiled so far (not reused from the cache).
+    /// Modules compiled so far (not reused, not read from the disk cache).
     pub fn modules_compiled(&self) -> u64 {
         self.cache.compile_count()
     }

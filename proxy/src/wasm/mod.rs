@@ -4,8 +4,9 @@
 //!
 //! ```text
 //!  PluginHost::new ── one Engine (pooling allocator, epoch ticker), one Linker
-//!       │ load(PluginSpec)     (host.rs, engine.rs, ticker.rs) compile or reuse
-//!       │                      the module (cache.rs), start one instance to
+//!       │ load(PluginSpec)     (host.rs, engine.rs, ticker.rs) compile, reuse
+//!       │                      or read from disk the module (cache.rs,
+//!       │                      disk_cache.rs), start one instance to
 //!       ▼                      validate it (instance.rs)
 //!  Plugin ── pool of warm instances (plugin.rs, pool.rs), one request per
 //!       │                      instance at a time
@@ -43,7 +44,8 @@
 //! - `error` (PluginError), `body` (buffering a body), `wasi` (the guests'
 //!   WASI context, Preopen), `exchange` (one request's state, Peer): no
 //!   imports from wasm/
-//! - `builtin` (the shipped modules), `ticker` (the epoch thread)
+//! - `builtin` (the shipped modules), `ticker` (the epoch thread),
+//!   `disk_cache` (compiled code kept across restarts)
 //! - `spec` (PluginSpec, PluginSource, defaults and limits)
 //! - `state` (HostState, Shared, Limits: the `Store` data)
 //! - `failure` (Failure and its status, HostError, DeadlineExceeded)
@@ -60,6 +62,7 @@ mod body;
 pub mod builtin;
 mod cache;
 mod chain;
+mod disk_cache;
 mod engine;
 mod error;
 mod exchange;

@@ -18,7 +18,7 @@ use crate::body::ProxyBody;
 /// One host for the tests (as in the process: one engine).
 fn host() -> Arc<PluginHost> {
     static HOST: OnceLock<Arc<PluginHost>> = OnceLock::new();
-    HOST.get_or_init(|| PluginHost::new().expect("engine"))
+    HOST.get_or_init(|| PluginHost::with_code_cache(None).expect("engine"))
         .clone()
 }
 
@@ -64,7 +64,7 @@ fn headers_plugin(config: Value) -> Arc<Plugin> {
 /// tests of that thread: guests of other tests, running in parallel on the
 /// shared host, would keep its thread ticking.
 fn misbehave_alone(config: Value) -> Arc<Plugin> {
-    PluginHost::new()
+    PluginHost::with_code_cache(None)
         .unwrap()
         .load(&spec(
             "alone",
@@ -727,7 +727,7 @@ fn temp_dir(tag: &str) -> TempDir {
 #[test]
 fn unchanged_files_reuse_the_compiled_module() {
     // A host of its own: the count must not see other tests' loads.
-    let host = PluginHost::new().unwrap();
+    let host = PluginHost::with_code_cache(None).unwrap();
     let dir = temp_dir("cache");
     let file = dir.join("plugin.wasm");
     std::fs::copy(wasm("misbehave"), &file).unwrap();
@@ -748,7 +748,7 @@ fn unchanged_files_reuse_the_compiled_module() {
 
 #[tokio::test]
 async fn dropping_a_plugin_frees_its_instances() {
-    let host = PluginHost::new().unwrap();
+    let host = PluginHost::with_code_cache(None).unwrap();
     if !host.pooling() {
         return;
     }
@@ -1386,4 +1386,69 @@ async fn request_futures_stay_small() {
     eprintln!("Plugin::on_request: {one} bytes, Chain::on_request: {all} bytes");
     assert!(one <= 448, "Plugin::on_request future: {one} bytes");
     assert!(all <= 768, "Chain::on_request future: {all} bytes");
+}
+
+/// Compiled code kept on disk (disk_cache.rs): the next host (a restart)
+/// loads it instead of compiling; a damaged file, or one that others could
+/// have written, is compiled again and replaced, never loaded.
+#[tokio::test]
+async fn compiled_code_is_kept_on_disk_for_the_next_start() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let base = temp_dir("code-cache");
+    let s = spec(
+        "h",
+        PluginSource::Builtin(builtin::HEADERS),
+        json!({"customRequestHeaders": {"X-From": "cache"}}),
+    );
+    // A fresh host (a restart): how many modules it compiled, and whether
+    // the plugin works.
+    let start = || async {
+        let host = PluginHost::with_code_cache(Some(base.0.clone())).unwrap();
+        let plugin = host.load(&s).unwrap_or_else(|e| panic!("{e}"));
+        let (req, _hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+        assert_eq!(req.headers()["x-from"], "cache");
+        host.modules_compiled()
+    };
+    let code = || -> PathBuf {
+        let files: Vec<PathBuf> = std::fs::read_dir(base.0.join("plugins"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert!(files[0].to_string_lossy().ends_with(".cwasm"));
+        files[0].clone()
+    };
+
+    assert_eq!(start().await, 1, "cold: compiled");
+    let file = code();
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(start().await, 0, "warm: read from disk");
+
+    // Damaged (one byte of the code flipped): compiled again, replaced.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    assert_eq!(start().await, 1, "a damaged file is not loaded");
+    assert_eq!(start().await, 0, "and was replaced");
+
+    // Cut short.
+    std::fs::write(&file, &bytes[..100]).unwrap();
+    assert_eq!(start().await, 1, "a short file is not loaded");
+
+    // Writable by others: not trusted, replaced by a file of our own.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(start().await, 1, "a file others may write is not loaded");
+    assert_eq!(start().await, 0);
+
+    // A folder others may write: neither read nor written.
+    let dir = base.0.join("plugins");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert_eq!(start().await, 1, "a folder others may write is not used");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(start().await, 0);
 }

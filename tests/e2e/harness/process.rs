@@ -54,7 +54,8 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        if std::env::var_os("TOLLGATE_E2E_KEEP").is_none() {
+        // An empty path: handed over by `Tollgate::stop_keeping_dir`.
+        if std::env::var_os("TOLLGATE_E2E_KEEP").is_none() && !self.path.as_os_str().is_empty() {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }
@@ -232,6 +233,7 @@ impl Tollgate {
             .arg(&config)
             .current_dir(dir.path())
             .env("NO_COLOR", "1")
+            .env("TOLLGATE_PLUGIN_CACHE", code_cache(dir.path()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -404,6 +406,18 @@ impl Tollgate {
         self.wait_exit(Duration::from_secs(10)).await
     }
 
+    /// SIGTERM, wait for the exit, and give back the directory (config,
+    /// state, compiled-code cache) for a restart in it.
+    pub async fn stop_keeping_dir(mut self) -> TempDir {
+        self.terminate().await;
+        std::mem::replace(
+            &mut self.dir,
+            TempDir {
+                path: PathBuf::new(),
+            },
+        )
+    }
+
     /// Waits until an output line containing `needle` appears; returns it.
     pub async fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -452,12 +466,20 @@ impl Output {
     }
 }
 
+/// Where a tollgate started in `dir` keeps compiled plugin code: in the
+/// test's own folder, so that no test sees another's (or a previous run's)
+/// code and every start but a restart compiles, as on a fresh machine.
+pub fn code_cache(dir: &Path) -> std::path::PathBuf {
+    dir.join(".tollgate-cache")
+}
+
 /// Runs `tollgate ARGS...` in `dir`, killing it after `timeout`.
 pub async fn run_tollgate(dir: &Path, args: &[&str], timeout: Duration) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        .env("TOLLGATE_PLUGIN_CACHE", code_cache(dir))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
