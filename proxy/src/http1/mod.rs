@@ -45,3 +45,4 @@ pub mod response;
 pub mod rewind;
 pub mod server;
 pub mod spans;
+mod spare;

@@ -16,15 +16,17 @@
 
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::IpAddr;
-use std::task::Poll;
+use std::pin::Pin;
+use std::task::{ready, Poll};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{Method, Request, Response};
 use http_body::Body as _;
 use http_body_util::BodyExt as _;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::watch;
 
 use super::chunked;
@@ -33,12 +35,20 @@ use super::policy::HeadLimits;
 use super::request::{self, Parsed};
 use super::response;
 use super::rewind::Rewind;
+use super::spare;
 use crate::body::ProxyBody;
 use crate::error::ProxyError;
 use crate::shutdown::{stop_requested, stopping};
 
-/// Initial capacity of a connection's read and write buffers.
-const BUF: usize = 8 * 1024;
+/// A connection between requests holds no buffer on the heap, as nginx's
+/// keep-alive connections do: 10,000 idle clients must not cost 10,000 read
+/// buffers. When the next head is not there yet, the read buffer goes back
+/// to the thread's spares (`spare`), and the wait reads into an array of
+/// this size on the stack, only while it is polled (`read_more`); bytes
+/// that come go into a spare buffer then. The write buffer is a spare for
+/// the time of one response. Larger than most request heads, so one read
+/// still takes a whole one.
+const PROBE: usize = 2 * 1024;
 /// A body frame at least this large is written from where it is rather than
 /// copied behind the head.
 const COPY_LIMIT: usize = 16 * 1024;
@@ -77,10 +87,8 @@ where
         head_timeout,
         limits,
     } = *settings;
-    let mut buf = BytesMut::with_capacity(BUF);
-    // Grown by the first response: a connection that never gets one (a
-    // slow or idle client) holds only its read buffer.
-    let mut out = BytesMut::new();
+    // Empty: filled from the spares when bytes come (PROBE).
+    let mut buf = BytesMut::new();
     // One timer for the connection's life, re-armed only when it fires
     // early: resetting it for every request costs more than the check.
     let mut waiting_since = tokio::time::Instant::now();
@@ -123,6 +131,7 @@ where
                     Parsed::Refused(refusal) => {
                         tracing::debug!(client = %peer, why = refusal.why, "request refused");
                         let resp = ProxyError::Refused(refusal).response();
+                        let mut out = spare::take();
                         if write_response(&mut io, &mut out, resp, false, true)
                             .await
                             .is_ok()
@@ -135,12 +144,9 @@ where
                     }
                 }
             }
-            if buf.capacity() - buf.len() < 1024 {
-                buf.reserve(BUF);
-            }
             let read = tokio::select! {
                 biased;
-                read = io.read_buf(&mut buf) => read,
+                read = read_more(&mut io, &mut buf) => read,
                 // Shutdown closes a connection between requests, not in
                 // the middle of one.
                 () = std::future::poll_fn(|_| {
@@ -175,7 +181,10 @@ where
             () = client_gone(&mut io, &mut buf, limits.max_head) => return None,
         };
         let close = client_close || stopping(shutdown);
-        match write_response(&mut io, &mut out, resp, head_request, close).await {
+        let mut out = spare::take();
+        let written = write_response(&mut io, &mut out, resp, head_request, close).await;
+        spare::give(out);
+        match written {
             Ok(true) if !close => {}
             Ok(_) => {
                 let _ = io.shutdown().await;
@@ -198,13 +207,44 @@ async fn client_gone<I: AsyncRead + Unpin>(io: &mut I, buf: &mut BytesMut, max_h
             return std::future::pending().await;
         }
         if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(BUF);
+            buf.reserve(spare::SIZE);
         }
         match io.read_buf(buf).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
     }
+}
+
+/// Read more of a request head into `buf`. Waiting for a new head, an
+/// empty `buf` goes back to the spares until bytes come (PROBE).
+async fn read_more<I: AsyncRead + Unpin>(io: &mut I, buf: &mut BytesMut) -> io::Result<usize> {
+    if !buf.is_empty() {
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(spare::SIZE);
+        }
+        return io.read_buf(buf).await;
+    }
+    std::future::poll_fn(|cx| {
+        if buf.capacity() > 0 {
+            // Back to back, the next head may be there already.
+            let read = tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, buf);
+            if read.is_pending() {
+                spare::give(std::mem::take(buf));
+            }
+            return read;
+        }
+        let mut probe = [const { MaybeUninit::<u8>::uninit() }; PROBE];
+        let mut read = ReadBuf::uninit(&mut probe);
+        ready!(Pin::new(&mut *io).poll_read(cx, &mut read))?;
+        let got = read.filled();
+        if !got.is_empty() {
+            *buf = spare::take();
+            buf.extend_from_slice(got);
+        }
+        Poll::Ready(Ok(got.len()))
+    })
+    .await
 }
 
 /// Write `resp`; true if the connection may carry another request.
