@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the benchmark scripts in this folder (source it; not run alone):
 # tool checks, a release build of tollgate, a work dir whose processes are
 # stopped on exit, readiness and CPU-time helpers.
@@ -8,15 +9,32 @@ TARGET=$CARGO_TARGET_DIR
 
 # require_tools TOOL... : exit with an install hint when one is missing.
 require_tools() {
+  local pkg
   for tool in "$@"; do
-    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install wrk nginx-light haproxy valgrind linux-perf" >&2; exit 1; }
+    command -v "$tool" >/dev/null && continue
+    case $tool in
+      nginx) pkg=nginx-light ;;
+      h2load) pkg=nghttp2-client ;;
+      taskset) pkg=util-linux ;;
+      ss) pkg=iproute2 ;;
+      valgrind | callgrind_control) pkg=valgrind ;;
+      perf) pkg=linux-perf ;;
+      *) pkg=$tool ;;
+    esac
+    echo "missing $tool: apt-get install $pkg" >&2
+    exit 1
   done
 }
 
-# Build tollgate in release and set TOLLGATE to the binary; a TOLLGATE
-# already set (a binary to measure, e.g. an older build) skips the build.
+# Build tollgate in release and set TOLLGATE to the binary; a TOLLGATE or
+# TOLLGATE_BIN already set (a binary to measure, e.g. an older build) skips
+# the build.
 build_tollgate() {
-  if [ -n "${TOLLGATE:-}" ]; then return; fi
+  TOLLGATE=${TOLLGATE:-${TOLLGATE_BIN:-}}
+  if [ -n "$TOLLGATE" ]; then
+    [ -x "$TOLLGATE" ] || { echo "not an executable: $TOLLGATE" >&2; exit 1; }
+    return
+  fi
   cargo build --release -q -p tollgate
   TOLLGATE="$TARGET/release/tollgate"
 }
