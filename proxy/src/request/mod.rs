@@ -11,7 +11,7 @@
 //! - `limit`: `maxConn`.
 //! - plugins: `crate::wasm::Chain`, called by `pipeline`.
 //! - `forward`: the upstream exchange, with `forwarded` (`X-Forwarded-*`)
-//!   and `upgrade` (WebSocket splice).
+//!   and `upgrade` (WebSocket splice, copied by `relay`).
 //! - `observe`: the access log, metrics and `/health` counts, last.
 //! - error responses: `crate::error`.
 
@@ -23,6 +23,7 @@ pub mod limit;
 pub mod observe;
 pub mod pipeline;
 pub mod redirect;
+mod relay;
 pub mod screen;
 pub mod upgrade;
 

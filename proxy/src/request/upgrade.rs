@@ -1,8 +1,10 @@
 //! After a backend answered `101 Switching Protocols` to an upgrade request
 //! (WebSocket), both connections are spliced: bytes are copied both ways
-//! until either side closes.
+//! until both sides have closed (`relay`).
 
 use hyper_util::rt::TokioIo;
+
+use super::relay::relay;
 
 /// Copy bytes both ways between an upgraded client and backend connection.
 pub async fn splice(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::OnUpgrade) {
@@ -15,7 +17,7 @@ pub async fn splice(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::
     };
     let mut client = TokioIo::new(client);
     let mut backend = TokioIo::new(backend);
-    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut backend).await {
+    if let Err(e) = relay(&mut client, &mut backend).await {
         tracing::debug!(error = %e, "upgraded connection ended");
     }
 }
