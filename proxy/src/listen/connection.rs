@@ -159,7 +159,10 @@ async fn serve_hyper<I>(
     let http = conn.http.clone();
     let limit = conn.lane.header_timeout;
     let idle = conn.clone();
-    let service = service_fn(move |req| service::handle(req, conn.clone()));
+    // Boxed once, where it is made: hyper moves a stream's future into the
+    // stream, the executor, a task-local scope and the task (`http2::stream`),
+    // and each move copied all of its 5 KiB.
+    let service = service_fn(move |req| Box::pin(service::handle(req, conn.clone())));
     // HTTP/2's control frames are budgeted (`http2::budget`).
     let io = TokioIo::new(Budgeted::new(io));
     let serving = http.serve_connection_with_upgrades(io, service);
