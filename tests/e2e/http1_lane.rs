@@ -195,3 +195,49 @@ async fn a_refused_client_can_finish_sending_and_read_the_400() {
         );
     }
 }
+
+/// Between requests a connection holds no buffer, and the wait for the next
+/// head reads into a 2 KiB array (http1/server.rs, PROBE). Heads larger
+/// than that, heads that trickle in after an idle pause, and pipelined
+/// heads after one must all arrive whole and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heads_after_an_idle_wait_arrive_whole_whatever_their_size_or_pace() {
+    let (_backend, tg) = proxy().await;
+    let mut c = Conn::open(tg.addr("http")).await;
+
+    // 6 KiB of cookie in one write, on a fresh connection.
+    let cookie = "c".repeat(6 * 1024);
+    let big = format!("GET /big HTTP/1.1\r\nHost: a\r\nCookie: {cookie}\r\n\r\n");
+    c.write(big.as_bytes()).await;
+    let answer = c.response(false).await;
+    assert_eq!(uri_of(&answer), "/big");
+    let seen = Echo::parse(&String::from_utf8_lossy(&answer.body));
+    assert_eq!(seen.header("cookie"), Some(cookie.as_str()));
+
+    // Idle, then a head a few bytes at a time: the first bytes come
+    // through the stack array, the rest into the buffer they went to.
+    tokio::time::sleep(ms(100)).await;
+    for piece in b"GET /slow HTTP/1.1\r\nHost: a\r\nX-Pace: trickle\r\n\r\n".chunks(5) {
+        c.write(piece).await;
+        tokio::time::sleep(ms(5)).await;
+    }
+    let answer = c.response(false).await;
+    assert_eq!(uri_of(&answer), "/slow");
+    let seen = Echo::parse(&String::from_utf8_lossy(&answer.body));
+    assert_eq!(seen.header("x-pace"), Some("trickle"));
+
+    // Idle again, then two heads in one write, the second larger than the
+    // array, and the connection closed after them.
+    tokio::time::sleep(ms(100)).await;
+    let pair = format!(
+        "GET /first HTTP/1.1\r\nHost: a\r\n\r\n\
+         GET /second HTTP/1.1\r\nHost: a\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    );
+    c.write(pair.as_bytes()).await;
+    assert_eq!(uri_of(&c.response(false).await), "/first");
+    let answer = c.response(false).await;
+    assert_eq!(uri_of(&answer), "/second");
+    let seen = Echo::parse(&String::from_utf8_lossy(&answer.body));
+    assert_eq!(seen.header("cookie"), Some(cookie.as_str()));
+    assert!(c.closed_by_peer().await, "Connection: close is honoured");
+}
