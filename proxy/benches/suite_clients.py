@@ -162,16 +162,23 @@ async def ws_echoes(reader, writer, deadline, rtts):
         rtts.append(now() - t0)
 
 
-async def ws_load(port, conns, seconds, pids):
-    rss_before = rss_kb(pids)
+async def open_all(opener, port, conns, what):
+    """`conns` connections made by `opener`, RAMP at a time: the open ones,
+    the failures (reported), and the seconds it took."""
     ramp = asyncio.Semaphore(RAMP)
     t_open = time.perf_counter()
-    opened = await asyncio.gather(*(ws_open(port, ramp) for _ in range(conns)), return_exceptions=True)
+    opened = await asyncio.gather(*(opener(port, ramp) for _ in range(conns)), return_exceptions=True)
     t_open = time.perf_counter() - t_open
     ok = [c for c in opened if not isinstance(c, BaseException)]
     errors = [c for c in opened if isinstance(c, BaseException)]
     if errors:
-        print(f"ws-load: {len(errors)} of {conns} connections failed, e.g. {errors[0]!r}", file=sys.stderr)
+        print(f"{what}: {len(errors)} of {conns} connections failed, e.g. {errors[0]!r}", file=sys.stderr)
+    return ok, errors, t_open
+
+
+async def ws_load(port, conns, seconds, pids):
+    rss_before = rss_kb(pids)
+    ok, errors, t_open = await open_all(ws_open, port, conns, "ws-load")
     await asyncio.sleep(1)  # let the proxy settle before reading its RSS
     rss_open = rss_kb(pids)
     rtts = []
@@ -215,14 +222,7 @@ async def idle_open(port, ramp):
 
 async def idle(port, conns, pids):
     rss_before = rss_kb(pids)
-    ramp = asyncio.Semaphore(RAMP)
-    t_open = time.perf_counter()
-    opened = await asyncio.gather(*(idle_open(port, ramp) for _ in range(conns)), return_exceptions=True)
-    t_open = time.perf_counter() - t_open
-    ok = [c for c in opened if not isinstance(c, BaseException)]
-    errors = [c for c in opened if isinstance(c, BaseException)]
-    if errors:
-        print(f"idle: {len(errors)} of {conns} connections failed, e.g. {errors[0]!r}", file=sys.stderr)
+    ok, errors, t_open = await open_all(idle_open, port, conns, "idle")
     await asyncio.sleep(2)  # idle: let the proxy settle (and free what it frees)
     rss_open = rss_kb(pids)
     # Still open? A proxy that closed idle connections early must not look thrifty.

@@ -752,8 +752,7 @@ async fn a_restart_reads_compiled_plugins_from_the_cache() {
         let url = tg.url("http", "/");
         async move {
             let client = http1();
-            let refused = client.get(&url).send().await.unwrap();
-            assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(status_of(&client, &url).await, StatusCode::UNAUTHORIZED);
             let admitted = client
                 .get(&url)
                 .header("authorization", basic("test", "test"))

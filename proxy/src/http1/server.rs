@@ -206,18 +206,18 @@ async fn client_gone<I: AsyncRead + Unpin>(io: &mut I, buf: &mut BytesMut, max_h
             // Enough queued; stop reading until this response is out.
             return std::future::pending().await;
         }
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(spare::SIZE);
-        }
-        match io.read_buf(buf).await {
+        // As between requests: a long response (a webcam's stream) holds no
+        // read buffer while the client sends nothing.
+        match read_more(io, buf).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
     }
 }
 
-/// Read more of a request head into `buf`. Waiting for a new head, an
-/// empty `buf` goes back to the spares until bytes come (PROBE).
+/// Read more of a request head into `buf`. Waiting for a new head (or the
+/// first pipelined bytes), an empty `buf` goes back to the spares until
+/// bytes come (PROBE).
 async fn read_more<I: AsyncRead + Unpin>(io: &mut I, buf: &mut BytesMut) -> io::Result<usize> {
     if !buf.is_empty() {
         if buf.capacity() - buf.len() < 1024 {

@@ -92,15 +92,17 @@ impl ModuleCache {
         // Compile outside the lock: it takes a while, and other plugins
         // may load meanwhile. Two loads of one new file may both compile;
         // the second insert wins, both work.
-        let (module, origin) = match self.disk.as_ref().and_then(|d| d.load(engine, bytes)) {
+        // The file name hashes the whole module: found once for both.
+        let disk = self.disk.as_ref().map(|d| (d, d.path_for(engine, bytes)));
+        let (module, origin) = match disk.as_ref().and_then(|(d, path)| d.load(engine, path)) {
             Some(module) => (module, Origin::Disk),
             None => {
                 let module =
                     Module::new(engine, bytes).map_err(|e| format!("not a valid module: {e:#}"))?;
                 self.compiled
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if let Some(disk) = &self.disk {
-                    disk.store(engine, bytes, &module);
+                if let Some((disk, path)) = &disk {
+                    disk.store(path, &module);
                 }
                 (module, Origin::Compiled)
             }

@@ -63,13 +63,13 @@ impl DiskCache {
         }
     }
 
-    /// The compiled module for `wasm`, if a trusted, intact file holds it.
-    pub(crate) fn load(&self, engine: &Engine, wasm: &[u8]) -> Option<Module> {
-        let path = self.path_for(engine, wasm);
+    /// The compiled module in `path` (`path_for`), if a trusted, intact
+    /// file is there.
+    pub(crate) fn load(&self, engine: &Engine, path: &Path) -> Option<Module> {
         if !path.exists() {
             return None;
         }
-        match self.read_trusted(&path) {
+        match self.read_trusted(path) {
             Ok(code) => {
                 // SAFETY: the bytes were written by `store` (Module::serialize
                 // of this same engine kind): the folder and the file belong
@@ -91,15 +91,16 @@ impl DiskCache {
         }
     }
 
-    /// Keep `module`'s code for the next start. Failures are logged only.
-    pub(crate) fn store(&self, engine: &Engine, wasm: &[u8], module: &Module) {
-        let path = self.path_for(engine, wasm);
-        if let Err(e) = self.write(&path, module) {
+    /// Keep `module`'s code in `path` for the next start. Failures are
+    /// logged only.
+    pub(crate) fn store(&self, path: &Path, module: &Module) {
+        if let Err(e) = self.write(path, module) {
             tracing::warn!(dir = %self.dir.display(), error = %e, "cannot keep compiled plugin code; the next start compiles again");
         }
     }
 
-    fn path_for(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
+    /// Where the code of `wasm` compiled by `engine` is kept.
+    pub(crate) fn path_for(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
         // Fixed keys: the same engine gives the same name in every process.
         #[allow(deprecated)]
         let mut h = std::hash::SipHasher::new();
