@@ -65,6 +65,7 @@ fn compile(rules: impl Iterator<Item = String>) -> Router {
 fn compile_as(rules: impl Iterator<Item = String>, syntax: RuleSyntax) -> Router {
     let frontends: Vec<FrontendRules> = rules
         .map(|rule| FrontendRules {
+            wants_vars: false,
             priority: 0,
             rules: vec![rule],
             syntax,

@@ -41,6 +41,9 @@ pub enum ProxyError {
     RequestTimeout,
     /// tollgate cannot take the request now (no plugin instance can be started).
     Unavailable(String),
+    /// A templated backend's target is outside its allow-list (logged where
+    /// it is refused).
+    Forbidden(String),
     /// The request breaks the HTTP/1 policy (`http1::policy`): 400, 414, 431 or 501.
     Refused(Refusal),
     /// A bug or resource problem inside tollgate.
@@ -60,6 +63,7 @@ impl ProxyError {
             ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Refused(r) => r.status,
+            ProxyError::Forbidden(_) => StatusCode::FORBIDDEN,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,7 +75,8 @@ impl ProxyError {
             | ProxyError::BadRequest(_)
             | ProxyError::PayloadTooLarge(_)
             | ProxyError::RequestTimeout
-            | ProxyError::Refused(_) => Side::Downstream,
+            | ProxyError::Refused(_)
+            | ProxyError::Forbidden(_) => Side::Downstream,
             ProxyError::NoHealthyServer
             | ProxyError::BadGateway(_)
             | ProxyError::GatewayTimeout => Side::Upstream,
@@ -97,6 +102,7 @@ impl ProxyError {
                 StatusCode::URI_TOO_LONG => "URI Too Long\n",
                 _ => "Bad Request\n",
             },
+            ProxyError::Forbidden(_) => "Forbidden\n",
             ProxyError::Internal(_) => "Internal Server Error\n",
         }
     }
@@ -131,6 +137,7 @@ impl fmt::Display for ProxyError {
             ProxyError::RequestTimeout => f.write_str("request body below minBodyRate"),
             ProxyError::Unavailable(why) => write!(f, "unavailable: {why}"),
             ProxyError::Refused(r) => write!(f, "refused: {}", r.why),
+            ProxyError::Forbidden(why) => write!(f, "not allowed: {why}"),
             ProxyError::Internal(why) => write!(f, "internal error: {why}"),
         }
     }

@@ -11,6 +11,7 @@ mod check;
 mod connection_life;
 mod errors;
 mod examples;
+mod fleet;
 mod h2_abuse;
 mod h2c;
 mod headers;

@@ -391,6 +391,7 @@ fn rules() {
     let runs = mutate::run("rules", words, |input| {
         let rule = String::from_utf8_lossy(input).into_owned();
         let spec = FrontendRules {
+            wants_vars: false,
             priority: 0,
             rules: vec![rule],
             syntax: RuleSyntax::Traefik1,
@@ -438,6 +439,7 @@ fn rules_traefik3() {
     let runs = mutate::run("rules_traefik3", words, |input| {
         let rule = String::from_utf8_lossy(input).into_owned();
         let spec = FrontendRules {
+            wants_vars: false,
             priority: 0,
             rules: vec![rule],
             syntax: RuleSyntax::Traefik3,
@@ -505,6 +507,7 @@ fn rules_upgrade() {
     let runs = mutate::run("rules_upgrade", words, |input| {
         let rule = String::from_utf8_lossy(input).into_owned();
         let old = FrontendRules {
+            wants_vars: false,
             priority: 0,
             rules: vec![rule.clone()],
             syntax: RuleSyntax::Traefik1,
@@ -516,6 +519,7 @@ fn rules_upgrade() {
         let up = tollgate::router::to_traefik3(&old.rules)
             .unwrap_or_else(|e| panic!("{rule:?} compiles in 1.7 but does not upgrade: {e}"));
         let new = FrontendRules {
+            wants_vars: false,
             priority: rule.len() as i64,
             rules: vec![up.rule.clone()],
             syntax: RuleSyntax::Traefik3,

@@ -385,7 +385,32 @@ pub struct Backend {
     /// `[backends.X.buffering] maxRequestBodyBytes`: the largest request
     /// body sent to this backend (413 beyond). None: no limit (0 in 1.7).
     pub max_request_body: Option<u64>,
+    /// Where a templated server URL may lead (tollgate extension); None:
+    /// the backend's URLs may not be templated.
+    pub allowed: Option<AllowList>,
+    /// `resolvers = ["10.0.0.53:53"]`: the name servers that resolve its
+    /// templated targets; empty: the system's resolver.
+    pub resolvers: Vec<std::net::SocketAddr>,
+    /// `maxTargets`: how many templated targets (and their connection
+    /// pools) are kept at once; the least recently used goes first.
+    pub max_targets: usize,
     pub location: Location,
+}
+
+/// `maxTargets` when not set.
+pub const DEFAULT_MAX_TARGETS: usize = 4096;
+
+/// `allowedNetworks` and `allowedHosts` of a backend whose server URL is
+/// templated (`http://{device}.cams.internal:8080`): a substituted target
+/// must match both lists that are given (see `upstream::allow`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowList {
+    /// CIDRs (or single addresses) as written; every address a target
+    /// resolves to is checked against them before it is dialed.
+    pub networks: Vec<String>,
+    /// Host names (`cam1.internal`) or `*.` suffix patterns
+    /// (`*.cams.internal`), lower-case.
+    pub hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -399,6 +424,10 @@ pub struct Server {
     pub url: String,
     /// Default 1. A weight of 0 takes the server out of rotation.
     pub weight: u32,
+    /// The names of the variables its URL uses (`{device}`), in order;
+    /// empty for a plain URL. A templated server's `authority` is the
+    /// template text.
+    pub vars: Vec<String>,
     pub location: Location,
 }
 

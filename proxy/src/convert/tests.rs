@@ -82,6 +82,7 @@ fn routers(config: &Config) -> Vec<(String, Router, Vec<String>)> {
             let rules: Vec<FrontendRules> = fronts
                 .iter()
                 .map(|f| FrontendRules {
+                    wants_vars: false,
                     priority: f.priority,
                     rules: f.routes.iter().map(|r| r.rule.clone()).collect(),
                     syntax: f.rule_syntax,
@@ -148,9 +149,11 @@ fn routed(
     h: &HeaderMap,
 ) -> Option<(String, Option<crate::router::Rewrite>)> {
     let client = std::net::IpAddr::from([127, 0, 0, 1]);
-    router
-        .route(m, uri, h, client)
-        .map(|RouteMatch { frontend, rewrite }| (names[frontend].clone(), rewrite))
+    router.route(m, uri, h, client).map(
+        |RouteMatch {
+             frontend, rewrite, ..
+         }| (names[frontend].clone(), rewrite),
+    )
 }
 
 fn routes_identically(file: &str, text: &str) {

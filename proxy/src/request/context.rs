@@ -38,6 +38,9 @@ pub struct RequestCtx<'a> {
     /// Where it was routed, once it was (for the access log).
     pub frontend: Option<&'a FrontendRuntime>,
     pub server: Option<&'a UpstreamServer>,
+    /// The target of a templated backend, made for this request
+    /// (`upstream::templated`); `server` stays None then.
+    pub templated: Option<Arc<UpstreamServer>>,
 }
 
 impl<'a> RequestCtx<'a> {
@@ -49,7 +52,13 @@ impl<'a> RequestCtx<'a> {
             plugins_read_response: false,
             frontend: None,
             server: None,
+            templated: None,
         }
+    }
+
+    /// The server it was sent to, once it was.
+    pub fn server(&self) -> Option<&UpstreamServer> {
+        self.server.or(self.templated.as_deref())
     }
 
     /// How the backend's response head is to be kept: as raw lines only

@@ -132,6 +132,12 @@ async fn send(
         .map_err(|_| ProxyError::GatewayTimeout)?;
     result.map_err(|e| match e {
         UpstreamError::ConnectTimeout => ProxyError::GatewayTimeout,
+        UpstreamError::Refused(why) => {
+            // Resolved outside the allow-list: a probe for the server's own
+            // services, or a misconfigured name; always logged.
+            tracing::warn!(server = %server.url, why, "templated target refused");
+            ProxyError::Forbidden(why)
+        }
         other => ProxyError::BadGateway(other.to_string()),
     })
 }

@@ -70,7 +70,7 @@ impl Watch {
             series.observe(method, status, protocol, elapsed);
             // A backend counts the requests that were sent to one of its servers.
             let mut backend_open = None;
-            if let (Some(frontend), Some(_)) = (ctx.frontend, ctx.server) {
+            if let (Some(frontend), Some(_)) = (ctx.frontend, ctx.server()) {
                 if let Some(series) = &frontend.backend.metrics {
                     series.observe(method, status, protocol, elapsed);
                     backend_open = Some(series.open(method, protocol));
@@ -94,7 +94,7 @@ impl Watch {
                 duration: elapsed,
                 frontend: ctx.frontend.map(|f| f.name.clone()),
                 backend: ctx.frontend.map(|f| f.backend.name.clone()),
-                backend_url: ctx.server.map(|s| s.url.clone()),
+                backend_url: ctx.server().map(|s| s.url.clone()),
                 retries: 0,
                 count: 0,
             });

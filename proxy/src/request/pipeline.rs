@@ -24,6 +24,7 @@ use super::{early, limit, redirect, screen};
 use crate::body::{Guard, ProxyBody};
 use crate::error::{ProxyError, Side};
 use crate::http1::request::settle_host;
+use crate::upstream::templated::NotAllowed;
 use crate::wasm::{ChainOutcome, Peer};
 
 /// The response to one request, errors included.
@@ -115,13 +116,39 @@ async fn run(
         }
     }
 
-    let Some(server) = backend.balancer.pick() else {
-        if let Some(h) = hook {
-            h.on_error();
-        }
-        return Err(ProxyError::NoHealthyServer);
+    let held;
+    let picked = match &backend.templated {
+        None => backend
+            .balancer
+            .pick()
+            .map(|s| {
+                ctx.server = Some(s);
+                &**s
+            })
+            .ok_or(ProxyError::NoHealthyServer),
+        Some(templated) => match templated.target(&m.vars) {
+            Ok(server) => {
+                ctx.templated = Some(server.clone());
+                held = server;
+                Ok(&*held)
+            }
+            Err(NotAllowed(why)) => {
+                // Someone may be probing for an open proxy: always logged.
+                let client = conn.client.ip;
+                tracing::warn!(backend = %backend.name, %client, why, "templated target refused");
+                Err(ProxyError::Forbidden(why))
+            }
+        },
     };
-    ctx.server = Some(server);
+    let server = match picked {
+        Ok(server) => server,
+        Err(e) => {
+            if let Some(h) = hook {
+                h.on_error();
+            }
+            return Err(e);
+        }
+    };
     let target = Target {
         frontend,
         server,

@@ -7,7 +7,7 @@ use super::matcher::{header_name, Condition, Request};
 use super::modifier::{Modifiers, StripKind};
 use super::rule::{self, Item, Matcher, BRACES, REGEX_BRACKETS};
 use super::template::{self, canonical_host, HostKey, Mode, Pattern};
-use super::types::{FrontendRules, PathModifier, RuleError, RuleSyntax};
+use super::types::{FrontendRules, PathModifier, RuleError, RuleSyntax, Vars};
 use super::{expr, predicate};
 
 #[derive(Debug)]
@@ -18,6 +18,8 @@ pub(super) struct Frontend {
     /// Cheapest first.
     pub conditions: Box<[Condition]>,
     pub modifiers: Modifiers,
+    /// Report the rule's variables on a match (`FrontendRules::wants_vars`).
+    pub wants_vars: bool,
 }
 
 impl Frontend {
@@ -72,11 +74,23 @@ impl Frontend {
             priority,
             conditions: conditions.into(),
             modifiers,
+            wants_vars: rules.wants_vars,
         })
     }
 
     pub(super) fn matches(&self, req: &Request<'_>) -> bool {
         self.conditions.iter().all(|c| c.matches(req))
+    }
+
+    /// The variables of a request that `matches`, if it wants them.
+    pub(super) fn vars(&self, req: &Request<'_>) -> Vars {
+        let mut vars = Vars::new();
+        if self.wants_vars {
+            for condition in self.conditions.iter() {
+                condition.capture(req, &mut vars);
+            }
+        }
+        vars
     }
 
     /// Keys of which the request's host must match one, from the first host

@@ -11,6 +11,7 @@ use crate::trust::Cidr;
 
 use super::path::hex_value;
 use super::template::Pattern;
+use super::types::Vars;
 
 /// The parts of a request that rules look at, prepared once per request.
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +106,28 @@ impl Condition {
             Condition::All(all) => all.iter().all(|c| c.matches(req)),
             Condition::Any(any) => any.iter().any(|c| c.matches(req)),
             Condition::Not(c) => !c.matches(req),
+        }
+    }
+
+    /// Appends the variables of the first alternative that matches (`Host`,
+    /// `Path*` and `Query` templates: the ones with variables).
+    pub(super) fn capture(&self, req: &Request<'_>, out: &mut Vars) {
+        match self {
+            Condition::Host(alts) => {
+                let host = req.host.unwrap_or("");
+                alts.iter().any(|p| p.capture(host, out));
+            }
+            Condition::Path(alts) => {
+                alts.iter().any(|p| p.capture(req.path, out));
+            }
+            Condition::Query(pairs) => {
+                for (key, want) in pairs.iter() {
+                    if let (Some(p), Some(v)) = (want, first_query_value(req.query, key)) {
+                        p.capture(&v, out);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 

@@ -4,7 +4,7 @@
 //! API (used by `snapshot::compile` and `request::pipeline`):
 //!
 //! ```ignore
-//! let router = Router::compile(&[FrontendRules { priority: 0, rules: vec!["PathPrefix:/zumi01".into()], syntax: RuleSyntax::Traefik1, modifiers: vec![] }])?;
+//! let router = Router::compile(&[FrontendRules { priority: 0, rules: vec!["PathPrefix:/zumi01".into()], syntax: RuleSyntax::Traefik1, modifiers: vec![], wants_vars: false }])?;
 //! if let Some(m) = router.route(&method, &uri, &headers, client_ip) { /* m.frontend, m.rewrite */ }
 //! ```
 //!
@@ -52,5 +52,5 @@ pub use hosts::rule_hosts;
 pub use matcher::request_host;
 pub use path::normalize as normalize_path;
 pub use table::Router;
-pub use types::{FrontendRules, PathModifier, Rewrite, RouteMatch, RuleError, RuleSyntax};
+pub use types::{FrontendRules, PathModifier, Rewrite, RouteMatch, RuleError, RuleSyntax, Vars};
 pub use upgrade::{to_traefik3, Upgraded};

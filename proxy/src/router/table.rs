@@ -67,6 +67,7 @@ impl Router {
         Some(RouteMatch {
             frontend: frontend.index,
             rewrite: frontend.modifiers.apply(&path),
+            vars: frontend.vars(&request),
         })
     }
 
@@ -94,6 +95,7 @@ impl Router {
         Some(RouteMatch {
             frontend: frontend.index,
             rewrite: frontend.modifiers.apply(&path),
+            vars: frontend.vars(&request),
         })
     }
 }

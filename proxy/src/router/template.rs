@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use regex::Regex;
 
 use super::path;
+use super::types::Vars;
 
 /// What a template is matched against, which decides its default variable
 /// pattern, its anchoring and how its literal text is canonicalized.
@@ -41,6 +42,13 @@ pub(super) enum Pattern {
         /// Host mode: the lower-case ASCII literal text after the last
         /// variable, which every match ends with (ignoring ASCII case).
         literal_suffix: Box<str>,
+        /// The template's variable names, in order: variable `i` is the
+        /// regex's group named `tgv{i}` (see `group_name`). Empty for
+        /// plain regexes.
+        vars: Box<[Box<str>]>,
+        /// Host mode: values are lower-cased when captured (host names
+        /// compare ignoring case, so `Zumi01` and `zumi01` are one device).
+        lower: bool,
     },
 }
 
@@ -97,6 +105,42 @@ impl Pattern {
     pub(super) fn is_plain(&self) -> bool {
         !matches!(self, Pattern::Regex { .. })
     }
+
+    /// Matches `s` and, on a match, appends its variables to `out`.
+    pub(super) fn capture(&self, s: &str, out: &mut Vars) -> bool {
+        let Pattern::Regex {
+            re, vars, lower, ..
+        } = self
+        else {
+            return self.is_match(s);
+        };
+        if vars.is_empty() {
+            return re.is_match(s);
+        }
+        let Some(caps) = re.captures(s) else {
+            return false;
+        };
+        for (i, name) in vars.iter().enumerate() {
+            if out.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            if let Some(m) = caps.name(&group_name(i)) {
+                let value = match lower {
+                    true => m.as_str().to_ascii_lowercase(),
+                    false => m.as_str().to_owned(),
+                };
+                out.push((name.clone(), value));
+            }
+        }
+        true
+    }
+}
+
+/// The regex group of a template's `i`-th variable. Groups are named by
+/// position, not by the variable's name: a template may repeat a name,
+/// which a regex may not.
+fn group_name(i: usize) -> String {
+    format!("tgv{i}")
 }
 
 /// Compiles one alternative (already trimmed and non-empty).
@@ -129,6 +173,7 @@ pub(super) fn compile(template: &str, mode: Mode) -> Result<Pattern, String> {
     let mut source = format!("{case_flag}^");
     let mut literal_prefix = String::new();
     let mut literal_suffix = String::new();
+    let mut vars = Vec::new();
     for (i, part) in parts.iter().enumerate() {
         match part {
             Part::Literal(lit) => {
@@ -143,8 +188,11 @@ pub(super) fn compile(template: &str, mode: Mode) -> Result<Pattern, String> {
                 }
                 source.push_str(&regex::escape(&lit));
             }
-            Part::Variable { pattern } => {
-                source.push_str(&variable_source(*pattern, mode, template)?);
+            Part::Variable { name, pattern } => {
+                let group = group_name(vars.len());
+                let inner = variable_source(*pattern, mode, template)?;
+                source.push_str(&format!("(?P<{group}>{inner})"));
+                vars.push(Box::<str>::from(*name));
             }
         }
     }
@@ -155,6 +203,8 @@ pub(super) fn compile(template: &str, mode: Mode) -> Result<Pattern, String> {
         re,
         literal_prefix: literal_prefix.into(),
         literal_suffix: literal_suffix.into(),
+        vars: vars.into(),
+        lower: mode == Mode::Host,
     })
 }
 
@@ -169,6 +219,8 @@ pub(super) fn regex(source: &str, mode: Mode) -> Result<Pattern, String> {
         re,
         literal_prefix: "".into(),
         literal_suffix: "".into(),
+        vars: Box::default(),
+        lower: false,
     })
 }
 
@@ -186,7 +238,9 @@ pub(super) fn regex_source(template: &str, mode: Mode) -> Result<String, String>
     for part in parse(template)? {
         match part {
             Part::Literal(lit) => out.push_str(&regex::escape(&canonical_literal(lit, mode))),
-            Part::Variable { pattern } => out.push_str(&variable_source(pattern, mode, template)?),
+            Part::Variable { pattern, .. } => {
+                out.push_str(&variable_source(pattern, mode, template)?)
+            }
         }
     }
     Ok(out)
@@ -230,6 +284,7 @@ enum Part<'a> {
     Literal(&'a str),
     /// `{name}` (pattern None: the mode's default) or `{name:pattern}`.
     Variable {
+        name: &'a str,
         pattern: Option<&'a str>,
     },
 }
@@ -269,7 +324,7 @@ fn parse(template: &str) -> Result<Vec<Part<'_>>, String> {
                             &template[start..=i]
                         ));
                     }
-                    parts.push(Part::Variable { pattern });
+                    parts.push(Part::Variable { name, pattern });
                     start = i + 1;
                 }
             }

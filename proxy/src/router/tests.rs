@@ -13,6 +13,7 @@ fn frontends_of(frontends: &[(i64, &[&str])]) -> Vec<FrontendRules> {
     frontends
         .iter()
         .map(|(priority, rules)| FrontendRules {
+            wants_vars: false,
             priority: *priority,
             rules: rules.iter().map(|r| r.to_string()).collect(),
             syntax: RuleSyntax::Traefik1,
@@ -102,7 +103,8 @@ fn zumi_seed_rule() {
         route(&r, &req("GET", "/zumi01/api/kernels?x=1", Some("h"), &[])),
         Some(RouteMatch {
             frontend: 0,
-            rewrite: None
+            rewrite: None,
+            vars: Vec::new(),
         })
     );
     // Plain prefix, as gorilla mux / Traefik 1.7.
@@ -344,7 +346,8 @@ fn normalization_attacks() {
         m,
         RouteMatch {
             frontend: 0,
-            rewrite: None
+            rewrite: None,
+            vars: Vec::new(),
         }
     );
 
@@ -619,6 +622,7 @@ fn many_frontends_route_through_the_index() {
     let frontends: Vec<_> = specs
         .iter()
         .map(|r| FrontendRules {
+            wants_vars: false,
             priority: 0,
             rules: vec![r.clone()],
             syntax: RuleSyntax::Traefik1,
@@ -743,6 +747,7 @@ fn index_agrees_with_linear_scan_on_random_rules() {
         let n = 1 + rng.below(40);
         let frontends: Vec<FrontendRules> = (0..n)
             .map(|_| FrontendRules {
+                wants_vars: false,
                 priority: *rng.pick(&[0, 0, 0, 1, 2, 50]),
                 rules: (0..1 + rng.below(2))
                     .map(|_| {
@@ -823,6 +828,7 @@ fn odd_inputs_never_panic() {
             rule = format!("{}:{slash}{rule}", rng.pick(&ALPHABET[26..]));
         }
         let frontends = [FrontendRules {
+            wants_vars: false,
             priority: rng.below(3) as i64 - 1,
             rules: vec![rule.clone()],
             syntax: RuleSyntax::Traefik1,
@@ -868,6 +874,7 @@ fn v3_frontends(rules: &[&str]) -> Vec<FrontendRules> {
     rules
         .iter()
         .map(|r| FrontendRules {
+            wants_vars: false,
             priority: 0,
             rules: vec![r.to_string()],
             syntax: RuleSyntax::Traefik3,
@@ -1049,4 +1056,74 @@ fn traefik3_index_agrees_with_linear_scan_on_random_rules() {
         matched > 1000,
         "too few matches to mean anything: {matched}"
     );
+}
+
+/// Variables of the rules of one frontend that wants them.
+fn vars_of(rules: &[&str], r: &Req) -> Option<Vec<(String, String)>> {
+    let router = Router::compile(&[FrontendRules {
+        wants_vars: true,
+        priority: 0,
+        rules: rules.iter().map(|r| r.to_string()).collect(),
+        syntax: RuleSyntax::Traefik1,
+        modifiers: Vec::new(),
+    }])
+    .unwrap();
+    let m = route(&router, r)?;
+    Some(m.vars.into_iter().map(|(n, v)| (n.into(), v)).collect())
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn variables_of_templated_rules() {
+    // Path: the strip modifier's template, default and explicit patterns.
+    let get = |path: &str| req("GET", path, Some("example.com"), &[]);
+    assert_eq!(
+        vars_of(
+            &["PathPrefixStrip:/cam/{device:[a-z0-9-]+}"],
+            &get("/cam/zumi-07/stream")
+        ),
+        Some(pairs(&[("device", "zumi-07")]))
+    );
+    assert_eq!(
+        vars_of(
+            &["PathPrefixStrip:/cam/{device:[a-z0-9-]+}"],
+            &get("/cam/ZUMI/x")
+        ),
+        None
+    );
+    // Host values are lower-case; several variables in rule order. (1.7's
+    // `Host` is a plain name, braces and all: templates are `HostRegexp`.)
+    assert_eq!(
+        vars_of(
+            &["HostRegexp:{device}.cams.example.com;PathPrefix:/{site}/"],
+            &req("GET", "/lab2/x", Some("Zumi01.cams.example.com:443"), &[])
+        ),
+        Some(pairs(&[("device", "zumi01"), ("site", "lab2")]))
+    );
+    // A name given twice keeps its first value; a query template too.
+    assert_eq!(
+        vars_of(&["Path:/{a}/{a}", "Query:cam={cam}"], &get("/x/y?cam=c3")),
+        Some(pairs(&[("a", "x"), ("cam", "c3")]))
+    );
+    // Alternatives: the variables of the one that matched.
+    assert_eq!(
+        vars_of(
+            &["HostRegexp:{d}.a.example,{d}.b.example"],
+            &req("GET", "/", Some("q.b.example"), &[])
+        ),
+        Some(pairs(&[("d", "q")]))
+    );
+    // A user's own groups in a pattern do not shift the variables.
+    assert_eq!(
+        vars_of(&["Path:/{x:(a|b)(c)}/{y}"], &get("/bc/z")),
+        Some(pairs(&[("x", "bc"), ("y", "z")]))
+    );
+    // Frontends that do not want them get none (and pay nothing).
+    let r = rules(&[&["PathPrefix:/cam/{device}"]]);
+    assert!(route(&r, &get("/cam/a")).unwrap().vars.is_empty());
 }

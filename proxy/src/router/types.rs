@@ -15,6 +15,9 @@ pub struct FrontendRules {
     /// Traefik 2/3 path middlewares, applied with (and in the order of) the
     /// 1.7 rule modifiers: strips, then the prefix added, then replacements.
     pub modifiers: Vec<PathModifier>,
+    /// Its backend's URL uses the rule's variables (`{device}`): a match
+    /// reports them in `RouteMatch::vars`. Other frontends pay nothing.
+    pub wants_vars: bool,
 }
 
 /// A rule that does not compile: which frontend (index into the slice given to
@@ -33,7 +36,16 @@ pub struct RouteMatch {
     pub frontend: usize,
     /// Set only when a modifier changed the path; None = forward the path as the client sent it.
     pub rewrite: Option<Rewrite>,
+    /// The rule's variables, when the frontend wants them
+    /// (`FrontendRules::wants_vars`); empty otherwise.
+    pub vars: Vars,
 }
+
+/// A matched request's template variables (`{device}` in
+/// `Host:{device}.cams.example.com`), in rule order, for templated backend
+/// URLs. A name given twice keeps its first value. Host values are
+/// lower-case.
+pub type Vars = Vec<(Box<str>, String)>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rewrite {

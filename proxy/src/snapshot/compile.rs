@@ -25,10 +25,13 @@ use crate::metrics::Metrics;
 use crate::router::{FrontendRules, Router};
 use crate::tls::acceptor::{self, TlsServer};
 use crate::trust::{Cidr, Trust};
+use crate::upstream::allow::Fence;
 use crate::upstream::balancer::{Balancer, UpstreamServer};
 use crate::upstream::health::HealthCheckers;
 use crate::upstream::limit::Limiter;
 use crate::upstream::registry::Upstreams;
+use crate::upstream::resolve::Resolver;
+use crate::upstream::templated::TemplatedServer;
 use crate::wasm::{Chain, Plugin};
 
 /// A compiled config, and the health checks that go with it (owned by the
@@ -137,6 +140,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
                 "TLS settings for https backends: {why}"
             )))
         })?;
+    let upstreams = Arc::new(upstreams);
     let backends = compile_backends(config, &shared, &upstreams, None, &mut errors);
     let chains = compile_chains(config, &shared, &[], &mut errors);
     for (name, ep) in &config.entry_points {
@@ -195,7 +199,7 @@ fn loader<'r>(
 fn compile_backends<'c>(
     config: &'c Config,
     shared: &Shared,
-    upstreams: &Upstreams,
+    upstreams: &Arc<Upstreams>,
     metrics: Option<&Metrics>,
     errors: &mut Vec<Diagnostic>,
 ) -> BTreeMap<&'c str, Arc<BackendRuntime>> {
@@ -214,13 +218,15 @@ fn compile_backends<'c>(
 fn compile_backend(
     b: &Backend,
     shared: &Shared,
-    upstreams: &Upstreams,
+    upstreams: &Arc<Upstreams>,
     metrics: Option<&Metrics>,
     errors: &mut Vec<Diagnostic>,
 ) -> BackendRuntime {
+    let templated = compile_templated(b, upstreams, errors);
     let servers = b
         .servers
         .iter()
+        .filter(|s| s.vars.is_empty())
         .filter_map(|s| match Authority::from_str(&s.authority) {
             Ok(authority) => {
                 let pool = upstreams.pool(s.scheme, &authority);
@@ -246,10 +252,36 @@ fn compile_backend(
     BackendRuntime {
         name: b.name.clone(),
         balancer: Balancer::new(b.load_balancer, servers),
+        templated,
         limiter: b.max_conn.as_ref().map(Limiter::new),
         max_request_body: b.max_request_body,
         metrics: metrics.map(|m| m.backend(&b.name)),
     }
+}
+
+/// A backend's templated server (the loader allows one, with an allow-list).
+fn compile_templated(
+    b: &Backend,
+    upstreams: &Arc<Upstreams>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<TemplatedServer> {
+    let server = b.servers.iter().find(|s| !s.vars.is_empty())?;
+    let allowed = b.allowed.as_ref()?;
+    let fence = match Fence::new(allowed, Resolver::new(&b.resolvers)) {
+        Ok(fence) => fence,
+        Err(why) => {
+            errors.push(Diagnostic::at(b.location.clone(), why));
+            return None;
+        }
+    };
+    Some(TemplatedServer::new(
+        server.name.clone(),
+        server.scheme,
+        &server.authority,
+        Arc::new(fence),
+        upstreams.clone(),
+        b.max_targets,
+    ))
 }
 
 /// `[entryPoints.X.auth.basic]`: the built-in basic-auth plugin.
@@ -387,6 +419,7 @@ fn compile_entry(
             continue;
         };
         rules.push(FrontendRules {
+            wants_vars: backend.templated.is_some(),
             priority: f.priority,
             rules: f.routes.iter().map(|r| r.rule.clone()).collect(),
             syntax: f.rule_syntax,

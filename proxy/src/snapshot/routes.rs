@@ -15,6 +15,7 @@ use crate::trust::Trust;
 use crate::upstream::balancer::Balancer;
 use crate::upstream::limit::Limiter;
 use crate::upstream::registry::Upstreams;
+use crate::upstream::templated::TemplatedServer;
 use crate::wasm::Chain;
 
 pub struct Snapshot {
@@ -153,6 +154,9 @@ pub struct FrontendRuntime {
 pub struct BackendRuntime {
     pub name: String,
     pub balancer: Balancer,
+    /// A templated server: the target is chosen per request from the
+    /// route's variables (the balancer has no servers then).
+    pub templated: Option<TemplatedServer>,
     pub limiter: Option<Limiter>,
     /// `[buffering] maxRequestBodyBytes` (`request::limit::cap_body`).
     pub max_request_body: Option<u64>,

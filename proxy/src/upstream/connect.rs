@@ -14,6 +14,7 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::allow::{Fence, Refused};
 use super::error::UpstreamError;
 use crate::body::ProxyBody;
 use crate::http1::client::Io;
@@ -31,6 +32,9 @@ pub struct Target {
     /// `Some` for `https://` servers.
     pub tls: Option<Arc<rustls::ClientConfig>>,
     pub dial_timeout: Duration,
+    /// A templated target's allow-list: only the addresses it admits are
+    /// dialed (`allow`). None for servers written in the config.
+    pub fence: Option<Arc<Fence>>,
 }
 
 impl Target {
@@ -50,6 +54,7 @@ impl Target {
             port,
             tls,
             dial_timeout,
+            fence: None,
         }
     }
 }
@@ -100,17 +105,26 @@ pub async fn handshake1(io: Io) -> Result<http1::SendRequest<ProxyBody>, Upstrea
 /// TCP connect to the first address that answers, within `dialTimeout` in all.
 async fn dial(target: &Target) -> Result<TcpStream, UpstreamError> {
     let attempt = async {
+        if let Some(fence) = &target.fence {
+            let addrs = fence
+                .addresses(&target.host, target.port)
+                .await
+                .map_err(|refused| match refused {
+                    Refused::Lookup(e) => UpstreamError::Connect(e),
+                    Refused::Outside(why) => UpstreamError::Refused(why),
+                })?;
+            return connect_first(addrs).await.map_err(UpstreamError::Connect);
+        }
         // Backends are usually loopback IPs (SSH tunnels): skip the resolver.
         let stream = match target.host.parse::<IpAddr>() {
-            Ok(ip) => TcpStream::connect(SocketAddr::new(ip, target.port)).await?,
-            Err(_) => connect_any(&target.host, target.port).await?,
+            Ok(ip) => TcpStream::connect(SocketAddr::new(ip, target.port)).await,
+            Err(_) => connect_any(&target.host, target.port).await,
         };
-        Ok::<_, io::Error>(stream)
+        stream.map_err(UpstreamError::Connect)
     };
     let stream = tokio::time::timeout(target.dial_timeout, attempt)
         .await
-        .map_err(|_| UpstreamError::ConnectTimeout)?
-        .map_err(UpstreamError::Connect)?;
+        .map_err(|_| UpstreamError::ConnectTimeout)??;
     // Small requests and responses must not wait for Nagle.
     let _ = stream.set_nodelay(true);
     let keepalive = socket2::TcpKeepalive::new().with_time(TCP_KEEPALIVE);
@@ -119,16 +133,19 @@ async fn dial(target: &Target) -> Result<TcpStream, UpstreamError> {
 }
 
 async fn connect_any(host: &str, port: u16) -> io::Result<TcpStream> {
+    connect_first(tokio::net::lookup_host((host, port)).await?).await
+}
+
+/// The first of `addrs` that accepts.
+async fn connect_first(addrs: impl IntoIterator<Item = SocketAddr>) -> io::Result<TcpStream> {
     let mut last = None;
-    for addr in tokio::net::lookup_host((host, port)).await? {
+    for addr in addrs {
         match TcpStream::connect(addr).await {
             Ok(s) => return Ok(s),
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(io::ErrorKind::NotFound, format!("{host} has no address"))
-    }))
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
 }
 
 async fn tls_handshake(

@@ -6,6 +6,9 @@ pub enum UpstreamError {
     ConnectTimeout,
     #[error("connect: {0}")]
     Connect(std::io::Error),
+    /// A templated target outside its backend's allow-list (`allow`).
+    #[error("not allowed: {0}")]
+    Refused(String),
     #[error("TLS handshake: {0}")]
     Tls(std::io::Error),
     #[error("HTTP handshake: {0}")]

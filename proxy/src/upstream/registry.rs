@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use http::uri::Authority;
 
+use super::allow::Fence;
 use super::connect;
 use super::pool::{Protocol, ServerPool};
 use crate::config::model::{BackendTls, ForwardingTimeouts, Scheme};
@@ -63,19 +64,42 @@ impl Upstreams {
         }
         // Servers that left the config: forget their entries.
         pools.retain(|_, weak| weak.strong_count() > 0);
+        let pool = self.new_pool(scheme, authority, None);
+        pools.insert(key, Arc::downgrade(&pool));
+        pool
+    }
+
+    /// A pool of its own for a templated backend's target, which dials
+    /// only what `fence` allows (`templated` keeps it; no other backend
+    /// shares it).
+    pub fn fenced_pool(
+        &self,
+        scheme: Scheme,
+        authority: &Authority,
+        fence: Arc<Fence>,
+    ) -> Arc<ServerPool> {
+        self.new_pool(scheme, authority, Some(fence))
+    }
+
+    fn new_pool(
+        &self,
+        scheme: Scheme,
+        authority: &Authority,
+        fence: Option<Arc<Fence>>,
+    ) -> Arc<ServerPool> {
         let (default_port, tls, protocol) = match scheme {
             Scheme::Http => (80, None, Protocol::Http1),
             Scheme::Https => (443, Some(self.tls_client.clone()), Protocol::Http1),
             Scheme::H2c => (80, None, Protocol::H2c),
         };
-        let target = connect::Target::new(authority.clone(), default_port, tls, self.timeouts.dial);
-        let pool = ServerPool::new(
+        let mut target =
+            connect::Target::new(authority.clone(), default_port, tls, self.timeouts.dial);
+        target.fence = fence;
+        ServerPool::new(
             target,
             protocol,
             self.timeouts.idle_conn,
             self.timeouts.max_idle_per_host,
-        );
-        pools.insert(key, Arc::downgrade(&pool));
-        pool
+        )
     }
 }

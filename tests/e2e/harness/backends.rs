@@ -54,9 +54,17 @@ impl Backend {
         F: Fn(Req) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Resp> + Send + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind backend");
+        Backend::serve_on(SocketAddr::from(([127, 0, 0, 1], 0)), handler).await
+    }
+
+    /// Like `serve`, on `addr` (e.g. `127.0.1.7:PORT`: the whole of
+    /// 127.0.0.0/8 is this machine's, so many "devices" fit on one port).
+    pub async fn serve_on<F, Fut>(addr: SocketAddr, handler: F) -> Backend
+    where
+        F: Fn(Req) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Resp> + Send + 'static,
+    {
+        let listener = TcpListener::bind(addr).await.expect("bind backend");
         let addr = listener.local_addr().unwrap();
         let handler = Arc::new(handler);
         let task = tokio::spawn(async move {

@@ -6,6 +6,7 @@ pub mod acme;
 pub mod backends;
 pub mod client;
 pub mod config;
+pub mod dns;
 pub mod h2raw;
 pub mod process;
 
@@ -13,6 +14,7 @@ pub use acme::*;
 pub use backends::*;
 pub use client::*;
 pub use config::*;
+pub use dns::*;
 pub use process::*;
 
 pub use std::time::Duration;

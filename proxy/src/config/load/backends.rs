@@ -12,6 +12,7 @@ use crate::config::model::{
 use crate::config::tree::{Node, Tree};
 
 use super::context::Globals;
+use super::targets;
 use super::unsupported::{warn_unsupported, BACKEND_UNSUPPORTED, LOAD_BALANCER_UNSUPPORTED};
 use super::values::{duration, host_without_zone, positive_duration, u32_value, zero_is_none};
 
@@ -76,15 +77,29 @@ fn read_backend(node: &Node<'_>, globals: &Globals) -> Option<Backend> {
         .section("healthCheck")
         .and_then(|n| read_health_check(&n, globals));
     let max_request_body = node.section("buffering").and_then(|n| read_buffering(&n));
+    let allowed = targets::read_allow_list(node);
+    let resolvers = targets::read_resolvers(node);
+    let max_targets = targets::read_max_targets(node);
     warn_unsupported(node, BACKEND_UNSUPPORTED);
+    let servers = servers?;
+    let templated = servers.iter().filter(|s| !s.vars.is_empty()).count();
+    targets::check_backend(node, templated, servers.len(), allowed.as_ref());
+    if templated > 0 && health_check.is_some() {
+        node.warn(
+            "healthCheck is not run on templated servers (their targets are chosen per request)",
+        );
+    }
     Some(Backend {
         name: node.name().to_owned(),
-        servers: servers?,
+        servers,
         load_balancer,
         max_conn,
         flush_interval,
         health_check,
         max_request_body,
+        allowed,
+        resolvers,
+        max_targets,
         location: node.location(),
     })
 }
@@ -142,7 +157,15 @@ pub(super) fn read_server(node: &Node<'_>, globals: &Globals) -> Option<Server> 
         return None;
     };
     let url = url_node.str()?;
-    let parsed = match parse_server_url(url) {
+    let (vars, checked) = match targets::url_template(url) {
+        Ok(Some((vars, sample))) => (vars, sample),
+        Ok(None) => (Vec::new(), url.to_owned()),
+        Err(why) => {
+            url_node.error(format!("invalid server URL \"{url}\": {why}"));
+            return None;
+        }
+    };
+    let parsed = match parse_server_url(&checked) {
         Ok(parsed) => parsed,
         Err(why) => {
             url_node.error(format!("invalid server URL \"{url}\": {why}"));
@@ -155,12 +178,18 @@ pub(super) fn read_server(node: &Node<'_>, globals: &Globals) -> Option<Server> 
              (to add a path prefix, use an AddPrefix rule on the frontend)"
         ));
     }
+    // A template's authority is its text: its port is only known per request.
+    let authority = match vars.is_empty() {
+        true => parsed.authority,
+        false => template_authority(url),
+    };
     Some(Server {
         name: node.name().to_owned(),
         scheme: parsed.scheme,
-        authority: parsed.authority,
+        authority,
         url: url.to_owned(),
         weight,
+        vars,
         location: url_node.location(),
     })
 }
@@ -219,6 +248,13 @@ fn parse_server_url(url: &str) -> Result<ServerUrl, String> {
         authority,
         ignored,
     })
+}
+
+/// The authority part of a (checked) URL, as written.
+fn template_authority(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    rest[..end].to_owned()
 }
 
 fn parse_scheme(text: &str) -> Result<Scheme, String> {

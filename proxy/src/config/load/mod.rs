@@ -25,6 +25,7 @@ mod frontends;
 mod globals;
 mod middleware;
 mod status;
+mod targets;
 mod traefik3;
 mod traefik_plugin;
 mod unsupported;

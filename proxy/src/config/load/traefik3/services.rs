@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::config::model::{Backend, LoadBalancerMethod};
+use crate::config::model::{Backend, LoadBalancerMethod, DEFAULT_MAX_TARGETS};
 use crate::config::tree::{Node, Tree};
 
 use super::super::backends::{read_health_check, read_server};
@@ -99,6 +99,10 @@ fn read_load_balancer(service: &Node<'_>, lb: &Node<'_>, globals: &Globals) -> O
         Some(list) => {
             for (i, node) in list.table_list().iter().enumerate() {
                 if let Some(mut server) = read_server(node, globals) {
+                    if !server.vars.is_empty() {
+                        node.error("templated server URLs are a tollgate extension of Traefik 1.7's [backends] (with allowedNetworks / allowedHosts)");
+                        continue;
+                    }
                     server.name = format!("server{i}");
                     servers.push(server);
                 }
@@ -135,6 +139,9 @@ fn read_load_balancer(service: &Node<'_>, lb: &Node<'_>, globals: &Globals) -> O
             flush_interval,
             health_check,
             max_request_body: None,
+            allowed: None,
+            resolvers: Vec::new(),
+            max_targets: DEFAULT_MAX_TARGETS,
             location: service.key_location(),
         },
         pass_host_header,
@@ -195,6 +202,9 @@ fn read_weighted(
             flush_interval: None,
             health_check: None,
             max_request_body: None,
+            allowed: None,
+            resolvers: Vec::new(),
+            max_targets: DEFAULT_MAX_TARGETS,
             location: node.key_location(),
         },
         pass_host_header,
