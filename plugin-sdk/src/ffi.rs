@@ -53,6 +53,8 @@ mod raw {
     #[link(wasm_import_module = "tollgate")]
     extern "C" {
         pub fn get_scheme(buf: *mut u8, buf_limit: u32) -> u32;
+        pub fn get_route_var(name: *const u8, name_len: u32, buf: *mut u8, buf_limit: u32) -> i64;
+        pub fn set_route_var(name: *const u8, name_len: u32, value: *const u8, value_len: u32);
     }
 }
 
@@ -100,6 +102,29 @@ pub(crate) fn log_enabled(level: LogLevel) -> bool {
 
 pub(crate) fn scheme() -> String {
     read_string(|buf, limit| unsafe { raw::get_scheme(buf, limit) })
+}
+
+pub(crate) fn route_var(name: &str) -> Option<String> {
+    let get = |buf: *mut u8, limit: u32| unsafe {
+        raw::get_route_var(name.as_ptr(), name.len() as u32, buf, limit)
+    };
+    // -1: no such variable; else the length, as for the ABI's getters.
+    if get(core::ptr::null_mut(), 0) < 0 {
+        return None;
+    }
+    let (_, bytes) = read_with(|buf, limit| get(buf, limit).max(0) as u64);
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+pub(crate) fn set_route_var(name: &str, value: &str) {
+    unsafe {
+        raw::set_route_var(
+            name.as_ptr(),
+            name.len() as u32,
+            value.as_ptr(),
+            value.len() as u32,
+        )
+    }
 }
 
 /// The host behind the imports; stateless.

@@ -56,6 +56,14 @@ pub trait Host {
     /// the native test host implements this method.
     #[cfg(not(target_arch = "wasm32"))]
     fn scheme(&self) -> String;
+    /// A route variable (`{device}` of the frontend's rule, or one a plugin
+    /// set). A tollgate extension, imported only when called, as `scheme`.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn route_var(&self, name: &str) -> Option<String>;
+    /// Set a route variable, for a templated backend's target. A tollgate
+    /// extension, imported only when called, as `scheme`.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn set_route_var(&self, name: &str, value: &str);
 
     /// Header names, lowercase: `get_header_names` of the ABI, its
     /// NUL-terminated list split into names.

@@ -212,6 +212,39 @@ impl<'h> Request<'h> {
         }
     }
 
+    /// A route variable of this request: `{device}` of the frontend's rule
+    /// (`PathPrefixStrip:/cam/{device}`), or what a plugin before this one
+    /// set. Only for frontends whose backend URL is templated
+    /// (`http://{device}.cams.internal`); None otherwise. tollgate-only: a
+    /// plugin calling this imports `tollgate.get_route_var`.
+    pub fn route_var(&self, name: &str) -> Option<String> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            crate::ffi::route_var(name)
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.host.route_var(name)
+        }
+    }
+
+    /// Choose the request's target: sets route variable `name`, which the
+    /// backend's templated URL uses (e.g. the device a user owns, from a
+    /// token's claim). The backend's allow-list still applies: a value
+    /// outside it gets 403. Only in `on_request`; `name` is letters,
+    /// digits, `_` and `-`, and name and value at most 253 bytes (else the
+    /// request fails). tollgate-only: imports `tollgate.set_route_var`.
+    pub fn set_route_var(&self, name: &str, value: &str) {
+        #[cfg(target_arch = "wasm32")]
+        {
+            crate::ffi::set_route_var(name, value)
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.host.set_route_var(name, value)
+        }
+    }
+
     /// The `Host` header (HTTP/2's `:authority` is presented as `host`);
     /// `None` if the request has none.
     pub fn host(&self) -> Option<String> {

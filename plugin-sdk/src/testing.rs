@@ -168,6 +168,9 @@ pub struct TestRequest {
     pub body: Vec<u8>,
     /// The trailers, empty by default.
     pub trailers: Fields,
+    /// Route variables ([`Request::route_var`](crate::Request::route_var)),
+    /// as the rule captured them; after the plugin ran, as it left them.
+    pub route_vars: Vec<(String, String)>,
 }
 
 impl TestRequest {
@@ -184,6 +187,7 @@ impl TestRequest {
             headers: Fields(vec![("host".to_string(), b"example.test".to_vec())]),
             body: Vec::new(),
             trailers: Fields::default(),
+            route_vars: Vec::new(),
         }
     }
 
@@ -220,6 +224,21 @@ impl TestRequest {
     pub fn source(mut self, addr: &str) -> Self {
         self.source_addr = addr.to_string();
         self
+    }
+
+    /// Give it a route variable, as a templated frontend's rule captures
+    /// (`{device}`).
+    pub fn with_route_var(mut self, name: &str, value: &str) -> Self {
+        self.route_vars.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The route variable `name`, if set.
+    pub fn route_var(&self, name: &str) -> Option<&str> {
+        self.route_vars
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Make it a request received over HTTPS: the scheme reads `https`.
@@ -437,6 +456,30 @@ impl Host for TestHost {
 
     fn scheme(&self) -> String {
         self.state.borrow().req.scheme.clone()
+    }
+
+    fn route_var(&self, name: &str) -> Option<String> {
+        self.state.borrow().req.route_var(name).map(str::to_string)
+    }
+
+    fn set_route_var(&self, name: &str, value: &str) {
+        let mut s = self.state.borrow_mut();
+        if s.phase == Phase::Response {
+            Self::misuse("setting a route variable after the request was passed on");
+        }
+        let valid_name = !name.is_empty()
+            && name.len() <= 253
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+        if !valid_name || value.len() > 253 {
+            Self::misuse("invalid route variable name or value over 253 bytes");
+        }
+        let vars = &mut s.req.route_vars;
+        match vars.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) => *v = value.to_string(),
+            None => vars.push((name.to_string(), value.to_string())),
+        }
     }
 
     fn header_names(&self, kind: HeaderKind) -> Vec<String> {

@@ -72,6 +72,12 @@ struct Fleet {
 /// 127.0.0.1), and tollgate with two templated frontends on one backend
 /// (by path and by host name) and one whose URL is the whole host name.
 async fn fleet(max_targets: usize) -> Fleet {
+    fleet_with(max_targets, "", "").await
+}
+
+/// `fleet`, with more keys for the path frontend (`middlewares = [...]`)
+/// and more config (plugins, frontends) appended.
+async fn fleet_with(max_targets: usize, bypath_keys: &str, extra: &str) -> Fleet {
     let dir = TempDir::new("fleet");
     let port = free_port();
     let mut records: Vec<(String, String)> = (1..=DEVICES)
@@ -91,6 +97,7 @@ async fn fleet(max_targets: usize) -> Fleet {
         r#"{eps}
 [frontends.bypath]
 backend = "cams"
+{bypath_keys}
 [frontends.bypath.routes.r]
 rule = "PathPrefixStrip:/cam/{{device:[a-z0-9-]+}}"
 [frontends.byhost]
@@ -115,6 +122,7 @@ allowedNetworks = ["127.0.1.0/24"]
 resolvers = ["{resolver}"]
 [backends.named.servers.s]
 url = "http://{{name}}:{port}"
+{extra}
 "#,
         eps = http_only(),
     );
@@ -253,4 +261,95 @@ async fn ten_webcam_streams_from_ten_devices_at_once() {
         futures_util::future::join_all(reads),
     )
     .await;
+}
+
+/// An HS256 JWT for `claims`, signed with `secret`.
+fn jwt(secret: &str, claims: serde_json::Value) -> String {
+    use base64::Engine;
+    let b64 = |data: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data);
+    let input = format!(
+        "{}.{}",
+        b64(br#"{"alg":"HS256","typ":"JWT"}"#),
+        b64(claims.to_string().as_bytes())
+    );
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = ring::hmac::sign(&key, input.as_bytes());
+    format!("{input}.{}", b64(tag.as_ref()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_routes_each_user_only_to_the_devices_their_token_names() {
+    const SECRET: &str = "fleet-secret-0123456789";
+    let wasm = tollgate::wasm::builtin::wasm_dir()
+        .expect("plugins built by proxy/build.rs")
+        .join("jwt-auth.wasm");
+    // The path frontend, now behind jwt-auth; `/my-cam` names no device:
+    // the token's only device is chosen by the plugin.
+    let extra = format!(
+        r#"
+[plugins.jwt]
+path = {wasm:?}
+  [plugins.jwt.config]
+  keys = [{{alg = "HS256", secret = "{SECRET}"}}]
+  routeVars = {{device = "devices"}}
+
+[frontends.mine]
+backend = "cams"
+middlewares = ["jwt"]
+[frontends.mine.routes.r]
+rule = "PathPrefixStrip:/my-cam"
+"#,
+        wasm = wasm.display().to_string()
+    );
+    let f = fleet_with(16, "middlewares = [\"jwt\"]", &extra).await;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let alice = jwt(
+        SECRET,
+        serde_json::json!({"sub": "alice", "exp": exp, "devices": ["d007", "d008"]}),
+    );
+    let bob = jwt(
+        SECRET,
+        serde_json::json!({"sub": "bob", "exp": exp, "devices": "d042"}),
+    );
+    let evil = jwt(
+        SECRET,
+        serde_json::json!({"sub": "eve", "exp": exp, "devices": "evil"}),
+    );
+    let get_as = |path: &str, token: &str| {
+        http1()
+            .get(f.tg.url("http", path))
+            .header("authorization", format!("Bearer {token}"))
+    };
+    // Alice reaches her devices, and not Bob's.
+    for d in ["d007", "d008"] {
+        let (status, body) = send(get_as(&format!("/cam/{d}/x"), &alice)).await;
+        assert_eq!((status, body), (StatusCode::OK, format!("device {d} /x")));
+    }
+    let (status, body) = send(get_as("/cam/d042/x", &alice)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("devices"), "{body}");
+    // Bob's one device, chosen by the plugin where the route names none.
+    let (status, body) = send(get_as("/my-cam/status", &bob)).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "device d042 /status")
+    );
+    // Alice has two: /my-cam cannot say which.
+    let (status, _) = send(get_as("/my-cam/status", &alice)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // No token: 401, and the device is never contacted.
+    let (status, _) = send(http1().get(f.tg.url("http", "/cam/d007/x"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // What a plugin chooses passes the same allow-list: a token naming a
+    // device that resolves to 127.0.0.1 gets 403.
+    let (status, _) = send(get_as("/my-cam/", &evil)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(f
+        .tg
+        .logs_text()
+        .contains("evil.cams.internal resolves to 127.0.0.1"));
 }

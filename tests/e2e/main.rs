@@ -5,6 +5,7 @@ mod harness;
 
 mod access_log;
 mod acme;
+mod acme_dns01;
 mod acme_traefik;
 mod balancing;
 mod check;

@@ -9,6 +9,7 @@
 //!   "leeway": 30, "requireExp": true,
 //!   "requireClaims": {"type": "access"},
 //!   "forwardClaims": {"sub": "X-User-Id", "user_claims.role": "X-User-Role"},
+//!   "routeVars": {"device": "devices"},
 //!   "removeHeader": false, "realm": "api",
 //!   "header": "Authorization", "queryParam": null, "cookie": null }
 //! ```
@@ -18,8 +19,11 @@
 //! `WWW-Authenticate: Bearer` (RFC 6750) and a JSON error; valid but a
 //! `requireClaims` mismatch: 403. The `forwardClaims` headers are always
 //! removed from the incoming request first, so a client cannot forge them.
+//! `routeVars` routes a user only to the devices the token names
+//! (`route.rs`).
 
 pub mod keys;
+pub mod route;
 pub mod token;
 
 use serde::Deserialize;
@@ -75,6 +79,10 @@ pub struct Config {
     /// Claim name (or dotted path) → request header for the upstream.
     #[serde(default)]
     pub forward_claims: Map<String, Value>,
+    /// Route variable → claim (or dotted path) naming what the holder may
+    /// reach (`route.rs`).
+    #[serde(default)]
+    pub route_vars: Map<String, Value>,
     #[serde(default)]
     pub remove_header: bool,
     #[serde(default)]
@@ -95,6 +103,7 @@ pub struct JwtAuth {
     require_exp: bool,
     required_claims: Map<String, Value>,
     forward: Vec<(String, String)>,
+    route_vars: Vec<(String, String)>,
     remove_header: bool,
     realm: String,
     header: String,
@@ -229,6 +238,13 @@ impl Plugin for JwtAuth {
             };
             forward.push((claim, header));
         }
+        let mut route_vars = Vec::new();
+        for (var, claim) in config.route_vars {
+            let Value::String(claim) = claim else {
+                return Err(format!("jwt-auth: routeVars.{var} must be a claim name"));
+            };
+            route_vars.push((var, claim));
+        }
         Ok(JwtAuth {
             keys,
             issuers: config.issuer.into_vec(),
@@ -237,6 +253,7 @@ impl Plugin for JwtAuth {
             require_exp: config.require_exp,
             required_claims: config.require_claims,
             forward,
+            route_vars,
             remove_header: config.remove_header,
             realm: config
                 .realm
@@ -256,6 +273,18 @@ impl Plugin for JwtAuth {
         let token = self.token_of(req);
         match self.decide(token.as_deref(), now_unix()) {
             Decision::Allow(claims) => {
+                for (var, claim_name) in &self.route_vars {
+                    let claim = token::claim(&claims, claim_name);
+                    match route::choose(claim_name, claim, req.route_var(var).as_deref()) {
+                        Ok(route::Choice::Keep) => {}
+                        Ok(route::Choice::Set(value)) => req.set_route_var(var, &value),
+                        Err(r) => {
+                            tollgate_plugin_sdk::debug!("jwt-auth: {var}: {}", r.description());
+                            self.challenge(resp, 403, Some(&r));
+                            return Flow::Respond;
+                        }
+                    }
+                }
                 for (name, header) in &self.forward {
                     if let Some(value) = token::claim(&claims, name) {
                         req.headers()

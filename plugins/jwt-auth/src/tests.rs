@@ -347,3 +347,66 @@ fn token_from_query_or_cookie() {
     h.request(TestRequest::get("/stream?access_token=nope"))
         .responded();
 }
+
+#[test]
+fn route_vars_reach_only_the_holders_devices() {
+    let mut h = Harness::<JwtAuth>::from_json(json!({
+        "keys": [{"alg": "HS256", "secret": SECRET}],
+        "routeVars": {"device": "devices"}
+    }))
+    .unwrap();
+    let bearer = |devices: Value| {
+        let token = sign(
+            "HS256",
+            json!({}),
+            json!({"sub": "7", "exp": now_unix() + 600, "devices": devices}),
+        );
+        format!("Bearer {token}")
+    };
+    let cam = |device: &str, auth: &str| {
+        TestRequest::get("/stream")
+            .with_header("authorization", auth)
+            .with_route_var("device", device)
+    };
+    // Their own device: through, unchanged.
+    let fwd = h
+        .request(cam("zumi07", &bearer(json!(["zumi07", "zumi08"]))))
+        .forwarded();
+    assert_eq!(fwd.request.route_var("device"), Some("zumi07"));
+    // Another's: 403, with the claim named.
+    let resp = h
+        .request(cam("zumi09", &bearer(json!(["zumi07", "zumi08"]))))
+        .responded();
+    assert_eq!(resp.status, 403);
+    assert!(resp.body_text().contains("devices"), "{}", resp.body_text());
+    // No device in the route: the token's only one is chosen.
+    let fwd = h
+        .request(TestRequest::get("/my-cam").with_header("authorization", bearer(json!("zumi07"))))
+        .forwarded();
+    assert_eq!(fwd.request.route_var("device"), Some("zumi07"));
+    // ... but with several, the route does not say which.
+    let resp = h
+        .request(
+            TestRequest::get("/my-cam").with_header("authorization", bearer(json!(["a", "b"]))),
+        )
+        .responded();
+    assert_eq!(resp.status, 403);
+    // No claim at all: 403.
+    let token = sign(
+        "HS256",
+        json!({}),
+        json!({"sub": "7", "exp": now_unix() + 600}),
+    );
+    let resp = h
+        .request(cam("zumi07", &format!("Bearer {token}")))
+        .responded();
+    assert_eq!(resp.status, 403);
+    // routeVars must name claims.
+    let err = Harness::<JwtAuth>::from_json(json!({
+        "keys": [{"alg": "HS256", "secret": SECRET}],
+        "routeVars": {"device": 7}
+    }))
+    .err()
+    .unwrap();
+    assert!(err.contains("routeVars.device"), "{err}");
+}

@@ -12,7 +12,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::challenges::Challenges;
+use super::dns01;
 use super::record::{StoredAccount, StoredCert};
+use super::rfc2136::{challenge_name, Provider};
 use crate::config::model::{AcmeConfig, AcmeKeyType};
 use crate::tls::store::certified_key;
 
@@ -118,8 +120,14 @@ pub async fn issue(
         .await
         .map_err(|e| format!("new order: {e}"))?;
     let use_http = config.http_challenge.is_some();
+    // As in Traefik 1.7: DNS-01 when configured, else HTTP-01, else TLS-ALPN-01.
+    let dns = match &config.dns_challenge {
+        Some(d) => Some((d, Provider::new(&d.rfc2136)?)),
+        None => None,
+    };
     let mut tokens = Vec::new();
     let mut alpn_names = Vec::new();
+    let mut txt_records = Vec::new();
     let result = async {
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
@@ -129,7 +137,9 @@ pub async fn issue(
                 AuthorizationStatus::Valid => continue,
                 other => return Err(format!("authorization is {other:?}")),
             }
-            let kind = if use_http {
+            let kind = if dns.is_some() {
+                ChallengeType::Dns01
+            } else if use_http {
                 ChallengeType::Http01
             } else {
                 ChallengeType::TlsAlpn01
@@ -138,7 +148,13 @@ pub async fn issue(
                 .challenge(kind.clone())
                 .ok_or_else(|| format!("the CA offers no {kind:?} challenge"))?;
             let key_auth = challenge.key_authorization();
-            if use_http {
+            if let Some((settings, provider)) = &dns {
+                let name = challenge_name(&challenge.identifier().to_string());
+                let value = key_auth.dns_value();
+                provider.present(&name, &value).await?;
+                txt_records.push((name.clone(), value.clone()));
+                dns01::wait_until_visible(settings, provider, &name, &value).await?;
+            } else if use_http {
                 challenges.put_token(&challenge.token, key_auth.as_str());
                 tokens.push(challenge.token.clone());
             } else {
@@ -176,6 +192,13 @@ pub async fn issue(
     }
     for n in &alpn_names {
         challenges.drop_alpn(n);
+    }
+    if let Some((_, provider)) = &dns {
+        for (name, value) in &txt_records {
+            if let Err(why) = provider.cleanup(name, value).await {
+                tracing::warn!(record = %name, why, "ACME DNS-01: the TXT record stays");
+            }
+        }
     }
     let retry = result?;
 

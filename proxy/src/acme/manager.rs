@@ -129,10 +129,17 @@ async fn run_once(state: &Arc<AcmeState>, plan: &Plan) -> Result<(), String> {
         tracing::debug!(storage = %path.display(), "acme: every certificate is current");
         return Ok(());
     }
-    if config.http_challenge.is_none() && !config.tls_challenge {
+    if config.http_challenge.is_none() && !config.tls_challenge && config.dns_challenge.is_none() {
         return Err(format!(
-            "certificates needed for {due:?}, but neither [acme.httpChallenge] nor [acme.tlsChallenge] is configured"
+            "certificates needed for {due:?}, but none of [acme.httpChallenge], [acme.tlsChallenge], [acme.dnsChallenge] is configured"
         ));
+    }
+    if config.dns_challenge.is_none() {
+        if let Some(wild) = due.iter().flatten().find(|n| n.starts_with("*.")) {
+            return Err(format!(
+                "{wild}: a wildcard name can only be validated with [acme.dnsChallenge]"
+            ));
+        }
     }
     let (account, created) = issue::account(config, storage.account.as_ref()).await?;
     if let Some(created) = created {

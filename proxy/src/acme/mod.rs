@@ -3,7 +3,9 @@
 //! - `state`: `AcmeState`, shared by the whole process: certificates and
 //!   `challenges` answers.
 //! - `plan`: what to obtain; `manager`: the task that obtains it.
-//! - `issue`: one order with instant-acme (HTTP-01 or TLS-ALPN-01), CSR by rcgen.
+//! - `issue`: one order with instant-acme (DNS-01, HTTP-01 or TLS-ALPN-01),
+//!   CSR by rcgen; DNS-01's records by `rfc2136` (lego's provider: RFC 2136
+//!   updates signed with TSIG, over `dns_exchange`), awaited by `dns01`.
 //! - `storage`: the JSON storage file (account + certificates, mode 0600),
 //!   `record` its entries, `traefik` Traefik 1.7's `acme.json`.
 //!
@@ -23,10 +25,13 @@
 //! rewritten in tollgate's format then, the certificates kept.
 
 pub mod challenges;
+pub mod dns01;
+pub mod dns_exchange;
 pub mod issue;
 pub mod manager;
 pub mod plan;
 pub mod record;
+pub mod rfc2136;
 pub mod state;
 pub mod storage;
 pub mod traefik;

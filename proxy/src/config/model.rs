@@ -719,11 +719,70 @@ pub struct AcmeConfig {
     pub http_challenge: Option<String>,
     /// `[acme.tlsChallenge]`.
     pub tls_challenge: bool,
+    /// `[acme.dnsChallenge]`: DNS-01, the only way to wildcard names.
+    pub dns_challenge: Option<DnsChallenge>,
     /// `[[acme.domains]]`: each a certificate for `main` plus `sans`.
     pub domains: Vec<Vec<String>>,
     pub key_type: AcmeKeyType,
     /// `renewBefore` (tollgate extension): renew when less remains. 30 days.
     pub renew_before: Duration,
+}
+
+/// `[acme.dnsChallenge]`: `provider` (only `rfc2136`), `delayBeforeCheck`,
+/// `resolvers`; the provider's settings come from lego's environment
+/// variables, as in Traefik.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsChallenge {
+    /// Wait this long after the records are added, before checking them.
+    pub delay_before_check: Duration,
+    /// Where the records are looked for before the CA is told to check
+    /// (empty: the provider's name server).
+    pub resolvers: Vec<std::net::SocketAddr>,
+    pub rfc2136: Rfc2136,
+}
+
+/// lego's `rfc2136` provider: dynamic updates (RFC 2136) to an
+/// authoritative name server, signed with TSIG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rfc2136 {
+    /// `RFC2136_NAMESERVER`: where updates are sent (port 53 by default).
+    pub nameserver: std::net::SocketAddr,
+    /// `RFC2136_TSIG_KEY`, `_SECRET`, `_ALGORITHM`; None: unsigned updates.
+    pub tsig: Option<TsigKey>,
+    /// `RFC2136_TTL` of the TXT records (120 s).
+    pub ttl: u32,
+    /// `RFC2136_PROPAGATION_TIMEOUT` (60 s) and `RFC2136_POLLING_INTERVAL`
+    /// (2 s): how long and how often the records are looked for.
+    pub propagation_timeout: Duration,
+    pub polling_interval: Duration,
+    /// `RFC2136_DNS_TIMEOUT`: one exchange with the name server (10 s).
+    pub dns_timeout: Duration,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct TsigKey {
+    /// The key's name, as the name server knows it (`tollgate.`).
+    pub name: String,
+    /// `hmac-sha256`, `hmac-sha384` or `hmac-sha512`.
+    pub algorithm: TsigAlgorithm,
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for TsigKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret, in logs or errors.
+        f.debug_struct("TsigKey")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TsigAlgorithm {
+    HmacSha256,
+    HmacSha384,
+    HmacSha512,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -511,6 +511,21 @@ impl Converter {
         if acme.tls_challenge {
             node.set("tlsChallenge", Out::map());
         }
+        if let Some(dns) = &acme.dns_challenge {
+            // The provider's settings stay in lego's environment variables.
+            let d = node.at(&["dnsChallenge"]);
+            d.set("provider", Out::str("rfc2136"));
+            if !dns.delay_before_check.is_zero() {
+                d.set(
+                    "delayBeforeCheck",
+                    Out::str(format!("{}s", dns.delay_before_check.as_secs())),
+                );
+            }
+            if !dns.resolvers.is_empty() {
+                let resolvers: Vec<String> = dns.resolvers.iter().map(|r| r.to_string()).collect();
+                d.set("resolvers", Out::strs(&resolvers));
+            }
+        }
         // The resolver goes on the entry point, not on routers: a router
         // with its own `tls` answers TLS only, on every entry point it is on,
         // while a 1.7 frontend is also served (or redirected) on plain HTTP.

@@ -24,6 +24,7 @@ use super::{early, limit, redirect, screen};
 use crate::body::{Guard, ProxyBody};
 use crate::error::{ProxyError, Side};
 use crate::http1::request::settle_host;
+use crate::router::RouteVars;
 use crate::upstream::templated::NotAllowed;
 use crate::wasm::{ChainOutcome, Peer};
 
@@ -100,13 +101,27 @@ async fn run(
     let guard = limit::admit(backend, &req, &conn.client)?;
     let overflow = limit::cap_body(backend, &mut req)?;
 
+    let mut vars = m.vars;
     let mut hook = None;
     if let Some(chain) = &frontend.chain {
+        // Its plugins may read and choose the target's variables.
+        let templated = backend.templated.is_some();
+        if templated {
+            req.extensions_mut()
+                .insert(RouteVars(std::mem::take(&mut vars)));
+        }
         // Boxed: a rare path (see `http1` on boxing).
         match Box::pin(chain.on_request(req, peer(conn))).await {
             ChainOutcome::Respond(resp) => return Ok(keep_guard(resp, guard)),
             ChainOutcome::Continue(next, h) => {
                 req = next;
+                if templated {
+                    vars = req
+                        .extensions_mut()
+                        .remove::<RouteVars>()
+                        .unwrap_or_default()
+                        .0;
+                }
                 // A chain of auth plugins (no hooks) sees no response.
                 if !h.is_empty() {
                     ctx.plugins_read_response = true;
@@ -126,7 +141,7 @@ async fn run(
                 &**s
             })
             .ok_or(ProxyError::NoHealthyServer),
-        Some(templated) => match templated.target(&m.vars) {
+        Some(templated) => match templated.target(&vars) {
             Ok(server) => {
                 ctx.templated = Some(server.clone());
                 held = server;

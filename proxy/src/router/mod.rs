@@ -52,5 +52,7 @@ pub use hosts::rule_hosts;
 pub use matcher::request_host;
 pub use path::normalize as normalize_path;
 pub use table::Router;
-pub use types::{FrontendRules, PathModifier, Rewrite, RouteMatch, RuleError, RuleSyntax, Vars};
+pub use types::{
+    FrontendRules, PathModifier, Rewrite, RouteMatch, RouteVars, RuleError, RuleSyntax, Vars,
+};
 pub use upgrade::{to_traefik3, Upgraded};

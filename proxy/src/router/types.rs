@@ -56,3 +56,11 @@ pub struct Rewrite {
     /// Value for `X-Replaced-Path` when a ReplacePath* modifier ran.
     pub replaced_path: Option<String>,
 }
+
+/// A request's route variables while its plugins run: put in the request's
+/// extensions before the frontend's plugins (when its backend is
+/// templated), read and changed by `tollgate.get_route_var` /
+/// `set_route_var`, and taken back out to choose the target. What a plugin
+/// sets passes the same allow-list as the rule's values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteVars(pub Vars);

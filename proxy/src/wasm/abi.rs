@@ -1,6 +1,8 @@
 //! The host side of the http-wasm `http_handler` ABI
 //! (<https://http-wasm.io/http-handler-abi/>), against the [`Exchange`] of
-//! the request in progress, plus one tollgate extension (`tollgate.get_scheme`).
+//! the request in progress, plus tollgate's extensions in the `tollgate`
+//! module (`get_scheme`, `get_route_var`, `set_route_var`), which a guest
+//! imports only if it calls them.
 //!
 //! Two rules of the ABI shape every function here:
 //! - buffer limit: a value longer than `buf_limit` is not written at all,
@@ -24,6 +26,7 @@ use super::exchange::{
 };
 use super::failure::{misuse, HostError};
 use super::state::{HostState, LastName};
+use crate::router::RouteVars;
 
 type Result<T> = wasmtime::Result<T>;
 type C<'a> = Caller<'a, HostState>;
@@ -55,6 +58,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
     linker.func_wrap(MODULE, "get_status_code", get_status_code)?;
     linker.func_wrap(MODULE, "set_status_code", set_status_code)?;
     linker.func_wrap("tollgate", "get_scheme", get_scheme)?;
+    linker.func_wrap("tollgate", "get_route_var", get_route_var)?;
+    linker.func_wrap("tollgate", "set_route_var", set_route_var)?;
     Ok(())
 }
 
@@ -238,6 +243,74 @@ fn get_scheme(mut caller: C<'_>, buf: u32, limit: u32) -> Result<u32> {
         b"http"
     };
     write_if_fits(&mut caller, buf, limit, scheme)
+}
+
+// === route variables (templated backends) ===
+
+/// Longest variable name and value a guest may set: a host name's length.
+const MAX_ROUTE_VAR: usize = 253;
+
+/// The route variable `name` (`{device}` of the frontend's rule, or what a
+/// plugin before set): its length, written to `buf` if it fits; -1 when
+/// the request has no such variable.
+fn get_route_var(mut caller: C<'_>, name: u32, name_len: u32, buf: u32, limit: u32) -> Result<i64> {
+    let name = route_var_name(&mut caller, name, name_len)?;
+    let value = exchange(&mut caller)?
+        .req
+        .extensions
+        .get::<RouteVars>()
+        .and_then(|vars| vars.0.iter().find(|(n, _)| **n == *name))
+        .map(|(_, v)| v.clone());
+    match value {
+        Some(value) => Ok(i64::from(write_if_fits(
+            &mut caller,
+            buf,
+            limit,
+            value.as_bytes(),
+        )?)),
+        None => Ok(-1),
+    }
+}
+
+/// Sets route variable `name` for choosing the request's target (request
+/// phase). The value is checked where it is used: a templated backend
+/// refuses (403) what is not host-name text or not in its allow-list.
+fn set_route_var(
+    mut caller: C<'_>,
+    name: u32,
+    name_len: u32,
+    value: u32,
+    value_len: u32,
+) -> Result<()> {
+    let name = route_var_name(&mut caller, name, name_len)?;
+    let value = read_guest(&mut caller, value, value_len)?;
+    if value.len() > MAX_ROUTE_VAR {
+        return Err(misuse(format!(
+            "route variable value over {MAX_ROUTE_VAR} bytes"
+        )));
+    }
+    let value = String::from_utf8(value).map_err(|_| misuse("route variable value not UTF-8"))?;
+    let ex = request_phase(&mut caller, "set a route variable")?;
+    let vars = &mut ex.req.extensions.get_or_insert_default::<RouteVars>().0;
+    match vars.iter_mut().find(|(n, _)| **n == *name) {
+        Some((_, v)) => *v = value,
+        None => vars.push((name.into(), value)),
+    }
+    Ok(())
+}
+
+/// A route variable's name: what `{name}` may hold in a server URL.
+fn route_var_name(caller: &mut C<'_>, ptr: u32, len: u32) -> Result<String> {
+    let name = read_guest(caller, ptr, len)?;
+    let valid = !name.is_empty()
+        && name.len() <= MAX_ROUTE_VAR
+        && name
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if !valid {
+        return Err(misuse("invalid route variable name"));
+    }
+    Ok(String::from_utf8(name).unwrap_or_default())
 }
 
 // === headers ===

@@ -1452,3 +1452,128 @@ async fn compiled_code_is_kept_on_disk_for_the_next_start() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     assert_eq!(start().await, 0);
 }
+
+const ROUTE_IMPORTS: &str = r#"
+  (import "tollgate" "get_route_var" (func $get_var (param i32 i32 i32 i32) (result i64)))
+  (import "tollgate" "set_route_var" (func $set_var (param i32 i32 i32 i32)))
+"#;
+
+/// `tollgate.get_route_var`: the rule's value (written when it fits, its
+/// length either way), -1 when the request has none.
+#[tokio::test]
+async fn route_variables_are_read() {
+    let wat = format!(
+        r#"(module {ROUTE_IMPORTS} {IMPORTS}
+  (data (i32.const 0) "device")
+  (data (i32.const 16) "none")
+  (func (export "handle_request") (result i64)
+    (local $n i64)
+    ;; too small a buffer: nothing written, the length (or -1) returned
+    (local.set $n (call $get_var (i32.const 0) (i32.const 6) (i32.const 128) (i32.const 2)))
+    (if (i32.ne (i32.load8_u (i32.const 128)) (i32.const 0)) (then unreachable))
+    (if (i32.and (i64.ne (local.get $n) (i64.const 6)) (i64.ne (local.get $n) (i64.const -1)))
+      (then unreachable))
+    (local.set $n (call $get_var (i32.const 0) (i32.const 6) (i32.const 64) (i32.const 64)))
+    (if (i64.lt_s (local.get $n) (i64.const 0))
+      (then (call $write_body (i32.const 1) (i32.const 16) (i32.const 4)))
+      (else (call $write_body (i32.const 1) (i32.const 64) (i32.wrap_i64 (local.get $n)))))
+    (i64.const 0))
+  (func (export "handle_response") (param i32 i32)))"#
+    );
+    let plugin = wat_plugin("route-var-read", &wat, "");
+    let mut req = empty(get("/cam/zumi07"));
+    let vars = vec![(Box::from("device"), "zumi07".to_string())];
+    req.extensions_mut().insert(crate::router::RouteVars(vars));
+    let resp = responded(plugin.on_request(req, client()).await);
+    assert_eq!(text(resp.into_body()).await, "zumi07");
+    let resp = responded(plugin.on_request(empty(get("/")), client()).await);
+    assert_eq!(text(resp.into_body()).await, "none");
+}
+
+/// `tollgate.set_route_var`: sets or replaces a variable, which travels
+/// on with the request; bad names, oversized or non-UTF-8 values and a
+/// call after the request went on are misuse (500).
+#[tokio::test]
+async fn route_variables_are_set_and_misuse_traps() {
+    let wat = format!(
+        r#"(module {ROUTE_IMPORTS} {IMPORTS}
+  (data (i32.const 0) "device")
+  (data (i32.const 8) "zumi09")
+  (data (i32.const 16) "site")
+  (data (i32.const 24) "lab")
+  (func (export "handle_request") (result i64)
+    (call $set_var (i32.const 0) (i32.const 6) (i32.const 8) (i32.const 6))
+    (call $set_var (i32.const 16) (i32.const 4) (i32.const 24) (i32.const 3))
+    (i64.const 1))
+  (func (export "handle_response") (param i32 i32)))"#
+    );
+    let plugin = wat_plugin("route-var-set", &wat, "");
+    let mut req = empty(get("/cam/zumi07"));
+    let vars = vec![(Box::from("device"), "zumi07".to_string())];
+    req.extensions_mut().insert(crate::router::RouteVars(vars));
+    let (req, hook) = continued(plugin.on_request(req, client()).await);
+    let vars = &req
+        .extensions()
+        .get::<crate::router::RouteVars>()
+        .unwrap()
+        .0;
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (&**n, v.as_str())).collect();
+    assert_eq!(vars, [("device", "zumi09"), ("site", "lab")]);
+    hook.on_error();
+
+    let cases = [
+        (
+            "empty_name",
+            "(call $set_var (i32.const 0) (i32.const 0) (i32.const 8) (i32.const 1))",
+        ),
+        (
+            "slash_in_name",
+            "(call $set_var (i32.const 32) (i32.const 3) (i32.const 8) (i32.const 1))",
+        ),
+        (
+            "long_value",
+            "(call $set_var (i32.const 0) (i32.const 6) (i32.const 0) (i32.const 254))",
+        ),
+        (
+            "not_utf8",
+            "(call $set_var (i32.const 0) (i32.const 6) (i32.const 40) (i32.const 2))",
+        ),
+        (
+            "out_of_bounds",
+            "(call $set_var (i32.const 0) (i32.const 6) (i32.const 0xFFFFFFF0) (i32.const 64))",
+        ),
+    ];
+    for (name, call) in cases {
+        let wat = format!(
+            r#"(module {ROUTE_IMPORTS} {IMPORTS}
+  (data (i32.const 0) "device")
+  (data (i32.const 8) "x")
+  (data (i32.const 32) "a/b")
+  (data (i32.const 40) "\ff\fe")
+  (func (export "handle_request") (result i64) {call} (i64.const 1))
+  (func (export "handle_response") (param i32 i32)))"#
+        );
+        let plugin = wat_plugin(name, &wat, "");
+        let resp = responded(plugin.on_request(empty(get("/")), client()).await);
+        assert_eq!(resp.status(), 500, "{name}");
+        let cause = plugin.last_failure().unwrap();
+        assert!(cause.contains("ABI misuse"), "{name}: {cause}");
+    }
+
+    // In handle_response the target is chosen already.
+    let wat = format!(
+        r#"(module {ROUTE_IMPORTS} {IMPORTS}
+  (data (i32.const 0) "device")
+  (func (export "handle_request") (result i64) (i64.const 1))
+  (func (export "handle_response") (param i32 i32)
+    (call $set_var (i32.const 0) (i32.const 6) (i32.const 0) (i32.const 1))))"#
+    );
+    let plugin = wat_plugin("late_set", &wat, "");
+    let (_, hook) = continued(plugin.on_request(empty(get("/")), client()).await);
+    let resp = hook.on_response(upstream(200, "ok")).await;
+    assert_eq!(resp.status(), 500);
+    assert!(plugin
+        .last_failure()
+        .unwrap()
+        .contains("after the request was passed on"));
+}

@@ -55,9 +55,20 @@ impl Pebble {
     /// another test took one meanwhile, pebble exits, and is started again
     /// on new ones (its output, kept in `dir`, says why).
     pub async fn start(dir: &TempDir, http_port: u16, tls_port: u16) -> Pebble {
+        Pebble::start_with_dns(dir, http_port, tls_port, None).await
+    }
+
+    /// Like `start`; with `dns`, pebble asks that server (a real
+    /// authoritative one, for DNS-01) instead of starting challtestsrv.
+    pub async fn start_with_dns(
+        dir: &TempDir,
+        http_port: u16,
+        tls_port: u16,
+        dns: Option<SocketAddr>,
+    ) -> Pebble {
         require_pebble();
         for attempt in 1..=3 {
-            if let Some(p) = Pebble::try_start(dir, http_port, tls_port, attempt).await {
+            if let Some(p) = Pebble::try_start(dir, http_port, tls_port, dns, attempt).await {
                 return p;
             }
         }
@@ -69,6 +80,7 @@ impl Pebble {
         dir: &TempDir,
         http_port: u16,
         tls_port: u16,
+        dns: Option<SocketAddr>,
         attempt: u32,
     ) -> Option<Pebble> {
         let port = free_port();
@@ -96,19 +108,27 @@ impl Pebble {
         let config_file = dir.write("pebble.json", config.to_string());
         let log = std::fs::File::create(dir.path().join(format!("pebble-{attempt}.log")))
             .expect("pebble log file");
-        let dns = Command::new(CHALLTESTSRV)
-            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
-            .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
-            .args(["-http01", "", "-tlsalpn01", "", "-https01", ""])
-            .args(["-management", &format!("127.0.0.1:{dns_mgmt}")])
-            .stdout(Stdio::null())
-            .stderr(log.try_clone().expect("log file"))
-            .spawn()
-            .expect("start pebble-challtestsrv");
+        let mut children = Vec::new();
+        let dns_server = match dns {
+            Some(server) => server.to_string(),
+            None => {
+                let challtestsrv = Command::new(CHALLTESTSRV)
+                    .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+                    .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
+                    .args(["-http01", "", "-tlsalpn01", "", "-https01", ""])
+                    .args(["-management", &format!("127.0.0.1:{dns_mgmt}")])
+                    .stdout(Stdio::null())
+                    .stderr(log.try_clone().expect("log file"))
+                    .spawn()
+                    .expect("start pebble-challtestsrv");
+                children.push(challtestsrv);
+                format!("127.0.0.1:{dns_port}")
+            }
+        };
         let pebble = Command::new(PEBBLE)
             .arg("-config")
             .arg(&config_file)
-            .args(["-dnsserver", &format!("127.0.0.1:{dns_port}")])
+            .args(["-dnsserver", &dns_server])
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
             .env("PEBBLE_AUTHZREUSE", "0")
@@ -116,8 +136,9 @@ impl Pebble {
             .stderr(log)
             .spawn()
             .expect("start pebble");
+        children.push(pebble);
         let mut p = Pebble {
-            children: vec![dns, pebble],
+            children,
             port,
             mgmt_port,
             cert_file,

@@ -37,6 +37,18 @@ impl Knot {
     /// Serves `zone` (e.g. `cams.internal`) with these `A` records
     /// (`name` relative to the zone, or `@`), and answers once it does.
     pub async fn start(dir: &TempDir, zone: &str, records: &[(String, String)]) -> Knot {
+        Knot::start_with_updates(dir, zone, records, None).await
+    }
+
+    /// Like `start`; with `tsig` = (key name, algorithm such as
+    /// `hmac-sha256`, base64 secret), the zone takes RFC 2136 dynamic
+    /// updates signed with that key (and only those).
+    pub async fn start_with_updates(
+        dir: &TempDir,
+        zone: &str,
+        records: &[(String, String)],
+        tsig: Option<(&str, &str, &str)>,
+    ) -> Knot {
         require_knot();
         let root = dir.path().join("knot");
         std::fs::create_dir_all(&root).unwrap();
@@ -50,11 +62,22 @@ impl Knot {
         std::fs::write(root.join(format!("{zone}.zone")), zone_text).unwrap();
         let port = free_port();
         let root_text = root.display();
+        let (keys, acl) = match tsig {
+            Some((name, algorithm, secret)) => (
+                format!(
+                    "key:\n  - id: {name}\n    algorithm: {algorithm}\n    secret: {secret}\n\
+                     acl:\n  - id: updates\n    key: {name}\n    action: update\n"
+                ),
+                "    acl: updates\n    zonefile-sync: -1\n".to_owned(),
+            ),
+            None => (String::new(), String::new()),
+        };
         let conf = format!(
             "server:\n    rundir: \"{root_text}\"\n    listen: 127.0.0.1@{port}\n\
              database:\n    storage: \"{root_text}\"\n\
              log:\n  - target: stderr\n    any: info\n\
-             zone:\n  - domain: {zone}\n    storage: \"{root_text}\"\n    file: \"{zone}.zone\"\n"
+             {keys}\
+             zone:\n  - domain: {zone}\n    storage: \"{root_text}\"\n    file: \"{zone}.zone\"\n{acl}"
         );
         let conf_path = root.join("knot.conf");
         std::fs::write(&conf_path, conf).unwrap();

@@ -219,12 +219,34 @@ impl Tollgate {
         Tollgate::launch(dir, file_name, text, entrypoints, None).await
     }
 
+    /// Like `start_in`, with these variables added to tollgate's environment
+    /// (e.g. lego's `RFC2136_*` for DNS-01).
+    pub async fn start_in_env(
+        dir: TempDir,
+        toml: &str,
+        entrypoints: &[&str],
+        env: &[(&str, &str)],
+    ) -> Tollgate {
+        Tollgate::launch_env(dir, "traefik.toml", toml, entrypoints, None, env).await
+    }
+
     async fn launch(
         dir: TempDir,
         file_name: &str,
         text: &str,
         entrypoints: &[&str],
         log_file: Option<&str>,
+    ) -> Tollgate {
+        Tollgate::launch_env(dir, file_name, text, entrypoints, log_file, &[]).await
+    }
+
+    async fn launch_env(
+        dir: TempDir,
+        file_name: &str,
+        text: &str,
+        entrypoints: &[&str],
+        log_file: Option<&str>,
+        env: &[(&str, &str)],
     ) -> Tollgate {
         let config = dir.write(file_name, text);
         let mut child = Command::new(BIN)
@@ -234,6 +256,7 @@ impl Tollgate {
             .current_dir(dir.path())
             .env("NO_COLOR", "1")
             .env("TOLLGATE_PLUGIN_CACHE", code_cache(dir.path()))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::config::model::{AcmeConfig, AcmeKeyType, EntryPoint};
 use crate::config::tree::Node;
 
+use super::dns_challenge::read_dns_challenge;
 use super::values::positive_duration;
 
 /// Let's Encrypt production, Traefik's default `caServer`.
@@ -134,6 +135,9 @@ pub(super) fn read_account(
         }
     });
     let tls_challenge = section.section("tlsChallenge").is_some();
+    let dns_challenge = section
+        .section("dnsChallenge")
+        .and_then(|n| read_dns_challenge(&n, &|name| std::env::var(name).ok()));
     let key_type = match section.get("keyType") {
         None => AcmeKeyType::Ec256,
         Some(n) => match n.str() {
@@ -154,8 +158,10 @@ pub(super) fn read_account(
         .get("renewBefore")
         .and_then(|n| positive_duration(&n))
         .unwrap_or(Duration::from_secs(30 * 24 * 3600));
-    if http_challenge.is_none() && !tls_challenge {
-        section.warn("neither httpChallenge nor tlsChallenge: no certificate can be issued");
+    if http_challenge.is_none() && !tls_challenge && dns_challenge.is_none() {
+        section.warn(
+            "none of httpChallenge, tlsChallenge, dnsChallenge: no certificate can be issued",
+        );
     }
     Some(AcmeConfig {
         email,
@@ -168,6 +174,7 @@ pub(super) fn read_account(
         acme_logging,
         http_challenge,
         tls_challenge,
+        dns_challenge,
         domains: Vec::new(),
         key_type,
         renew_before,

@@ -16,6 +16,7 @@ mod acme;
 mod backends;
 mod context;
 mod dialect;
+mod dns_challenge;
 mod document;
 mod entry_limits;
 mod entry_point_tls;
