@@ -62,6 +62,7 @@ pub mod acme;
 pub mod metrics;
 pub mod router;
 pub mod tls;
+pub mod tunnel;
 pub mod upstream;
 pub mod wasm;
 

@@ -62,6 +62,28 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// On a device: keep a tunnel to a tollgate server's [tunnels] entry
+    /// point open and serve the device's web UI through it (no sshd).
+    Agent {
+        /// The server's tunnels entry point, HOST:PORT.
+        #[arg(long)]
+        server: String,
+        /// This device's name, as in [tunnels.devices.NAME] and tunnel://NAME.
+        #[arg(long)]
+        name: String,
+        /// File holding the device's token (tollgate tunnel-token NAME).
+        #[arg(long)]
+        token_file: PathBuf,
+        /// The device's service to serve, e.g. 127.0.0.1:8888.
+        #[arg(long)]
+        forward: String,
+        /// PEM file of the CA of the server's certificate (default: the system's roots).
+        #[arg(long)]
+        ca: Option<PathBuf>,
+    },
+    /// Print a new token for device NAME (give it to its agent) and the
+    /// hash for [tunnels.devices.NAME] tokenHash.
+    TunnelToken { name: String },
     /// GET a URL (by default `/ping` on 127.0.0.1:8080); exit 0 on a 200
     /// within 3 s, else 1 (a container's HEALTHCHECK).
     Healthcheck {
@@ -110,6 +132,14 @@ fn main() -> ExitCode {
             output,
             file,
         } => convert(&file, &to, output.as_deref()),
+        Command::Agent {
+            server,
+            name,
+            token_file,
+            forward,
+            ca,
+        } => agent(server, name, &token_file, forward, ca),
+        Command::TunnelToken { name } => tunnel_token(&name),
         Command::Healthcheck { url } => match healthcheck(&url) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -117,6 +147,76 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+fn agent(
+    server: String,
+    name: String,
+    token_file: &std::path::Path,
+    forward: String,
+    ca: Option<PathBuf>,
+) -> ExitCode {
+    let log = tollgate::config::model::LogConfig::default();
+    if let Err(e) = tollgate::logging::init(&log) {
+        eprintln!("tollgate agent: {e}");
+        return ExitCode::from(2);
+    }
+    let token = match tollgate::tunnel::agent::read_token(token_file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("tollgate agent: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = tollgate::tunnel::agent::AgentOptions {
+        server,
+        name,
+        token,
+        forward,
+        ca,
+    };
+    // Two threads are plenty for one device's streams.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tollgate agent: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(tollgate::tunnel::agent::run(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tollgate agent: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn tunnel_token(name: &str) -> ExitCode {
+    if !tollgate::config::model::valid_device_name(name) {
+        eprintln!(
+            "tollgate tunnel-token: {name:?}: lower-case letters, digits, - and _ (at most 63)"
+        );
+        return ExitCode::from(2);
+    }
+    match tollgate::tunnel::token::new_token() {
+        Ok((token, hash)) => {
+            println!("# the device's token (its agent's --token-file); shown once:");
+            println!("{token}");
+            println!("# for the server's config:");
+            println!("[tunnels.devices.{name}]");
+            println!("tokenHash = \"{hash}\"");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tollgate tunnel-token: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -33,6 +33,11 @@ fn zumi_behind_an_ssh_tunnel_over_https_with_basic_auth() {
 }
 
 #[test]
+fn zumi_through_tollgates_own_tunnel_without_sshd() {
+    run_example("zumi-agent-tunnel");
+}
+
+#[test]
 fn three_webcams_watched_at_once() {
     run_example("webcams");
 }

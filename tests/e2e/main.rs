@@ -35,5 +35,6 @@ mod strictness;
 mod timeouts;
 mod tls;
 mod traefik3;
+mod tunnels;
 mod upstream_http1;
 mod websocket;

@@ -43,6 +43,9 @@ pub struct Config {
     pub plugins: BTreeMap<String, PluginConfig>,
     /// `[acme]`: automatic certificates.
     pub acme: Option<AcmeConfig>,
+    /// `[tunnels]`: devices that dial in (`tollgate agent`), for
+    /// `tunnel://NAME` backends.
+    pub tunnels: Option<TunnelsConfig>,
     /// `[file]` provider settings (watching is implemented by the hot-reload work).
     pub file: Option<FileProvider>,
     /// The `[file]` provider's files that were merged in (for watching).
@@ -436,6 +439,30 @@ pub enum Scheme {
     Http,
     Https,
     H2c,
+    /// `tunnel://NAME`: HTTP/1.1 through device NAME's tunnel.
+    Tunnel,
+}
+
+/// A tunnel device's name, as `tunnel://NAME`, `[tunnels.devices.NAME]`
+/// and `tollgate agent --name` write it: lower-case letters, digits, `-`
+/// and `_`, at most 63 (a host-name label, so it can also be a `{device}`
+/// value).
+pub fn valid_device_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'))
+}
+
+/// `[tunnels]`: `entryPoint` (a TLS entry point the agents dial) and
+/// `[tunnels.devices.NAME] tokenHash`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelsConfig {
+    pub entry_point: String,
+    /// By device name: its token's bcrypt hash.
+    pub devices: BTreeMap<String, String>,
+    pub location: Location,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -394,6 +394,7 @@ impl Converter {
                             Scheme::Http => "http",
                             Scheme::Https => "https",
                             Scheme::H2c => "h2c",
+                            Scheme::Tunnel => "tunnel",
                         }),
                     );
                 }

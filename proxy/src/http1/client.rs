@@ -35,11 +35,18 @@ pub trait ConnHome: Send + Sync {
 /// Read buffer of a backend connection, and how much more each read asks for.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// A backend socket, with or without TLS.
+/// A backend socket, with or without TLS, or another byte stream (a
+/// stream through a device's tunnel, `tunnel::registry`).
 pub enum Io {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    Stream(Box<dyn ByteStream>),
 }
+
+/// What `Io::Stream` holds.
+pub trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for T {}
 
 /// A keep-alive HTTP/1 connection to a backend and what was read past the
 /// last message on it.
@@ -87,7 +94,7 @@ impl RawConn {
                 tcp.try_read(&mut probe),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock
             ),
-            Io::Tls(_) => {
+            Io::Tls(_) | Io::Stream(_) => {
                 let mut cx = Context::from_waker(Waker::noop());
                 let mut probe = ReadBuf::new(&mut probe);
                 !matches!(
@@ -563,6 +570,7 @@ impl AsyncRead for Io {
         match self.get_mut() {
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Io::Stream(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -576,6 +584,7 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Io::Stream(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -583,6 +592,7 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Plain(s) => Pin::new(s).poll_flush(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Io::Stream(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -590,6 +600,7 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Io::Stream(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -142,6 +142,21 @@ async fn accept_loop(
             })
             .map(|e| e.trust.clone());
         let tls = entry.and_then(|e| e.tls.as_ref()).map(|t| t.config.clone());
+        if let (Some(tls), true) = (&tls, entry.is_some_and(|e| e.tunnels)) {
+            // An agent's tunnel, not an HTTP client.
+            let handshake = entry
+                .map_or(&snapshot.responding, |e| &e.responding)
+                .tls_handshake_timeout;
+            let (tls, shared) = (tls.clone(), shared.clone());
+            drop(snapshot);
+            let Some(watcher) = drain.watcher() else {
+                return; // shutting down
+            };
+            tokio::spawn(super::tunnel::serve(
+                stream, tls, shared, peer, handshake, watcher,
+            ));
+            continue;
+        }
         let responding = entry
             .map_or(&snapshot.responding, |e| &e.responding)
             .clone();

@@ -9,6 +9,7 @@
 //! - `proxy_protocol`: the client address a TCP load balancer passes on.
 //! - `linger`: lingering close; `write_deadline`: `writeTimeout` on HTTP/1
 //!   connections.
+//! - `tunnel`: the `[tunnels]` entry point's connections, devices' agents.
 
 pub mod connection;
 pub mod entrypoint;
@@ -17,6 +18,7 @@ pub mod linger;
 pub mod proxy_protocol;
 pub mod service;
 pub mod settings;
+pub mod tunnel;
 pub mod write_deadline;
 
 pub use entrypoint::{bind, Listener};

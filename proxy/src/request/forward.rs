@@ -86,7 +86,7 @@ pub async fn forward(
     parts.uri = upstream_uri(&parts.uri, server, rewrite.as_ref())?;
     parts.version = match server.scheme {
         Scheme::H2c => Version::HTTP_2,
-        Scheme::Http | Scheme::Https => Version::HTTP_11,
+        Scheme::Http | Scheme::Https | Scheme::Tunnel => Version::HTTP_11,
     };
 
     let limit = ctx.snapshot.upstreams.timeouts().response_header;

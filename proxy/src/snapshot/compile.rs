@@ -54,11 +54,12 @@ pub fn compile(
     let mut errors = Vec::new();
     let reusable = previous
         .map(|p| &p.upstreams)
-        .filter(|u| u.built_from(&config.forwarding_timeouts, &config.backend_tls));
+        .filter(|u| u.built_from(&config.forwarding_timeouts, &config.backend_tls))
+        .filter(|u| u.uses_tunnels(&shared.tunnels));
     let upstreams = match reusable {
         Some(u) => u.clone(),
         None => match Upstreams::new(&config.forwarding_timeouts, &config.backend_tls) {
-            Ok(u) => Arc::new(u),
+            Ok(u) => Arc::new(u.with_tunnels(shared.tunnels.clone())),
             Err(why) => {
                 return Err(ConfigError::one(Diagnostic::bare(format!(
                     "TLS settings for https backends: {why}"
@@ -91,6 +92,10 @@ pub fn compile(
         routes.tls = compile_tls(config, shared, name, ep, &mut errors);
         routes.redirect = compile_redirect(config, ep, shared);
         routes.proxy_protocol = compile_proxy_protocol(ep, &mut errors);
+        routes.tunnels = config
+            .tunnels
+            .as_ref()
+            .is_some_and(|t| t.entry_point == *name);
         let timeouts = ep.responding_timeouts.as_ref();
         routes.responding =
             Responding::new(timeouts.unwrap_or(&config.responding_timeouts), &ep.limits);
@@ -462,6 +467,7 @@ fn compile_entry(
         metrics: None,
         tls: None,
         proxy_protocol: None,
+        tunnels: false,
         responding: Responding::new(&config.responding_timeouts, &Default::default()),
         redirect: None,
         http: config

@@ -99,6 +99,9 @@ pub struct EntryRoutes {
     pub redirect: Option<RedirectRule>,
     /// What requests are screened for before routing.
     pub http: EntryPointHttp,
+    /// The `[tunnels]` entry point: its connections are agents' tunnels
+    /// (`listen::tunnel`), not HTTP clients.
+    pub tunnels: bool,
     /// How its connections are served: its own timeouts
     /// (`transport.respondingTimeouts`, else the top-level ones) and limits.
     pub responding: Responding,

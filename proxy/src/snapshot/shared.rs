@@ -47,6 +47,8 @@ pub struct Shared {
     reload: ArcSwap<ReloadStatus>,
     /// When the process started serving.
     pub started: std::time::SystemTime,
+    /// Devices' live tunnels (`tunnel`), across reloads.
+    pub tunnels: Arc<crate::tunnel::Tunnels>,
 }
 
 impl Shared {
@@ -64,6 +66,7 @@ impl Shared {
             stats: RequestStats::default(),
             reload: ArcSwap::from_pointee(ReloadStatus::default()),
             started: std::time::SystemTime::now(),
+            tunnels: Arc::default(),
         })
     }
 
@@ -111,6 +114,14 @@ impl Shared {
 
     /// Make `next` the snapshot every new request sees.
     pub fn publish(&self, next: Snapshot) {
+        // Revocation: a device the new config removed, or whose token it
+        // changed, loses its live tunnels now.
+        let devices = next.config.tunnels.as_ref().map(|t| &t.devices);
+        self.tunnels.retain(|device, hash| {
+            devices
+                .and_then(|d| d.get(device))
+                .is_some_and(|h| h == hash)
+        });
         self.current.store(Arc::new(next));
     }
 

@@ -17,6 +17,7 @@ pub(super) fn render(snapshot: &Snapshot, shared: &Shared, metrics: &Metrics) ->
     extra.push(connections(snapshot, shared));
     extra.extend(plugins(snapshot));
     extra.push(certificates(snapshot, shared));
+    extra.extend(tunnels(shared));
     if let Some(log) = &snapshot.access_log {
         let mut dropped = Family::counter(
             "tollgate_accesslog_dropped_lines_total",
@@ -139,4 +140,39 @@ fn certificates(snapshot: &Snapshot, shared: &Shared) -> MetricFamily {
         expiry.add(&[("domain", domain.as_str())], *not_after as f64);
     }
     expiry.done()
+}
+
+/// Devices' live tunnels (`tunnel`): gauges, summed over a device's agents,
+/// since what a tunnel counted goes with it when it reconnects.
+fn tunnels(shared: &Shared) -> Vec<MetricFamily> {
+    let mut connected = Family::gauge(
+        "tollgate_tunnels_connected",
+        "Live tunnels of each device (its connected agents).",
+    );
+    let mut streams = Family::gauge(
+        "tollgate_tunnel_streams",
+        "Streams opened through a device's live tunnels, and now open (state).",
+    );
+    let mut bytes = Family::gauge(
+        "tollgate_tunnel_bytes",
+        "Bytes carried by a device's live tunnels, by direction.",
+    );
+    let mut by_device: BTreeMap<String, [u64; 5]> = BTreeMap::new();
+    for t in shared.tunnels.status() {
+        let e = by_device.entry(t.device).or_default();
+        e[0] += 1;
+        e[1] += t.streams;
+        e[2] += t.open_streams;
+        e[3] += t.bytes_to_device;
+        e[4] += t.bytes_from_device;
+    }
+    for (device, [n, total, open, to, from]) in &by_device {
+        let d = device.as_str();
+        connected.add(&[("device", d)], *n as f64);
+        streams.add(&[("device", d), ("state", "opened")], *total as f64);
+        streams.add(&[("device", d), ("state", "open")], *open as f64);
+        bytes.add(&[("device", d), ("direction", "to_device")], *to as f64);
+        bytes.add(&[("device", d), ("direction", "from_device")], *from as f64);
+    }
+    vec![connected.done(), streams.done(), bytes.done()]
 }

@@ -53,7 +53,7 @@ impl UpstreamServer {
             .unwrap_or_else(|_| HeaderValue::from_static("localhost"));
         let uri_scheme = match scheme {
             Scheme::Https => UriScheme::HTTPS,
-            Scheme::Http | Scheme::H2c => UriScheme::HTTP,
+            Scheme::Http | Scheme::H2c | Scheme::Tunnel => UriScheme::HTTP,
         };
         UpstreamServer {
             name,

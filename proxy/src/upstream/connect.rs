@@ -18,6 +18,7 @@ use super::allow::{Fence, Refused};
 use super::error::UpstreamError;
 use crate::body::ProxyBody;
 use crate::http1::client::Io;
+use crate::tunnel::Tunnels;
 
 /// TCP keepalive probes on idle upstream connections, so that a tunnel that
 /// died silently (the device lost power) is noticed and not reused forever.
@@ -35,6 +36,9 @@ pub struct Target {
     /// A templated target's allow-list: only the addresses it admits are
     /// dialed (`allow`). None for servers written in the config.
     pub fence: Option<Arc<Fence>>,
+    /// `tunnel://NAME` servers: streams through NAME's tunnel (`host` is
+    /// the device name), never a socket of our own.
+    pub tunnels: Option<Arc<Tunnels>>,
 }
 
 impl Target {
@@ -55,12 +59,20 @@ impl Target {
             tls,
             dial_timeout,
             fence: None,
+            tunnels: None,
         }
     }
 }
 
 /// Connect (and TLS handshake) for an exchange driven by `http1::client`.
 pub async fn raw(target: &Target) -> Result<Io, UpstreamError> {
+    if let Some(tunnels) = &target.tunnels {
+        let stream = tunnels
+            .open(&target.host, target.dial_timeout)
+            .await
+            .map_err(UpstreamError::Tunnel)?;
+        return Ok(Io::Stream(Box::new(stream)));
+    }
     let tcp = dial(target).await?;
     match &target.tls {
         None => Ok(Io::Plain(tcp)),

@@ -6,6 +6,10 @@ pub enum UpstreamError {
     ConnectTimeout,
     #[error("connect: {0}")]
     Connect(std::io::Error),
+    /// No stream through a device's tunnel (no agent connected, or its
+    /// service refused).
+    #[error("{0}")]
+    Tunnel(String),
     /// A templated target outside its backend's allow-list (`allow`).
     #[error("not allowed: {0}")]
     Refused(String),

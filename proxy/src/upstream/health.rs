@@ -145,7 +145,7 @@ impl CheckTask {
 fn check_uri(check: &HealthCheck, server: &UpstreamServer) -> Option<Uri> {
     let scheme = match check.scheme.unwrap_or(server.scheme) {
         Scheme::Https => "https",
-        Scheme::Http | Scheme::H2c => "http",
+        Scheme::Http | Scheme::H2c | Scheme::Tunnel => "http",
     };
     let host = server.authority.host();
     let host = if host.contains(':') && !host.starts_with('[') {

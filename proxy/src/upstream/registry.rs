@@ -20,6 +20,7 @@ use super::allow::Fence;
 use super::connect;
 use super::pool::{Protocol, ServerPool};
 use crate::config::model::{BackendTls, ForwardingTimeouts, Scheme};
+use crate::tunnel::Tunnels;
 
 #[derive(Debug)]
 pub struct Upstreams {
@@ -28,6 +29,8 @@ pub struct Upstreams {
     /// For `https://` servers: system roots plus `rootCAs`, or no checks.
     tls_client: Arc<rustls::ClientConfig>,
     pools: Mutex<HashMap<(Scheme, Authority), Weak<ServerPool>>>,
+    /// Where `tunnel://` servers' streams come from.
+    tunnels: Arc<Tunnels>,
 }
 
 impl Upstreams {
@@ -41,7 +44,20 @@ impl Upstreams {
             tls: tls.clone(),
             tls_client: Arc::new(config),
             pools: Mutex::new(HashMap::new()),
+            tunnels: Arc::default(),
         })
+    }
+
+    /// The live tunnels `tunnel://` servers use (the process's).
+    pub fn with_tunnels(mut self, tunnels: Arc<Tunnels>) -> Self {
+        self.tunnels = tunnels;
+        self
+    }
+
+    /// Do its `tunnel://` servers use these tunnels? (The empty snapshot
+    /// a process starts with has registries of its own.)
+    pub fn uses_tunnels(&self, tunnels: &Arc<Tunnels>) -> bool {
+        Arc::ptr_eq(&self.tunnels, tunnels)
     }
 
     /// Were these built from exactly these settings? Then a reload keeps
@@ -91,10 +107,14 @@ impl Upstreams {
             Scheme::Http => (80, None, Protocol::Http1),
             Scheme::Https => (443, Some(self.tls_client.clone()), Protocol::Http1),
             Scheme::H2c => (80, None, Protocol::H2c),
+            Scheme::Tunnel => (80, None, Protocol::Http1),
         };
         let mut target =
             connect::Target::new(authority.clone(), default_port, tls, self.timeouts.dial);
         target.fence = fence;
+        if scheme == Scheme::Tunnel {
+            target.tunnels = Some(self.tunnels.clone());
+        }
         ServerPool::new(
             target,
             protocol,

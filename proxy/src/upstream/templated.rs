@@ -188,6 +188,7 @@ fn scheme_name(scheme: Scheme) -> &'static str {
         Scheme::Http => "http",
         Scheme::Https => "https",
         Scheme::H2c => "h2c",
+        Scheme::Tunnel => "tunnel",
     }
 }
 

@@ -249,10 +249,31 @@ impl Tollgate {
         env: &[(&str, &str)],
     ) -> Tollgate {
         let config = dir.write(file_name, text);
+        let args = [
+            "run".into(),
+            "--config".into(),
+            config.display().to_string(),
+        ];
+        Tollgate::spawn(dir, config, &args, entrypoints, log_file, env).await
+    }
+
+    /// `tollgate ARGS...` in `dir` (e.g. `agent --server ...`), its output
+    /// followed as `run`'s is; no entry point is waited for.
+    pub async fn start_command(dir: TempDir, args: &[String]) -> Tollgate {
+        let config = dir.path().join("(none)");
+        Tollgate::spawn(dir, config, args, &[], None, &[]).await
+    }
+
+    async fn spawn(
+        dir: TempDir,
+        config: PathBuf,
+        args: &[String],
+        entrypoints: &[&str],
+        log_file: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Tollgate {
         let mut child = Command::new(BIN)
-            .arg("run")
-            .arg("--config")
-            .arg(&config)
+            .args(args)
             .current_dir(dir.path())
             .env("NO_COLOR", "1")
             .env("TOLLGATE_PLUGIN_CACHE", code_cache(dir.path()))

@@ -232,6 +232,20 @@ fn parse_server_url(url: &str) -> Result<ServerUrl, String> {
     if authority.contains('@') {
         return Err("user names and passwords in server URLs are not supported".to_owned());
     }
+    if scheme == Scheme::Tunnel {
+        // The agent decides where its device's service is: no port here.
+        if !crate::config::model::valid_device_name(authority) {
+            return Err(format!(
+                "tunnel://{authority}: expected a device name (lower-case letters, digits, - and _), no port"
+            ));
+        }
+        let ignored = (!tail.is_empty() && tail != "/").then(|| tail.to_owned());
+        return Ok(ServerUrl {
+            scheme,
+            authority: authority.to_owned(),
+            ignored,
+        });
+    }
     let (host, port) = split_url_authority(authority)?;
     let port = match port {
         Some(port) => parse_url_port(port)?,
@@ -262,15 +276,16 @@ fn parse_scheme(text: &str) -> Result<Scheme, String> {
         "http" => Ok(Scheme::Http),
         "https" => Ok(Scheme::Https),
         "h2c" => Ok(Scheme::H2c),
+        "tunnel" => Ok(Scheme::Tunnel),
         _ => Err(format!(
-            "unsupported scheme \"{text}\": use http, https or h2c"
+            "unsupported scheme \"{text}\": use http, https, h2c or tunnel"
         )),
     }
 }
 
 fn default_port(scheme: Scheme) -> u16 {
     match scheme {
-        Scheme::Http | Scheme::H2c => 80,
+        Scheme::Http | Scheme::H2c | Scheme::Tunnel => 80,
         Scheme::Https => 443,
     }
 }
@@ -602,7 +617,7 @@ mod tests {
             ),
             (
                 "ftp://host",
-                "unsupported scheme \"ftp\": use http, https or h2c",
+                "unsupported scheme \"ftp\": use http, https, h2c or tunnel",
             ),
             ("http://", "missing host"),
             ("http://:80", "missing host"),

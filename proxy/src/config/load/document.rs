@@ -136,6 +136,8 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
         default_entry_points = user_entry_points;
     }
     let acme = super::acme::read_acme(&root, path, &entry_points);
+    let tunnels = super::tunnels::read_tunnels(&root, &entry_points);
+    super::tunnels::check_tunnel_backends(tree, &backends, tunnels.as_ref());
     Config {
         source: path.to_path_buf(),
         default_entry_points,
@@ -153,6 +155,7 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
         metrics,
         plugins,
         acme,
+        tunnels,
         file: root.section("file").map(|n| read_file_provider(&n)),
         dynamic_files: Vec::new(),
         dialects: Vec::new(),

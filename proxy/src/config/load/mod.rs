@@ -29,6 +29,7 @@ mod status;
 mod targets;
 mod traefik3;
 mod traefik_plugin;
+mod tunnels;
 mod unsupported;
 mod values;
 

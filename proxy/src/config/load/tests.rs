@@ -271,7 +271,7 @@ weight = -2
              \"PathPrefix:/app\"",
             "t.toml:10:12: frontends.g.backend: missing: every frontend needs a backend",
             "t.toml:13:7: backends.b.servers.s.url: invalid server URL \"ftp://host\": \
-             unsupported scheme \"ftp\": use http, https or h2c",
+             unsupported scheme \"ftp\": use http, https, h2c or tunnel",
             "t.toml:14:10: backends.b.servers.s.weight: weight -2 must not be negative",
         ]
     );

@@ -103,6 +103,8 @@ pub(super) fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config 
         metrics,
         plugins,
         acme,
+        // Tunnels are configured in the 1.7 dialect only, so far.
+        tunnels: None,
         file,
         dynamic_files: Vec::new(),
         dialects: Vec::new(),
