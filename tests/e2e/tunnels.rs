@@ -164,7 +164,19 @@ impl Site {
     /// `tollgate agent` for device `i` of `tokens`, dialing `server`, with
     /// `token` instead of its own when given.
     async fn agent(&self, i: usize, server: SocketAddr, token: Option<&str>) -> Tollgate {
-        let (name, own, forward) = &self.tokens[i];
+        self.agent_forwarding(i, server, token, None).await
+    }
+
+    /// `agent`, serving `forward` instead of the device's own service.
+    async fn agent_forwarding(
+        &self,
+        i: usize,
+        server: SocketAddr,
+        token: Option<&str>,
+        forward: Option<&str>,
+    ) -> Tollgate {
+        let (name, own, own_forward) = &self.tokens[i];
+        let forward = forward.unwrap_or(own_forward);
         let token_file = self.dir.write(
             &format!("{name}-{}.token", std::process::id()),
             token.unwrap_or(own),
@@ -467,4 +479,30 @@ async fn a_device_removed_from_the_config_is_cut_off_on_reload() {
     .await;
     // The agent is refused when it comes back.
     zumi.wait_for_log("refused by the server", secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_sharing_a_name_are_used_in_turn() {
+    let mut s = site().await;
+    // Slow answers keep all ten requests in flight at once.
+    let one = SlowBackend::start("agent-one", ms(300)).await;
+    let two = SlowBackend::start("agent-two", ms(300)).await;
+    let one_addr = one.backend.addr().to_string();
+    let two_addr = two.backend.addr().to_string();
+    let _a = s
+        .agent_forwarding(0, s.tunnels, None, Some(&one_addr))
+        .await;
+    let _b = s
+        .agent_forwarding(0, s.tunnels, None, Some(&two_addr))
+        .await;
+    s.tg.wait_for_log_count("tunnel up", 2, secs(10)).await;
+    // Ten requests at once: tollgate opens a stream for each (none is
+    // idle yet), taking the agents in turn.
+    let client = http1();
+    let requests = (0..10).map(|_| echo_of(client.get(s.tg.url("http", "/zumi01/x"))));
+    let mut seen = std::collections::BTreeMap::new();
+    for e in futures_util::future::join_all(requests).await {
+        *seen.entry(e.server).or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), 2, "both agents serve: {seen:?}");
 }
