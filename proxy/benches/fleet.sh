@@ -111,7 +111,7 @@ CONF
 cat >"$work/haproxy.cfg" <<CONF
 global
   nbthread 1
-  maxconn 10000
+  maxconn 4000
 resolvers fleet
   nameserver knot 127.0.0.1:$DNS_PORT
   hold valid 300s
@@ -147,8 +147,9 @@ start_proxy() {
   wait_port "${port[$1]}"
 }
 worker() { if [ "$1" = nginx ]; then pgrep -P "${proc[nginx]}"; else echo "${proc[$1]}"; fi; }
+# Before any proxy starts: cleanup's `wait` must not wait on a proxy left running.
+trap 'for p in "${!proc[@]}"; do kill "${proc[$p]}" 2>/dev/null || true; done; cleanup' EXIT
 for p in "${contenders[@]}"; do start_proxy "$p"; done
-trap 'for p in "${contenders[@]}"; do kill "${proc[$p]}" 2>/dev/null || true; done; cleanup' EXIT
 
 # Every proxy reaches every device, each its own, with the prefix stripped.
 for p in "${contenders[@]}"; do
