@@ -365,6 +365,39 @@ async fn a_hostile_agent_is_contained() {
     // cam01 has no tunnel; zumi01 still serves.
     let (status, _) = send(http1().get(s.tg.url("http", "/cam01/stream"))).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
+
+    // An admitted agent speaking HTTP/2 that answers a stream with a
+    // 256 KiB header (over the 64 KiB cap): its tunnel ends (h2 takes it
+    // as a connection error) and the request gets 502 at once; tollgate
+    // and the other device are untouched.
+    let mut big = raw_tls(&s).await;
+    big.write_all(format!("TOLLGATE-TUNNEL/1 {name} {token}\n").as_bytes())
+        .await
+        .unwrap();
+    let mut ok = [0u8; 3];
+    big.read_exact(&mut ok).await.unwrap();
+    let huge = "x".repeat(256 * 1024);
+    let service = hyper::service::service_fn(move |_req| {
+        let huge = huge.clone();
+        async move {
+            let resp = hyper::Response::builder()
+                .header("x-huge", huge)
+                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .unwrap();
+            Ok::<_, std::convert::Infallible>(resp)
+        }
+    });
+    let server = tokio::spawn(
+        hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .max_send_buf_size(1 << 20)
+            .serve_connection(hyper_util::rt::TokioIo::new(big), service),
+    );
+    s.tg.wait_for_log_count("tunnel up", 2, secs(10)).await;
+    let started = std::time::Instant::now();
+    let (status, _) = send(http1().get(s.tg.url("http", "/cam01/stream"))).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(started.elapsed() < secs(5), "{:?}", started.elapsed());
+    server.abort();
     let url = format!("ws://{}/zumi01/ws", s.tg.addr("http"));
     let (mut ws, _) = within(secs(10), "ws", tokio_tungstenite::connect_async(url))
         .await

@@ -138,11 +138,13 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
     let acme = super::acme::read_acme(&root, path, &entry_points);
     let tunnels = super::tunnels::read_tunnels(&root, &entry_points);
     super::tunnels::check_tunnel_backends(tree, &backends, tunnels.as_ref());
+    let frontends = read_all_frontends(&root, dynamic, &names);
+    super::targets::check_frontend_vars(tree, &frontends, &backends);
     Config {
         source: path.to_path_buf(),
         default_entry_points,
         entry_points,
-        frontends: read_all_frontends(&root, dynamic, &names),
+        frontends,
         backends,
         log: read_log(&root),
         access_log: super::access_log::read_access_log(&root),

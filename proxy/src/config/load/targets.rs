@@ -19,8 +19,10 @@
 
 use std::net::SocketAddr;
 
-use crate::config::model::{AllowList, DEFAULT_MAX_TARGETS};
-use crate::config::tree::Node;
+use std::collections::BTreeMap;
+
+use crate::config::model::{AllowList, Backend, Frontend, DEFAULT_MAX_TARGETS};
+use crate::config::tree::{Node, Tree};
 use crate::trust::Cidr;
 
 /// The variable names of a templated server URL, in order, and the URL
@@ -178,6 +180,64 @@ pub(super) fn check_backend(
     }
 }
 
+/// A templated URL's variables should come from its frontends' rules: a
+/// variable no rule defines is a warning (each request would get 403),
+/// unless the frontend has plugins, which may set it (`set_route_var`).
+pub(super) fn check_frontend_vars(
+    tree: &Tree,
+    frontends: &BTreeMap<String, Frontend>,
+    backends: &BTreeMap<String, Backend>,
+) {
+    for f in frontends.values() {
+        let Some(backend) = backends.get(&f.backend) else {
+            continue;
+        };
+        if !f.middlewares.is_empty() {
+            continue;
+        }
+        let defined: Vec<String> = f.routes.iter().flat_map(|r| rule_vars(&r.rule)).collect();
+        for server in &backend.servers {
+            for var in server.vars.iter().filter(|v| !defined.contains(v)) {
+                tree.warn(
+                    f.location.clone(),
+                    format!(
+                        "backend {:?}'s URL uses {{{var}}}, which no rule of frontend {:?} defines \
+                         (write it as {{{var}:pattern}} in a HostRegexp or Path rule): its requests get 403",
+                        backend.name, f.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The names of the `{name}` / `{name:pattern}` variables of a rule string.
+fn rule_vars(rule: &str) -> Vec<String> {
+    let mut vars = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, b) in rule.bytes().enumerate() {
+        match b {
+            b'{' => {
+                if depth == 0 {
+                    start = i + 1;
+                }
+                depth += 1;
+            }
+            b'}' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    let inner = &rule[start..i];
+                    let name = inner.split_once(':').map_or(inner, |(n, _)| n);
+                    vars.push(name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    vars
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +267,15 @@ mod tests {
         ] {
             assert!(url_template(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn variables_of_rules() {
+        assert_eq!(
+            rule_vars("HostRegexp:{device:[a-z]{2,8}}.cams;PathPrefix:/{site}/"),
+            ["device", "site"]
+        );
+        assert!(rule_vars("PathPrefix:/cam").is_empty());
     }
 
     #[test]
@@ -296,6 +365,18 @@ url = "http://{device}.cams.internal:8080"
             let errs = errors(&FLEET.replace(from, to));
             assert!(errs.iter().any(|e| e.contains(want)), "{to}: {errs:?}");
         }
+    }
+
+    #[test]
+    fn a_variable_no_rule_defines_is_a_warning_unless_a_plugin_may_set_it() {
+        let config = loaded(&FLEET.replace("{device:[a-z0-9-]+}", "cams"));
+        let warned = warnings(&config);
+        assert!(
+            warned
+                .iter()
+                .any(|w| w.contains("uses {device}, which no rule")),
+            "{warned:?}"
+        );
     }
 
     #[test]
