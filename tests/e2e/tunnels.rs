@@ -134,6 +134,13 @@ backend = "cam01"
 entryPoints = ["http"]
   [frontends.cam01.routes.r]
   rule = "PathPrefixStrip:/cam01"
+[frontends.devices]
+backend = "devices"
+entryPoints = ["http"]
+  [frontends.devices.routes.r]
+  rule = "PathPrefixStrip:/dev/{{device:[a-z0-9]+}}"
+[backends.devices.servers.s]
+url = "tunnel://{{device}}"
 [backends.zumi01.servers.s]
 url = "tunnel://zumi01"
 [backends.cam01.servers.s]
@@ -538,4 +545,33 @@ async fn agents_sharing_a_name_are_used_in_turn() {
         *seen.entry(e.server).or_insert(0) += 1;
     }
     assert_eq!(seen.len(), 2, "both agents serve: {seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_templated_route_reaches_every_connected_device() {
+    let mut s = site().await;
+    let _cam = s.agent(1, s.tunnels, None).await;
+    s.tg.wait_for_log("tunnel up", secs(10)).await;
+    // tunnel://{device}: no allow-list needed, only [tunnels] devices can
+    // have a tunnel.
+    let resp = http1()
+        .get(s.tg.url("http", "/dev/cam01/stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.bytes_stream();
+    within(secs(10), "frames", frames(&mut body, 3)).await;
+    // A configured device without an agent, and a name that is no device.
+    for (path, want) in [
+        ("/dev/zumi01/", StatusCode::BAD_GATEWAY),
+        ("/dev/nosuch/", StatusCode::BAD_GATEWAY),
+    ] {
+        let (status, _) = send(http1().get(s.tg.url("http", path))).await;
+        assert_eq!(status, want, "{path}");
+    }
+    assert!(s
+        .tg
+        .logs_text()
+        .contains("device nosuch has no live tunnel"));
 }

@@ -19,7 +19,7 @@ use super::responding::Responding;
 use super::routes::{BackendRuntime, Endpoints, EntryRoutes, FrontendRuntime, Snapshot};
 use super::shared::Shared;
 use crate::access_log::AccessLogger;
-use crate::config::model::{Backend, Config, EntryPoint, TrustedSources};
+use crate::config::model::{AllowList, Backend, Config, EntryPoint, Scheme, TrustedSources};
 use crate::config::{ConfigError, Diagnostic};
 use crate::metrics::Metrics;
 use crate::router::{FrontendRules, Router};
@@ -271,7 +271,13 @@ fn compile_templated(
     errors: &mut Vec<Diagnostic>,
 ) -> Option<TemplatedServer> {
     let server = b.servers.iter().find(|s| !s.vars.is_empty())?;
-    let allowed = b.allowed.as_ref()?;
+    // `tunnel://{device}` needs no allow-list (the loader says why).
+    let none = AllowList::default();
+    let allowed = match (&b.allowed, server.scheme) {
+        (Some(list), _) => list,
+        (None, Scheme::Tunnel) => &none,
+        (None, _) => return None,
+    };
     let fence = match Fence::new(allowed, Resolver::new(&b.resolvers)) {
         Ok(fence) => fence,
         Err(why) => {

@@ -96,6 +96,9 @@ impl TemplatedServer {
             }
         }
         let host = parsed.host().trim_start_matches('[').trim_end_matches(']');
+        if self.scheme == Scheme::Tunnel && !crate::config::model::valid_device_name(host) {
+            return Err(NotAllowed(format!("{host:?} is not a device name")));
+        }
         if !host.contains(':') && host.split('.').any(str::is_empty) {
             return Err(NotAllowed(format!("{host:?} is not a host name")));
         }

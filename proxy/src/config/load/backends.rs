@@ -83,7 +83,8 @@ fn read_backend(node: &Node<'_>, globals: &Globals) -> Option<Backend> {
     warn_unsupported(node, BACKEND_UNSUPPORTED);
     let servers = servers?;
     let templated = servers.iter().filter(|s| !s.vars.is_empty()).count();
-    targets::check_backend(node, templated, servers.len(), allowed.as_ref());
+    let tunnel = servers.iter().any(|s| s.scheme == Scheme::Tunnel);
+    targets::check_backend(node, templated, servers.len(), allowed.as_ref(), tunnel);
     if templated > 0 && health_check.is_some() {
         node.warn(
             "healthCheck is not run on templated servers (their targets are chosen per request)",

@@ -159,9 +159,13 @@ pub(super) fn check_backend(
     templated: usize,
     servers: usize,
     allowed: Option<&AllowList>,
+    tunnel: bool,
 ) {
     match (templated, allowed) {
         (0, None) => {}
+        // `tunnel://{device}` reaches only devices of [tunnels] (only they
+        // can have a tunnel): no network is ever dialed.
+        (_, None) if tunnel && servers == 1 => {}
         (0, Some(_)) => backend.warn(
             "allowedNetworks / allowedHosts only apply to templated server URLs \
              (\"http://{device}.cams.internal\"); this backend has none",
@@ -377,6 +381,19 @@ url = "http://{device}.cams.internal:8080"
                 .any(|w| w.contains("uses {device}, which no rule")),
             "{warned:?}"
         );
+    }
+
+    #[test]
+    fn a_tunnel_template_needs_no_allow_list() {
+        let text = FLEET
+            .replace("allowedHosts = [\"*.Cams.Internal\"]\n", "")
+            .replace("allowedNetworks = [\"10.20.0.0/16\", \"fd00::/8\"]\n", "")
+            .replace("resolvers = [\"127.0.0.1:5353\", \"10.20.0.53\"]\n", "")
+            .replace("http://{device}.cams.internal:8080", "tunnel://{device}");
+        let config = loaded(&text);
+        let server = &config.backends["cams"].servers[0];
+        assert_eq!(server.scheme, crate::config::model::Scheme::Tunnel);
+        assert_eq!(server.vars, ["device"]);
     }
 
     #[test]
