@@ -405,6 +405,59 @@ async fn a_hostile_agent_is_contained() {
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert!(started.elapsed() < secs(5), "{:?}", started.elapsed());
     server.abort();
+
+    // An admitted agent whose streams never stop sending, and never send
+    // an HTTP head: each request is cut at the head's size limit (502),
+    // tollgate reads no more of it than that, and the tunnel stays usable.
+    let mut endless = raw_tls(&s).await;
+    endless
+        .write_all(format!("TOLLGATE-TUNNEL/1 {name} {token}\n").as_bytes())
+        .await
+        .unwrap();
+    let mut ok = [0u8; 3];
+    endless.read_exact(&mut ok).await.unwrap();
+    let service = hyper::service::service_fn(|mut req: hyper::Request<hyper::body::Incoming>| {
+        let upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            let Ok(stream) = upgrade.await else { return };
+            let mut stream = hyper_util::rt::TokioIo::new(stream);
+            // A status line, then one header line that never ends.
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nx-endless: ").await;
+            let junk = vec![b'x'; 64 * 1024];
+            while stream.write_all(&junk).await.is_ok() {}
+        });
+        async {
+            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                http_body_util::Empty::<bytes::Bytes>::new(),
+            ))
+        }
+    });
+    let server = tokio::spawn(
+        hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .serve_connection(hyper_util::rt::TokioIo::new(endless), service),
+    );
+    s.tg.wait_for_log_count("tunnel up", 4, secs(10)).await;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let (status, _) = send(http1().get(s.tg.url("http", "/cam01/x"))).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert!(started.elapsed() < secs(5), "{:?}", started.elapsed());
+    }
+    let tunnels: serde_json::Value = serde_json::from_str(
+        &send(http1().get(s.tg.url("traefik", "/api/tunnels"))).await.1,
+    )
+    .unwrap();
+    let cam = tunnels
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["device"] == "cam01")
+        .expect("the endless agent's tunnel is still up");
+    // Three heads cut at 64 KiB each, plus what was in flight (HTTP/2
+    // windows): far from endless.
+    let read = cam["bytes_from_device"].as_u64().unwrap();
+    assert!(read < 8 << 20, "{read} bytes read from an endless device");
+    server.abort();
     let url = format!("ws://{}/zumi01/ws", s.tg.addr("http"));
     let (mut ws, _) = within(secs(10), "ws", tokio_tungstenite::connect_async(url))
         .await
