@@ -157,38 +157,14 @@ fn agent(
     forward: String,
     ca: Option<PathBuf>,
 ) -> ExitCode {
-    let log = tollgate::config::model::LogConfig::default();
-    if let Err(e) = tollgate::logging::init(&log) {
-        eprintln!("tollgate agent: {e}");
-        return ExitCode::from(2);
-    }
-    let token = match tollgate::tunnel::agent::read_token(token_file) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("tollgate agent: {e}");
-            return ExitCode::from(2);
-        }
-    };
     let opts = tollgate::tunnel::agent::AgentOptions {
         server,
         name,
-        token,
+        token: String::new(),
         forward,
         ca,
     };
-    // Two threads are plenty for one device's streams.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tollgate agent: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(tollgate::tunnel::agent::run(opts)) {
+    match tollgate::tunnel::agent::main(token_file, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tollgate agent: {e}");

@@ -182,6 +182,19 @@ impl Site {
         token: Option<&str>,
         forward: Option<&str>,
     ) -> Tollgate {
+        self.agent_with(BIN, i, server, token, forward).await
+    }
+
+    /// `agent_forwarding` with `program`: `tollgate agent`, or the
+    /// `tollgate-agent` binary (whose arguments are the same, less `agent`).
+    async fn agent_with(
+        &self,
+        program: &str,
+        i: usize,
+        server: SocketAddr,
+        token: Option<&str>,
+        forward: Option<&str>,
+    ) -> Tollgate {
         let (name, own, own_forward) = &self.tokens[i];
         let forward = forward.unwrap_or(own_forward);
         let token_file = self.dir.write(
@@ -202,9 +215,10 @@ impl Site {
             &self.cert.display().to_string(),
         ]
         .iter()
+        .skip(usize::from(program == AGENT_BIN))
         .map(|s| s.to_string())
         .collect();
-        Tollgate::start_command(TempDir::new("agent"), &args).await
+        Tollgate::start_program(program, TempDir::new("agent"), &args).await
     }
 }
 
@@ -427,9 +441,9 @@ async fn a_hostile_agent_is_contained() {
             while stream.write_all(&junk).await.is_ok() {}
         });
         async {
-            Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                http_body_util::Empty::<bytes::Bytes>::new(),
-            ))
+            Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Empty::<
+                bytes::Bytes,
+            >::new()))
         }
     });
     let server = tokio::spawn(
@@ -444,7 +458,9 @@ async fn a_hostile_agent_is_contained() {
         assert!(started.elapsed() < secs(5), "{:?}", started.elapsed());
     }
     let tunnels: serde_json::Value = serde_json::from_str(
-        &send(http1().get(s.tg.url("traefik", "/api/tunnels"))).await.1,
+        &send(http1().get(s.tg.url("traefik", "/api/tunnels")))
+            .await
+            .1,
     )
     .unwrap();
     let cam = tunnels
@@ -585,8 +601,9 @@ async fn agents_sharing_a_name_are_used_in_turn() {
     let _a = s
         .agent_forwarding(0, s.tunnels, None, Some(&one_addr))
         .await;
+    // The second one is the small agent-only binary.
     let _b = s
-        .agent_forwarding(0, s.tunnels, None, Some(&two_addr))
+        .agent_with(AGENT_BIN, 0, s.tunnels, None, Some(&two_addr))
         .await;
     s.tg.wait_for_log_count("tunnel up", 2, secs(10)).await;
     // Ten requests at once: tollgate opens a stream for each (none is

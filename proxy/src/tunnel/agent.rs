@@ -58,6 +58,20 @@ pub fn read_token(path: &std::path::Path) -> Result<String, String> {
     Ok(token)
 }
 
+/// The agent as a process: logging, a small runtime (two threads are
+/// plenty for one device's streams), then `run`. For both `tollgate agent`
+/// and the `tollgate-agent` binary.
+pub fn main(token_file: &std::path::Path, mut opts: AgentOptions) -> Result<(), String> {
+    crate::logging::init(&crate::config::model::LogConfig::default())?;
+    opts.token = read_token(token_file)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(run(opts))
+}
+
 /// Runs until the process is stopped: connect, serve, reconnect.
 pub async fn run(opts: AgentOptions) -> Result<(), String> {
     if !hello::valid_device(&opts.name) {

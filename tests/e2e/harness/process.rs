@@ -14,6 +14,8 @@ use tokio::sync::mpsc;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+/// The device side of a tunnel alone.
+pub const AGENT_BIN: &str = env!("CARGO_BIN_EXE_tollgate-agent");
 
 /// How long `tollgate run` may take to report every entrypoint as listening.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -254,17 +256,23 @@ impl Tollgate {
             "--config".into(),
             config.display().to_string(),
         ];
-        Tollgate::spawn(dir, config, &args, entrypoints, log_file, env).await
+        Tollgate::spawn(BIN, dir, config, &args, entrypoints, log_file, env).await
     }
 
     /// `tollgate ARGS...` in `dir` (e.g. `agent --server ...`), its output
     /// followed as `run`'s is; no entry point is waited for.
     pub async fn start_command(dir: TempDir, args: &[String]) -> Tollgate {
+        Tollgate::start_program(BIN, dir, args).await
+    }
+
+    /// `start_command` with another of the workspace's programs.
+    pub async fn start_program(program: &str, dir: TempDir, args: &[String]) -> Tollgate {
         let config = dir.path().join("(none)");
-        Tollgate::spawn(dir, config, args, &[], None, &[]).await
+        Tollgate::spawn(program, dir, config, args, &[], None, &[]).await
     }
 
     async fn spawn(
+        program: &str,
         dir: TempDir,
         config: PathBuf,
         args: &[String],
@@ -272,7 +280,7 @@ impl Tollgate {
         log_file: Option<&str>,
         env: &[(&str, &str)],
     ) -> Tollgate {
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(program)
             .args(args)
             .current_dir(dir.path())
             .env("NO_COLOR", "1")
