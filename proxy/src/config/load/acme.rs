@@ -8,6 +8,7 @@ use crate::config::model::{AcmeConfig, AcmeKeyType, EntryPoint};
 use crate::config::tree::Node;
 
 use super::dns_challenge::read_dns_challenge;
+use super::entry_points::tls_entry_point;
 use super::values::positive_duration;
 
 /// Let's Encrypt production, Traefik's default `caServer`.
@@ -19,23 +20,7 @@ pub(super) fn read_acme(
     entry_points: &BTreeMap<String, EntryPoint>,
 ) -> Option<AcmeConfig> {
     let section = root.section("acme")?;
-    let entry_point = match section.get("entryPoint") {
-        Some(n) => {
-            let name = n.str()?.to_owned();
-            match entry_points.get(&name) {
-                Some(ep) if ep.tls.is_some() => {}
-                Some(_) => n.error(format!(
-                    "entrypoint {name:?} has no [entryPoints.{name}.tls]"
-                )),
-                None => n.error(format!("no entrypoint {name:?}")),
-            }
-            name
-        }
-        None => {
-            section.error("`entryPoint` (the TLS entrypoint) is required");
-            return None;
-        }
-    };
+    let entry_point = tls_entry_point(&section, entry_points, "the TLS entrypoint")?;
     let on_host_rule = section
         .get("onHostRule")
         .and_then(|n| n.bool())

@@ -281,6 +281,29 @@ fn split_host_port(address: &str) -> Result<(&str, &str), String> {
     Ok((host, port))
 }
 
+/// A section's `entryPoint` that must name a TLS entry point (`[acme]`,
+/// `[tunnels]`): the name, with an error at the key when it is missing,
+/// unknown or not TLS. `what` says what the entry point is for.
+pub(super) fn tls_entry_point(
+    section: &Node<'_>,
+    entry_points: &BTreeMap<String, EntryPoint>,
+    what: &str,
+) -> Option<String> {
+    let Some(n) = section.get("entryPoint") else {
+        section.error(format!("`entryPoint` ({what}) is required"));
+        return None;
+    };
+    let name = n.str()?.to_owned();
+    match entry_points.get(&name) {
+        Some(ep) if ep.tls.is_some() => {}
+        Some(_) => n.error(format!(
+            "entrypoint {name:?} has no [entryPoints.{name}.tls]"
+        )),
+        None => n.error(format!("no entrypoint {name:?}")),
+    }
+    Some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,8 @@ use crate::config::model::{
 };
 use crate::config::tree::{Node, Tree};
 
+use super::entry_points::tls_entry_point;
+
 /// A bcrypt hash (`$2a$`, `$2b$`, `$2y$`, 60 characters).
 fn valid_hash(hash: &str) -> bool {
     hash.len() == 60 && ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
@@ -33,23 +35,7 @@ pub(super) fn read_tunnels(
     entry_points: &BTreeMap<String, EntryPoint>,
 ) -> Option<TunnelsConfig> {
     let section = root.section("tunnels")?;
-    let entry_point = match section.get("entryPoint") {
-        Some(n) => {
-            let name = n.str()?.to_owned();
-            match entry_points.get(&name) {
-                Some(ep) if ep.tls.is_some() => {}
-                Some(_) => n.error(format!(
-                    "entry point {name:?} has no [entryPoints.{name}.tls]: tunnels run over TLS only"
-                )),
-                None => n.error(format!("no entry point {name:?}")),
-            }
-            name
-        }
-        None => {
-            section.error("`entryPoint` (the TLS entry point agents dial) is required");
-            return None;
-        }
-    };
+    let entry_point = tls_entry_point(&section, entry_points, "the TLS entry point agents dial")?;
     let mut devices = BTreeMap::new();
     for device in section
         .section("devices")
@@ -169,7 +155,7 @@ url = "{url}"
             (
                 tunnels.replace("\"tunnels\"", "\"web\""),
                 "tunnel://zumi01",
-                "tunnels run over TLS only",
+                "has no [entryPoints.web.tls]",
             ),
             (
                 tunnels.replace(HASH, "plain-token"),
