@@ -83,15 +83,19 @@ pub(super) fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config 
         .as_ref()
         .map(super::globals::read_forwarding_timeouts)
         .unwrap_or_default();
+    let backends = services
+        .into_iter()
+        .map(|(name, s)| (name, s.backend))
+        .collect();
+    // tollgate's device tunnels, in the static file as in 1.7's.
+    let tunnels = super::tunnels::read_tunnels(&root, &eps.all);
+    super::tunnels::check_tunnel_backends(tree, &backends, tunnels.as_ref());
     Config {
         source: path.to_path_buf(),
         default_entry_points: user_entry_points,
         entry_points: eps.all,
         frontends,
-        backends: services
-            .into_iter()
-            .map(|(name, s)| (name, s.backend))
-            .collect(),
+        backends,
         log: read_log(&root),
         access_log: super::access_log::read_access_log(&root),
         responding_timeouts: Default::default(),
@@ -103,8 +107,7 @@ pub(super) fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config 
         metrics,
         plugins,
         acme,
-        // Tunnels are configured in the 1.7 dialect only, so far.
-        tunnels: None,
+        tunnels,
         file,
         dynamic_files: Vec::new(),
         dialects: Vec::new(),

@@ -449,3 +449,44 @@ http:
     assert_eq!(config.frontends["r"].middlewares[0].0, "stamped");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn device_tunnels_in_a_traefik3_file() {
+    let yaml = r#"
+entryPoints:
+  web:
+    address: ":8000"
+  tunnels:
+    address: ":4443"
+    http:
+      tls: {}
+tls:
+  certificates:
+    - certFile: c.crt
+      keyFile: k.key
+tunnels:
+  entryPoint: tunnels
+  devices:
+    zumi01:
+      tokenHash: "$2b$10$abcdefghijklmnopqrstuu5rJ3B2pb4WlTf2ftwbv.J5bH1xVzS3u"
+http:
+  routers:
+    r:
+      rule: "PathPrefix(`/zumi01`)"
+      service: zumi01
+  services:
+    zumi01:
+      loadBalancer:
+        servers: [{url: "tunnel://zumi01"}]
+"#;
+    let config = loaded("t.yml", yaml);
+    let tunnels = config.tunnels.as_ref().expect("tunnels read");
+    assert_eq!(tunnels.entry_point, "tunnels");
+    assert!(tunnels.devices.contains_key("zumi01"));
+    let errs = errors("t.yml", &yaml.replace("tunnel://zumi01", "tunnel://zumi02"));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("no [tunnels.devices.zumi02]")),
+        "{errs:?}"
+    );
+}
