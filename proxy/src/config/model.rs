@@ -443,6 +443,18 @@ pub enum Scheme {
     Tunnel,
 }
 
+impl Scheme {
+    /// As written in a server URL.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+            Scheme::H2c => "h2c",
+            Scheme::Tunnel => "tunnel",
+        }
+    }
+}
+
 /// A tunnel device's name, as `tunnel://NAME`, `[tunnels.devices.NAME]`
 /// and `tollgate agent --name` write it: lower-case letters, digits, `-`
 /// and `_`, at most 63 (a host-name label, so it can also be a `{device}`

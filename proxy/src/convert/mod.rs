@@ -21,7 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::config::model::{
-    BasicAuth, Config, LogFormat, PathModifier, PemSource, Scheme, TlsConfig, TlsVersion,
+    BasicAuth, Config, LogFormat, PathModifier, PemSource, TlsConfig, TlsVersion,
 };
 use crate::router::to_traefik3;
 
@@ -388,15 +388,7 @@ impl Converter {
                     h.set("port", Out::Int(i64::from(port)));
                 }
                 if let Some(scheme) = hc.scheme {
-                    h.set(
-                        "scheme",
-                        Out::str(match scheme {
-                            Scheme::Http => "http",
-                            Scheme::Https => "https",
-                            Scheme::H2c => "h2c",
-                            Scheme::Tunnel => "tunnel",
-                        }),
-                    );
+                    h.set("scheme", Out::str(scheme.name()));
                 }
                 if let Some(host) = &hc.hostname {
                     h.set("hostname", Out::str(host));

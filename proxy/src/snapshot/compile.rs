@@ -54,8 +54,7 @@ pub fn compile(
     let mut errors = Vec::new();
     let reusable = previous
         .map(|p| &p.upstreams)
-        .filter(|u| u.built_from(&config.forwarding_timeouts, &config.backend_tls))
-        .filter(|u| u.uses_tunnels(&shared.tunnels));
+        .filter(|u| u.built_from(&config.forwarding_timeouts, &config.backend_tls));
     let upstreams = match reusable {
         Some(u) => u.clone(),
         None => match Upstreams::new(&config.forwarding_timeouts, &config.backend_tls) {

@@ -36,9 +36,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn empty() -> Snapshot {
+    /// Before the first config: its upstreams use the process's `tunnels`,
+    /// so that the first config, which keeps them, does too.
+    pub fn empty(tunnels: Arc<crate::tunnel::Tunnels>) -> Snapshot {
         let upstreams = Upstreams::new(&Default::default(), &Default::default())
-            .expect("default upstream TLS settings are valid");
+            .expect("default upstream TLS settings are valid")
+            .with_tunnels(tunnels);
         Snapshot {
             entrypoints: Vec::new(),
             upstreams: Arc::new(upstreams),

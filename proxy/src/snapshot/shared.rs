@@ -53,8 +53,9 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(server_name: HeaderValue) -> Arc<Shared> {
+        let tunnels: Arc<crate::tunnel::Tunnels> = Arc::default();
         Arc::new(Shared {
-            current: ArcSwap::from_pointee(Snapshot::empty()),
+            current: ArcSwap::from_pointee(Snapshot::empty(tunnels.clone())),
             health: HealthTable::default(),
             slots: Mutex::default(),
             bound_ports: ArcSwap::from_pointee(Vec::new()),
@@ -66,7 +67,7 @@ impl Shared {
             stats: RequestStats::default(),
             reload: ArcSwap::from_pointee(ReloadStatus::default()),
             started: std::time::SystemTime::now(),
-            tunnels: Arc::default(),
+            tunnels,
         })
     }
 

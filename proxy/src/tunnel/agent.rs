@@ -20,11 +20,12 @@ use http_body_util::Empty;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use super::hello;
+use crate::config::model::{valid_device_name, PemSource};
+use crate::tls::pem::load_certs;
 
 /// How often the link is pinged, and how long a ping may go unanswered.
 const PING: Duration = Duration::from_secs(20);
@@ -74,7 +75,7 @@ pub fn main(token_file: &std::path::Path, mut opts: AgentOptions) -> Result<(), 
 
 /// Runs until the process is stopped: connect, serve, reconnect.
 pub async fn run(opts: AgentOptions) -> Result<(), String> {
-    if !hello::valid_device(&opts.name) {
+    if !valid_device_name(&opts.name) {
         return Err(format!(
             "--name {:?}: lower-case letters, digits, - and _ (at most 63)",
             opts.name
@@ -180,12 +181,8 @@ fn client_config(ca: Option<&std::path::Path>) -> Result<rustls::ClientConfig, S
     let mut roots = rustls::RootCertStore::empty();
     match ca {
         Some(file) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(file)
-                .and_then(|it| it.collect::<Result<_, _>>())
-                .map_err(|e| format!("--ca {}: {e}", file.display()))?;
-            if certs.is_empty() {
-                return Err(format!("--ca {}: no certificate in it", file.display()));
-            }
+            let certs = load_certs(&PemSource::File(file.to_path_buf()))
+                .map_err(|e| format!("--ca: {e}"))?;
             for c in certs {
                 roots
                     .add(c)

@@ -14,6 +14,8 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::config::model::valid_device_name;
+
 pub const MAGIC: &str = "TOLLGATE-TUNNEL/1";
 /// Longest hello line, newline included.
 pub const MAX_LINE: usize = 512;
@@ -24,8 +26,6 @@ pub struct Hello {
     pub device: String,
     pub token: String,
 }
-
-pub use crate::config::model::valid_device_name as valid_device;
 
 /// A token as `token::new` makes them (base64url), with room for others.
 fn valid_token(token: &str) -> bool {
@@ -49,7 +49,7 @@ pub fn parse_hello(line: &str) -> Result<Hello, &'static str> {
     if magic != MAGIC {
         return Err("not a tunnel hello (or another version)");
     }
-    if !valid_device(device) {
+    if !valid_device_name(device) {
         return Err("invalid device name");
     }
     if !valid_token(token) {
@@ -125,7 +125,7 @@ mod tests {
         ] {
             assert!(parse_hello(bad).is_err(), "{bad:?}");
         }
-        assert!(!valid_device(&"a".repeat(64)));
+        assert!(!valid_device_name(&"a".repeat(64)));
     }
 
     #[tokio::test]

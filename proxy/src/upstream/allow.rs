@@ -30,7 +30,7 @@ impl Fence {
             .collect::<Result<_, _>>()?;
         Ok(Fence {
             networks,
-            hosts: list.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            hosts: list.hosts.clone(),
             resolver,
         })
     }

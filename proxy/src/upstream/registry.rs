@@ -54,12 +54,6 @@ impl Upstreams {
         self
     }
 
-    /// Do its `tunnel://` servers use these tunnels? (The empty snapshot
-    /// a process starts with has registries of its own.)
-    pub fn uses_tunnels(&self, tunnels: &Arc<Tunnels>) -> bool {
-        Arc::ptr_eq(&self.tunnels, tunnels)
-    }
-
     /// Were these built from exactly these settings? Then a reload keeps
     /// them, and with them every pooled connection.
     pub fn built_from(&self, timeouts: &ForwardingTimeouts, tls: &BackendTls) -> bool {

@@ -108,7 +108,7 @@ impl TemplatedServer {
         let pool = self
             .upstreams
             .fenced_pool(self.scheme, &parsed, self.fence.clone());
-        let url = format!("{}://{authority}", scheme_name(self.scheme));
+        let url = format!("{}://{authority}", self.scheme.name());
         let server = Arc::new(UpstreamServer::new(
             self.name.clone(),
             url,
@@ -183,15 +183,6 @@ fn evict_least_recent(targets: &mut HashMap<Box<str>, Entry>) {
         .map(|(k, _)| k.clone());
     if let Some(key) = oldest {
         targets.remove(&key);
-    }
-}
-
-fn scheme_name(scheme: Scheme) -> &'static str {
-    match scheme {
-        Scheme::Http => "http",
-        Scheme::Https => "https",
-        Scheme::H2c => "h2c",
-        Scheme::Tunnel => "tunnel",
     }
 }
 

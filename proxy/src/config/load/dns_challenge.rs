@@ -25,7 +25,7 @@ use base64::Engine;
 use crate::config::model::{DnsChallenge, Rfc2136, TsigAlgorithm, TsigKey};
 use crate::config::tree::Node;
 
-use super::values::duration;
+use super::values::{address_list, duration, name_server};
 
 /// Reads the section; `env` looks a variable up (the process environment
 /// in tollgate, a table in tests).
@@ -40,7 +40,7 @@ pub(super) fn read_dns_challenge(
         .unwrap_or_default();
     let resolvers = section
         .get("resolvers")
-        .map(|n| read_resolvers(&n))
+        .map(|n| address_list(&n, socket_addr))
         .unwrap_or_default();
     let Some(provider) = provider else {
         section.error("`provider` is required (tollgate offers \"rfc2136\")");
@@ -66,27 +66,14 @@ pub(super) fn read_dns_challenge(
     }
 }
 
-fn read_resolvers(node: &Node<'_>) -> Vec<SocketAddr> {
-    let mut out = Vec::new();
-    for (text, location) in node.str_list_located().unwrap_or_default() {
-        match socket_addr(&text) {
-            Ok(addr) => out.push(addr),
-            Err(why) => node.tree().error(location, why),
-        }
-    }
-    out
-}
-
-/// `host`, `host:port`, `[v6]:port`; port 53 when none is given.
+/// A name server's address (`values::name_server`), or a host name with
+/// or without a port, as lego takes; port 53 when none is given.
 fn socket_addr(text: &str) -> Result<SocketAddr, String> {
     let text = text.trim();
-    let with_port = if text.parse::<std::net::IpAddr>().is_ok() {
-        // A bare address (an IPv6 one has colons of its own).
-        return Ok(SocketAddr::new(
-            text.parse().unwrap_or([0, 0, 0, 0].into()),
-            53,
-        ));
-    } else if text
+    if let Some(addr) = name_server(text) {
+        return Ok(addr);
+    }
+    let with_port = if text
         .rsplit_once(':')
         .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
     {

@@ -23,6 +23,8 @@ use std::collections::BTreeMap;
 
 use crate::config::model::{AllowList, Backend, Frontend, DEFAULT_MAX_TARGETS};
 use crate::config::tree::{Node, Tree};
+
+use super::values::{address_list, name_server};
 use crate::trust::Cidr;
 
 /// The variable names of a templated server URL, in order, and the URL
@@ -120,21 +122,13 @@ pub(super) fn read_resolvers(backend: &Node<'_>) -> Vec<SocketAddr> {
     let Some(node) = backend.get("resolvers") else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for (text, location) in node.str_list_located().unwrap_or_default() {
-        let parsed = text.parse::<SocketAddr>().or_else(|_| {
-            text.parse::<std::net::IpAddr>()
-                .map(|ip| SocketAddr::new(ip, 53))
-        });
-        match parsed {
-            Ok(addr) => out.push(addr),
-            Err(_) => backend.tree().error(
-                location,
-                format!("resolvers: {text:?} is not an address such as \"10.0.0.53\" or \"127.0.0.1:5353\""),
-            ),
-        }
-    }
-    out
+    address_list(&node, |text| {
+        name_server(text).ok_or_else(|| {
+            format!(
+                "resolvers: {text:?} is not an address such as \"10.0.0.53\" or \"127.0.0.1:5353\""
+            )
+        })
+    })
 }
 
 /// `maxTargets` (at least 1).

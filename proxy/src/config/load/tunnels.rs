@@ -18,9 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::model::{
-    valid_device_name as valid_device, Backend, EntryPoint, Scheme, TunnelsConfig,
-};
+use crate::config::model::{valid_device_name, Backend, EntryPoint, Scheme, TunnelsConfig};
 use crate::config::tree::{Node, Tree};
 
 use super::entry_points::tls_entry_point;
@@ -43,7 +41,7 @@ pub(super) fn read_tunnels(
         .unwrap_or_default()
     {
         let name = device.name();
-        if !valid_device(name) {
+        if !valid_device_name(name) {
             device.error(format!(
                 "device name {name:?}: lower-case letters, digits, - and _ (at most 63)"
             ));

@@ -2,6 +2,7 @@
 //! seconds, as Traefik 1.7 reads them), non-negative numbers, optional paths,
 //! and IPv6 hosts with a zone. No section is read here.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -157,6 +158,32 @@ fn scaled(whole: &str, fraction: &str, scale: u128) -> Option<u128> {
     whole
         .checked_mul(scale)?
         .checked_add(numerator * scale / divisor)
+}
+
+/// A name server's address: `10.0.0.53`, `10.0.0.53:5353`, `[fd00::53]:53`
+/// or `fd00::53`; port 53 when none is given.
+pub(super) fn name_server(text: &str) -> Option<SocketAddr> {
+    text.parse::<SocketAddr>().ok().or_else(|| {
+        text.parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 53))
+    })
+}
+
+/// A list of addresses, each through `parse`; each bad one is reported at
+/// its own place.
+pub(super) fn address_list(
+    node: &Node<'_>,
+    parse: impl Fn(&str) -> Result<SocketAddr, String>,
+) -> Vec<SocketAddr> {
+    let mut out = Vec::new();
+    for (text, location) in node.str_list_located().unwrap_or_default() {
+        match parse(&text) {
+            Ok(addr) => out.push(addr),
+            Err(why) => node.tree().error(location, why),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
