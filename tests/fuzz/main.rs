@@ -327,6 +327,13 @@ fn config_file() {
         b"[entryPoints.x.auth.basic]\nusers = [\"u:$apr1$a$b\"]\n",
         b"[plugins.p]\npath = \"p.wasm\"\nconfig = \"raw\"\n",
         b"traefikPlugin = \"plugins-local/src/x\"\n",
+        // Templated backends, tunnels, DNS-01.
+        b"[backends.b.servers.t]\nurl = \"http://{device}.cams:{port}\"\n",
+        b"allowedHosts = [\"*.cams\"]\nallowedNetworks = [\"10.0.0.0/8\"]\n",
+        b"resolvers = [\"127.0.0.1:5353\", \"::1\"]\nmaxTargets = 2\n",
+        b"url = \"tunnel://{device}\"\n",
+        b"[tunnels]\nentryPoint = \"x\"\n[tunnels.devices.d]\ntokenHash = \"$2b$10$\"\n",
+        b"[acme.dnsChallenge]\nprovider = \"rfc2136\"\nresolvers = [\"ns\"]\n",
         b"\"\"\"",
         b"[[",
         b"= ",
@@ -390,8 +397,9 @@ fn rules() {
     let requests = ["/", "/zumi01/api", "/cam/dev-1/x", "/a/b?c=d", "/%2F"];
     let runs = mutate::run("rules", words, |input| {
         let rule = String::from_utf8_lossy(input).into_owned();
+        // With its variables reported, as for a templated backend.
         let spec = FrontendRules {
-            wants_vars: false,
+            wants_vars: true,
             priority: 0,
             rules: vec![rule],
             syntax: RuleSyntax::Traefik1,
@@ -405,6 +413,9 @@ fn rules() {
                 if let Some(m) = router.route(&Method::GET, &uri, &headers, CLIENT) {
                     if let Some(rw) = m.rewrite {
                         assert!(rw.path.starts_with('/'), "{rw:?}");
+                    }
+                    for (name, _) in &m.vars {
+                        assert!(!name.is_empty(), "{:?}", m.vars);
                     }
                 }
             }
@@ -611,4 +622,29 @@ fn proxy_header() {
         }
     });
     eprintln!("proxy_header: {runs} inputs");
+}
+
+/// A tunnel's hello line (the first bytes an agent sends): any bytes are
+/// a hello or refused, never a panic; what is accepted says it again the
+/// same way.
+#[test]
+fn tunnel_hello() {
+    use tollgate::tunnel::hello::{format_hello, parse_hello};
+    let words: &[&[u8]] = &[
+        b"TOLLGATE-TUNNEL/1 ",
+        b"zumi01 ",
+        b"k3J9xQ2v_Zp7-Lm4Rt8WcY1bN6dF0aE5",
+        b" ",
+        b"\r",
+        b"\0",
+        b"\xff",
+    ];
+    let runs = mutate::run("tunnel_hello", words, |input| {
+        let line = String::from_utf8_lossy(input);
+        if let Ok(hello) = parse_hello(&line) {
+            let again = format_hello(&hello.device, &hello.token);
+            assert_eq!(parse_hello(again.trim_end()), Ok(hello));
+        }
+    });
+    eprintln!("tunnel_hello: {runs} inputs");
 }
