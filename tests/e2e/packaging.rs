@@ -77,3 +77,46 @@ async fn healthcheck_command_passes_only_on_a_200() {
     assert_eq!(code, Some(1));
     assert!(why.contains("only http://"), "{why}");
 }
+
+/// The README's start command, `cargo run --release -p tollgate -- run`,
+/// needs cargo to know which of the package's programs to run (it has two:
+/// tollgate and tollgate-agent); without `default-run` it refuses.
+#[test]
+fn the_readmes_cargo_run_command_picks_the_proxy() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains("cargo run --release -p tollgate -- run"),
+        "the README's command changed"
+    );
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(root)
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let package = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "tollgate")
+        .expect("the tollgate package");
+    let bins: Vec<&str> = package["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "bin"))
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(bins.contains(&"tollgate"), "{bins:?}");
+    if bins.len() > 1 {
+        assert_eq!(package["default_run"], "tollgate", "programs: {bins:?}");
+    }
+}
