@@ -341,11 +341,13 @@ async fn looping_allocating_and_trapping_guests_fail_only_their_own_requests() {
         assert!(took < secs(2), "a good request took {took:?}");
     }
     tg.assert_running();
-    let logs = tg.logs_text();
+    // Each failure is logged before its 500 is sent, but stderr is read on
+    // its own thread: wait for the lines rather than look once.
     for cause in ["deadline", "out of memory", "unreachable"] {
+        let line = tg.wait_for_log(cause, secs(5)).await;
         assert!(
-            logs.contains(cause) && logs.contains("mis"),
-            "the log should name the plugin and {cause:?}:\n{logs}"
+            line.contains("mis"),
+            "the log should name the plugin and {cause:?}:\n{line}"
         );
     }
     // And the plugin keeps serving.
