@@ -6,7 +6,7 @@ use std::sync::Arc;
 use http::HeaderValue;
 
 use crate::config::{self, Config};
-use crate::reload::{watch, Reloader};
+use crate::reload::{etcd, watch, Reloader};
 use crate::shutdown::Drain;
 use crate::snapshot::{compile, Endpoints, Shared};
 
@@ -32,9 +32,11 @@ pub async fn run(config_path: PathBuf, config: Config) -> Result<(), String> {
     let usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1());
     let reopen = tokio::spawn(reopen_on_sigusr1(shared.clone(), usr1));
     let ticker = tokio::spawn(tick_stats(shared.clone()));
-    let reloader = Reloader::start(config_path, config, shared, drain.clone()).await?;
+    let (config, kv) = with_etcd_keys(&config_path, config).await;
+    let reloader = Reloader::start(config_path, config, kv, shared, drain.clone()).await?;
 
     let watcher = watch::spawn(reloader.clone(), baseline);
+    let etcd = etcd::spawn(reloader.clone());
     let hangup = tokio::spawn(reload_on_sighup(reloader.clone(), hup));
 
     let signal = wait_for_stop_signal().await;
@@ -47,12 +49,45 @@ pub async fn run(config_path: PathBuf, config: Config) -> Result<(), String> {
     reopen.abort();
     ticker.abort();
     watcher.abort();
+    etcd.abort();
     reloader.stop_listeners().await;
     if tokio::time::timeout(grace, drain.shutdown()).await.is_err() {
         tracing::warn!(?grace, "grace period over: closing remaining connections");
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// With `[etcd]`, the config with etcd's keys merged in, so that the first
+/// requests already see them. If etcd does not answer, or its keys do not
+/// load, the file's config starts alone (said in the log) and `etcd`
+/// applies the keys once they do.
+async fn with_etcd_keys(path: &Path, config: Config) -> (Config, Option<config::KvKeys>) {
+    let Some(settings) = config.etcd.clone() else {
+        return (config, None);
+    };
+    let Some(keys) = etcd::initial_keys(&settings).await else {
+        return (config, None);
+    };
+    let merged = std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| config::load_with_kv(path, &text, Some(&keys)).map_err(|e| e.to_string()));
+    match merged {
+        Ok(merged) => {
+            for w in &merged.warnings {
+                tracing::warn!("{w}");
+            }
+            (merged, Some(keys))
+        }
+        Err(e) => {
+            tracing::error!(
+                "etcd's keys refused at start, serving the file's configuration until they are fixed: {}",
+                e.replace('\n', "; ")
+            );
+            // Kept, so that the next change to them is compared with these.
+            (config, Some(keys))
+        }
+    }
 }
 
 async fn reload_on_sighup(
@@ -129,6 +164,15 @@ fn describe(config: &Config) -> String {
     let _ = writeln!(out, "config {} is valid", config.source.display());
     for (file, dialect) in &config.dialects {
         let _ = writeln!(out, "  {}: {}", file.display(), dialect.describe());
+    }
+    if let Some(etcd) = &config.etcd {
+        // `check` reads files only: what etcd holds is read by `run`.
+        let _ = writeln!(
+            out,
+            "  etcd {} under {}/: frontends, backends and plugins read at run time, not checked here",
+            etcd.endpoints.join(","),
+            etcd.prefix
+        );
     }
     let _ = writeln!(out, "entrypoints:");
     for (name, ep) in &config.entry_points {

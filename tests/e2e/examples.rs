@@ -48,6 +48,11 @@ fn a_traefik3_yaml_config_served_and_edited() {
 }
 
 #[test]
+fn three_instances_on_a_three_member_etcd() {
+    run_example("cluster");
+}
+
+#[test]
 fn own_auth_plugin_written_tested_and_loaded() {
     run_example("own-auth-plugin");
 }

@@ -9,6 +9,7 @@ mod acme_dns01;
 mod acme_traefik;
 mod balancing;
 mod check;
+mod cluster;
 mod connection_life;
 mod errors;
 mod examples;

@@ -347,6 +347,59 @@ fn config_file() {
     eprintln!("config_file: {runs} inputs");
 }
 
+/// The keys of an `[etcd]` store, read as a config document: any keys and
+/// values (one `KEY=VALUE` per line here; etcd's are bytes) give a config
+/// or errors that each name a place, never a panic.
+#[test]
+fn etcd_keys() {
+    let words: &[&[u8]] = &[
+        b"/traefik/frontends/f/routes/r/rule=PathPrefix:/\n",
+        b"/traefik/frontends/f/backend=b\n",
+        b"/traefik/backends/b/servers/s/url=http://127.0.0.1:1\n",
+        b"/traefik/backends/b/servers/s/weight=3\n",
+        b"/traefik/frontends/f/entrypoints=x,y\n",
+        b"/traefik/frontends/f/entrypoints/0=x\n",
+        b"/traefik/frontends/f/passhostheader=true\n",
+        b"/traefik/frontends/f/middlewares/1=p\n",
+        b"/traefik/frontends/f/auth/basic/users=u:$apr1$a$b\n",
+        b"/traefik/plugins/p/path=/p.wasm\n",
+        b"/traefik/plugins/p/config/list/0=a\n",
+        b"/traefik/tls/0/entrypoints=x\n",
+        b"/traefikx/a=1\n",
+        b"//",
+        b"/",
+        b"=",
+        b"\n",
+        b"\xff",
+    ];
+    let main = "[entryPoints.x]\naddress = \"127.0.0.1:0\"\n[etcd]\nendpoint = \"127.0.0.1:1\"\n";
+    let runs = mutate::run("etcd_keys", words, |input| {
+        let pairs = input
+            .split(|b| *b == b'\n')
+            .map(|line| match line.iter().position(|b| *b == b'=') {
+                Some(i) => (line[..i].to_vec(), line[i + 1..].to_vec()),
+                None => (line.to_vec(), Vec::new()),
+            })
+            .collect();
+        let keys = tollgate::config::KvKeys {
+            label: "etcd".into(),
+            prefix: "/traefik".into(),
+            pairs,
+        };
+        match tollgate::config::load_with_kv(Path::new("fuzz.toml"), main, Some(&keys)) {
+            Ok(config) => {
+                let _ = tollgate::snapshot::compile::validate(&config);
+            }
+            Err(e) => {
+                for d in &e.errors {
+                    assert!(d.location.is_some(), "an error without a place: {d}");
+                }
+            }
+        }
+    });
+    eprintln!("etcd_keys: {runs} inputs");
+}
+
 /// Traefik 2/3 configs in YAML (and TOML, by the same loader): any bytes
 /// give a config or errors with a location, never a panic.
 #[test]

@@ -14,7 +14,7 @@ pub mod model;
 mod tree;
 
 pub use diagnostic::{ConfigError, Diagnostic, Location};
-pub use load::{digest_files, load_file, load_str};
+pub use load::{digest_files, load_file, load_str, load_with_kv, KvKeys};
 pub use model::Config;
 /// The known name a misspelt one most likely meant (for "did you mean").
 pub(crate) use tree::closest as closest_name;

@@ -48,6 +48,9 @@ pub struct Config {
     pub tunnels: Option<TunnelsConfig>,
     /// `[file]` provider settings (watching is implemented by the hot-reload work).
     pub file: Option<FileProvider>,
+    /// `[etcd]` (1.7) or `providers.etcd` (2/3): frontends, backends and
+    /// plugins kept in etcd, shared by several instances.
+    pub etcd: Option<EtcdProvider>,
     /// The `[file]` provider's files that were merged in (for watching).
     pub dynamic_files: Vec<PathBuf>,
     /// The dialect of each file read (the main file first), for `check`.
@@ -647,6 +650,31 @@ pub struct FileProvider {
     pub watch: bool,
     pub filename: Option<PathBuf>,
     pub directory: Option<PathBuf>,
+}
+
+/// `[etcd]`: where the store is and which keys are this config's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdProvider {
+    /// `host:port` or `http(s)://host:port`, one or more members.
+    pub endpoints: Vec<String>,
+    /// The keys read are `PREFIX/...` (1.7's `/traefik`, 3's `traefik`).
+    pub prefix: String,
+    /// Follow changes (etcd's watch API); false reads once at start and on
+    /// each reload of the file.
+    pub watch: bool,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `[etcd.tls]`: https to etcd, with a client certificate if given.
+    pub tls: Option<EtcdTls>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdTls {
+    /// The CA etcd's certificate is checked against (system roots if None).
+    pub ca: Option<PemSource>,
+    /// The client certificate and key, both or neither.
+    pub cert: Option<PemSource>,
+    pub key: Option<PemSource>,
 }
 
 /// A PEM value as Traefik 1.7 accepts it: a file path, or the PEM text itself.

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, KvKeys};
 use crate::listen::{self, Listener};
 use crate::shutdown::Drain;
 use crate::snapshot::{compile, ReloadStatus, Shared};
@@ -28,8 +28,11 @@ pub struct Reloader {
     drain: Arc<Drain>,
     /// Serialises reloads; also holds what a reload replaces.
     state: tokio::sync::Mutex<State>,
-    /// The config now applied (for the watcher's list of files).
-    current: Mutex<Arc<Config>>,
+    /// The config now applied (for the watcher's list of files, and for
+    /// `etcd` to follow its `[etcd]` section).
+    applied: tokio::sync::watch::Sender<Arc<Config>>,
+    /// The keys last fetched from `[etcd]`, read into every reload.
+    kv: Mutex<Option<Arc<KvKeys>>>,
 }
 
 #[derive(Default)]
@@ -41,9 +44,11 @@ struct State {
 
 impl Reloader {
     /// Apply the first configuration: everything must work, or nothing starts.
+    /// `kv`: the `[etcd]` keys `config` was loaded with, if any.
     pub async fn start(
         config_path: PathBuf,
         config: Config,
+        kv: Option<KvKeys>,
         shared: Arc<Shared>,
         drain: Arc<Drain>,
     ) -> Result<Arc<Reloader>, String> {
@@ -52,7 +57,8 @@ impl Reloader {
             shared,
             drain,
             state: tokio::sync::Mutex::new(State::default()),
-            current: Mutex::new(Arc::new(config.clone())),
+            applied: tokio::sync::watch::Sender::new(Arc::new(config.clone())),
+            kv: Mutex::new(kv.map(Arc::new)),
         });
         reloader.apply(config).await?;
         Ok(reloader)
@@ -67,17 +73,29 @@ impl Reloader {
     }
 
     pub fn current_config(&self) -> Arc<Config> {
-        self.current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.applied.borrow().clone()
+    }
+
+    /// Told each time a config is applied.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Arc<Config>> {
+        self.applied.subscribe()
+    }
+
+    /// The `[etcd]` keys every reload reads (see `etcd`).
+    pub fn kv(&self) -> Option<Arc<KvKeys>> {
+        self.kv.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_kv(&self, keys: Option<KvKeys>) {
+        *self.kv.lock().unwrap_or_else(|p| p.into_inner()) = keys.map(Arc::new);
     }
 
     /// Re-read the config file and apply it. `why` names the trigger for the log.
     pub async fn reload(&self, why: &str) -> Result<(), String> {
         let path = self.config_path.clone();
+        let kv = self.kv();
         // Parsing reads files: keep it off the request threads.
-        let loaded = tokio::task::spawn_blocking(move || read_for_reload(&path))
+        let loaded = tokio::task::spawn_blocking(move || read_for_reload(&path, kv.as_deref()))
             .await
             .map_err(|e| format!("internal: config loader stopped: {e}"))
             .and_then(|r| r);
@@ -188,7 +206,7 @@ impl Reloader {
             state.listeners.insert(name, (address, listener));
         }
         crate::acme::manager::apply(&self.shared.acme, &config);
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = config;
+        self.applied.send_replace(config);
         Ok(())
     }
 
@@ -208,7 +226,11 @@ impl Reloader {
 /// progress than a wish to replace the running config with the defaults
 /// (`:80`, no routes): it is refused, and the write that follows is a change
 /// of its own.
-fn read_for_reload(path: &Path) -> Result<Config, String> {
+///
+/// `kv` are the keys last fetched from etcd. Keys fetched for a prefix the
+/// file no longer names are not read: the file was edited away from them,
+/// and `etcd` fetches the new prefix's next.
+fn read_for_reload(path: &Path, kv: Option<&KvKeys>) -> Result<Config, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     if text.is_empty() {
@@ -217,7 +239,12 @@ fn read_for_reload(path: &Path) -> Result<Config, String> {
             path.display()
         ));
     }
-    config::load_str(path, &text).map_err(|e| e.to_string())
+    let loaded = config::load_with_kv(path, &text, kv).map_err(|e| e.to_string())?;
+    let same_prefix = |k: &KvKeys| loaded.etcd.as_ref().is_some_and(|e| e.prefix == k.prefix);
+    match kv {
+        Some(k) if !same_prefix(k) => config::load_str(path, &text).map_err(|e| e.to_string()),
+        _ => Ok(loaded),
+    }
 }
 
 /// Tell the operator (and test harnesses) where an entrypoint listens. The

@@ -5,7 +5,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::model::PemSource;
 
-fn read(src: &PemSource) -> Result<Vec<u8>, String> {
+/// The PEM text itself, from its file or inline.
+pub fn read(src: &PemSource) -> Result<Vec<u8>, String> {
     match src {
         PemSource::Inline(text) => Ok(text.as_bytes().to_vec()),
         PemSource::File(path) => {

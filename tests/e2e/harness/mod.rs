@@ -7,6 +7,7 @@ pub mod backends;
 pub mod client;
 pub mod config;
 pub mod dns;
+pub mod etcd;
 pub mod h2raw;
 pub mod process;
 
@@ -15,6 +16,7 @@ pub use backends::*;
 pub use client::*;
 pub use config::*;
 pub use dns::*;
+pub use etcd::*;
 pub use process::*;
 
 pub use std::time::Duration;

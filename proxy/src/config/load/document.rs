@@ -38,6 +38,22 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
 /// the files of its `[file]` provider (`filename` or `directory`), whose
 /// frontends and backends are merged into the main file's.
 pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    load_with_kv(path, text, None)
+}
+
+/// The keys of a key-value store's prefix, as fetched for one load; they
+/// are read like one more provider file (`Tree::from_kv`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KvKeys {
+    /// Names the store in messages (`etcd`).
+    pub label: String,
+    pub prefix: String,
+    pub pairs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// `load_str`, with the frontends, backends and plugins kept in a
+/// key-value store (`[etcd]`) merged in as if from one more provider file.
+pub fn load_with_kv(path: &Path, text: &str, kv: Option<&KvKeys>) -> Result<Config, ConfigError> {
     let tree = Tree::parse(Arc::from(path), text)?;
     let dialect = super::dialect::detect(&tree);
     let mut errors = Vec::new();
@@ -76,12 +92,22 @@ pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         dialects.push((t.file().to_path_buf(), other));
     }
+    let files = dynamic.len();
+    // The store's layout is the dialect of the file that names it (1.7's
+    // `[etcd]` or 2/3's `providers.etcd`), so it is not detected.
+    if let Some(kv) = kv {
+        let label: &Path = Path::new(&kv.label);
+        dynamic.push(Tree::from_kv(Arc::from(label), &kv.prefix, &kv.pairs));
+    }
     let mut config = match dialect {
         Dialect::Traefik1 => read_config(&tree, &dynamic, path),
         Dialect::Traefik3 => super::traefik3::read_config(&tree, &dynamic, path),
     };
     config.dialects = dialects;
-    config.dynamic_files = dynamic.iter().map(|t| t.file().to_path_buf()).collect();
+    config.dynamic_files = dynamic[..files]
+        .iter()
+        .map(|t| t.file().to_path_buf())
+        .collect();
     config.source_digest = digest_files(
         std::iter::once((path, Some(text.as_bytes()))).chain(
             config
@@ -121,7 +147,7 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
     let api = read_api(&root, &mut eps);
     let metrics = read_metrics(&root, &mut eps);
     let (backends, backend_names) = read_all_backends(&root, dynamic, &globals);
-    let plugins = super::middleware::read_plugins(&root, path);
+    let plugins = super::middleware::read_all_plugins(&root, dynamic, path);
     let names = Names {
         entry_points: entry_point_names,
         backends: backend_names,
@@ -159,6 +185,7 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
         acme,
         tunnels,
         file: root.section("file").map(|n| read_file_provider(&n)),
+        etcd: super::etcd::read_etcd(&root, path),
         dynamic_files: Vec::new(),
         dialects: Vec::new(),
         source_digest: 0,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::config::diagnostic::Location;
 use crate::config::model::{BasicAuth, PluginConfig};
-use crate::config::tree::Node;
+use crate::config::tree::{Format, Node, Tree};
 
 use super::context::unknown_name;
 use super::values::positive_duration;
@@ -24,6 +24,32 @@ pub(super) fn read_plugins(root: &Node<'_>, config_path: &Path) -> BTreeMap<Stri
         .filter_map(|node| read_plugin(node, base))
         .map(|p| (p.name.clone(), p))
         .collect()
+}
+
+/// `[plugins.NAME]` of the main file, then of a key-value store's document
+/// (`/traefik/plugins/NAME/path`, ...), where tollgate's own section is
+/// kept beside 1.7's frontends. Relative paths are the main file's. A name
+/// defined in both is an error naming both places.
+pub(super) fn read_all_plugins(
+    root: &Node<'_>,
+    dynamic: &[Tree],
+    config_path: &Path,
+) -> BTreeMap<String, PluginConfig> {
+    let mut all = read_plugins(root, config_path);
+    for tree in dynamic.iter().filter(|t| t.format() == Format::Kv) {
+        for (name, p) in read_plugins(&tree.root(), config_path) {
+            match all.get(&name) {
+                Some(first) => tree.error(
+                    p.location.clone(),
+                    format!("plugin \"{name}\" is also defined at {}", first.location),
+                ),
+                None => {
+                    all.insert(name, p);
+                }
+            }
+        }
+    }
+    all
 }
 
 fn read_plugin(node: &Node<'_>, base: &Path) -> Option<PluginConfig> {

@@ -21,6 +21,7 @@ mod document;
 mod entry_limits;
 mod entry_point_tls;
 mod entry_points;
+mod etcd;
 mod file;
 mod frontends;
 mod globals;
@@ -36,5 +37,5 @@ mod values;
 #[cfg(test)]
 mod tests;
 
-pub use document::{load_file, load_str};
+pub use document::{load_file, load_str, load_with_kv, KvKeys};
 pub use file::{digest_files, directory_files, is_config_file, provider_file};

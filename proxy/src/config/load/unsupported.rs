@@ -34,7 +34,6 @@ pub(super) const GLOBAL_UNSUPPORTED: &[Unsupported] = &[
     unsupported("mesos", "Mesos provider"),
     unsupported("consul", "Consul provider"),
     unsupported("consulCatalog", "Consul Catalog provider"),
-    unsupported("etcd", "etcd provider"),
     unsupported("zookeeper", "ZooKeeper provider"),
     unsupported("boltdb", "BoltDB provider"),
     unsupported("ecs", "ECS provider"),

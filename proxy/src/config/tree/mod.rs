@@ -12,6 +12,7 @@
 //! [`Tree::finish`]. `toml` and `yaml` read each format into `value`'s
 //! neutral form; `lines` turns byte offsets into lines and columns.
 
+mod kv;
 mod lines;
 mod toml;
 mod value;
@@ -23,6 +24,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
+pub(crate) use kv::Pair as KvPair;
 pub(crate) use value::{Data, Value};
 
 use self::lines::LineIndex;
@@ -37,6 +39,9 @@ const SYNTAX_KEY: &str = "syntax error";
 pub(crate) enum Format {
     Toml,
     Yaml,
+    /// A key-value store's keys (`kv`): every value is text, converted on
+    /// reading as Traefik's KV provider did.
+    Kv,
 }
 
 impl Format {
@@ -59,6 +64,9 @@ pub(crate) struct Tree {
     /// The text spans index into.
     text: String,
     lines: LineIndex,
+    /// The path of the root: empty for files; the prefix for a KV store, so
+    /// that every path is the key as stored (`/traefik/frontends/f1`).
+    root_path: String,
     state: RefCell<State>,
 }
 
@@ -85,7 +93,8 @@ impl Tree {
     /// Parses `text`, as TOML or YAML by `file`'s extension (see `Format::of`).
     pub(crate) fn parse(file: Arc<Path>, text: &str) -> Result<Tree, ConfigError> {
         match Format::of(&file) {
-            Format::Toml => {
+            // `of` tells files apart; KV documents come from `from_kv`.
+            Format::Toml | Format::Kv => {
                 let parsed = toml::parse(&file, text)?;
                 let warnings = parsed
                     .repairs
@@ -99,6 +108,7 @@ impl Tree {
                     root: parsed.root,
                     text: parsed.text,
                     lines,
+                    root_path: String::new(),
                     state: RefCell::new(State {
                         warnings,
                         ..State::default()
@@ -113,9 +123,44 @@ impl Tree {
                     format: Format::Yaml,
                     root,
                     text: text.to_owned(),
+                    root_path: String::new(),
                     state: RefCell::default(),
                 })
             }
+        }
+    }
+
+    /// The keys under `prefix` of a key-value store, read as a document
+    /// (see `kv`); `label` names the store in messages. A key that cannot
+    /// be read is an error naming it; the others are still read.
+    pub(crate) fn from_kv(label: Arc<Path>, prefix: &str, pairs: &[KvPair]) -> Tree {
+        let prefix = prefix.trim_end_matches('/');
+        let (root, problems) = kv::build(prefix, pairs);
+        let errors = problems
+            .into_iter()
+            .map(|p| {
+                Diagnostic::at(
+                    Location {
+                        file: label.clone(),
+                        line: 0,
+                        column: 0,
+                        key: p.key,
+                    },
+                    p.message,
+                )
+            })
+            .collect();
+        Tree {
+            file: label,
+            format: Format::Kv,
+            root,
+            text: String::new(),
+            lines: LineIndex::new("", Vec::new()),
+            root_path: prefix.to_owned(),
+            state: RefCell::new(State {
+                errors,
+                ..State::default()
+            }),
         }
     }
 
@@ -133,7 +178,7 @@ impl Tree {
             tree: self,
             value: &self.root,
             key: None,
-            path: String::new(),
+            path: self.root_path.clone(),
         }
     }
 
@@ -151,7 +196,7 @@ impl Tree {
     /// Diagnostics come back in file order so they read top to bottom.
     pub(crate) fn finish(self) -> Findings {
         if let Some(entries) = self.root.entries() {
-            self.warn_unread(entries, "");
+            self.warn_unread(entries, &self.root_path);
         }
         let state = self.state.into_inner();
         let mut errors = state.errors;
@@ -163,7 +208,7 @@ impl Tree {
 
     fn warn_unread(&self, entries: &[Entry], parent: &str) {
         for entry in entries {
-            let path = join(parent, &entry.key_text);
+            let path = self.join(parent, &entry.key_text);
             let (known, whole) = {
                 let state = self.state.borrow();
                 (
@@ -234,6 +279,15 @@ impl Tree {
         }
     }
 
+    /// A child's path: `parent.key` in a file, `parent/key` in a KV store
+    /// (its key as stored).
+    fn join(&self, parent: &str, key: &str) -> String {
+        match self.format {
+            Format::Kv => format!("{parent}/{key}"),
+            Format::Toml | Format::Yaml => join(parent, key),
+        }
+    }
+
     fn mark_read(&self, path: &str) {
         self.state.borrow_mut().read.insert(path.to_owned());
     }
@@ -283,7 +337,7 @@ impl<'t> Node<'t> {
     /// with the missing key's path.
     pub(crate) fn missing_location(&self, name: &str) -> Location {
         let mut location = self.location();
-        location.key = join(&self.path, name);
+        location.key = self.tree.join(&self.path, name);
         location
     }
 
@@ -366,7 +420,7 @@ impl<'t> Node<'t> {
             tree: self.tree,
             value: &entry.value,
             key: Some(entry),
-            path: join(&self.path, &entry.key_text),
+            path: self.tree.join(&self.path, &entry.key_text),
         }
     }
 
@@ -375,6 +429,14 @@ impl<'t> Node<'t> {
     /// it was written `[name]` (Traefik 1.7 decoded both into a list). Each
     /// element's path is `name[i]`. Anything else is reported.
     pub(crate) fn table_list(&self) -> Vec<Node<'t>> {
+        if let Some(elements) = self.kv_indexed() {
+            // KV: `tls/0/...`, `tls/1/...`; each keeps its key as its path.
+            let nodes: Vec<Node<'t>> = elements.into_iter().map(|e| self.child(e)).collect();
+            for node in &nodes {
+                self.tree.mark_read(&node.path);
+            }
+            return nodes;
+        }
         let list = match &self.value.data {
             Data::Table(_) => return vec![self.clone()],
             Data::TableArray(list) => list,
@@ -422,7 +484,10 @@ impl<'t> Node<'t> {
     }
 
     pub(crate) fn bool(&self) -> Option<bool> {
-        let b = self.value.as_bool();
+        let b = match (self.tree.format, self.value.as_str()) {
+            (Format::Kv, Some(text)) => kv::parse_bool(text),
+            _ => self.value.as_bool(),
+        };
         if b.is_none() {
             self.type_error("a boolean (true or false)");
         }
@@ -430,11 +495,22 @@ impl<'t> Node<'t> {
     }
 
     pub(crate) fn integer(&self) -> Option<i64> {
-        let i = self.value.as_integer();
+        let i = match (self.tree.format, self.value.as_str()) {
+            (Format::Kv, Some(text)) => text.trim().parse().ok(),
+            _ => self.value.as_integer(),
+        };
         if i.is_none() {
             self.type_error("an integer");
         }
         i
+    }
+
+    /// In a KV store, a folder of numbered keys (`0`, `1`, ...): a list.
+    fn kv_indexed(&self) -> Option<Vec<&'t Entry>> {
+        if self.tree.format != Format::Kv {
+            return None;
+        }
+        kv::indexed(self.value.entries()?)
     }
 
     /// The value itself, for callers that accept several types.
@@ -451,6 +527,9 @@ impl<'t> Node<'t> {
     /// An array of strings, each with its position (path `key[i]`), for
     /// checks that point at one element.
     pub(crate) fn str_list_located(&self) -> Option<Vec<(String, Location)>> {
+        if self.tree.format == Format::Kv {
+            return self.kv_str_list();
+        }
         let Some(array) = self.value.as_array() else {
             self.type_error("an array of strings");
             return None;
@@ -473,11 +552,40 @@ impl<'t> Node<'t> {
         ok.then_some(out)
     }
 
+    /// KV: a comma-separated value, or numbered keys each holding one item.
+    fn kv_str_list(&self) -> Option<Vec<(String, Location)>> {
+        if let Some(text) = self.value.as_str() {
+            let location = self.location();
+            return Some(
+                kv::split_list(text)
+                    .into_iter()
+                    .map(|s| (s, location.clone()))
+                    .collect(),
+            );
+        }
+        let Some(elements) = self.kv_indexed() else {
+            self.type_error("a comma-separated list or numbered keys (0, 1, ...)");
+            return None;
+        };
+        let mut out = Vec::with_capacity(elements.len());
+        for element in elements {
+            let node = self.child(element);
+            self.tree.mark_read(&node.path);
+            out.push((node.str()?.to_owned(), node.location()));
+        }
+        Some(out)
+    }
+
     /// This value and everything under it as JSON (for plugin configs,
     /// which tollgate does not interpret); the whole subtree counts as read.
+    /// From a KV store, folders of numbered keys become arrays; values stay
+    /// text.
     pub(crate) fn to_json(&self) -> serde_json::Value {
         self.read_subtree();
-        self.value.to_json()
+        match self.tree.format {
+            Format::Kv => kv_json(self.value),
+            Format::Toml | Format::Yaml => self.value.to_json(),
+        }
     }
 
     /// `a string`, `an integer`, `a table`, ... for messages.
@@ -486,8 +594,27 @@ impl<'t> Node<'t> {
     }
 
     fn type_error(&self, expected: &str) {
-        let found = self.type_description();
+        let found = match (self.tree.format, self.value.as_str()) {
+            // Every KV value is text: show it.
+            (Format::Kv, Some(text)) => format!("{text:?}"),
+            (Format::Kv, None) => "a folder of keys".to_owned(),
+            _ => self.type_description(),
+        };
         self.error(format!("expected {expected}, found {found}"));
+    }
+}
+
+fn kv_json(value: &Value) -> serde_json::Value {
+    match value.entries() {
+        None => value.to_json(),
+        Some(entries) => match kv::indexed(entries) {
+            Some(list) => list.iter().map(|e| kv_json(&e.value)).collect(),
+            None => entries
+                .iter()
+                .map(|e| (e.key.clone(), kv_json(&e.value)))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        },
     }
 }
 
@@ -497,6 +624,7 @@ fn article(type_name: &str) -> String {
     format!("{} {type_name}", if vowel { "an" } else { "a" })
 }
 
+/// A file's key path: `parent.key`.
 fn join(parent: &str, key: &str) -> String {
     if parent.is_empty() {
         key.to_owned()

@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::model::{Api, Config, FileProvider, LogConfig};
+use crate::config::model::{Api, Config, EtcdProvider, FileProvider, LogConfig};
 use crate::config::tree::{Node, Tree};
 
 use super::status::{
@@ -47,7 +47,7 @@ pub(super) fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config 
         (ping, api, metrics)
     };
     let local = middlewares::local_plugins(&root, path);
-    let mut plugins = super::middleware::read_plugins(&root, path);
+    let mut plugins = super::middleware::read_all_plugins(&root, dynamic, path);
     let services = services::read_all(&files);
     let (middlewares, plugin_middlewares) = middlewares::read_all(&files, &local);
     let plugin_names: BTreeSet<String> = plugins.keys().cloned().collect();
@@ -70,7 +70,7 @@ pub(super) fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config 
         .filter_map(|d| d.grace)
         .max()
         .unwrap_or(Duration::from_secs(10));
-    let file = read_providers(&root);
+    let (file, etcd) = read_providers(&root, path);
     // `serversTransport` holds what 1.7 wrote at the top level, by the
     // same names (`rootCAs`, `insecureSkipVerify`, `maxIdleConnsPerHost`,
     // `forwardingTimeouts`).
@@ -109,6 +109,7 @@ pub(super) fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config 
         acme,
         tunnels,
         file,
+        etcd,
         dynamic_files: Vec::new(),
         dialects: Vec::new(),
         source_digest: 0,
@@ -162,11 +163,14 @@ fn read_api(root: &Node<'_>, eps: &mut StatusEntryPoints<'_>) -> Option<Api> {
     })
 }
 
-/// `providers.file` (`filename`, `directory`, `watch`, true by default);
-/// other providers are reported.
-fn read_providers(root: &Node<'_>) -> Option<FileProvider> {
-    let section = root.section("providers")?;
+/// `providers.file` (`filename`, `directory`, `watch`, true by default)
+/// and `providers.etcd`; other providers are reported.
+fn read_providers(root: &Node<'_>, path: &Path) -> (Option<FileProvider>, Option<EtcdProvider>) {
+    let Some(section) = root.section("providers") else {
+        return (None, None);
+    };
     let mut file = None;
+    let mut etcd = None;
     for provider in section.children() {
         match provider.name() {
             "file" => {
@@ -179,18 +183,20 @@ fn read_providers(root: &Node<'_>) -> Option<FileProvider> {
                     let _ = n.bool();
                 }
             }
+            "etcd" => etcd = super::etcd::read_etcd_v3(&provider, path),
             "providersThrottleDuration" => {
                 let _ = super::values::duration(&provider);
             }
             other => {
                 provider.read_subtree();
                 provider.warn(format!(
-                    "the {other} provider is not supported: tollgate reads files (providers.file)"
+                    "the {other} provider is not supported: tollgate reads files \
+                     (providers.file) and etcd (providers.etcd)"
                 ));
             }
         }
     }
-    file
+    (file, etcd)
 }
 
 /// A reference to another object, without the `@file` suffix; other
