@@ -16,14 +16,15 @@
 //! Each module imports only modules listed below it; no file imports a file
 //! that imports it back (`proxy/src` has no import loops). From the top:
 //!
-//! 1. `app` (boot, signals), `reload` (reloader, file watch).
+//! 1. `app` (boot, signals), `reload` (reloader, file watch, etcd's keys).
 //! 2. `listen`: accept loops, TLS handshakes, connections, hyper's service.
 //! 3. `request`: the per-request phases.
 //! 4. `status`: tollgate's own endpoints (API, dashboard, `/metrics`).
 //! 5. `snapshot`: the compiled config and the state that outlives it;
 //!    `convert` (`tollgate convert`: 1.7 → 2/3) stands apart.
 //! 6. `upstream` (pools, balancer, health, maxConn), `wasm` (plugin host),
-//!    `acme`, `tls`, `router`, `access_log`, `metrics` (counters, series).
+//!    `acme`, `tls`, `router`, `access_log`, `metrics` (counters, series),
+//!    `cluster` (the etcd client shared by `reload` and `acme`).
 //! 7. `http1` (the codec), `http2` (bounds around hyper's h2), with `body`
 //!    (the one body type; `pace` and `body_cap`, a client body's minimum
 //!    rate and largest size) and `error`
@@ -59,6 +60,7 @@ pub mod pace;
 // Layer 6: what the request path calls.
 pub mod access_log;
 pub mod acme;
+pub mod cluster;
 pub mod metrics;
 pub mod router;
 pub mod tls;

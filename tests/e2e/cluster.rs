@@ -293,3 +293,289 @@ async fn until_on(tg: &Tollgate, entry: &str, path: &str, want: StatusCode) {
         tokio::time::sleep(ms(10)).await;
     }
 }
+
+/// One instance of an ACME cluster: its own ports, the shared etcd and
+/// storage key; `domains` only on the instances that should order.
+fn acme_instance(
+    http: u16,
+    https: u16,
+    etcd: &Etcd,
+    pebble: &Pebble,
+    challenge: &str,
+    domains: bool,
+) -> String {
+    let domains = if domains {
+        "[[acme.domains]]\nmain = \"zumi.test\"\nsans = [\"www.zumi.test\"]\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"logLevel = "DEBUG"
+defaultEntryPoints = ["http", "https"]
+[entryPoints.http]
+address = "127.0.0.1:{http}"
+[entryPoints.https]
+address = "127.0.0.1:{https}"
+  [entryPoints.https.tls]
+[etcd]
+endpoint = "{endpoint}"
+[acme]
+email = "admin@zumi.test"
+storage = "traefik/acme/account"
+entryPoint = "https"
+caServer = "{ca}"
+caCertificates = ["{ca_cert}"]
+acmeLogging = true
+{challenge}
+{domains}"#,
+        endpoint = etcd.endpoint(),
+        ca = pebble.directory(),
+        ca_cert = pebble.cert_file.display(),
+    )
+}
+
+/// Three instances, one etcd, one CA. A and B want the certificate; only
+/// C listens where the CA validates (and wants nothing). Exactly one of A
+/// and B orders it, under the etcd lock; its challenge answer reaches C
+/// through etcd, so the CA's validation (which only C can take) passes;
+/// and all three serve the one certificate, stored once in etcd.
+async fn one_certificate_for_three_instances(challenge: &str) {
+    let dir = TempDir::new("etcd-acme");
+    let etcd = Etcd::start(&dir).await;
+    let (pebble_http, pebble_tls) = (free_port(), free_port());
+    let pebble = Pebble::start(&dir, pebble_http, pebble_tls).await;
+    let c = Tollgate::start(
+        &acme_instance(pebble_http, pebble_tls, &etcd, &pebble, challenge, false),
+        &["http", "https"],
+    )
+    .await;
+    let mut ordering = Vec::new();
+    for _ in 0..2 {
+        let (http, https) = (free_port(), free_port());
+        let toml = acme_instance(http, https, &etcd, &pebble, challenge, true);
+        ordering.push((Tollgate::start(&toml, &["http", "https"]).await, https));
+    }
+
+    let root = pebble.root().await;
+    let client = TestTls::trusting(&root);
+    let addrs: Vec<std::net::SocketAddr> = [pebble_tls, ordering[0].1, ordering[1].1]
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}").parse().unwrap())
+        .collect();
+    let mut leaves = Vec::new();
+    for addr in &addrs {
+        let leaf = eventually(
+            secs(60),
+            "the certificate served by every instance",
+            || async { client.leaf(*addr, "www.zumi.test").await.ok() },
+        )
+        .await;
+        leaves.push(leaf);
+    }
+    assert!(
+        leaves.iter().all(|l| *l == leaves[0]),
+        "the instances serve different certificates"
+    );
+
+    let logs: String = ordering
+        .iter()
+        .map(|(tg, _)| tg.logs_text())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let count = |needle: &str| logs.matches(needle).count();
+    assert_eq!(count("acme: ordering a certificate"), 1, "{logs}");
+    assert_eq!(count("acme: certificate obtained"), 1, "{logs}");
+    assert_eq!(count("acme: account created"), 1, "{logs}");
+    assert_eq!(c.count_logs("acme: ordering"), 0, "{}", c.logs_text());
+    let stored: serde_json::Value =
+        serde_json::from_str(&etcd.get("traefik/acme/account")).unwrap();
+    assert_eq!(
+        stored["certificates"].as_array().unwrap().len(),
+        1,
+        "{stored}"
+    );
+    // No answer is left behind once the order is done.
+    assert_eq!(
+        etcd.get_prefix_keys("traefik/acme/account/challenges/"),
+        Vec::<String>::new()
+    );
+
+    // A fourth instance started later serves it, read from etcd, and
+    // orders nothing.
+    let (http, https) = (free_port(), free_port());
+    let d = Tollgate::start(
+        &acme_instance(http, https, &etcd, &pebble, challenge, true),
+        &["http", "https"],
+    )
+    .await;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{https}").parse().unwrap();
+    let leaf = eventually(secs(10), "the stored certificate served", || async {
+        client.leaf(addr, "zumi.test").await.ok()
+    })
+    .await;
+    assert_eq!(leaf, leaves[0]);
+    assert_eq!(d.count_logs("acme: ordering"), 0, "{}", d.logs_text());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http01_certificate_is_ordered_once_and_served_by_every_instance() {
+    one_certificate_for_three_instances("[acme.httpChallenge]\nentryPoint = \"http\"").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tls_alpn01_certificate_is_ordered_once_and_served_by_every_instance() {
+    one_certificate_for_three_instances("[acme.tlsChallenge]").await;
+}
+
+/// A tunnel instance's file: its HTTP entry point, a TLS tunnels entry
+/// point on `tunnels_port` (advertised to the others), device zumi01,
+/// the cluster token, etcd.
+fn tunnel_instance(
+    tunnels_port: u16,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    hash: &str,
+    token: &str,
+    etcd: &Etcd,
+) -> String {
+    format!(
+        r#"[entryPoints.http]
+address = "127.0.0.1:0"
+[entryPoints.tunnels]
+address = "127.0.0.1:{tunnels_port}"
+  [entryPoints.tunnels.tls]
+    [[entryPoints.tunnels.tls.certificates]]
+    certFile = "{cert}"
+    keyFile = "{key}"
+[etcd]
+endpoint = "{endpoint}"
+[tunnels]
+entryPoint = "tunnels"
+  [tunnels.devices.zumi01]
+  tokenHash = "{hash}"
+  [tunnels.cluster]
+  advertise = "127.0.0.1:{tunnels_port}"
+  token = "{token}"
+  ca = "{cert}"
+[frontends.zumi01]
+backend = "zumi01"
+entryPoints = ["http"]
+  [frontends.zumi01.routes.r]
+  rule = "PathPrefixStrip:/zumi01"
+[backends.zumi01.servers.s]
+url = "tunnel://zumi01"
+"#,
+        cert = cert.display(),
+        key = key.display(),
+        endpoint = etcd.endpoint(),
+    )
+}
+
+/// Device zumi01's agent dials instance A; B and C reach it through A
+/// (found in etcd, over an authenticated link), an instance with another
+/// cluster token is refused, and once the agent is gone nobody lists it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_tunnelled_to_one_instance_is_reached_through_the_others() {
+    let dir = TempDir::new("etcd-tunnels");
+    let etcd = Etcd::start(&dir).await;
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    let cert_file = dir.write("tunnels.crt", cert.cert.pem());
+    let key_file = dir.write("tunnels.key", cert.signing_key.serialize_pem());
+    let out = run_tollgate(dir.path(), &["tunnel-token", "zumi01"], secs(10)).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let device_token = lines[1].to_string();
+    let hash = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("tokenHash = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap()
+        .to_string();
+    let cluster_token = "c1uster-t0ken-shared-by-every-instance-0123";
+    let ui = echo("zumi01-ui").await;
+
+    let mut instances = Vec::new();
+    for _ in 0..3 {
+        let port = free_port();
+        let toml = tunnel_instance(port, &cert_file, &key_file, &hash, cluster_token, &etcd);
+        instances.push((Tollgate::start(&toml, &["http", "tunnels"]).await, port));
+    }
+    let token_file = dir.write("zumi01.token", &device_token);
+    let agent_args: Vec<String> = [
+        "agent",
+        "--server",
+        &format!("127.0.0.1:{}", instances[0].1),
+        "--name",
+        "zumi01",
+        "--token-file",
+        &token_file.display().to_string(),
+        "--forward",
+        ui.url().trim_start_matches("http://"),
+        "--ca",
+        &cert_file.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut agent = Tollgate::start_program(BIN, TempDir::new("agent"), &agent_args).await;
+    instances[0].0.wait_for_log("tunnel up", secs(10)).await;
+
+    for (tg, _) in &instances {
+        let took = until(tg, "/zumi01/notebook", StatusCode::OK, secs(5)).await;
+        let seen = echo_of(http1().get(tg.url("http", "/zumi01/notebook"))).await;
+        assert_eq!(
+            (seen.server.as_str(), seen.uri.as_str()),
+            ("zumi01-ui", "/notebook")
+        );
+        eprintln!("zumi01 reached through an instance after {took:?}");
+    }
+    instances[0]
+        .0
+        .wait_for_log("tunnels cluster: link from another instance", secs(5))
+        .await;
+
+    // Not a member: the same device, asked with another cluster token.
+    let port = free_port();
+    let other = tunnel_instance(
+        port,
+        &cert_file,
+        &key_file,
+        &hash,
+        "an-0ther-cluster-token-entirely-9876543",
+        &etcd,
+    );
+    let stranger = Tollgate::start(&other, &["http", "tunnels"]).await;
+    // Its first requests may come before it read etcd's list (a plain
+    // "no live tunnel"); then it asks A, and A refuses it.
+    let deadline = Instant::now() + secs(5);
+    loop {
+        assert_eq!(
+            status_of(&http1(), &stranger.url("http", "/zumi01/")).await,
+            StatusCode::BAD_GATEWAY
+        );
+        if stranger.logs_text().contains("refused this one") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", stranger.logs_text());
+        tokio::time::sleep(ms(20)).await;
+    }
+    instances[0]
+        .0
+        .wait_for_log("link refused: wrong cluster token", secs(5))
+        .await;
+
+    // The agent gone: its entry goes with it, everywhere.
+    agent.terminate().await;
+    for (tg, _) in &instances {
+        until(tg, "/zumi01/", StatusCode::BAD_GATEWAY, secs(10)).await;
+    }
+    assert_eq!(
+        etcd.get_prefix_keys("/traefik/tunnels/"),
+        Vec::<String>::new()
+    );
+    for (tg, _) in &mut instances {
+        tg.assert_running();
+    }
+}

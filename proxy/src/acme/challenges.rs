@@ -6,7 +6,20 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use futures_util::future::BoxFuture;
 use rustls::sign::CertifiedKey;
+
+/// Publishes an order's answers for the other instances of a cluster
+/// (`cluster::Held`), before the CA is told to validate.
+pub trait Publish: Sync {
+    fn http01<'a>(&'a self, token: &'a str, key_auth: &'a str)
+        -> BoxFuture<'a, Result<(), String>>;
+    fn tls_alpn01<'a>(
+        &'a self,
+        name: &'a str,
+        digest: &'a [u8],
+    ) -> BoxFuture<'a, Result<(), String>>;
+}
 
 #[derive(Default)]
 pub struct Challenges {

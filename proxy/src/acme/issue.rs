@@ -11,7 +11,7 @@ use instant_acme::{
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use super::challenges::Challenges;
+use super::challenges::{Challenges, Publish};
 use super::dns01;
 use super::record::{StoredAccount, StoredCert};
 use super::rfc2136::{challenge_name, Provider};
@@ -108,8 +108,12 @@ pub async fn account(
 }
 
 /// Run one order for `names` and return the certificate to store.
+///
+/// `board`: in a cluster, the ordering lock, whose holder publishes each
+/// challenge answer for the other instances (see `cluster`).
 pub async fn issue(
     challenges: &Challenges,
+    board: Option<&dyn Publish>,
     config: &AcmeConfig,
     account: &Account,
     names: &[String],
@@ -157,10 +161,16 @@ pub async fn issue(
             } else if use_http {
                 challenges.put_token(&challenge.token, key_auth.as_str());
                 tokens.push(challenge.token.clone());
+                if let Some(board) = board {
+                    board.http01(&challenge.token, key_auth.as_str()).await?;
+                }
             } else {
                 let name = challenge.identifier().to_string();
-                let cert = alpn_certificate(&name, key_auth.digest().as_ref())?;
+                let cert = super::alpn::certificate(&name, key_auth.digest().as_ref())?;
                 challenges.put_alpn(&name, cert);
+                if let Some(board) = board {
+                    board.tls_alpn01(&name, key_auth.digest().as_ref()).await?;
+                }
                 alpn_names.push(name);
             }
             challenge
@@ -258,25 +268,6 @@ fn rsa_key(bits: usize) -> Result<rcgen::KeyPair, String> {
         &rcgen::PKCS_RSA_SHA256,
     )
     .map_err(|e| format!("RSA{bits} key: {e}"))
-}
-
-/// The self-signed TLS-ALPN-01 certificate (RFC 8737) for `name`.
-fn alpn_certificate(name: &str, digest: &[u8]) -> Result<Arc<rustls::sign::CertifiedKey>, String> {
-    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
-    let mut params =
-        rcgen::CertificateParams::new(vec![name.to_string()]).map_err(|e| e.to_string())?;
-    params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];
-    let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
-    let der = PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    // Our own fresh pair: no expiry or key/certificate checks needed.
-    let signing_key = crate::tls::provider()
-        .key_provider
-        .load_private_key(der)
-        .map_err(|e| e.to_string())?;
-    Ok(Arc::new(rustls::sign::CertifiedKey::new(
-        vec![cert.der().clone()],
-        signing_key,
-    )))
 }
 
 /// Parse a stored certificate into a signing key plus what it covers.

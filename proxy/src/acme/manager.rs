@@ -4,11 +4,13 @@
 //! `renewBefore` remains, a new order otherwise; failures retried with
 //! exponential backoff while installed certificates keep being served.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::cluster::{self, Cluster, Held};
 use super::issue;
 use super::plan::Plan;
 use super::state::AcmeState;
@@ -50,12 +52,26 @@ const CHECK_EVERY: Duration = Duration::from_secs(3600);
 
 async fn manager(state: Arc<AcmeState>, mut rx: watch::Receiver<Option<Arc<Plan>>>) {
     let mut failures: u32 = 0;
+    // In a cluster: the task installing what other instances store.
+    let mut follower: Option<(Cluster, tokio::task::JoinHandle<()>)> = None;
     loop {
         let plan = rx.borrow_and_update().clone();
+        let wanted = plan.as_ref().and_then(|p| p.cluster.clone());
+        if follower.as_ref().map(|(c, _)| c) != wanted.as_ref() {
+            if let Some((_, task)) = follower.take() {
+                task.abort();
+            }
+            follower = wanted.map(|c| (c.clone(), cluster::follow(state.clone(), c)));
+        }
         let wait = match plan {
             None => None,
-            Some(plan) => match run_once(&state, &plan).await {
-                Ok(()) => {
+            // Boxed: an order's future is large and this is no hot path.
+            Some(plan) => match Box::pin(run_once(&state, &plan)).await {
+                Ok(Outcome::Busy) => {
+                    tracing::info!("acme: another instance holds the ordering lock; its certificates are installed as it stores them");
+                    Some(MIN_BACKOFF)
+                }
+                Ok(Outcome::Done) => {
                     failures = 0;
                     Some(
                         CHECK_EVERY
@@ -91,24 +107,53 @@ async fn manager(state: Arc<AcmeState>, mut rx: watch::Receiver<Option<Arc<Plan>
     }
 }
 
-/// Load storage, install it, order what is missing or expiring.
-async fn run_once(state: &Arc<AcmeState>, plan: &Plan) -> Result<(), String> {
-    let config = &plan.config;
-    let path = config.storage.clone();
-    let mut storage = tokio::task::spawn_blocking({
-        let path = path.clone();
-        move || Storage::load(&path)
-    })
-    .await
-    .map_err(|e| e.to_string())??;
-    state.install(&storage, &path);
-    if let Some(origin) = storage.from_traefik {
-        state.note_traefik(&path, origin, storage.certificates.len());
+/// What a check ended with, when it did not fail.
+enum Outcome {
+    Done,
+    /// In a cluster, another instance is ordering: check again soon.
+    Busy,
+}
+
+/// Where the account and certificates are kept: the storage file, or an
+/// etcd key shared by the instances of a cluster.
+enum Store<'p> {
+    File(&'p Path),
+    Etcd(&'p Cluster),
+}
+
+impl Store<'_> {
+    fn label(&self) -> &Path {
+        match self {
+            Store::File(path) => path,
+            Store::Etcd(c) => Path::new(&c.key),
+        }
     }
 
-    let renew_before = config.renew_before.as_secs() as i64;
-    let due: Vec<Vec<String>> = plan
-        .certificates
+    async fn load(&self) -> Result<Storage, String> {
+        match self {
+            Store::File(path) => {
+                let path = path.to_path_buf();
+                tokio::task::spawn_blocking(move || Storage::load(&path))
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+            Store::Etcd(c) => c.load().await,
+        }
+    }
+
+    async fn save(&self, storage: &Storage) -> Result<(), String> {
+        match self {
+            Store::File(path) => save(storage, path).await,
+            Store::Etcd(c) => c.save(storage).await,
+        }
+    }
+}
+
+/// The certificates of `plan` that `storage` lacks or that expire within
+/// `renewBefore`.
+fn due(plan: &Plan, storage: &Storage) -> Vec<Vec<String>> {
+    let renew_before = plan.config.renew_before.as_secs() as i64;
+    plan.certificates
         .iter()
         .filter(|names| {
             let current = storage.certificates.iter().find_map(|c| {
@@ -124,10 +169,28 @@ async fn run_once(state: &Arc<AcmeState>, plan: &Plan) -> Result<(), String> {
             }
         })
         .cloned()
-        .collect();
+        .collect()
+}
+
+/// Load storage, install it, order what is missing or expiring (in a
+/// cluster, under the ordering lock, after reading storage again).
+async fn run_once(state: &Arc<AcmeState>, plan: &Plan) -> Result<Outcome, String> {
+    let config = &plan.config;
+    let store = match &plan.cluster {
+        Some(c) => Store::Etcd(c),
+        None => Store::File(&config.storage),
+    };
+    let path = store.label().to_path_buf();
+    let mut storage = store.load().await?;
+    state.install(&storage, &path);
+    if let Some(origin) = storage.from_traefik {
+        state.note_traefik(&path, origin, storage.certificates.len());
+    }
+
+    let mut due = due(plan, &storage);
     if due.is_empty() {
         tracing::debug!(storage = %path.display(), "acme: every certificate is current");
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     if config.http_challenge.is_none() && !config.tls_challenge && config.dns_challenge.is_none() {
         return Err(format!(
@@ -141,10 +204,46 @@ async fn run_once(state: &Arc<AcmeState>, plan: &Plan) -> Result<(), String> {
             ));
         }
     }
+    let held = match &plan.cluster {
+        None => None,
+        Some(cluster) => match cluster.lock().await? {
+            None => return Ok(Outcome::Busy),
+            Some(held) => Some(held),
+        },
+    };
+    let result = order(state, plan, &store, &mut storage, &mut due, held.as_ref()).await;
+    if let Some(held) = held {
+        held.release().await;
+    }
+    result.map(|()| Outcome::Done)
+}
+
+/// With the lock held (in a cluster): read storage again, since another
+/// instance may have stored what was due meanwhile; then order.
+async fn order(
+    state: &Arc<AcmeState>,
+    plan: &Plan,
+    store: &Store<'_>,
+    storage: &mut Storage,
+    due: &mut Vec<Vec<String>>,
+    held: Option<&Held>,
+) -> Result<(), String> {
+    let config = &plan.config;
+    let path = store.label().to_path_buf();
+    let renew_before = config.renew_before.as_secs() as i64;
+    if held.is_some() {
+        *storage = store.load().await?;
+        state.install(storage, &path);
+        *due = self::due(plan, storage);
+        if due.is_empty() {
+            return Ok(());
+        }
+    }
+    let board = held.map(|h| h as &dyn super::challenges::Publish);
     let (account, created) = issue::account(config, storage.account.as_ref()).await?;
     if let Some(created) = created {
         storage.account = Some(created);
-        save(&storage, &path).await?;
+        store.save(storage).await?;
         tracing::info!(ca = %config.ca_server, "acme: account created");
     }
     let orders = due.iter().map(|names| {
@@ -155,7 +254,7 @@ async fn run_once(state: &Arc<AcmeState>, plan: &Plan) -> Result<(), String> {
             }
             (
                 names,
-                issue::issue(&state.challenges, config, account, names).await,
+                issue::issue(&state.challenges, board, config, account, names).await,
             )
         }
     });
@@ -180,8 +279,8 @@ async fn run_once(state: &Arc<AcmeState>, plan: &Plan) -> Result<(), String> {
     }
     // Installed first, then saved: a storage write failure must not keep a
     // fresh certificate from being served.
-    state.install(&storage, &path);
-    let saved = save(&storage, &path).await;
+    state.install(storage, &path);
+    let saved = store.save(storage).await;
     for names in obtained {
         tracing::info!(domains = ?names, "acme: certificate obtained");
     }

@@ -8,6 +8,8 @@
 //!   updates signed with TSIG, over `dns_exchange`), awaited by `dns01`.
 //! - `storage`: the JSON storage file (account + certificates, mode 0600),
 //!   `record` its entries, `traefik` Traefik 1.7's `acme.json`.
+//! - `cluster`: the same JSON in etcd for several instances, the ordering
+//!   lock and the challenge answers every instance gives.
 //!
 //! The manager starts with the first config that has `[acme]` (the Reloader
 //! calls `manager::apply` after every applied config). For every wanted
@@ -24,7 +26,9 @@
 //! RSA), so a new account is registered at the first order, and the file is
 //! rewritten in tollgate's format then, the certificates kept.
 
+pub mod alpn;
 pub mod challenges;
+pub mod cluster;
 pub mod dns01;
 pub mod dns_exchange;
 pub mod issue;

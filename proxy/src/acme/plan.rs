@@ -1,7 +1,7 @@
 //! What the manager should obtain: one certificate per `[[acme.domains]]`
 //! entry and, with `onHostRule`, per frontend's `Host:` names.
 
-use crate::config::model::AcmeConfig;
+use crate::config::model::{AcmeConfig, EtcdProvider};
 use crate::config::Config;
 
 /// What the manager should obtain.
@@ -10,6 +10,29 @@ pub struct Plan {
     pub config: AcmeConfig,
     /// One certificate per entry, the first name its main domain.
     pub certificates: Vec<Vec<String>>,
+    /// Kept in etcd, shared with other instances (`cluster`).
+    pub cluster: Option<Cluster>,
+}
+
+/// Where a clustered ACME keeps its state (its requests are `cluster`'s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub etcd: EtcdProvider,
+    /// The storage key (`traefik/acme/account`).
+    pub key: String,
+}
+
+impl Cluster {
+    /// With `[etcd]`, a `storage` that is not a `.json` file is a key, as
+    /// 1.7's KV storage.
+    pub fn of(config: &Config) -> Option<Cluster> {
+        let etcd = config.etcd.clone()?;
+        let key = config.acme.as_ref()?.storage_key.trim_end_matches('/');
+        (!key.is_empty() && !key.ends_with(".json")).then(|| Cluster {
+            etcd,
+            key: key.to_owned(),
+        })
+    }
 }
 
 impl Plan {
@@ -49,6 +72,7 @@ impl Plan {
         Some(Plan {
             config: acme,
             certificates,
+            cluster: Cluster::of(config),
         })
     }
 }

@@ -477,7 +477,27 @@ pub struct TunnelsConfig {
     pub entry_point: String,
     /// By device name: its token's bcrypt hash.
     pub devices: BTreeMap<String, String>,
+    /// `[tunnels.cluster]`: several instances on one etcd; a device is
+    /// reached through whichever instance holds its tunnel.
+    pub cluster: Option<TunnelCluster>,
     pub location: Location,
+}
+
+/// `[tunnels.cluster]` (see `crate::tunnel::peers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelCluster {
+    /// `host:port` where the other instances reach this one's tunnel
+    /// entry point; published in etcd beside the devices it holds.
+    pub advertise: String,
+    /// Shared by the instances: shown by the one that connects, checked by
+    /// the one that accepts.
+    pub token: String,
+    /// What the instances' tunnel certificates are checked against (the
+    /// system roots without it).
+    pub ca: Option<PemSource>,
+    /// The name their certificates are checked for (the advertised host
+    /// without it).
+    pub server_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -768,6 +788,10 @@ pub struct AcmeConfig {
     pub email: String,
     /// `storage`: the JSON file holding the account and the certificates.
     pub storage: PathBuf,
+    /// `storage` as written: with `[etcd]` and not ending in `.json`, the
+    /// etcd key holding the same JSON, shared by every instance (as 1.7's
+    /// KV storage); see `crate::acme::cluster`.
+    pub storage_key: String,
     /// `entryPoint`: the TLS entrypoint the certificates are for.
     pub entry_point: String,
     /// `onHostRule`: also get certificates for frontends' `Host:` rules.

@@ -9,12 +9,14 @@
 //! - `proxy_protocol`: the client address a TCP load balancer passes on.
 //! - `linger`: lingering close; `write_deadline`: `writeTimeout` on HTTP/1
 //!   connections.
-//! - `tunnel`: the `[tunnels]` entry point's connections, devices' agents.
+//! - `tunnel`: the `[tunnels]` entry point's connections, devices' agents;
+//!   `peer`: the links from other instances of a cluster there.
 
 pub mod connection;
 pub mod entrypoint;
 pub mod idle;
 pub mod linger;
+pub mod peer;
 pub mod proxy_protocol;
 pub mod service;
 pub mod settings;

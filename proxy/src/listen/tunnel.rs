@@ -56,6 +56,9 @@ pub async fn serve(
         Ok(Err(e)) => return tracing::warn!(agent = %peer, error = %e, "tunnel refused: bad hello"),
         Err(_) => return tracing::warn!(agent = %peer, "tunnel refused: no hello in time"),
     };
+    if let Some(token) = hello::peer_token(&line) {
+        return super::peer::serve(stream, shared, peer, token, watcher).await;
+    }
     let hello = match hello::parse_hello(&line) {
         Ok(h) => h,
         Err(why) => {

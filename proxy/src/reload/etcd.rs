@@ -13,20 +13,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions};
-use etcd_client::{WatchOptions, WatchResponse};
+use etcd_client::{Client, WatchOptions, WatchResponse};
 use tokio::task::JoinHandle;
 
+use crate::cluster::{self, etcd::connect};
 use crate::config::model::EtcdProvider;
 use crate::config::KvKeys;
 
 use super::Reloader;
 
-/// How long a fetch may take before etcd counts as unreachable.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
-/// HTTP/2 pings on the gRPC connection: a peer that vanished without a
-/// FIN (a partition, a pulled cable) is noticed within about this long.
-const KEEPALIVE: Duration = Duration::from_secs(2);
 /// Changes are written key by key: after an event, wait this long for the
 /// rest of a burst, so one edit of several keys is one reload.
 const SETTLE: Duration = Duration::from_millis(100);
@@ -90,7 +85,7 @@ pub async fn initial_keys(settings: &EtcdProvider) -> Option<KvKeys> {
         let mut client = connect(settings).await?;
         fetch(&mut client, settings).await
     };
-    match tokio::time::timeout(REQUEST_TIMEOUT * 2, fetched).await {
+    match tokio::time::timeout(cluster::etcd::REQUEST_TIMEOUT * 2, fetched).await {
         Ok(Ok((keys, _))) => Some(keys),
         Ok(Err(e)) => {
             tracing::error!(endpoints = ?settings.endpoints, "etcd unreachable at start, serving the file's configuration until it answers: {e}");
@@ -230,74 +225,8 @@ fn watch_key(settings: &EtcdProvider) -> String {
     format!("{}/", settings.prefix)
 }
 
-async fn connect(settings: &EtcdProvider) -> Result<Client, String> {
-    let mut options = ConnectOptions::new()
-        .with_connect_timeout(REQUEST_TIMEOUT)
-        .with_timeout(REQUEST_TIMEOUT)
-        .with_keep_alive(KEEPALIVE, KEEPALIVE)
-        .with_keep_alive_while_idle(true)
-        .with_require_leader(true);
-    if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
-        options = options.with_user(user.clone(), password.clone());
-    }
-    let mut endpoints = settings.endpoints.clone();
-    if let Some(tls) = &settings.tls {
-        let mut config = TlsOptions::new();
-        config = match &tls.ca {
-            Some(ca) => config.ca_certificate(Certificate::from_pem(crate::tls::pem::read(ca)?)),
-            None => config.ca_certificates(system_roots()),
-        };
-        if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
-            config = config.identity(Identity::from_pem(
-                crate::tls::pem::read(cert)?,
-                crate::tls::pem::read(key)?,
-            ));
-        }
-        options = options.with_tls(config);
-        // TLS options need https URLs; 1.7 wrote bare host:port.
-        for e in &mut endpoints {
-            if !e.starts_with("https://") {
-                let bare = e.strip_prefix("http://").unwrap_or(e);
-                *e = format!("https://{bare}");
-            }
-        }
-    }
-    Client::connect(&endpoints, Some(options))
-        .await
-        .map_err(|e| format!("connect: {e}"))
-}
-
-/// The system's trust store, for `[etcd.tls]` without `ca` (as Traefik).
-fn system_roots() -> Vec<Certificate> {
-    use base64::Engine;
-    let found = rustls_native_certs::load_native_certs();
-    found
-        .certs
-        .iter()
-        .map(|der| {
-            let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
-            let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-            for line in b64.as_bytes().chunks(64) {
-                pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-                pem.push('\n');
-            }
-            pem.push_str("-----END CERTIFICATE-----\n");
-            Certificate::from_pem(pem)
-        })
-        .collect()
-}
-
 async fn fetch(client: &mut Client, settings: &EtcdProvider) -> Result<(KvKeys, i64), String> {
-    let response = client
-        .get(watch_key(settings), Some(GetOptions::new().with_prefix()))
-        .await
-        .map_err(|e| format!("read {}/: {e}", settings.prefix))?;
-    let revision = response.header().map_or(0, |h| h.revision());
-    let pairs = response
-        .kvs()
-        .iter()
-        .map(|kv| (kv.key().to_vec(), kv.value().to_vec()))
-        .collect();
+    let (pairs, revision) = cluster::etcd::get_prefix(client, &watch_key(settings)).await?;
     Ok((
         KvKeys {
             label: LABEL.to_owned(),

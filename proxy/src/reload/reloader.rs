@@ -206,6 +206,7 @@ impl Reloader {
             state.listeners.insert(name, (address, listener));
         }
         crate::acme::manager::apply(&self.shared.acme, &config);
+        crate::tunnel::peers::apply(&self.shared.tunnels, &config);
         self.applied.send_replace(config);
         Ok(())
     }

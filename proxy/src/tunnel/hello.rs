@@ -35,6 +35,32 @@ fn valid_token(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
 }
 
+/// Another instance of a cluster (`peers`), instead of an agent:
+/// `TOLLGATE-PEER/1 <cluster token>`; then HTTP/2 with the caller as the
+/// client, each stream a CONNECT to one of this instance's devices.
+pub const PEER_MAGIC: &str = "TOLLGATE-PEER/1";
+
+pub fn format_peer_hello(token: &str) -> String {
+    format!("{PEER_MAGIC} {token}\n")
+}
+
+/// The token of a peer's hello, or None when the line is not one.
+pub fn peer_token(line: &str) -> Option<&str> {
+    let (magic, token) = line.split_once(' ')?;
+    (magic == PEER_MAGIC && !token.is_empty() && !token.contains(' ')).then_some(token)
+}
+
+/// Compares a shown token with the expected one in time that does not
+/// depend on where they differ.
+pub fn same_token(shown: &str, expected: &str) -> bool {
+    let (a, b) = (shown.as_bytes(), expected.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in b.iter().enumerate() {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ x);
+    }
+    diff == 0
+}
+
 pub fn format_hello(device: &str, token: &str) -> String {
     format!("{MAGIC} {device} {token}\n")
 }
@@ -106,6 +132,31 @@ mod tests {
                 token: TOKEN.into()
             }
         );
+    }
+
+    #[test]
+    fn peer_hellos_and_tokens() {
+        let line = format_peer_hello(TOKEN);
+        assert_eq!(peer_token(line.trim_end()), Some(TOKEN));
+        for bad in [
+            "TOLLGATE-PEER/1",
+            "TOLLGATE-PEER/1 ",
+            "TOLLGATE-PEER/2 x",
+            "TOLLGATE-PEER/1 a b",
+        ] {
+            assert_eq!(peer_token(bad), None, "{bad:?}");
+        }
+        // An agent's hello is not a peer's.
+        assert_eq!(peer_token(format_hello("zumi01", TOKEN).trim_end()), None);
+        assert!(same_token(TOKEN, TOKEN));
+        for other in [
+            "",
+            "k3J9",
+            "k3J9xQ2v_Zp7-Lm4Rt8WcY1bN6dF0aE6",
+            "k3J9xQ2v_Zp7-Lm4Rt8WcY1bN6dF0aE5x",
+        ] {
+            assert!(!same_token(other, TOKEN), "{other:?}");
+        }
     }
 
     #[test]

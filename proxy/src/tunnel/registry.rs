@@ -84,6 +84,23 @@ pub struct Tunnels {
     next_id: AtomicU64,
     /// Round robin over a device's tunnels.
     turn: AtomicUsize,
+    /// Told when a device gains or loses its last tunnel (`peers`
+    /// publishes which devices this instance holds).
+    pub changed: Notify,
+    /// In a cluster, the other instances: a device without a tunnel here
+    /// is reached through the one that holds it (`peers`).
+    pub elsewhere: Mutex<Option<Arc<dyn Elsewhere>>>,
+}
+
+/// Where a device without a tunnel here may still be reached.
+pub trait Elsewhere: Send + Sync + std::any::Any {
+    /// A stream to `device` through another instance; None when no other
+    /// instance holds it.
+    fn open<'a>(
+        &'a self,
+        device: &'a str,
+        timeout: Duration,
+    ) -> futures_util::future::BoxFuture<'a, Option<Result<TokioIo<Upgraded>, String>>>;
 }
 
 impl Tunnels {
@@ -112,7 +129,13 @@ impl Tunnels {
             .entry(device.to_owned())
             .or_default()
             .push(live.clone());
+        self.changed.notify_waiters();
         live
+    }
+
+    /// The devices with at least one tunnel here.
+    pub fn devices(&self) -> std::collections::BTreeSet<String> {
+        self.lock().keys().cloned().collect()
     }
 
     pub fn remove(&self, live: &Live) {
@@ -121,6 +144,7 @@ impl Tunnels {
             list.retain(|l| l.id != live.id);
             if list.is_empty() {
                 devices.remove(&live.device);
+                self.changed.notify_waiters();
             }
         }
     }
@@ -144,16 +168,40 @@ impl Tunnels {
         list
     }
 
-    /// A stream to `device`'s service, through one of its tunnels, within
-    /// `timeout`.
+    /// A stream to `device`'s service, through one of its tunnels here or,
+    /// in a cluster, through the instance that holds one, within `timeout`.
     pub async fn open(&self, device: &str, timeout: Duration) -> Result<TunnelStream, String> {
+        let local = self.open_local(device, timeout).await;
+        let peers = self
+            .elsewhere
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match (local, peers) {
+            (Err(NoTunnel(why)), Some(peers)) => match peers.open(device, timeout).await {
+                Some(stream) => stream.map(|io| TunnelStream { io, live: None }),
+                None => Err(why),
+            },
+            (local, _) => local.map_err(|NoTunnel(why)| why),
+        }
+    }
+
+    /// A stream through one of `device`'s tunnels here, never another
+    /// instance's (what a peer asks for: no request travels twice).
+    pub async fn open_local(
+        &self,
+        device: &str,
+        timeout: Duration,
+    ) -> Result<TunnelStream, NoTunnel> {
         let live = {
             let devices = self.lock();
             let list = devices
                 .get(device)
                 .filter(|l| !l.is_empty())
                 .ok_or_else(|| {
-                    format!("device {device} has no live tunnel (its agent is not connected)")
+                    NoTunnel(format!(
+                        "device {device} has no live tunnel (its agent is not connected)"
+                    ))
                 })?;
             list[self.turn.fetch_add(1, Ordering::Relaxed) % list.len()].clone()
         };
@@ -184,12 +232,14 @@ impl Tunnels {
         };
         let upgraded = tokio::time::timeout(timeout, attempt)
             .await
-            .map_err(|_| format!("device {device}: no stream within {timeout:?}"))??;
+            .map_err(|_| format!("device {device}: no stream within {timeout:?}"))
+            .and_then(|r| r)
+            .map_err(NoTunnel)?;
         live.streams.fetch_add(1, Ordering::Relaxed);
         live.open_streams.fetch_add(1, Ordering::Relaxed);
         Ok(TunnelStream {
             io: TokioIo::new(upgraded),
-            live,
+            live: Some(live),
         })
     }
 
@@ -198,15 +248,23 @@ impl Tunnels {
     }
 }
 
-/// One stream to a device's service: a byte stream, counted.
+/// Why a device could not be reached through a tunnel here.
+#[derive(Debug)]
+pub struct NoTunnel(pub String);
+
+/// One stream to a device's service: a byte stream, counted on its tunnel
+/// when the tunnel is here (a stream through another instance is counted
+/// there).
 pub struct TunnelStream {
     io: TokioIo<Upgraded>,
-    live: Arc<Live>,
+    live: Option<Arc<Live>>,
 }
 
 impl Drop for TunnelStream {
     fn drop(&mut self) {
-        self.live.open_streams.fetch_sub(1, Ordering::Relaxed);
+        if let Some(live) = &self.live {
+            live.open_streams.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -219,9 +277,9 @@ impl AsyncRead for TunnelStream {
         let before = buf.filled().len();
         let poll = Pin::new(&mut self.io).poll_read(cx, buf);
         let read = (buf.filled().len() - before) as u64;
-        self.live
-            .bytes_from_device
-            .fetch_add(read, Ordering::Relaxed);
+        if let Some(live) = &self.live {
+            live.bytes_from_device.fetch_add(read, Ordering::Relaxed);
+        }
         poll
     }
 }
@@ -233,10 +291,8 @@ impl AsyncWrite for TunnelStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let poll = Pin::new(&mut self.io).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &poll {
-            self.live
-                .bytes_to_device
-                .fetch_add(*n as u64, Ordering::Relaxed);
+        if let (Poll::Ready(Ok(n)), Some(live)) = (&poll, &self.live) {
+            live.bytes_to_device.fetch_add(*n as u64, Ordering::Relaxed);
         }
         poll
     }

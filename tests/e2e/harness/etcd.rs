@@ -195,6 +195,16 @@ impl Etcd {
         );
     }
 
+    /// The keys under `prefix` (`etcdctl get --prefix --keys-only`).
+    pub fn get_prefix_keys(&self, prefix: &str) -> Vec<String> {
+        let out = self.ctl(&["get", prefix, "--prefix", "--keys-only"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// `etcdctl get KEY --print-value-only`.
     pub fn get(&self, key: &str) -> String {
         let out = self.ctl(&["get", key, "--print-value-only"]);

@@ -79,11 +79,11 @@ pub(super) fn read_account(
         .get("email")
         .and_then(|n| n.str().map(str::to_owned))
         .unwrap_or_default();
-    let storage = match section
+    let written = section
         .get("storage")
-        .and_then(|n| n.str().map(str::to_owned))
-    {
-        Some(s) if !s.is_empty() => resolve(&s),
+        .and_then(|n| n.str().map(str::to_owned));
+    let storage = match &written {
+        Some(s) if !s.is_empty() => resolve(s),
         _ => {
             section.error("`storage` (a JSON file) is required");
             return None;
@@ -151,6 +151,7 @@ pub(super) fn read_account(
     Some(AcmeConfig {
         email,
         storage,
+        storage_key: written.unwrap_or_default(),
         entry_point: String::new(),
         on_host_rule: false,
         host_rule_frontends: None,

@@ -162,8 +162,10 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
         default_entry_points = user_entry_points;
     }
     let acme = super::acme::read_acme(&root, path, &entry_points);
-    let tunnels = super::tunnels::read_tunnels(&root, &entry_points);
+    let tunnels = super::tunnels::read_tunnels(&root, &entry_points, path);
     super::tunnels::check_tunnel_backends(tree, &backends, tunnels.as_ref());
+    let etcd = super::etcd::read_etcd(&root, path);
+    super::tunnels::check_tunnel_cluster(tree, tunnels.as_ref(), etcd.is_some());
     let frontends = read_all_frontends(&root, dynamic, &names);
     super::targets::check_frontend_vars(tree, &frontends, &backends);
     Config {
@@ -185,7 +187,7 @@ fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config {
         acme,
         tunnels,
         file: root.section("file").map(|n| read_file_provider(&n)),
-        etcd: super::etcd::read_etcd(&root, path),
+        etcd,
         dynamic_files: Vec::new(),
         dialects: Vec::new(),
         source_digest: 0,

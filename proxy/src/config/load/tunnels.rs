@@ -17,8 +17,11 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
-use crate::config::model::{valid_device_name, Backend, EntryPoint, Scheme, TunnelsConfig};
+use crate::config::model::{
+    valid_device_name, Backend, EntryPoint, PemSource, Scheme, TunnelCluster, TunnelsConfig,
+};
 use crate::config::tree::{Node, Tree};
 
 use super::entry_points::tls_entry_point;
@@ -31,6 +34,7 @@ fn valid_hash(hash: &str) -> bool {
 pub(super) fn read_tunnels(
     root: &Node<'_>,
     entry_points: &BTreeMap<String, EntryPoint>,
+    config_path: &Path,
 ) -> Option<TunnelsConfig> {
     let section = root.section("tunnels")?;
     let entry_point = tls_entry_point(&section, entry_points, "the TLS entry point agents dial")?;
@@ -64,8 +68,74 @@ pub(super) fn read_tunnels(
     Some(TunnelsConfig {
         entry_point,
         devices,
+        cluster: section
+            .section("cluster")
+            .and_then(|n| read_cluster(&n, config_path)),
         location: section.location(),
     })
+}
+
+/// `[tunnels.cluster]`: `advertise`, `token`, `ca`, `serverName`. Needs
+/// `[etcd]` (checked by `check_tunnel_cluster`).
+fn read_cluster(node: &Node<'_>, config_path: &Path) -> Option<TunnelCluster> {
+    let advertise = match node.get("advertise") {
+        Some(n) => {
+            let text = n.str()?;
+            let ok = text.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+            if !ok {
+                n.error(format!("advertise {text:?}: expected host:port (where the other instances reach this one's tunnel entry point)"));
+                return None;
+            }
+            text.to_owned()
+        }
+        None => {
+            node.tree().error(
+                node.missing_location("advertise"),
+                "missing: host:port where the other instances reach this one's tunnel entry point",
+            );
+            return None;
+        }
+    };
+    let token = match node.get("token") {
+        Some(n) => {
+            let text = n.str()?;
+            if text.len() < 32 || !text.bytes().all(|b| b.is_ascii_graphic()) {
+                n.error("the cluster token must be at least 32 printable characters (tollgate tunnel-token cluster prints one)");
+                return None;
+            }
+            text.to_owned()
+        }
+        None => {
+            node.tree().error(
+                node.missing_location("token"),
+                "missing: the token the instances share (tollgate tunnel-token cluster prints one)",
+            );
+            return None;
+        }
+    };
+    let base = config_path.parent().unwrap_or(Path::new(""));
+    Some(TunnelCluster {
+        advertise,
+        token,
+        ca: node
+            .get("ca")
+            .and_then(|n| n.str().map(|s| PemSource::from_config(s, base))),
+        server_name: node
+            .get("serverName")
+            .and_then(|n| n.str().map(str::to_owned)),
+    })
+}
+
+/// `[tunnels.cluster]` finds the other instances in etcd.
+pub(super) fn check_tunnel_cluster(tree: &Tree, tunnels: Option<&TunnelsConfig>, etcd: bool) {
+    if let Some(t) = tunnels.filter(|t| t.cluster.is_some() && !etcd) {
+        tree.error(
+            t.location.clone(),
+            "[tunnels.cluster] needs [etcd]: the instances find each other's devices there",
+        );
+    }
 }
 
 /// Every `tunnel://NAME` server names a device of `[tunnels]`.
@@ -134,6 +204,30 @@ url = "{url}"
         let server = &config.backends["b"].servers[0];
         assert_eq!(server.scheme, crate::config::model::Scheme::Tunnel);
         assert_eq!(server.authority, "zumi01");
+    }
+
+    #[test]
+    fn a_cluster_needs_etcd_an_address_and_a_long_token() {
+        let good = format!(
+            "[tunnels]\nentryPoint = \"tunnels\"\n  [tunnels.devices.zumi01]\n  tokenHash = \"{HASH}\"\n  [tunnels.cluster]\n  advertise = \"10.0.0.1:4443\"\n  token = \"{}\"\n  ca = \"ca.pem\"\n[etcd]\n",
+            "t".repeat(32)
+        );
+        let loaded = loaded(&config(&good, "tunnel://zumi01"));
+        let cluster = loaded.tunnels.unwrap().cluster.unwrap();
+        assert_eq!(cluster.advertise, "10.0.0.1:4443");
+        assert!(cluster.ca.is_some() && cluster.server_name.is_none());
+        for (from, to, want) in [
+            ("[etcd]\n", "", "[tunnels.cluster] needs [etcd]"),
+            ("10.0.0.1:4443", "10.0.0.1", "expected host:port"),
+            (
+                &"t".repeat(32)[..],
+                "short",
+                "at least 32 printable characters",
+            ),
+        ] {
+            let errs = errors(&config(&good.replace(from, to), "tunnel://zumi01"));
+            assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:?}");
+        }
     }
 
     #[test]

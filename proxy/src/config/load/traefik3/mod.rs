@@ -88,8 +88,9 @@ pub(super) fn read_config(tree: &Tree, dynamic: &[Tree], path: &Path) -> Config 
         .map(|(name, s)| (name, s.backend))
         .collect();
     // tollgate's device tunnels, in the static file as in 1.7's.
-    let tunnels = super::tunnels::read_tunnels(&root, &eps.all);
+    let tunnels = super::tunnels::read_tunnels(&root, &eps.all, path);
     super::tunnels::check_tunnel_backends(tree, &backends, tunnels.as_ref());
+    super::tunnels::check_tunnel_cluster(tree, tunnels.as_ref(), etcd.is_some());
     Config {
         source: path.to_path_buf(),
         default_entry_points: user_entry_points,
