@@ -256,6 +256,54 @@ async fn a_partitioned_instance_keeps_serving_and_gets_a_change_made_meanwhile()
     }
 }
 
+/// etcd as it should run across machines: clients over TLS with a
+/// certificate, and a user who may read the prefix only. tollgate gives
+/// both; a wrong password gets nothing from etcd, and says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn etcd_over_tls_with_a_client_certificate_and_a_password() {
+    use crate::tls::pki::Ca;
+    let dir = TempDir::new("etcd-tls");
+    let ca = Ca::new("etcd test CA");
+    let ca_file = dir.write("etcd-ca.pem", &ca.pem);
+    let secure = Secure {
+        ca: ca_file.clone(),
+        server: ca
+            .server(&["127.0.0.1", "localhost"])
+            .write(&dir, "etcd-server"),
+        admin: ca.client("root").write(&dir, "etcd-root"),
+    };
+    let etcd = Etcd::start_secure(&dir, secure).await;
+    let (a, b) = (echo("a").await, echo("b").await);
+    put_site(&etcd, "a", &a.url());
+    etcd.enable_auth("tollgate", "s3cret-pw", "/traefik/");
+    let (cert, key) = ca.client("tollgate").write(&dir, "tollgate-client");
+    let config = |password: &str| {
+        format!(
+            "{}[etcd]\nendpoint = \"https://{}\"\nusername = \"tollgate\"\npassword = \"{password}\"\n  [etcd.tls]\n  ca = \"{}\"\n  cert = \"{}\"\n  key = \"{}\"\n",
+            http_only(),
+            etcd.endpoint(),
+            ca_file.display(),
+            cert.display(),
+            key.display()
+        )
+    };
+    let mut tg = Tollgate::start(&config("s3cret-pw"), &["http"]).await;
+    assert_eq!(served_by(&tg, "/a/").await, "a");
+    put_site(&etcd, "b", &b.url());
+    until(&tg, "/b/", StatusCode::OK, secs(5)).await;
+
+    let mut wrong = Tollgate::start(&config("not-the-password"), &["http"]).await;
+    let line = wrong
+        .wait_for_log("etcd unreachable at start", secs(10))
+        .await;
+    assert!(line.to_lowercase().contains("auth"), "{line}");
+    assert_eq!(
+        status_of(&http1(), &wrong.url("http", "/a/")).await,
+        StatusCode::NOT_FOUND
+    );
+    tg.assert_running();
+}
+
 /// Traefik 2/3's `providers.etcd`: `rootKey`, routers and services in the
 /// KV layout of 3 (`traefik/http/routers/NAME/rule`, lists as `.../0`).
 #[tokio::test(flavor = "multi_thread")]

@@ -37,6 +37,16 @@ pub struct Etcd {
     log: PathBuf,
     /// `name=http://127.0.0.1:PEER,...` of the whole cluster.
     initial_cluster: String,
+    /// Client URLs over TLS, a client certificate required: the CA file,
+    /// this member's certificate and key, and etcdctl's own (CN `root`).
+    tls: Option<Secure>,
+}
+
+/// The files of an etcd that takes clients over TLS only.
+pub struct Secure {
+    pub ca: PathBuf,
+    pub server: (PathBuf, PathBuf),
+    pub admin: (PathBuf, PathBuf),
 }
 
 impl Etcd {
@@ -70,6 +80,7 @@ impl Etcd {
                     data: root.join("data"),
                     log: root.join("etcd.log"),
                     initial_cluster: initial_cluster.clone(),
+                    tls: None,
                 }
             })
             .collect();
@@ -80,6 +91,63 @@ impl Etcd {
             m.wait_healthy(secs(20)).await;
         }
         members
+    }
+
+    /// A one-member etcd whose clients must come over TLS with a
+    /// certificate `secure.ca` signed; etcdctl uses `secure.admin`.
+    pub async fn start_secure(dir: &TempDir, secure: Secure) -> Etcd {
+        require_etcd();
+        let (client_port, peer_port) = (free_port(), free_port());
+        let root = dir.path().join(format!("etcd-{client_port}"));
+        std::fs::create_dir_all(&root).unwrap();
+        let name = format!("s{client_port}");
+        let mut etcd = Etcd {
+            child: None,
+            initial_cluster: format!("{name}=http://127.0.0.1:{peer_port}"),
+            name,
+            client_port,
+            peer_port,
+            data: root.join("data"),
+            log: root.join("etcd.log"),
+            tls: Some(secure),
+        };
+        etcd.spawn();
+        etcd.wait_healthy(secs(20)).await;
+        etcd
+    }
+
+    /// Turns on etcd's authentication: a `root` user (etcdctl's certificate
+    /// is `root`'s), and `user`/`password` allowed to read `prefix` only.
+    pub fn enable_auth(&self, user: &str, password: &str, prefix: &str) {
+        for args in [
+            vec![
+                "user",
+                "add",
+                "root",
+                "--new-user-password",
+                "root-pw-not-used",
+            ],
+            vec!["user", "grant-role", "root", "root"],
+            vec!["user", "add", user, "--new-user-password", password],
+            vec!["role", "add", "reader"],
+            vec![
+                "role",
+                "grant-permission",
+                "reader",
+                "--prefix=true",
+                "read",
+                prefix,
+            ],
+            vec!["user", "grant-role", user, "reader"],
+            vec!["auth", "enable"],
+        ] {
+            let out = self.ctl(&args);
+            assert!(
+                out.status.success(),
+                "etcdctl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 
     /// `127.0.0.1:PORT`, as written in `[etcd] endpoint`.
@@ -93,9 +161,21 @@ impl Etcd {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let client = format!("{scheme}://127.0.0.1:{}", self.client_port);
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let child = Command::new(ETCD)
+        let mut command = Command::new(ETCD);
+        if let Some(s) = &self.tls {
+            command
+                .arg("--client-cert-auth")
+                .arg("--trusted-ca-file")
+                .arg(&s.ca)
+                .arg("--cert-file")
+                .arg(&s.server.0)
+                .arg("--key-file")
+                .arg(&s.server.1);
+        }
+        let child = command
             .arg("--name")
             .arg(&self.name)
             .arg("--data-dir")
@@ -153,9 +233,26 @@ impl Etcd {
     }
 
     fn ctl(&self, args: &[&str]) -> std::process::Output {
-        Command::new(ETCDCTL)
+        let mut command = Command::new(ETCDCTL);
+        let scheme = match &self.tls {
+            Some(s) => {
+                command
+                    .arg("--cacert")
+                    .arg(&s.ca)
+                    .arg("--cert")
+                    .arg(&s.admin.0)
+                    .arg("--key")
+                    .arg(&s.admin.1);
+                "https"
+            }
+            None => "http",
+        };
+        command
             .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints=http://127.0.0.1:{}", self.client_port))
+            .arg(format!(
+                "--endpoints={scheme}://127.0.0.1:{}",
+                self.client_port
+            ))
             .arg("--command-timeout=3s")
             .args(args)
             .output()
