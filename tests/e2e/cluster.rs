@@ -18,6 +18,26 @@ fn config(endpoint: &str) -> String {
     )
 }
 
+/// `config` with the API and metrics on a `traefik` entry point.
+fn observed_config(endpoint: &str) -> String {
+    config(endpoint)
+        + "[entryPoints.traefik]\naddress = \"127.0.0.1:0\"\n[api]\nentryPoint = \"traefik\"\n\
+           [metrics.prometheus]\nentryPoint = \"traefik\"\n"
+}
+
+/// `/api/etcd` and the `tollgate_etcd_connected` gauge.
+async fn etcd_seen(tg: &Tollgate) -> (serde_json::Value, String) {
+    let (status, api) = send(http1().get(tg.url("traefik", "/api/etcd"))).await;
+    assert_eq!(status, StatusCode::OK, "{api}");
+    let (_, metrics) = send(http1().get(tg.url("traefik", "/metrics"))).await;
+    let gauge = metrics
+        .lines()
+        .find(|l| l.starts_with("tollgate_etcd_connected"))
+        .unwrap_or_default()
+        .to_owned();
+    (serde_json::from_str(&api).unwrap(), gauge)
+}
+
 /// A frontend `NAME` on `PathPrefix:/NAME` to a backend `NAME` at `url`,
 /// the backend written first so that every step between is a valid config.
 fn put_site(etcd: &Etcd, name: &str, url: &str) {
@@ -188,7 +208,23 @@ async fn with_etcd_stopped_every_instance_keeps_serving_and_follows_it_again_whe
     let mut etcd = Etcd::start(&dir).await;
     let (a, b) = (echo("a").await, echo("b").await);
     put_site(&etcd, "a", &a.url());
-    let mut instances = three(&[&etcd, &etcd, &etcd]).await;
+    let mut instances = Vec::new();
+    for _ in 0..3 {
+        let toml = observed_config(&etcd.endpoint());
+        instances.push(Tollgate::start(&toml, &["http", "traefik"]).await);
+    }
+    // A sysadmin's view: connected, three keys read.
+    let (api, gauge) = eventually(secs(5), "etcd connected in /api/etcd", || async {
+        let seen = etcd_seen(&instances[0]).await;
+        (seen.0["connected"] == true).then_some(seen)
+    })
+    .await;
+    assert_eq!(
+        (api["keys"].as_u64(), api["prefix"].as_str()),
+        (Some(3), Some("/traefik")),
+        "{api}"
+    );
+    assert_eq!(gauge, "tollgate_etcd_connected 1");
 
     etcd.stop();
     for tg in &mut instances {
@@ -198,6 +234,13 @@ async fn with_etcd_stopped_every_instance_keeps_serving_and_follows_it_again_whe
         )
         .await;
     }
+    let (api, gauge) = etcd_seen(&instances[0]).await;
+    assert_eq!(api["connected"], false, "{api}");
+    assert!(
+        api["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{api}"
+    );
+    assert_eq!(gauge, "tollgate_etcd_connected 0");
     for _ in 0..3 {
         for tg in &instances {
             assert_eq!(served_by(tg, "/a/").await, "a");
@@ -212,6 +255,13 @@ async fn with_etcd_stopped_every_instance_keeps_serving_and_follows_it_again_whe
         assert_eq!(served_by(tg, "/a/").await, "a");
         tg.assert_running();
     }
+    let (api, gauge) = etcd_seen(&instances[2]).await;
+    assert_eq!(
+        (api["connected"].as_bool(), api["keys"].as_u64()),
+        (Some(true), Some(6)),
+        "{api}"
+    );
+    assert_eq!(gauge, "tollgate_etcd_connected 1");
 }
 
 /// A three-member etcd; each instance talks to its own member. Member 0

@@ -38,6 +38,11 @@ pub fn spawn(reloader: Arc<Reloader>) -> JoinHandle<()> {
         let mut applied = reloader.subscribe();
         loop {
             let settings = reloader.current_config().etcd.clone();
+            reloader.shared().etcd.reset(
+                settings
+                    .as_ref()
+                    .map(|s| (&s.endpoints[..], s.prefix.as_str())),
+            );
             match settings {
                 None => {
                     if reloader.kv().is_some() {
@@ -118,6 +123,7 @@ impl Follower {
         let mut delay = RETRY_FIRST;
         loop {
             let error = self.session().await;
+            self.reloader.shared().etcd.lost(&error);
             if self.down_since.is_none() {
                 self.down_since = Some(tokio::time::Instant::now());
                 delay = RETRY_FIRST;
@@ -190,6 +196,7 @@ impl Follower {
     /// running config. Returns the store's revision it read at.
     async fn catch_up(&mut self, client: &mut Client) -> Result<i64, String> {
         let (keys, revision) = fetch(client, &self.settings).await?;
+        self.reloader.shared().etcd.read(keys.pairs.len(), revision);
         if let Some(since) = self.down_since.take() {
             tracing::info!(
                 down_for = ?since.elapsed(),

@@ -68,6 +68,11 @@ impl Reloader {
         &self.config_path
     }
 
+    /// The process-wide state (for triggers that report on themselves).
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     pub fn status(&self) -> Arc<ReloadStatus> {
         self.shared.reload_status()
     }

@@ -12,6 +12,7 @@
 
 pub mod admission;
 pub mod compile;
+pub mod etcd_status;
 pub mod plugins;
 pub mod redirect;
 pub mod reload_status;

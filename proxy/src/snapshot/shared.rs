@@ -49,6 +49,8 @@ pub struct Shared {
     pub started: std::time::SystemTime,
     /// Devices' live tunnels (`tunnel`), across reloads.
     pub tunnels: Arc<crate::tunnel::Tunnels>,
+    /// The `[etcd]` provider's view of the store.
+    pub etcd: super::etcd_status::EtcdState,
 }
 
 impl Shared {
@@ -68,6 +70,7 @@ impl Shared {
             reload: ArcSwap::from_pointee(ReloadStatus::default()),
             started: std::time::SystemTime::now(),
             tunnels,
+            etcd: Default::default(),
         })
     }
 

@@ -1,6 +1,6 @@
 //! tollgate's own endpoints, answered before routing on the entry points
 //! the config names: the API (`[api]`: `/api`, `/api/rawdata`,
-//! `/api/tunnels`, `/health`),
+//! `/api/tunnels`, `/api/etcd`, `/health`),
 //! the dashboard (`/dashboard/`) and Prometheus metrics
 //! (`[metrics.prometheus]`: `/metrics`). `/ping` and ACME challenges are
 //! `request::early`'s (they come before entry point authentication).
@@ -34,6 +34,7 @@ enum Page {
     Health,
     RawData,
     Tunnels,
+    Etcd,
     Providers,
     Dashboard,
     ToDashboard,
@@ -63,6 +64,7 @@ pub fn answer<B>(
         Page::Health => json(&health::health(shared)),
         Page::RawData => json(&rawdata::rawdata(snapshot, shared)),
         Page::Tunnels => json(&serde_json::json!(shared.tunnels.status())),
+        Page::Etcd => json(&serde_json::json!(shared.etcd.get())),
         Page::Providers => match providers::lookup(&snapshot.config, req.uri().path()) {
             Some(value) => json(&value),
             None => text_response(StatusCode::NOT_FOUND, "404 page not found"),
@@ -83,6 +85,8 @@ fn page(path: &str, entry: &EntryRoutes) -> Option<Page> {
         Page::RawData
     } else if served.api && path == "/api/tunnels" {
         Page::Tunnels
+    } else if served.api && path == "/api/etcd" {
+        Page::Etcd
     } else if served.api && (path == "/api" || path.starts_with("/api/")) {
         Page::Providers
     } else if served.dashboard && path == "/dashboard/" {

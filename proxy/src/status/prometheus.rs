@@ -18,6 +18,7 @@ pub(super) fn render(snapshot: &Snapshot, shared: &Shared, metrics: &Metrics) ->
     extra.extend(plugins(snapshot));
     extra.push(certificates(snapshot, shared));
     extra.extend(tunnels(shared));
+    extra.extend(etcd(shared));
     if let Some(log) = &snapshot.access_log {
         let mut dropped = Family::counter(
             "tollgate_accesslog_dropped_lines_total",
@@ -140,6 +141,30 @@ fn certificates(snapshot: &Snapshot, shared: &Shared) -> MetricFamily {
         expiry.add(&[("domain", domain.as_str())], *not_after as f64);
     }
     expiry.done()
+}
+
+/// The `[etcd]` provider (none without one): whether etcd answers, and
+/// how many keys the running config was read from.
+fn etcd(shared: &Shared) -> Vec<MetricFamily> {
+    let Some(status) = shared.etcd.get() else {
+        return Vec::new();
+    };
+    let mut up = Family::gauge(
+        "tollgate_etcd_connected",
+        "Whether etcd answers (1) or this instance serves its last configuration without it (0).",
+    );
+    up.add(&[], if status.connected { 1.0 } else { 0.0 });
+    let mut keys = Family::gauge(
+        "tollgate_etcd_keys",
+        "Keys under the prefix at the last read of etcd.",
+    );
+    keys.add(&[], status.keys as f64);
+    let mut read = Family::gauge(
+        "tollgate_etcd_last_read",
+        "When the keys were last read from etcd (Unix seconds).",
+    );
+    read.add(&[], status.last_read);
+    vec![up.done(), keys.done(), read.done()]
 }
 
 /// Devices' live tunnels (`tunnel`): gauges, summed over a device's agents,
