@@ -306,6 +306,44 @@ async fn a_partitioned_instance_keeps_serving_and_gets_a_change_made_meanwhile()
     }
 }
 
+/// Traefik 1.7's atomic switch: a whole configuration written under
+/// another prefix, then `/traefik/alias` pointed at it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alias_switches_to_a_whole_new_configuration_at_once() {
+    let dir = TempDir::new("etcd");
+    let etcd = Etcd::start(&dir).await;
+    let (a, b) = (echo("a").await, echo("b").await);
+    let write = |config: &str, routes: &[(&str, &str)]| {
+        for (name, url) in routes {
+            etcd.put(&format!("{config}/backends/{name}/servers/s1/url"), url);
+            etcd.put(&format!("{config}/frontends/{name}/backend"), name);
+            etcd.put(
+                &format!("{config}/frontends/{name}/routes/r1/rule"),
+                &format!("PathPrefix:/{name}"),
+            );
+        }
+    };
+    write("/traefik_configurations/1", &[("x", &a.url())]);
+    etcd.put("/traefik/alias", "/traefik_configurations/1");
+    let tg = Tollgate::start(&config(&etcd.endpoint()), &["http"]).await;
+    assert_eq!(served_by(&tg, "/x/").await, "a");
+
+    // Written, but not pointed at: not served.
+    write(
+        "/traefik_configurations/2",
+        &[("x", &b.url()), ("y", &b.url())],
+    );
+    assert_eq!(served_by(&tg, "/x/").await, "a");
+    assert_eq!(
+        status_of(&http1(), &tg.url("http", "/y/")).await,
+        StatusCode::NOT_FOUND
+    );
+
+    etcd.put("/traefik/alias", "/traefik_configurations/2");
+    until(&tg, "/y/", StatusCode::OK, secs(5)).await;
+    assert_eq!(served_by(&tg, "/x/").await, "b");
+}
+
 /// etcd as it should run across machines: clients over TLS with a
 /// certificate, and a user who may read the prefix only. tollgate gives
 /// both; a wrong password gets nothing from etcd, and says so.

@@ -384,6 +384,7 @@ fn etcd_keys() {
         let keys = tollgate::config::KvKeys {
             label: "etcd".into(),
             prefix: "/traefik".into(),
+            provider: "/traefik".into(),
             pairs,
         };
         match tollgate::config::load_with_kv(Path::new("fuzz.toml"), main, Some(&keys)) {

@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{Client, LockOptions, PutOptions, WatchOptions};
+use etcd_client::{Client, LockOptions, PutOptions};
 use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
@@ -29,7 +29,7 @@ use super::challenges::Publish;
 pub use super::plan::Cluster;
 use super::state::AcmeState;
 use super::storage::Storage;
-use crate::cluster::etcd::{connect, get_prefix};
+use crate::cluster::etcd::{connect, get_prefix, next_change, watch_prefix};
 
 /// The lock's lease: how long a dead holder blocks the others.
 const LEASE_TTL: i64 = 10;
@@ -269,22 +269,13 @@ async fn follow_once(state: &AcmeState, cluster: &Cluster, mirror: &mut Mirror) 
         Err(e) => return e,
     };
     mirror.reached = true;
-    let options = WatchOptions::new()
-        .with_prefix()
-        .with_start_revision(revision + 1);
-    let mut stream = match client.watch(cluster.key.as_str(), Some(options)).await {
+    let mut stream = match watch_prefix(&mut client, &cluster.key, revision).await {
         Ok(s) => s,
-        Err(e) => return format!("watch: {e}"),
+        Err(e) => return e,
     };
     loop {
-        match stream.message().await {
-            Ok(Some(m)) if m.canceled() => {
-                return format!("watch cancelled: {}", m.cancel_reason())
-            }
-            Ok(Some(m)) if m.events().is_empty() => continue,
-            Ok(Some(_)) => {}
-            Ok(None) => return "the watch stream ended".to_owned(),
-            Err(e) => return format!("watch: {e}"),
+        if let Err(e) = next_change(&mut stream).await {
+            return e;
         }
         if let Err(e) = sync(state, cluster, &mut client, mirror).await {
             return e;

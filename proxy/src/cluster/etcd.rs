@@ -6,7 +6,10 @@
 
 use std::time::Duration;
 
-use etcd_client::{Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions};
+use etcd_client::{
+    Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions, WatchOptions,
+    WatchStream,
+};
 
 use crate::config::model::EtcdProvider;
 
@@ -92,4 +95,49 @@ pub async fn get_prefix(
         .map(|kv| (kv.key().to_vec(), kv.value().to_vec()))
         .collect();
     Ok((pairs, revision))
+}
+
+/// A watch of `prefix` and every key below it, from the revision after
+/// `revision` (the one a `get_prefix` read at), so no change in between is
+/// missed. Progress notifications keep an idle watch's connection checked.
+pub async fn watch_prefix(
+    client: &mut Client,
+    prefix: &str,
+    revision: i64,
+) -> Result<WatchStream, String> {
+    let options = WatchOptions::new()
+        .with_prefix()
+        .with_start_revision(revision + 1)
+        .with_progress_notify();
+    client
+        .watch(prefix, Some(options))
+        .await
+        .map_err(|e| format!("watch {prefix}: {e}"))
+}
+
+/// Waits for the next change on `stream` (its created and progress
+/// messages skipped); an error says why the watch ended (cancelled,
+/// history compacted, connection lost), and the caller then reads the
+/// prefix whole again.
+pub async fn next_change(stream: &mut WatchStream) -> Result<(), String> {
+    loop {
+        let message = match stream.message().await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err("the watch stream ended".to_owned()),
+            Err(e) => return Err(format!("watch: {e}")),
+        };
+        if message.canceled() {
+            return Err(if message.compact_revision() > 0 {
+                format!(
+                    "watch cancelled: history compacted at {}",
+                    message.compact_revision()
+                )
+            } else {
+                format!("watch cancelled: {}", message.cancel_reason())
+            });
+        }
+        if !message.events().is_empty() {
+            return Ok(());
+        }
+    }
 }

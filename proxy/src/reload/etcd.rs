@@ -13,10 +13,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{Client, WatchOptions, WatchResponse};
+use etcd_client::Client;
 use tokio::task::JoinHandle;
 
-use crate::cluster::{self, etcd::connect};
+use crate::cluster::etcd::{self as store, connect, next_change, watch_prefix};
 use crate::config::model::EtcdProvider;
 use crate::config::KvKeys;
 
@@ -90,7 +90,7 @@ pub async fn initial_keys(settings: &EtcdProvider) -> Option<KvKeys> {
         let mut client = connect(settings).await?;
         fetch(&mut client, settings).await
     };
-    match tokio::time::timeout(cluster::etcd::REQUEST_TIMEOUT * 2, fetched).await {
+    match tokio::time::timeout(store::REQUEST_TIMEOUT * 2, fetched).await {
         Ok(Ok((keys, _))) => Some(keys),
         Ok(Err(e)) => {
             tracing::error!(endpoints = ?settings.endpoints, "etcd unreachable at start, serving the file's configuration until it answers: {e}");
@@ -152,25 +152,14 @@ impl Follower {
             // settings and restart this) is the next chance to read again.
             return std::future::pending().await;
         }
-        let options = WatchOptions::new()
-            .with_prefix()
-            .with_start_revision(revision + 1)
-            .with_progress_notify();
-        let mut stream = match client.watch(watch_key(&self.settings), Some(options)).await {
+        let mut stream = match watch_prefix(&mut client, &watch_key(&self.settings), revision).await
+        {
             Ok(s) => s,
-            Err(e) => return format!("watch: {e}"),
+            Err(e) => return e,
         };
         loop {
-            let first = match stream.message().await {
-                Ok(Some(m)) => m,
-                Ok(None) => return "the watch stream ended".to_owned(),
-                Err(e) => return format!("watch: {e}"),
-            };
-            if let Some(why) = cancelled(&first) {
-                return why;
-            }
-            if first.events().is_empty() {
-                continue; // created, or a progress notification
+            if let Err(e) = next_change(&mut stream).await {
+                return e;
             }
             // Let the rest of a burst arrive, then read the prefix whole:
             // one reload per edit, and never half an edit's keys.
@@ -179,11 +168,7 @@ impl Follower {
             loop {
                 tokio::select! {
                     _ = &mut settle => break,
-                    more = stream.message() => match more {
-                        Ok(Some(m)) => if let Some(why) = cancelled(&m) { return why },
-                        Ok(None) => return "the watch stream ended".to_owned(),
-                        Err(e) => return format!("watch: {e}"),
-                    },
+                    more = next_change(&mut stream) => if let Err(e) = more { return e },
                 }
             }
             if let Err(e) = self.catch_up(&mut client).await {
@@ -214,30 +199,40 @@ impl Follower {
     }
 }
 
-fn cancelled(m: &WatchResponse) -> Option<String> {
-    m.canceled().then(|| {
-        if m.compact_revision() > 0 {
-            format!(
-                "watch cancelled: history compacted at {}",
-                m.compact_revision()
-            )
-        } else {
-            format!("watch cancelled: {}", m.cancel_reason())
-        }
-    })
-}
-
 /// The keys watched and fetched: `PREFIX/` and below (not `PREFIXother`).
 fn watch_key(settings: &EtcdProvider) -> String {
     format!("{}/", settings.prefix)
 }
 
+/// The keys of the configuration: under the prefix, or, when the prefix
+/// has an `alias` key, under the prefix it names (Traefik 1.7's atomic
+/// switch: write a whole new configuration elsewhere, then point `alias`
+/// at it). As in 1.7, only the prefix is watched, so changes under an
+/// alias's target are seen when `alias` itself changes.
 async fn fetch(client: &mut Client, settings: &EtcdProvider) -> Result<(KvKeys, i64), String> {
-    let (pairs, revision) = cluster::etcd::get_prefix(client, &watch_key(settings)).await?;
+    let (pairs, revision) = store::get_prefix(client, &watch_key(settings)).await?;
+    let alias = format!("{}/alias", settings.prefix);
+    let target = pairs
+        .iter()
+        .find(|(k, _)| *k == alias.as_bytes())
+        .map(|(_, v)| {
+            String::from_utf8_lossy(v)
+                .trim()
+                .trim_end_matches('/')
+                .to_owned()
+        });
+    let (prefix, pairs) = match target {
+        Some(target) if !target.is_empty() => {
+            let (pairs, _) = store::get_prefix(client, &format!("{target}/")).await?;
+            (target, pairs)
+        }
+        _ => (settings.prefix.clone(), pairs),
+    };
     Ok((
         KvKeys {
             label: LABEL.to_owned(),
-            prefix: settings.prefix.clone(),
+            prefix,
+            provider: settings.prefix.clone(),
             pairs,
         },
         revision,

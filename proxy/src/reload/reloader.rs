@@ -246,7 +246,7 @@ fn read_for_reload(path: &Path, kv: Option<&KvKeys>) -> Result<Config, String> {
         ));
     }
     let loaded = config::load_with_kv(path, &text, kv).map_err(|e| e.to_string())?;
-    let same_prefix = |k: &KvKeys| loaded.etcd.as_ref().is_some_and(|e| e.prefix == k.prefix);
+    let same_prefix = |k: &KvKeys| loaded.etcd.as_ref().is_some_and(|e| e.prefix == k.provider);
     match kv {
         Some(k) if !same_prefix(k) => config::load_str(path, &text).map_err(|e| e.to_string()),
         _ => Ok(loaded),

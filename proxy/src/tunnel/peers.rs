@@ -17,8 +17,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use etcd_client::{Client, PutOptions, WatchOptions};
-use http::{Method, Request, StatusCode};
+use etcd_client::{Client, PutOptions};
 use http_body_util::Empty;
 use hyper::client::conn::http2::SendRequest;
 use hyper::upgrade::Upgraded;
@@ -26,8 +25,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::task::JoinHandle;
 
 use super::hello;
-use super::registry::{Elsewhere, Tunnels};
-use crate::cluster::etcd::{connect, get_prefix};
+use super::registry::{connect_stream, Elsewhere, Tunnels};
+use crate::cluster::etcd::{connect, get_prefix, next_change, watch_prefix};
 use crate::config::model::{EtcdProvider, TunnelCluster};
 use crate::config::Config;
 
@@ -189,24 +188,7 @@ impl Peers {
                 .await
                 .map_err(|e| format!("device {device}: link to {peer}: {e}"))?;
         }
-        let req = Request::builder()
-            .method(Method::CONNECT)
-            .uri(format!("{device}:1"))
-            .body(Empty::new())
-            .map_err(|e| e.to_string())?;
-        let mut resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("device {device} through {peer}: {e}"))?;
-        if resp.status() != StatusCode::OK {
-            return Err(format!(
-                "device {device} through {peer}: the instance answered {}",
-                resp.status()
-            ));
-        }
-        let upgraded = hyper::upgrade::on(&mut resp)
-            .await
-            .map_err(|e| format!("device {device} through {peer}: {e}"))?;
+        let upgraded = connect_stream(&mut sender, device, &format!("instance {peer}")).await?;
         Ok(TokioIo::new(upgraded))
     }
 
@@ -374,22 +356,13 @@ async fn follow_once(peers: &Weak<Peers>, settings: &Settings) -> String {
         Ok(r) => r,
         Err(e) => return e,
     };
-    let options = WatchOptions::new()
-        .with_prefix()
-        .with_start_revision(revision + 1);
-    let mut stream = match client.watch(folder.as_str(), Some(options)).await {
+    let mut stream = match watch_prefix(&mut client, &folder, revision).await {
         Ok(s) => s,
-        Err(e) => return format!("watch: {e}"),
+        Err(e) => return e,
     };
     loop {
-        match stream.message().await {
-            Ok(Some(m)) if m.canceled() => {
-                return format!("watch cancelled: {}", m.cancel_reason())
-            }
-            Ok(Some(m)) if m.events().is_empty() => continue,
-            Ok(Some(_)) => {}
-            Ok(None) => return "the watch stream ended".to_owned(),
-            Err(e) => return format!("watch: {e}"),
+        if let Err(e) = next_change(&mut stream).await {
+            return e;
         }
         if let Err(e) = sync(peers, settings, &mut client, &folder).await {
             return e;

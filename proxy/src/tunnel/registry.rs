@@ -211,24 +211,7 @@ impl Tunnels {
                 .ready()
                 .await
                 .map_err(|e| format!("device {device}: tunnel closed: {e}"))?;
-            let req = Request::builder()
-                .method(Method::CONNECT)
-                .uri(format!("{device}:1"))
-                .body(Empty::new())
-                .map_err(|e| e.to_string())?;
-            let mut resp = sender
-                .send_request(req)
-                .await
-                .map_err(|e| format!("device {device}: tunnel: {e}"))?;
-            if resp.status() != StatusCode::OK {
-                return Err(format!(
-                    "device {device}: its agent could not reach the service ({})",
-                    resp.status()
-                ));
-            }
-            hyper::upgrade::on(&mut resp)
-                .await
-                .map_err(|e| format!("device {device}: tunnel stream: {e}"))
+            connect_stream(&mut sender, device, "its agent").await
         };
         let upgraded = tokio::time::timeout(timeout, attempt)
             .await
@@ -246,6 +229,34 @@ impl Tunnels {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Arc<Live>>>> {
         self.devices.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// One CONNECT stream to `device` on an HTTP/2 link (a device's tunnel,
+/// or another instance's link in a cluster); `via` names the far end in
+/// errors ("its agent", "instance 10.0.0.2:4443").
+pub async fn connect_stream(
+    sender: &mut SendRequest<Empty<Bytes>>,
+    device: &str,
+    via: &str,
+) -> Result<Upgraded, String> {
+    let req = Request::builder()
+        .method(Method::CONNECT)
+        .uri(format!("{device}:1"))
+        .body(Empty::new())
+        .map_err(|e| e.to_string())?;
+    let mut resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("device {device}: through {via}: {e}"))?;
+    if resp.status() != StatusCode::OK {
+        return Err(format!(
+            "device {device}: {via} could not reach it ({})",
+            resp.status()
+        ));
+    }
+    hyper::upgrade::on(&mut resp)
+        .await
+        .map_err(|e| format!("device {device}: stream through {via}: {e}"))
 }
 
 /// Why a device could not be reached through a tunnel here.

@@ -47,7 +47,11 @@ pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
 pub struct KvKeys {
     /// Names the store in messages (`etcd`).
     pub label: String,
+    /// Where the keys are: the configured prefix, or the one its `alias`
+    /// key names (1.7's atomic switch).
     pub prefix: String,
+    /// The configured prefix they were fetched for.
+    pub provider: String,
     pub pairs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 

@@ -181,6 +181,7 @@ mod tests {
         let keys = KvKeys {
             label: "etcd".into(),
             prefix: "/traefik".into(),
+            provider: "/traefik".into(),
             pairs: pairs
                 .iter()
                 .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
@@ -286,6 +287,7 @@ mod tests {
         let keys = KvKeys {
             label: "etcd".into(),
             prefix: "/traefik".into(),
+            provider: "/traefik".into(),
             pairs: vec![(
                 b"/traefik/backends/b/servers/s/url".to_vec(),
                 b"http://127.0.0.1:1".to_vec(),
