@@ -6,7 +6,7 @@
 # No Unix user, key or port per device: a [tunnels.devices.zumi01] entry
 # and `url = "tunnel://zumi01"`.
 #
-#   device 127.0.0.1:18887 <-- tollgate agent ==TLS==> tollgate :18645 <-- tollgate :18644 <-- you
+#   device 127.0.0.1:18646 <-- tollgate agent ==TLS==> tollgate :18645 <-- tollgate :18644 <-- you
 #
 #   examples/zumi-agent-tunnel/run.sh [--check]
 . "$(dirname "$0")/../lib.sh"
@@ -14,8 +14,8 @@ need openssl curl python3
 device="$root/examples/zumi-ssh-tunnel" # the same notebook stand-in
 tollgate=$(find_tollgate)
 
-say "the device: a notebook server on its own 127.0.0.1:18887"
-python3 "$device/device.py" 18887 & pids+=($!)
+say "the device: a notebook server on its own 127.0.0.1:18646"
+python3 "$device/device.py" 18646 & pids+=($!)
 
 say "a certificate for the server (HTTPS and the tunnels entry point)"
 # Not a CA (the agent's TLS refuses a CA certificate as the server's own),
@@ -70,7 +70,7 @@ agent() {
   local before
   before=$(grep -c "tunnel up" "$work/tollgate.log" || true)
   "$tollgate" agent --server 127.0.0.1:18645 --name zumi01 --token-file "$work/zumi01.token" \
-    --forward 127.0.0.1:18887 --ca "$work/cert.pem" >>"$work/agent.log" 2>&1 &
+    --forward 127.0.0.1:18646 --ca "$work/cert.pem" >>"$work/agent.log" 2>&1 &
   agent_pid=$!
   pids+=($agent_pid)
   # Up once the server has registered it (its log says so).

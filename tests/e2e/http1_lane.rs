@@ -241,3 +241,35 @@ async fn heads_after_an_idle_wait_arrive_whole_whatever_their_size_or_pace() {
     assert_eq!(seen.header("cookie"), Some(cookie.as_str()));
     assert!(c.closed_by_peer().await, "Connection: close is honoured");
 }
+
+/// A keep-alive connection idle for more than a second leaves the lane for
+/// a small waiting future (`http1::server::PARK_AFTER`: what 10,000 idle
+/// clients cost), and nothing a client sees changes: its next request is
+/// served, so are pipelined ones after the wait and a head that comes in
+/// pieces, and the idle limit still closes it, counted from its last
+/// response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_parks_and_serves_again_and_still_closes_at_the_idle_limit() {
+    let echo_backend = echo("e").await;
+    let toml = crate::connection_life::with_idle_limit("3s", &echo_backend.url());
+    let tg = Tollgate::start(&toml, &["http"]).await;
+    let mut c = Conn::open(tg.addr("http")).await;
+    // Idle past PARK_AFTER before the first request, and between requests.
+    tokio::time::sleep(ms(1300)).await;
+    c.write(b"GET /first HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    assert_eq!(uri_of(&c.response(false).await), "/first");
+    tokio::time::sleep(ms(1300)).await;
+    c.write(b"GET /two HTTP/1.1\r\nHost: a\r\n\r\nGET /three HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await;
+    assert_eq!(uri_of(&c.response(false).await), "/two");
+    assert_eq!(uri_of(&c.response(false).await), "/three");
+    tokio::time::sleep(ms(1300)).await;
+    c.write(b"GET /pie").await;
+    tokio::time::sleep(ms(100)).await;
+    c.write(b"ces HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    assert_eq!(uri_of(&c.response(false).await), "/pieces");
+    let started = std::time::Instant::now();
+    assert!(c.closed_by_peer().await, "closed at the idle limit");
+    let took = started.elapsed();
+    assert!(took >= ms(2500) && took < secs(5), "closed after {took:?}");
+}

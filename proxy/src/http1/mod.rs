@@ -32,7 +32,10 @@
 //! down the layers, not moved. The other way round, a value built and taken
 //! apart on every request (a parsed head, a per-request enum) is not boxed:
 //! that would be an allocation per request. `request_future_stays_small`
-//! (in `listen::service`) guards the size.
+//! (in `listen::service`) guards the size. An idle keep-alive connection
+//! does not hold that future: after `server::PARK_AFTER` it leaves the lane
+//! for `server::park`, a few words, and the lane's future (allocated when
+//! it starts) is freed until the next request.
 
 pub mod chunked;
 pub mod client;

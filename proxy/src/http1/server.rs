@@ -52,6 +52,25 @@ const PROBE: usize = 2 * 1024;
 /// A body frame at least this large is written from where it is rather than
 /// copied behind the head.
 const COPY_LIMIT: usize = 16 * 1024;
+/// Idle this long between requests, with nothing read, a connection leaves
+/// the lane (`Ended::Parked`): the lane's future is sized for a request in
+/// flight (the pipeline's, about 5 KiB, not boxed: see `http1` on boxing),
+/// and an idle keep-alive connection should not hold that. It waits in
+/// `park` instead, a future of a few words, and comes back with its first
+/// bytes. A busy connection never parks, and pays one timer wake-up a
+/// second for the check.
+pub const PARK_AFTER: Duration = Duration::from_secs(1);
+
+/// How the lane let go of a connection.
+pub enum Ended<I> {
+    /// Closed: the client left, a limit or timeout ended it, or shutdown.
+    Closed,
+    /// A request needs hyper: the connection, read bytes put back in front.
+    ToHyper(Rewind<I>),
+    /// Idle past `PARK_AFTER` with nothing read: the connection, and when
+    /// its keep-alive time runs out (`park` waits until then).
+    Parked(I, tokio::time::Instant),
+}
 
 /// How the lane holds a connection's client to time and size.
 #[derive(Debug, Clone, Copy)]
@@ -67,16 +86,18 @@ pub struct LaneSettings {
 }
 
 /// Serve requests on `io` until the client leaves, a timeout or shutdown
-/// ends the connection (None), or a request needs hyper: then the
-/// connection is returned with the bytes already read put back in front.
-/// `peer`: for log lines. `handler`: the response to one request.
+/// ends the connection, a request needs hyper (the connection is returned
+/// with the bytes already read put back in front), or it idles long enough
+/// to park (see `Ended`). `buf`: bytes already read (from `park`), else
+/// empty. `peer`: for log lines. `handler`: the response to one request.
 pub async fn serve<I, H, F>(
     mut io: I,
+    mut buf: BytesMut,
     settings: &LaneSettings,
     peer: IpAddr,
     shutdown: &mut watch::Receiver<bool>,
     mut handler: H,
-) -> Option<Rewind<I>>
+) -> Ended<I>
 where
     I: AsyncRead + AsyncWrite + Unpin,
     H: FnMut(Request<ProxyBody>) -> F,
@@ -87,12 +108,11 @@ where
         head_timeout,
         limits,
     } = *settings;
-    // Empty: filled from the spares when bytes come (PROBE).
-    let mut buf = BytesMut::new();
     // One timer for the connection's life, re-armed only when it fires
-    // early: resetting it for every request costs more than the check.
+    // early: resetting it for every request costs more than the check. It
+    // fires at the latest PARK_AFTER into a wait, to park an idle client.
     let mut waiting_since = tokio::time::Instant::now();
-    let idle = tokio::time::sleep_until(waiting_since + header_timeout);
+    let idle = tokio::time::sleep_until(waiting_since + header_timeout.min(PARK_AFTER));
     tokio::pin!(idle);
     // Shutdown: registered once for the connection, not once per request.
     // Polled once here, `stop` makes the shutdown signal wake this task;
@@ -106,12 +126,18 @@ where
         .await
         .is_ready()
     {
-        return None;
+        return Ended::Closed;
     }
     loop {
         // A request head, or a reason to stop.
         waiting_since = tokio::time::Instant::now();
         let mut deadline = waiting_since + header_timeout;
+        // After a head that took several reads the timer is set further
+        // out than parking wants (rare: one comparison otherwise).
+        let wake = deadline.min(waiting_since + PARK_AFTER);
+        if idle.deadline() > wake {
+            idle.as_mut().reset(wake);
+        }
         let mut head_begun = false;
         let (req, client_close) = loop {
             if !buf.is_empty() {
@@ -127,7 +153,7 @@ where
                         }
                     }
                     Parsed::Partial => {}
-                    Parsed::ToHyper => return Some(Rewind::new(io, buf)),
+                    Parsed::ToHyper => return Ended::ToHyper(Rewind::new(io, buf)),
                     Parsed::Refused(refusal) => {
                         tracing::debug!(client = %peer, why = refusal.why, "request refused");
                         let resp = ProxyError::Refused(refusal).response();
@@ -140,7 +166,7 @@ where
                             // turn into a reset that loses the 400.
                             let _ = io.shutdown().await;
                         }
-                        return None;
+                        return Ended::Closed;
                     }
                 }
             }
@@ -151,19 +177,29 @@ where
                 // the middle of one.
                 () = std::future::poll_fn(|_| {
                     if stopping(shutdown) { Poll::Ready(()) } else { Poll::Pending }
-                }), if buf.is_empty() => return None,
+                }), if buf.is_empty() => return Ended::Closed,
                 // readTimeout, else idleTimeout (as hyper's header
-                // timeout), and the head's own limit once it has begun.
+                // timeout), and the head's own limit once it has begun;
+                // before that, time to park an idle connection.
                 () = &mut idle => {
-                    if tokio::time::Instant::now() >= deadline {
-                        return None;
+                    let now = tokio::time::Instant::now();
+                    if now >= deadline {
+                        return Ended::Closed;
                     }
-                    idle.as_mut().reset(deadline);
+                    let park_at = waiting_since + PARK_AFTER;
+                    if buf.is_empty() {
+                        if now >= park_at {
+                            return Ended::Parked(io, deadline);
+                        }
+                        idle.as_mut().reset(deadline.min(park_at));
+                    } else {
+                        idle.as_mut().reset(deadline);
+                    }
                     continue;
                 }
             };
             match read {
-                Ok(0) | Err(_) => return None,
+                Ok(0) | Err(_) => return Ended::Closed,
                 Ok(_) => {}
             }
         };
@@ -178,7 +214,7 @@ where
         let resp = tokio::select! {
             biased;
             resp = &mut respond => resp,
-            () = client_gone(&mut io, &mut buf, limits.max_head) => return None,
+            () = client_gone(&mut io, &mut buf, limits.max_head) => return Ended::Closed,
         };
         let close = client_close || stopping(shutdown);
         let mut out = spare::take();
@@ -188,13 +224,33 @@ where
             Ok(true) if !close => {}
             Ok(_) => {
                 let _ = io.shutdown().await;
-                return None;
+                return Ended::Closed;
             }
             Err(e) => {
                 tracing::debug!(client = %peer, error = %e, "response not delivered");
-                return None;
+                return Ended::Closed;
             }
         }
+    }
+}
+
+/// A parked connection's wait (`Ended::Parked`): its first bytes, read
+/// into a spare buffer for the lane to go on with; None when the client
+/// leaves, `deadline` (its keep-alive time) passes or shutdown is asked.
+pub async fn park<I: AsyncRead + Unpin>(
+    io: &mut I,
+    deadline: tokio::time::Instant,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<BytesMut> {
+    let mut buf = BytesMut::new();
+    tokio::select! {
+        biased;
+        read = read_more(io, &mut buf) => match read {
+            Ok(n) if n > 0 => Some(buf),
+            _ => None,
+        },
+        () = stop_requested(shutdown) => None,
+        () = tokio::time::sleep_until(deadline) => None,
     }
 }
 
