@@ -619,16 +619,7 @@ async fn a_device_tunnelled_to_one_instance_is_reached_through_the_others() {
             .unwrap();
     let cert_file = dir.write("tunnels.crt", cert.cert.pem());
     let key_file = dir.write("tunnels.key", cert.signing_key.serialize_pem());
-    let out = run_tollgate(dir.path(), &["tunnel-token", "zumi01"], secs(10)).await;
-    assert!(out.status.success(), "{}", out.stderr);
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    let device_token = lines[1].to_string();
-    let hash = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("tokenHash = \""))
-        .and_then(|l| l.strip_suffix('"'))
-        .unwrap()
-        .to_string();
+    let (device_token, hash) = crate::tunnels::new_token(&dir, "zumi01").await;
     let cluster_token = "c1uster-t0ken-shared-by-every-instance-0123";
     let ui = echo("zumi01-ui").await;
 

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::harness::*;
 
 /// A new device token and its hash, from `tollgate tunnel-token`.
-async fn new_token(dir: &TempDir, name: &str) -> (String, String) {
+pub async fn new_token(dir: &TempDir, name: &str) -> (String, String) {
     let out = run_tollgate(dir.path(), &["tunnel-token", name], secs(10)).await;
     assert!(out.status.success(), "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();

@@ -29,7 +29,7 @@ use super::challenges::Publish;
 pub use super::plan::Cluster;
 use super::state::AcmeState;
 use super::storage::Storage;
-use crate::cluster::etcd::{connect, get_prefix, next_change, watch_prefix};
+use crate::cluster::etcd::{connect, get_prefix, lease, next_change, watch_prefix, Lease, Outage};
 
 /// The lock's lease: how long a dead holder blocks the others.
 const LEASE_TTL: i64 = 10;
@@ -37,7 +37,6 @@ const LEASE_TTL: i64 = 10;
 /// told to validate after this long, which covers a watch's delivery on a
 /// loaded network (it takes milliseconds on a quiet one).
 const PROPAGATION: Duration = Duration::from_millis(300);
-const RETRY_FIRST: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
 impl Cluster {
@@ -75,31 +74,13 @@ impl Cluster {
     /// The ordering lock, or `Ok(None)` while another instance holds it.
     pub async fn lock(&self) -> Result<Option<Held>, String> {
         let mut client = self.client().await?;
-        let lease = client
-            .lease_grant(LEASE_TTL, None)
-            .await
-            .map_err(|e| format!("etcd lease: {e}"))?
-            .id();
-        let (mut keeper, mut replies) = client
-            .lease_keep_alive(lease)
-            .await
-            .map_err(|e| format!("etcd lease: {e}"))?;
-        // Refreshed at a third of its life while the order runs; ends with
-        // the task (on release or drop), and the lease then expires.
-        let keep_alive = tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(LEASE_TTL as u64 / 3));
-            loop {
-                every.tick().await;
-                if keeper.keep_alive().await.is_err() || replies.message().await.is_err() {
-                    return;
-                }
-            }
-        });
+        // Renewed while the order runs; dropped or revoked with `Held`.
+        let lease = lease(&mut client, LEASE_TTL).await?;
         let name = format!("{}/lock", self.key);
         // The client's request timeout bounds the wait: a lock held past it
         // is another instance ordering.
         match client
-            .lock(name.as_str(), Some(LockOptions::new().with_lease(lease)))
+            .lock(name.as_str(), Some(LockOptions::new().with_lease(lease.id)))
             .await
         {
             Ok(locked) => Ok(Some(Held {
@@ -107,12 +88,10 @@ impl Cluster {
                 lease,
                 key: locked.key().to_vec(),
                 challenges: self.challenges(),
-                keep_alive,
                 published: std::sync::Mutex::new(Vec::new()),
             })),
             Err(_) => {
-                keep_alive.abort();
-                let _ = client.lease_revoke(lease).await;
+                lease.revoke(&mut client).await;
                 Ok(None)
             }
         }
@@ -123,39 +102,15 @@ impl Cluster {
 /// with its lease.
 pub struct Held {
     client: Client,
-    lease: i64,
+    lease: Lease,
     key: Vec<u8>,
     /// `KEY/challenges/`, where the answers go.
     challenges: String,
-    keep_alive: JoinHandle<()>,
     /// Answer keys written, removed on release (the lease would too).
     published: std::sync::Mutex<Vec<String>>,
 }
 
 impl Held {
-    /// Publishes an HTTP-01 answer for every instance.
-    pub async fn http01(
-        &self,
-        cluster: &Cluster,
-        token: &str,
-        key_auth: &str,
-    ) -> Result<(), String> {
-        let key = format!("{}http-01/{token}", cluster.challenges());
-        self.publish(key, key_auth.as_bytes().to_vec()).await
-    }
-
-    /// Publishes a TLS-ALPN-01 answer (the key authorization's digest, from
-    /// which each instance makes its own challenge certificate).
-    pub async fn tls_alpn01(
-        &self,
-        cluster: &Cluster,
-        name: &str,
-        digest: &[u8],
-    ) -> Result<(), String> {
-        let key = format!("{}tls-alpn-01/{name}", cluster.challenges());
-        self.publish(key, hex(digest).into_bytes()).await
-    }
-
     async fn publish(&self, key: String, value: Vec<u8>) -> Result<(), String> {
         // A clone shares the connection; several orders publish at once.
         self.client
@@ -163,7 +118,7 @@ impl Held {
             .put(
                 key.as_str(),
                 value,
-                Some(PutOptions::new().with_lease(self.lease)),
+                Some(PutOptions::new().with_lease(self.lease.id)),
             )
             .await
             .map_err(|e| format!("etcd {key}: {e}"))?;
@@ -183,8 +138,7 @@ impl Held {
             let _ = self.client.delete(key.as_str(), None).await;
         }
         let _ = self.client.unlock(self.key.clone()).await;
-        let _ = self.client.lease_revoke(self.lease).await;
-        self.keep_alive.abort();
+        self.lease.revoke(&mut self.client).await;
     }
 }
 
@@ -231,21 +185,13 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 pub fn follow(state: Arc<AcmeState>, cluster: Cluster) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut mirror = Mirror::default();
-        let mut delay = RETRY_FIRST;
-        let mut down = false;
+        let mut outage = Outage::new(RETRY_MAX);
         loop {
-            let error = follow_once(&state, &cluster, &mut mirror).await;
-            if !down {
-                down = true;
-                delay = RETRY_FIRST;
+            let error = follow_once(&state, &cluster, &mut mirror, &mut outage).await;
+            if outage.failed() {
                 tracing::warn!(key = %cluster.key, "acme: etcd unreachable, installed certificates keep being served: {error}");
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(RETRY_MAX);
-            if mirror.reached {
-                down = false;
-                mirror.reached = false;
-            }
+            outage.wait().await;
         }
     })
 }
@@ -256,10 +202,14 @@ struct Mirror {
     http: BTreeSet<String>,
     alpn: BTreeSet<String>,
     storage: Option<Vec<u8>>,
-    reached: bool,
 }
 
-async fn follow_once(state: &AcmeState, cluster: &Cluster, mirror: &mut Mirror) -> String {
+async fn follow_once(
+    state: &AcmeState,
+    cluster: &Cluster,
+    mirror: &mut Mirror,
+    outage: &mut Outage,
+) -> String {
     let mut client = match cluster.client().await {
         Ok(c) => c,
         Err(e) => return e,
@@ -268,7 +218,7 @@ async fn follow_once(state: &AcmeState, cluster: &Cluster, mirror: &mut Mirror) 
         Ok(r) => r,
         Err(e) => return e,
     };
-    mirror.reached = true;
+    outage.reached();
     let mut stream = match watch_prefix(&mut client, &cluster.key, revision).await {
         Ok(s) => s,
         Err(e) => return e,

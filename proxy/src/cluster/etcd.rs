@@ -1,10 +1,15 @@
 //! The etcd client every clustered part shares: how to connect (TLS,
 //! credentials, timeouts that notice a vanished member) and the requests
-//! they all make. `reload::etcd` follows the configuration's keys with it;
+//! they all make, a lease kept alive, and how a failed session is retried.
+//! `reload::etcd` follows the configuration's keys with it;
 //! `acme::cluster` keeps the ACME account and certificates, its lock and
-//! its challenges in etcd.
+//! its challenges in etcd; `tunnel::peers` which instance holds which
+//! device.
 
 use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use etcd_client::{
     Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions, WatchOptions,
@@ -139,5 +144,99 @@ pub async fn next_change(stream: &mut WatchStream) -> Result<(), String> {
         if !message.events().is_empty() {
             return Ok(());
         }
+    }
+}
+
+/// A lease, renewed by a task of its own at a third of its time to live
+/// until the `Lease` is dropped (etcd then lets it expire) or revoked.
+pub struct Lease {
+    pub id: i64,
+    /// Ends when etcd stops renewing the lease.
+    renewal: JoinHandle<()>,
+}
+
+/// Grants a lease of `ttl` seconds and keeps it alive.
+pub async fn lease(client: &mut Client, ttl: i64) -> Result<Lease, String> {
+    let id = client
+        .lease_grant(ttl, None)
+        .await
+        .map_err(|e| format!("etcd lease: {e}"))?
+        .id();
+    let (mut keeper, mut replies) = client
+        .lease_keep_alive(id)
+        .await
+        .map_err(|e| format!("etcd lease: {e}"))?;
+    let renewal = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs((ttl / 3).max(1) as u64));
+        loop {
+            every.tick().await;
+            let renewed = keeper.keep_alive().await.is_ok()
+                && matches!(replies.message().await, Ok(Some(r)) if r.ttl() > 0);
+            if !renewed {
+                return;
+            }
+        }
+    });
+    Ok(Lease { id, renewal })
+}
+
+impl Lease {
+    /// Resolves when etcd no longer renews the lease (it expired, or etcd
+    /// is gone); await it once.
+    pub async fn lost(&mut self) {
+        let _ = (&mut self.renewal).await;
+    }
+
+    /// Ends the lease now (its keys go with it).
+    pub async fn revoke(self, client: &mut Client) {
+        let _ = client.lease_revoke(self.id).await;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.renewal.abort();
+    }
+}
+
+/// Retrying a session with etcd that failed: delays doubling from
+/// `RETRY_FIRST` up to a cap, and which failure begins an outage (said
+/// once) and which session ends it.
+pub struct Outage {
+    max: Duration,
+    delay: Duration,
+    since: Option<Instant>,
+}
+
+const RETRY_FIRST: Duration = Duration::from_millis(200);
+
+impl Outage {
+    pub fn new(max: Duration) -> Outage {
+        Outage {
+            max,
+            delay: RETRY_FIRST,
+            since: None,
+        }
+    }
+
+    /// A session ended: true when this begins an outage (log it then).
+    pub fn failed(&mut self) -> bool {
+        let begins = self.since.is_none();
+        if begins {
+            self.since = Some(Instant::now());
+            self.delay = RETRY_FIRST;
+        }
+        begins
+    }
+
+    /// Waits before the next attempt, longer each time.
+    pub async fn wait(&mut self) {
+        tokio::time::sleep(self.delay).await;
+        self.delay = (self.delay * 2).min(self.max);
+    }
+
+    /// etcd answered: how long it had been unreachable, if it had been.
+    pub fn reached(&mut self) -> Option<Duration> {
+        self.since.take().map(|since| since.elapsed())
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use etcd_client::Client;
 use tokio::task::JoinHandle;
 
-use crate::cluster::etcd::{self as store, connect, next_change, watch_prefix};
+use crate::cluster::etcd::{self as store, connect, next_change, watch_prefix, Outage};
 use crate::config::model::EtcdProvider;
 use crate::config::KvKeys;
 
@@ -25,8 +25,7 @@ use super::Reloader;
 /// Changes are written key by key: after an event, wait this long for the
 /// rest of a burst, so one edit of several keys is one reload.
 const SETTLE: Duration = Duration::from_millis(100);
-/// Retry delays while etcd is unreachable: doubling, capped.
-const RETRY_FIRST: Duration = Duration::from_millis(200);
+/// The longest wait between attempts while etcd is unreachable.
 const RETRY_MAX: Duration = Duration::from_secs(2);
 /// How the store is named in config messages (`etcd: /traefik/...: ...`).
 const LABEL: &str = "etcd";
@@ -106,8 +105,8 @@ pub async fn initial_keys(settings: &EtcdProvider) -> Option<KvKeys> {
 struct Follower {
     reloader: Arc<Reloader>,
     settings: EtcdProvider,
-    /// Set while etcd is unreachable, so that an outage is logged once.
-    down_since: Option<tokio::time::Instant>,
+    /// While etcd is unreachable: logged once, retried with backoff.
+    outage: Outage,
 }
 
 impl Follower {
@@ -115,24 +114,20 @@ impl Follower {
         Follower {
             reloader,
             settings,
-            down_since: None,
+            outage: Outage::new(RETRY_MAX),
         }
     }
 
     async fn run(&mut self) {
-        let mut delay = RETRY_FIRST;
         loop {
             let error = self.session().await;
             self.reloader.shared().etcd.lost(&error);
-            if self.down_since.is_none() {
-                self.down_since = Some(tokio::time::Instant::now());
-                delay = RETRY_FIRST;
+            if self.outage.failed() {
                 tracing::warn!(endpoints = ?self.settings.endpoints, "etcd unreachable, still serving the last configuration: {error}");
             } else {
                 tracing::debug!("etcd still unreachable: {error}");
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(RETRY_MAX);
+            self.outage.wait().await;
         }
     }
 
@@ -182,9 +177,9 @@ impl Follower {
     async fn catch_up(&mut self, client: &mut Client) -> Result<i64, String> {
         let (keys, revision) = fetch(client, &self.settings).await?;
         self.reloader.shared().etcd.read(keys.pairs.len(), revision);
-        if let Some(since) = self.down_since.take() {
+        if let Some(down_for) = self.outage.reached() {
             tracing::info!(
-                down_for = ?since.elapsed(),
+                ?down_for,
                 keys = keys.pairs.len(),
                 "etcd reachable again, catching up"
             );

@@ -26,14 +26,13 @@ use tokio::task::JoinHandle;
 
 use super::hello;
 use super::registry::{connect_stream, Elsewhere, Tunnels};
-use crate::cluster::etcd::{connect, get_prefix, next_change, watch_prefix};
+use crate::cluster::etcd::{connect, get_prefix, lease, next_change, watch_prefix, Outage};
 use crate::config::model::{EtcdProvider, TunnelCluster};
 use crate::config::Config;
 
 /// The lease of this instance's entries: how long a dead instance still
 /// looks like it holds its devices.
 const LEASE_TTL: i64 = 10;
-const RETRY_FIRST: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 /// Pings on a peer link; an unanswered one ends it (and the next request
 /// opens a new one).
@@ -257,32 +256,31 @@ fn folder(etcd: &EtcdProvider) -> String {
 
 /// Keeps this instance's entries equal to its devices, under its lease.
 async fn publish(tunnels: Weak<Tunnels>, settings: Settings) {
-    let mut delay = RETRY_FIRST;
+    let mut outage = Outage::new(RETRY_MAX);
     loop {
-        let error = publish_once(&tunnels, &settings).await;
-        tracing::warn!("tunnels cluster: cannot publish this instance's devices in etcd: {error}");
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(RETRY_MAX);
+        let error = publish_once(&tunnels, &settings, &mut outage).await;
+        if outage.failed() {
+            tracing::warn!(
+                "tunnels cluster: cannot publish this instance's devices in etcd: {error}"
+            );
+        }
+        outage.wait().await;
     }
 }
 
-async fn publish_once(tunnels: &Weak<Tunnels>, settings: &Settings) -> String {
+async fn publish_once(tunnels: &Weak<Tunnels>, settings: &Settings, outage: &mut Outage) -> String {
     let mut client = match connect(&settings.etcd).await {
         Ok(c) => c,
         Err(e) => return e,
     };
-    let lease = match client.lease_grant(LEASE_TTL, None).await {
-        Ok(l) => l.id(),
-        Err(e) => return format!("lease: {e}"),
+    let mut lease = match lease(&mut client, LEASE_TTL).await {
+        Ok(l) => l,
+        Err(e) => return e,
     };
-    let (mut keeper, mut replies) = match client.lease_keep_alive(lease).await {
-        Ok(pair) => pair,
-        Err(e) => return format!("lease: {e}"),
-    };
+    outage.reached();
     let folder = folder(&settings.etcd);
     let me = &settings.cluster.advertise;
     let mut published: BTreeSet<String> = BTreeSet::new();
-    let mut refresh = tokio::time::interval(Duration::from_secs(LEASE_TTL as u64 / 3));
     loop {
         let Some(tunnels) = tunnels.upgrade() else {
             return "stopped".to_owned();
@@ -294,59 +292,48 @@ async fn publish_once(tunnels: &Weak<Tunnels>, settings: &Settings) -> String {
         let devices = tunnels.devices();
         for device in devices.difference(&published) {
             let key = format!("{folder}{device}/{me}");
-            let put = client.put(key, me.as_str(), Some(PutOptions::new().with_lease(lease)));
+            let put = client.put(
+                key,
+                me.as_str(),
+                Some(PutOptions::new().with_lease(lease.id)),
+            );
             if let Err(e) = put.await {
-                let _ = revoke(&mut client, lease).await;
+                lease.revoke(&mut client).await;
                 return format!("{device}: {e}");
             }
         }
         for device in published.difference(&devices) {
             if let Err(e) = client.delete(format!("{folder}{device}/{me}"), None).await {
-                let _ = revoke(&mut client, lease).await;
+                lease.revoke(&mut client).await;
                 return format!("{device}: {e}");
             }
         }
         published = devices;
-        loop {
-            tokio::select! {
-                () = &mut changed => break,
-                _ = refresh.tick() => {
-                    let alive = keeper.keep_alive().await.is_ok()
-                        && matches!(replies.message().await, Ok(Some(r)) if r.ttl() > 0);
-                    if !alive {
-                        return "the lease was lost".to_owned();
-                    }
-                }
-            }
+        tokio::select! {
+            () = &mut changed => {}
+            () = lease.lost() => return "the lease was lost".to_owned(),
         }
     }
 }
 
-async fn revoke(client: &mut Client, lease: i64) -> Result<(), String> {
-    client
-        .lease_revoke(lease)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
 /// Mirrors `PREFIX/tunnels/` into `directory`.
 async fn follow(peers: Weak<Peers>) {
-    let mut delay = RETRY_FIRST;
+    let mut outage = Outage::new(RETRY_MAX);
     loop {
         let Some(settings) = peers.upgrade().map(|p| p.settings.clone()) else {
             return;
         };
-        let error = follow_once(&peers, &settings).await;
-        tracing::warn!(
-            "tunnels cluster: cannot follow the other instances' devices in etcd: {error}"
-        );
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(RETRY_MAX);
+        let error = follow_once(&peers, &settings, &mut outage).await;
+        if outage.failed() {
+            tracing::warn!(
+                "tunnels cluster: cannot follow the other instances' devices in etcd: {error}"
+            );
+        }
+        outage.wait().await;
     }
 }
 
-async fn follow_once(peers: &Weak<Peers>, settings: &Settings) -> String {
+async fn follow_once(peers: &Weak<Peers>, settings: &Settings, outage: &mut Outage) -> String {
     let mut client = match connect(&settings.etcd).await {
         Ok(c) => c,
         Err(e) => return e,
@@ -356,6 +343,7 @@ async fn follow_once(peers: &Weak<Peers>, settings: &Settings) -> String {
         Ok(r) => r,
         Err(e) => return e,
     };
+    outage.reached();
     let mut stream = match watch_prefix(&mut client, &folder, revision).await {
         Ok(s) => s,
         Err(e) => return e,
