@@ -683,9 +683,10 @@ fn proxy_header() {
 /// same way.
 #[test]
 fn tunnel_hello() {
-    use tollgate::tunnel::hello::{format_hello, parse_hello};
+    use tollgate::tunnel::hello::{format_hello, format_peer_hello, parse_hello, peer_token};
     let words: &[&[u8]] = &[
         b"TOLLGATE-TUNNEL/1 ",
+        b"TOLLGATE-PEER/1 ",
         b"zumi01 ",
         b"k3J9xQ2v_Zp7-Lm4Rt8WcY1bN6dF0aE5",
         b" ",
@@ -698,6 +699,14 @@ fn tunnel_hello() {
         if let Ok(hello) = parse_hello(&line) {
             let again = format_hello(&hello.device, &hello.token);
             assert_eq!(parse_hello(again.trim_end()), Ok(hello));
+        }
+        // Another instance's hello: a token without spaces, said again
+        // the same way; never also taken as an agent's.
+        if let Some(token) = peer_token(&line) {
+            assert!(!token.is_empty() && !token.contains(' '), "{line:?}");
+            assert!(parse_hello(&line).is_err(), "{line:?}");
+            let again = format_peer_hello(token);
+            assert_eq!(peer_token(again.trim_end()), Some(token));
         }
     });
     eprintln!("tunnel_hello: {runs} inputs");

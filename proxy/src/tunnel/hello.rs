@@ -47,7 +47,10 @@ pub fn format_peer_hello(token: &str) -> String {
 /// The token of a peer's hello, or None when the line is not one.
 pub fn peer_token(line: &str) -> Option<&str> {
     let (magic, token) = line.split_once(' ')?;
-    (magic == PEER_MAGIC && !token.is_empty() && !token.contains(' ')).then_some(token)
+    // Printable, as `[tunnels.cluster] token` must be: nothing a line
+    // ending or a terminal could make of it.
+    let printable = !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic());
+    (magic == PEER_MAGIC && printable).then_some(token)
 }
 
 /// Compares a shown token with the expected one in time that does not
@@ -143,6 +146,8 @@ mod tests {
             "TOLLGATE-PEER/1 ",
             "TOLLGATE-PEER/2 x",
             "TOLLGATE-PEER/1 a b",
+            "TOLLGATE-PEER/1 a\r",
+            "TOLLGATE-PEER/1 a\u{7f}",
         ] {
             assert_eq!(peer_token(bad), None, "{bad:?}");
         }
