@@ -133,6 +133,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Run {
         config: PathBuf::from(DEFAULT_CONFIG),
     }) {
+    tollgate::tls::install_process_default();
         Command::Check { config } => check(&config),
         Command::Run { config } => run(&config),
         Command::Plugin {

@@ -30,6 +30,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    tollgate::tls::install_process_default();
     let args = Args::parse();
     let opts = tollgate::tunnel::agent::AgentOptions {
         server: args.server,

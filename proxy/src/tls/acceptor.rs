@@ -136,7 +136,7 @@ fn client_verifier(
 /// The default provider, restricted to the named TLS 1.2 suites (Go names).
 /// TLS 1.3 suites stay, as in Go, where they cannot be configured either.
 fn with_cipher_suites(names: &[String]) -> Result<Arc<CryptoProvider>, String> {
-    let mut p = rustls::crypto::ring::default_provider();
+    let mut p = super::base_provider();
     if names.is_empty() {
         return Ok(Arc::new(p));
     }

@@ -20,7 +20,23 @@ use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 
-/// The crypto provider used everywhere (ring: pure Rust + asm, quick to build).
+/// The crypto provider of every TLS connection, client and server side:
+/// aws-lc, whose RSA-2048 signature takes 270-300 µs on the bench machine
+/// against ring's 660-700 µs (OpenSSL's: 290 µs), which is most of a full
+/// RSA handshake's cost (proxy/benches/RESULTS.md, 4b).
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(base_provider())
+}
+
+/// Make `provider` the process's default as well, for what asks rustls for
+/// it: with both ring and aws-lc built in, rustls cannot pick one itself
+/// and panics. Called first thing by each binary.
+pub fn install_process_default() {
+    // Err only when one is installed already: it stays.
+    let _ = base_provider().install_default();
+}
+
+/// `provider`'s value, to restrict before sharing (`acceptor`).
+pub fn base_provider() -> CryptoProvider {
+    rustls::crypto::aws_lc_rs::default_provider()
 }

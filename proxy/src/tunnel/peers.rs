@@ -132,7 +132,9 @@ fn client_tls(cluster: &TunnelCluster) -> Result<Arc<rustls::ClientConfig>, Stri
             }
         }
     }
-    let mut config = rustls::ClientConfig::builder()
+    let mut config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = Vec::new();
