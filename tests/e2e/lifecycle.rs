@@ -109,6 +109,17 @@ async fn sigterm_drains_in_flight_requests_then_exits_0() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_only_idle_connections_exits_promptly() {
+    only_idle_connections_exit_promptly(ms(0)).await;
+}
+
+/// The same once they have parked (`listen::parking`, after a second idle):
+/// the parking lot closes them on a stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_parked_connections_exits_promptly() {
+    only_idle_connections_exit_promptly(ms(1500)).await;
+}
+
+async fn only_idle_connections_exit_promptly(idle_for: Duration) {
     let be = echo("be").await;
     let toml = http_only()
         + "[lifeCycle]\ngraceTimeOut = \"10s\"\n\n"
@@ -123,6 +134,7 @@ async fn sigterm_with_only_idle_connections_exits_promptly() {
     let _idle = within(secs(3), "connect", TcpStream::connect(tg.addr("http")))
         .await
         .unwrap();
+    tokio::time::sleep(idle_for).await;
 
     let t0 = Instant::now();
     let status = tg.terminate().await;

@@ -141,6 +141,55 @@ async fn connections_over_the_per_address_limit_are_closed() {
     }
 }
 
+/// An idle connection keeps its place while it waits in the parking lot
+/// (`listen::parking`, after a second idle), is served again from there,
+/// and gives its place back when its client leaves while it is parked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_connection_keeps_its_place_until_its_client_leaves() {
+    let be = echo("be").await;
+    let tg = Tollgate::start(
+        &with_limits("maxConnectionsPerIP = 1", &be.url()),
+        &["http"],
+    )
+    .await;
+    let mut first = admitted(&tg).await.expect("first connection");
+    tokio::time::sleep(ms(1500)).await;
+    assert!(
+        admitted(&tg).await.is_none(),
+        "a second connection was served while the first was parked"
+    );
+    first
+        .write_all(b"GET /again HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = within(
+        secs(5),
+        "an answer from the parked connection",
+        first.read(&mut buf),
+    )
+    .await
+    .unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    tokio::time::sleep(ms(1500)).await;
+    drop(first);
+    let started = Instant::now();
+    loop {
+        if admitted(&tg).await.is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < secs(5),
+            "the parked connection's place never came back"
+        );
+        tokio::time::sleep(ms(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_entry_point_limit_are_closed() {
     let be = echo("be").await;

@@ -17,6 +17,17 @@ impl<I> Rewind<I> {
     pub fn new(io: I, prefix: BytesMut) -> Self {
         Rewind { prefix, io }
     }
+
+    /// Whether bytes read earlier are still to be read again.
+    pub fn has_unread(&self) -> bool {
+        !self.prefix.is_empty()
+    }
+
+    /// The stream, once nothing is left to read again (`has_unread`).
+    pub fn into_inner(self) -> I {
+        debug_assert!(self.prefix.is_empty());
+        self.io
+    }
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Rewind<I> {

@@ -8,7 +8,9 @@
 //! (`linger`), so that an answer sent before the request was read in full
 //! reaches the client.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -20,6 +22,7 @@ use tokio::sync::watch;
 
 use super::idle::CLOSE_GRACE;
 use super::linger::Lingering;
+use super::parking::Lot;
 use super::proxy_protocol;
 use super::service;
 use super::settings::Connection;
@@ -31,8 +34,12 @@ use crate::http2::Budgeted;
 use crate::request::forwarded::ClientInfo;
 use crate::request::{self, ClientConn, Writer};
 use crate::shutdown::stop_requested;
+use crate::snapshot::admission::Admitted;
+use crate::trust::Trust;
 
-/// Serve an accepted connection until it ends.
+/// Serve an accepted connection until it ends. `proxy_header`: Some when
+/// it may start with a PROXY protocol header (`proxy_protocol`), with the
+/// `forwardedHeaders` trust to judge the client it names by.
 // A connection's future (TLS state, the lane's loop) is large, but it is
 // spawned once per connection and never moved per request.
 #[allow(clippy::large_futures)]
@@ -40,13 +47,15 @@ pub async fn serve(
     mut stream: TcpStream,
     tls: Option<Arc<rustls::ServerConfig>>,
     mut conn: Connection,
+    proxy_header: Option<Trust>,
     watcher: watch::Receiver<bool>,
     mut peer: SocketAddr,
 ) {
     // Bytes read past a PROXY header are the client's: read again first.
     let mut read_past = BytesMut::new();
-    if let Some(trust) = conn.proxy_header.take() {
-        match proxy_protocol::read_header(&mut stream, conn.tls_handshake_timeout).await {
+    if let Some(trust) = proxy_header {
+        match proxy_protocol::read_header(&mut stream, conn.responding.tls_handshake_timeout).await
+        {
             Ok((client, rest)) => {
                 read_past = rest;
                 if let Some(client) = client {
@@ -66,58 +75,93 @@ pub async fn serve(
             }
         }
     }
-    let Some(_admitted) = conn.admission.admit(peer.ip(), &conn.limits) else {
+    let Some(admitted) = conn.admission.admit(peer.ip(), &conn.responding.limits) else {
         tracing::debug!(client = %peer, "connection over the entry point's limits closed");
         return;
     };
-    let stream = Rewind::new(stream, read_past);
-    let stream = DeadlineIo::new(stream, conn.write_deadline.clone(), conn.stall_limit);
-    let stream = Lingering::new(stream);
+    let conn = Arc::new(conn);
+    let stream = plain(stream, read_past, &conn);
     // Boxed, here and for the lane below: an async fn that awaits another
     // in place keeps room for it twice (rustc#62958), and every byte of a
     // connection's task is held for as long as the client stays connected.
     Box::pin(serve_tls_or_plain(
-        stream,
-        tls,
-        Arc::new(conn),
-        watcher,
-        peer,
+        stream, tls, conn, watcher, peer, admitted,
     ))
     .await
 }
 
-async fn serve_tls_or_plain<S>(
-    stream: S,
+/// A plain client connection's stream: bytes read past a PROXY header
+/// first, writes under the write deadlines, a lingering close.
+type Plain = Lingering<DeadlineIo<Rewind<TcpStream>>>;
+
+fn plain(stream: TcpStream, read_past: BytesMut, conn: &Connection) -> Plain {
+    let stream = Rewind::new(stream, read_past);
+    let stream = DeadlineIo::new(
+        stream,
+        conn.write_deadline.clone(),
+        conn.responding.stall_limit,
+    );
+    Lingering::new(stream)
+}
+
+/// A stream that can wait in the parking lot while idle (`parking`): the
+/// plain one, whose wrappers hold nothing between requests. TLS keeps its
+/// session in the stream, so its connections wait in their task.
+trait Parkable: Sized {
+    fn into_socket(self) -> Result<TcpStream, Self>;
+}
+
+impl Parkable for Plain {
+    fn into_socket(self) -> Result<TcpStream, Self> {
+        // Never so when the lane parks: it has read everything, closed nothing.
+        if !self.is_open() || self.get_ref().get_ref().has_unread() {
+            return Err(self);
+        }
+        Ok(self.into_inner().into_inner().into_inner())
+    }
+}
+
+impl<S> Parkable for tokio_rustls::server::TlsStream<S> {
+    fn into_socket(self) -> Result<TcpStream, Self> {
+        Err(self)
+    }
+}
+
+async fn serve_tls_or_plain(
+    stream: Plain,
     tls: Option<Arc<rustls::ServerConfig>>,
     conn: Arc<Connection>,
     watcher: watch::Receiver<bool>,
     peer: SocketAddr,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+    admitted: Admitted,
+) {
     match tls {
-        None => serve_http(stream, conn, watcher, peer).await,
+        None => serve_http(stream, conn, watcher, peer, admitted).await,
         // Boxed: a plain connection's task does not carry the handshake's
         // and the TLS stream's state.
-        Some(config) => Box::pin(serve_tls(stream, config, conn, watcher, peer)).await,
+        Some(config) => Box::pin(serve_tls(stream, config, conn, watcher, peer, admitted)).await,
     }
 }
 
-async fn serve_tls<S>(
-    stream: S,
+async fn serve_tls(
+    stream: Plain,
     config: Arc<rustls::ServerConfig>,
     conn: Arc<Connection>,
     watcher: watch::Receiver<bool>,
     peer: SocketAddr,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+    admitted: Admitted,
+) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    match tokio::time::timeout(conn.tls_handshake_timeout, acceptor.accept(stream)).await {
+    match tokio::time::timeout(
+        conn.responding.tls_handshake_timeout,
+        acceptor.accept(stream),
+    )
+    .await
+    {
         Ok(Ok(tls_stream)) if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
             Box::pin(serve_hyper(tls_stream, conn, watcher, peer)).await
         }
-        Ok(Ok(tls_stream)) => serve_http(tls_stream, conn, watcher, peer).await,
+        Ok(Ok(tls_stream)) => serve_http(tls_stream, conn, watcher, peer, admitted).await,
         Ok(Err(e)) => tracing::debug!(client = %peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
     }
@@ -126,14 +170,15 @@ async fn serve_tls<S>(
 /// The HTTP/1.1 fast lane first; hyper for the rest of the connection if
 /// a request needs it. An idle connection leaves the lane's (large) future
 /// for `park`'s small one until its next bytes (see `http1::server`'s
-/// `PARK_AFTER`).
+/// `PARK_AFTER`), a plain one for the parking lot's (`parking`).
 async fn serve_http<I>(
     io: I,
     conn: Arc<Connection>,
     mut watcher: watch::Receiver<bool>,
     peer: SocketAddr,
+    admitted: Admitted,
 ) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    I: AsyncRead + AsyncWrite + Parkable + Unpin + Send + 'static,
 {
     let mut io = io;
     let mut buf = BytesMut::new();
@@ -151,7 +196,14 @@ async fn serve_http<I>(
             // per request (callgrind); idle connections park instead.
             request::respond(req, conn.client.clone(), Writer::Lane)
         };
-        let lane = http1::server::serve(io, buf, &conn.lane, peer.ip(), &mut watcher, handler);
+        let lane = http1::server::serve(
+            io,
+            buf,
+            &conn.responding.lane,
+            peer.ip(),
+            &mut watcher,
+            handler,
+        );
         match Box::pin(lane).await {
             Ended::Closed => return,
             Ended::ToHyper(rest) => {
@@ -160,7 +212,16 @@ async fn serve_http<I>(
                 return;
             }
             Ended::Parked(parked, deadline) => {
-                io = parked;
+                io = match &conn.lot {
+                    Some(lot) => match parked.into_socket() {
+                        Ok(socket) => {
+                            let lot = lot.clone();
+                            return to_lot(&lot, socket, deadline, conn, watcher, peer, admitted);
+                        }
+                        Err(parked) => parked,
+                    },
+                    None => parked,
+                };
                 match http1::server::park(&mut io, deadline, &mut watcher).await {
                     Some(first) => buf = first,
                     None => return,
@@ -168,6 +229,49 @@ async fn serve_http<I>(
             }
         }
     }
+}
+
+/// Hand an idle plain connection to its entry point's parking lot, with
+/// what it needs to go on in a new task (`resume`).
+fn to_lot(
+    lot: &Lot,
+    socket: TcpStream,
+    deadline: tokio::time::Instant,
+    conn: Arc<Connection>,
+    watcher: watch::Receiver<bool>,
+    peer: SocketAddr,
+    admitted: Admitted,
+) {
+    // Out of tokio's reactor (the lot has an epoll set of its own).
+    let Ok(socket) = socket.into_std() else {
+        return;
+    };
+    // Not `peer` (32 bytes in each parked connection): the client's address
+    // is in `conn`.
+    debug_assert_eq!(peer.port(), conn.client.client.port);
+    let resume = move |socket| {
+        tokio::spawn(resume(socket, conn, watcher, admitted));
+    };
+    lot.park(socket, deadline, Box::new(resume));
+}
+
+/// A parked connection's new task: back in tokio's reactor, the lane again.
+/// Declared boxed and Send: a task that spawns its own kind needs its type
+/// spelled out (an `async fn` here would be a cycle of opaque types).
+fn resume(
+    socket: std::net::TcpStream,
+    conn: Arc<Connection>,
+    watcher: watch::Receiver<bool>,
+    admitted: Admitted,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    let peer = SocketAddr::new(conn.client.client.ip, conn.client.client.port);
+    Box::pin(async move {
+        let Ok(socket) = TcpStream::from_std(socket) else {
+            return;
+        };
+        let stream = plain(socket, BytesMut::new(), &conn);
+        serve_http(stream, conn, watcher, peer, admitted).await
+    })
 }
 
 async fn serve_hyper<I>(
@@ -178,8 +282,8 @@ async fn serve_hyper<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let http = conn.http.clone();
-    let limit = conn.lane.header_timeout;
+    let http = conn.responding.http.clone();
+    let limit = conn.responding.lane.header_timeout;
     let idle = conn.clone();
     // Boxed once, where it is made: hyper moves a stream's future into the
     // stream, the executor, a task-local scope and the task (`http2::stream`),

@@ -13,9 +13,9 @@ use tokio::task::JoinHandle;
 
 use super::connection;
 use super::idle::Activity;
+use super::parking::Lot;
 use super::settings::Connection;
 use super::write_deadline::WriteDeadline;
-use crate::http1::server::LaneSettings;
 use crate::request::forwarded::ClientInfo;
 use crate::request::ClientConn;
 use crate::shutdown::Drain;
@@ -113,6 +113,7 @@ async fn accept_loop(
     mut stopped: watch::Receiver<bool>,
 ) {
     let admission = shared.admission(slot);
+    let lot = drain.watcher().and_then(Lot::start);
     loop {
         let (stream, peer) = tokio::select! {
             biased;
@@ -171,21 +172,20 @@ async fn accept_loop(
                 client: ClientInfo::new(peer.ip(), trusted, tls.is_some()).with_port(peer.port()),
             }),
             write_deadline: responding.write_timeout.map(WriteDeadline::new),
-            stall_limit: responding.stall_limit,
-            lane: LaneSettings {
-                header_timeout: responding.header_timeout,
-                head_timeout: responding.head_timeout,
-                limits: responding.head_limits,
-            },
-            tls_handshake_timeout: responding.tls_handshake_timeout,
-            http: responding.http,
+            responding,
             activity: Activity::new(),
-            proxy_header,
             admission: admission.clone(),
-            limits: responding.limits,
+            lot: lot.clone(),
         };
         // The handshake runs in the connection's own task: a slow or hostile
         // client never holds up the accept loop or other connections.
-        tokio::spawn(connection::serve(stream, tls, conn, watcher, peer));
+        tokio::spawn(connection::serve(
+            stream,
+            tls,
+            conn,
+            proxy_header,
+            watcher,
+            peer,
+        ));
     }
 }

@@ -64,6 +64,16 @@ impl<I> Lingering<I> {
     pub fn get_ref(&self) -> &I {
         &self.io
     }
+
+    /// Whether it is neither closing nor closed.
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, State::Open)
+    }
+
+    /// The stream, for an open one (`is_open`) that leaves its task.
+    pub fn into_inner(self) -> I {
+        self.io
+    }
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Lingering<I> {

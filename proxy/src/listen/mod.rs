@@ -5,6 +5,7 @@
 //! - `connection`: one connection: TLS handshake, the HTTP/1 lane, hyper.
 //! - `settings`: a connection's settings; `service`: what hyper calls for
 //!   each request.
+//! - `parking`: where idle plain HTTP/1.1 connections wait, out of any task.
 //! - `idle`: the idle limit of connections hyper serves (HTTP/2 above all).
 //! - `proxy_protocol`: the client address a TCP load balancer passes on.
 //! - `linger`: lingering close; `write_deadline`: `writeTimeout` on HTTP/1
@@ -16,6 +17,7 @@ pub mod connection;
 pub mod entrypoint;
 pub mod idle;
 pub mod linger;
+pub mod parking;
 pub mod peer;
 pub mod proxy_protocol;
 pub mod service;

@@ -33,9 +33,13 @@ pub fn handle(mut req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<
     if req.version() != Version::HTTP_2 {
         // The HTTP/1 policy, as the lane applies it to what it parses.
         let (method, uri, version) = (req.method().clone(), req.uri().clone(), req.version());
-        if let Err(refusal) =
-            policy::check_request(&method, &uri, version, req.headers_mut(), &conn.lane.limits)
-        {
+        if let Err(refusal) = policy::check_request(
+            &method,
+            &uri,
+            version,
+            req.headers_mut(),
+            &conn.responding.lane.limits,
+        ) {
             tracing::debug!(client = %client.client.ip, why = refusal.why, "request refused");
             let mut resp = ProxyError::Refused(refusal).response();
             // What follows the head cannot be trusted to be a next request.
@@ -58,12 +62,12 @@ pub fn handle(mut req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<
         }
     }
     // A body the client sends must keep the entry point's minimum rate.
-    let rate = conn.limits.min_body_rate;
+    let rate = conn.responding.limits.min_body_rate;
     let pace = (rate > 0 && !http_body::Body::is_end_stream(req.body())).then(Arc::<Pace>::default);
     let req = match &pace {
-        Some(pace) => {
-            req.map(|body| ProxyBody::paced(body, rate, conn.lane.head_timeout, pace.clone()))
-        }
+        Some(pace) => req.map(|body| {
+            ProxyBody::paced(body, rate, conn.responding.lane.head_timeout, pace.clone())
+        }),
         None => req.map(ProxyBody::incoming),
     };
     let respond = request::respond(req, client, Writer::Hyper);

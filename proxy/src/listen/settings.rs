@@ -2,16 +2,13 @@
 //! accepted: a reload applies to new connections while open ones keep theirs.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::idle::Activity;
+use super::parking::Lot;
 use super::write_deadline::WriteDeadline;
-use crate::config::model::EntryLimits;
-use crate::http1::server::LaneSettings;
 use crate::request::ClientConn;
 use crate::snapshot::admission::Admission;
-use crate::snapshot::responding::HttpServer;
-use crate::trust::Trust;
+use crate::snapshot::responding::Responding;
 
 /// A client connection's settings, fixed when it was accepted: a reload
 /// applies to new connections while open ones keep theirs.
@@ -21,25 +18,15 @@ pub struct Connection {
     /// HTTP/1's per-connection write deadline (`writeTimeout`; HTTP/2's
     /// streams have theirs in `http2::stream`).
     pub write_deadline: Option<Arc<WriteDeadline>>,
-    /// How long a write may stay blocked on a client that reads nothing
-    /// (`listen::write_deadline`).
-    pub stall_limit: Duration,
-    /// The HTTP/1 lane's timeouts and head limits: how long a client may
-    /// take to send a request head, idle keep-alive time included
-    /// (`readTimeout`, else `idleTimeout`; also the idle limit of what
-    /// hyper serves), and from the head's first bytes.
-    pub lane: LaneSettings,
-    /// How long the TLS handshake may take (`readTimeout`, else 10 s).
-    pub tls_handshake_timeout: Duration,
-    /// hyper's settings for what the lane hands over.
-    pub http: Arc<HttpServer>,
+    /// Its entry point's settings: the lane's timeouts and head limits
+    /// (the header timeout, idle keep-alive time included, is also the idle
+    /// limit of what hyper serves), the stall limit of blocked writes, the
+    /// TLS handshake's time, hyper's settings, the per-client limits.
+    pub responding: Arc<Responding>,
     /// Requests in progress, for the idle limit of what hyper serves.
     pub activity: Activity,
-    /// Some when the connection may start with a PROXY protocol header
-    /// (`proxy_protocol`): the `forwardedHeaders` trust to judge the client
-    /// it names by.
-    pub proxy_header: Option<Trust>,
-    /// Its entry point's open connections (`admission`), and the limits.
+    /// Its entry point's open connections (`admission`).
     pub admission: Arc<Admission>,
-    pub limits: EntryLimits,
+    /// Where its entry point's idle plain connections wait (`parking`).
+    pub lot: Option<Lot>,
 }

@@ -94,6 +94,15 @@ impl<I> DeadlineIo<I> {
             armed_for: None,
         }
     }
+
+    pub fn get_ref(&self) -> &I {
+        &self.io
+    }
+
+    /// The stream, between requests (no write waits: nothing to keep).
+    pub fn into_inner(self) -> I {
+        self.io
+    }
 }
 
 impl<I: AsyncWrite> DeadlineIo<I> {

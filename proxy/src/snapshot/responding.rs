@@ -9,43 +9,43 @@ use hyper_util::server::conn::auto;
 
 use crate::config::model::{EntryLimits, RespondingTimeouts};
 use crate::http1::policy::{HeadLimits, MAX_HEAD, MAX_HEADERS, MAX_URI};
+use crate::http1::server::LaneSettings;
 use crate::http2::{StreamExecutor, StreamLimits};
 
 pub type HttpServer = auto::Builder<StreamExecutor>;
 
 /// How client connections are served: hyper's settings (read and idle
-/// timeouts) and the write timeout. Read per accepted connection, so that a
-/// reload applies to new connections while open ones keep their settings.
-#[derive(Clone)]
+/// timeouts) and the write timeout. Each accepted connection holds its entry
+/// point's (one Arc: what 10,000 idle connections share), so that a reload
+/// applies to new connections while open ones keep their settings.
 pub struct Responding {
     pub http: Arc<HttpServer>,
     pub write_timeout: Option<Duration>,
-    /// hyper's `header_read_timeout`, which the HTTP/1 fast lane applies too.
-    pub header_timeout: Duration,
-    /// How long a request head may take from its first bytes.
-    pub head_timeout: Duration,
+    /// The HTTP/1 lane's: the header timeout (hyper's `header_read_timeout`
+    /// too), how long a head may take from its first bytes, its sizes.
+    pub lane: LaneSettings,
     /// How long a response may wait on a client that takes nothing.
     pub stall_limit: Duration,
     /// How long a client may take to complete its TLS handshake.
     pub tls_handshake_timeout: Duration,
     /// What one client may hold (connections, body rate).
     pub limits: EntryLimits,
-    /// The request head's size limits (`http1::policy`).
-    pub head_limits: HeadLimits,
 }
 
 impl Responding {
-    pub fn new(timeouts: &RespondingTimeouts, limits: &EntryLimits) -> Responding {
-        Responding {
+    pub fn new(timeouts: &RespondingTimeouts, limits: &EntryLimits) -> Arc<Responding> {
+        Arc::new(Responding {
             http: Arc::new(http_server(timeouts, limits)),
             write_timeout: timeouts.write,
-            header_timeout: header_timeout(timeouts),
-            head_timeout: head_timeout(timeouts, limits),
+            lane: LaneSettings {
+                header_timeout: header_timeout(timeouts),
+                head_timeout: head_timeout(timeouts, limits),
+                limits: head_limits(limits),
+            },
             stall_limit: stall_limit(timeouts),
             tls_handshake_timeout: tls_handshake_timeout(timeouts),
             limits: *limits,
-            head_limits: head_limits(limits),
-        }
+        })
     }
 }
 

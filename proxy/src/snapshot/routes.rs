@@ -24,7 +24,7 @@ pub struct Snapshot {
     pub upstreams: Arc<Upstreams>,
     /// `[respondingTimeouts]`, for connections of an entry point this
     /// config lacks (each entry point has its own, `EntryRoutes`).
-    pub responding: Responding,
+    pub responding: Arc<Responding>,
     /// `[accessLog]`, when the config has one.
     pub access_log: Option<Arc<AccessLogger>>,
     /// `[metrics.prometheus]`, when the config has it.
@@ -107,7 +107,7 @@ pub struct EntryRoutes {
     pub tunnels: bool,
     /// How its connections are served: its own timeouts
     /// (`transport.respondingTimeouts`, else the top-level ones) and limits.
-    pub responding: Responding,
+    pub responding: Arc<Responding>,
 }
 
 /// tollgate's own endpoints on one entry point.
