@@ -110,6 +110,10 @@ start() {
 }
 start
 echo "HEALTHCHECK passes"
+grep "compiled code from the cache" "$work/tollgate.log" | grep -q "builtin:basic-auth" ||
+  fail "the first start compiled the built-in basic-auth plugin (the image ships its code); log:
+$(cat "$work/tollgate.log")"
+echo "first start: the built-in plugin's code came from the image"
 
 token=$(python3 - <<'PY'
 import base64, hashlib, hmac, json, time

@@ -1,6 +1,7 @@
 //! The `tollgate` command: `run` serves a config, `check` validates one,
 //! `convert` writes a Traefik 1.7 config as Traefik 2/3's, `plugin new`
-//! writes a plugin crate, `healthcheck` asks a running tollgate's `/ping`
+//! writes a plugin crate, `plugin precompile` fills the compiled-plugin
+//! cache ahead of a first start, `healthcheck` asks a running tollgate's `/ping`
 //! (for container images, which have no curl).
 
 use std::path::PathBuf;
@@ -130,16 +131,27 @@ enum PluginCommand {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+    /// Compile the built-in plugins, and these .wasm files, into the
+    /// compiled-code cache (TOLLGATE_PLUGIN_CACHE, systemd's
+    /// CACHE_DIRECTORY, else ~/.cache/tollgate), so that the first start
+    /// does not compile them. Run it as the user tollgate runs as.
+    Precompile {
+        /// Plugin modules besides the built-in ones.
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
+    tollgate::tls::install_process_default();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run {
         config: PathBuf::from(DEFAULT_CONFIG),
     }) {
-    tollgate::tls::install_process_default();
         Command::Check { config } => check(&config),
         Command::Run { config } => run(&config),
+        Command::Plugin {
+            command: PluginCommand::Precompile { files },
+        } => precompile(&files),
         Command::Plugin {
             command: PluginCommand::New { name, dir },
         } => match tollgate::scaffold::new_plugin(&name, &dir) {
@@ -318,6 +330,26 @@ fn convert(path: &std::path::Path, to: &str, output: Option<&std::path::Path>) -
         None => print!("{}", converted.text),
     }
     ExitCode::SUCCESS
+}
+
+fn precompile(files: &[PathBuf]) -> ExitCode {
+    match tollgate::wasm::precompile::precompile(files) {
+        Ok(done) => {
+            for p in done {
+                let what = if p.compiled {
+                    "compiled"
+                } else {
+                    "cached already"
+                };
+                println!("{what}: {} -> {}", p.source, p.file.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tollgate plugin precompile: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn check(path: &std::path::Path) -> ExitCode {

@@ -779,3 +779,68 @@ async fn a_restart_reads_compiled_plugins_from_the_cache() {
     assert_eq!(tg.count_logs(COMPILED), 0, "{}", tg.logs_text());
     assert_eq!(tg.count_logs(FROM_CACHE), 1, "{}", tg.logs_text());
 }
+
+/// `tollgate plugin precompile` fills the cache before any start, so the
+/// first start loads its plugins' code instead of compiling it (what the
+/// container image ships); a second run finds everything there, and a file
+/// that is not a module is refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn precompiled_plugins_spare_the_first_start_compiling() {
+    let dir = TempDir::new("precompile");
+    let out = run_tollgate(dir.path(), &["plugin", "precompile"], secs(60)).await;
+    assert!(out.status.success(), "{out:?}");
+    let stdout = &out.stdout;
+    for name in ["basic-auth", "headers", "jwt-auth"] {
+        assert!(
+            stdout.contains(&format!("compiled: builtin:{name} -> ")),
+            "{stdout}"
+        );
+    }
+    let again = run_tollgate(dir.path(), &["plugin", "precompile"], secs(60)).await;
+    let again = &again.stdout;
+    assert_eq!(
+        again.matches("cached already: builtin:").count(),
+        3,
+        "{again}"
+    );
+
+    let upstream = echo("b").await;
+    let toml = http_only()
+        + &frontend_with(
+            "f",
+            "b",
+            "PathPrefix:/",
+            "basicAuth = [\"test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/\"]",
+        )
+        + &backend("b", &upstream.url());
+    let tg = Tollgate::start_in(dir, &toml, &["http"]).await;
+    let answer = http1()
+        .get(tg.url("http", "/"))
+        .header("authorization", basic("test", "test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(tg.count_logs("plugin compiled"), 0, "{}", tg.logs_text());
+    assert_eq!(
+        tg.count_logs("compiled code from the cache"),
+        1,
+        "{}",
+        tg.logs_text()
+    );
+
+    let dir = tg.stop_keeping_dir().await;
+    std::fs::write(dir.path().join("bogus.wasm"), b"\0asm\x01\0\0\0\x05junk").unwrap();
+    let out = run_tollgate(
+        dir.path(),
+        &["plugin", "precompile", "bogus.wasm"],
+        secs(60),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = &out.stderr;
+    assert!(
+        stderr.contains("bogus.wasm") && stderr.contains("not a valid module"),
+        "{stderr}"
+    );
+}

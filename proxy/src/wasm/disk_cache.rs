@@ -126,7 +126,7 @@ impl DiskCache {
         Ok(bytes)
     }
 
-    fn write(&self, path: &Path, module: &Module) -> Result<(), String> {
+    pub(crate) fn write(&self, path: &Path, module: &Module) -> Result<(), String> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)

@@ -66,7 +66,7 @@ fn base_config() -> Config {
 
 /// The pooling engine, or, where the address space for it cannot be
 /// reserved (a tight `ulimit -v`), the on-demand one.
-fn engine() -> Result<(Engine, bool), PluginError> {
+pub(crate) fn engine() -> Result<(Engine, bool), PluginError> {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_core_instances(MAX_INSTANCES)
         .total_memories(MAX_INSTANCES)

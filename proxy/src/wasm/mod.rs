@@ -55,7 +55,8 @@
 //! - `pool` (idle instances of one plugin)
 //! - `plugin` (Plugin: checkout, failures, stats)
 //! - `hook` (on_request, Outcome, ResponseHook)
-//! - `chain` (Chain), `host` (PluginHost: loading plugins)
+//! - `chain` (Chain), `host` (PluginHost: loading plugins), `precompile`
+//!   (filling the compiled-code cache ahead of a start)
 
 mod abi;
 mod body;
@@ -72,6 +73,7 @@ mod host;
 mod instance;
 mod plugin;
 mod pool;
+pub mod precompile;
 mod spec;
 mod state;
 mod ticker;
