@@ -30,7 +30,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    tollgate::tls::install_process_default();
+    // Err only when one is installed already.
+    let _ = tollgate::tls::agent_provider().install_default();
     let args = Args::parse();
     let opts = tollgate::tunnel::agent::AgentOptions {
         server: args.server,

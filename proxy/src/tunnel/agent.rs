@@ -195,7 +195,7 @@ fn client_config(ca: Option<&std::path::Path>) -> Result<rustls::ClientConfig, S
         }
     }
     Ok(
-        rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+        rustls::ClientConfig::builder_with_provider(Arc::new(crate::tls::agent_provider()))
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
             .with_root_certificates(roots)
