@@ -10,6 +10,7 @@
 #   SCENARIOS=http,tls,4 ROUNDS=5 proxy/benches/suite.sh
 #   ROUNDS=1 DURATION=2 STREAM_MIB=64 WS_CONNS=100 IDLE_CONNS=500 \
 #     RESULTS=/tmp/quick.md proxy/benches/suite.sh  # a quick check of the harness
+#   PERF_RECORD=/tmp/prof SCENARIOS=h2 proxy/benches/suite.sh  # and a profile
 #
 # Scenarios (SCENARIOS: names or numbers, comma-separated; default all):
 #   1 http       catch-all route (PathPrefix:/), HTTP/1.1 keep-alive: wrk -t1
@@ -456,6 +457,22 @@ fmt() { awk -v v="$1" 'BEGIN { if (v !~ /^-?[0-9.]/) { print v; exit } a = v < 0
 
 # rounds KEY TITLE HOW COST RATE HEADER... : ROUNDS rounds of run_KEY over
 # the three proxies (after a warm-up of WARMUP s each when DURATION applies),
+
+# PERF_RECORD=PREFIX: tollgate's first round of each scenario is recorded
+# with `perf record $PERF_OPTS` (default -g) into PREFIX.SCENARIO (not
+# websocket and idle, which start a fresh proxy inside the run); release
+# builds have no frame pointers, so PERF_OPTS="--call-graph dwarf" shows
+# callers. Recording costs CPU: read it for where tollgate spends, not for
+# how much.
+profile_start() {
+  perfpid=
+  [ -n "${PERF_RECORD:-}" ] && [ "$2" = tollgate ] && [ "$3" = 1 ] || return 0
+  case $1 in websocket | idle) return 0 ;; esac
+  # shellcheck disable=SC2086 # PERF_OPTS is a list of options
+  perf record -q ${PERF_OPTS:--g} -o "$PERF_RECORD.$1" -p "$(worker tollgate)" >/dev/null 2>&1 &
+  perfpid=$!
+}
+profile_stop() { [ -z "$perfpid" ] || { kill -INT "$perfpid"; wait "$perfpid" || true; }; }
 # the order rotating every round; appends the scenario's table to the
 # results and a line to the summary. HEADER names the figures run_KEY sets;
 # COST is the column (from 1) of the figure that is lower when better, the
@@ -477,7 +494,9 @@ rounds() {
   for round in $(seq "$ROUNDS"); do
     for k in 0 1 2; do
       name=${contenders[$(((round + k) % 3))]}
+      profile_start "$key" "$name" "$round"
       "run_$key" "$name"
+      profile_stop
       read -ra f <<<"$result"
       printf '  round %d %-9s' "$round" "$name"
       for i in "${!head[@]}"; do
