@@ -736,20 +736,25 @@ async fn a_guest_reads_and_adds_response_trailers_over_http2() {
     assert_eq!(&collected.to_bytes()[..], b"\0\0\0\0\x05reply");
 }
 
-/// A restart reads the compiled code of its plugins from the cache the
-/// first start left (`TOLLGATE_PLUGIN_CACHE`, wasm/disk_cache.rs) instead
-/// of compiling them again, and basic auth works the same after it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_reads_compiled_plugins_from_the_cache() {
-    let upstream = echo("b").await;
-    let toml = http_only()
+/// One frontend behind the built-in basic-auth plugin (test:test).
+fn basic_auth_site(upstream: &str) -> String {
+    http_only()
         + &frontend_with(
             "f",
             "b",
             "PathPrefix:/",
             "basicAuth = [\"test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/\"]",
         )
-        + &backend("b", &upstream.url());
+        + &backend("b", upstream)
+}
+
+/// A restart reads the compiled code of its plugins from the cache the
+/// first start left (`TOLLGATE_PLUGIN_CACHE`, wasm/disk_cache.rs) instead
+/// of compiling them again, and basic auth works the same after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_reads_compiled_plugins_from_the_cache() {
+    let upstream = echo("b").await;
+    let toml = basic_auth_site(&upstream.url());
     let check = |tg: &Tollgate| {
         let url = tg.url("http", "/");
         async move {
@@ -805,14 +810,7 @@ async fn precompiled_plugins_spare_the_first_start_compiling() {
     );
 
     let upstream = echo("b").await;
-    let toml = http_only()
-        + &frontend_with(
-            "f",
-            "b",
-            "PathPrefix:/",
-            "basicAuth = [\"test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/\"]",
-        )
-        + &backend("b", &upstream.url());
+    let toml = basic_auth_site(&upstream.url());
     let tg = Tollgate::start_in(dir, &toml, &["http"]).await;
     let answer = http1()
         .get(tg.url("http", "/"))
