@@ -28,6 +28,7 @@
 #                in all three (see auth_hash below for why not $apr1$)
 #   9 idle       IDLE_CONNS (10,000) keep-alive connections, one request
 #                each, then idle: RSS per connection
+#  10 tlsidle    scenario 9 over TLS (ECDSA P-256)
 #
 # Method (as compare.sh): each proxy runs one worker (nginx
 # worker_processes 1, HAProxy nbthread 1, tollgate TOLLGATE_WORKER_THREADS=1)
@@ -70,15 +71,15 @@ RESULTS=${RESULTS:-$benches/RESULTS.md}
 # instructions.sh's, so those can run at other times without a clash.
 BACKEND_PORT=18060 WS_PORT=18061 NGINX_PORT=18062 HAPROXY_PORT=18063 TOLLGATE_PORT=18064
 
-all_scenarios=(http prefix tls handshake h2 websocket stream auth idle)
+all_scenarios=(http prefix tls handshake h2 websocket stream auth idle tlsidle)
 selected=()
 if [ "$SCENARIOS" = all ]; then
   selected=("${all_scenarios[@]}")
 else
   IFS=, read -ra asked <<<"$SCENARIOS"
   for s in "${asked[@]}"; do
-    [[ $s =~ ^[1-9]$ ]] && s=${all_scenarios[$((s - 1))]}
-    [[ " ${all_scenarios[*]} " == *" $s "* ]] || { echo "unknown scenario '$s' (known: ${all_scenarios[*]}, or 1-9)" >&2; exit 1; }
+    [[ $s =~ ^[1-9][0-9]?$ ]] && s=${all_scenarios[$((s - 1))]:-$s}
+    [[ " ${all_scenarios[*]} " == *" $s "* ]] || { echo "unknown scenario '$s' (known: ${all_scenarios[*]}, or 1-${#all_scenarios[@]})" >&2; exit 1; }
     selected+=("$s")
   done
 fi
@@ -432,19 +433,22 @@ $(awk -v t=$((after - before)) -v hz="$hz" -v b="$size" 'BEGIN { printf "%s", (b
 # then all idle together; RSS with them open minus RSS before, per
 # connection. result: RSS MB (open), KiB/connection, seconds to open them.
 run_idle() {
-  local name=$1 pid out opened
+  local name=$1 client=${2:-idle} pid out opened
   stop_proxy "$name"
   start_proxy "$name"
   pid=$(worker "$name")
   # Warm-up, as for the websockets.
-  "${load[@]}" python3 "$benches/suite_clients.py" idle "${port[$name]}" 20 "$pid" >/dev/null
-  out=$("${load[@]}" python3 "$benches/suite_clients.py" idle "${port[$name]}" "$IDLE_CONNS" "$pid")
+  "${load[@]}" python3 "$benches/suite_clients.py" "$client" "${port[$name]}" 20 "$pid" >/dev/null
+  out=$("${load[@]}" python3 "$benches/suite_clients.py" "$client" "${port[$name]}" "$IDLE_CONNS" "$pid")
   opened=$(kv "$out" opened)
   if [ "$opened" != "$IDLE_CONNS" ] || [ "$(kv "$out" still_open)" != "$opened" ]; then note "$name: $out"; fi
   result="$(awk -v k="$(kv "$out" rss_open_kb)" 'BEGIN { printf "%.1f", k / 1024 }') \
 $(awk -v a="$(kv "$out" rss_before_kb)" -v b="$(kv "$out" rss_open_kb)" -v n="$opened" 'BEGIN { printf "%s", (n > 0 ? sprintf("%.2f", (b - a) / n) : "-") }') \
 $(kv "$out" open_s)"
 }
+
+# The same over TLS (scenario 10).
+run_tlsidle() { run_idle "$1" idle-tls; }
 
 # --- rounds and tables ---
 
@@ -467,7 +471,7 @@ fmt() { awk -v v="$1" 'BEGIN { if (v !~ /^-?[0-9.]/) { print v; exit } a = v < 0
 profile_start() {
   perfpid=
   [ -n "${PERF_RECORD:-}" ] && [ "$2" = tollgate ] && [ "$3" = 1 ] || return 0
-  case $1 in websocket | idle) return 0 ;; esac
+  case $1 in websocket | idle | tlsidle) return 0 ;; esac
   # shellcheck disable=SC2086 # PERF_OPTS is a list of options
   perf record -q ${PERF_OPTS:--g} -o "$PERF_RECORD.$1" -p "$(worker tollgate)" >/dev/null 2>&1 &
   perfpid=$!
@@ -485,9 +489,9 @@ rounds() {
   : >"$work/notes"
   echo
   echo "== $title"
-  # No warm-up where a run starts a fresh proxy (websocket, idle) or is one
+  # No warm-up where a run starts a fresh proxy (websocket, idle, tlsidle) or is one
   # long transfer (stream).
-  if [ "$key" != websocket ] && [ "$key" != idle ] && [ "$key" != stream ] && [ "$WARMUP" -gt 0 ]; then
+  if [ "$key" != websocket ] && [ "$key" != idle ] && [ "$key" != tlsidle ] && [ "$key" != stream ] && [ "$WARMUP" -gt 0 ]; then
     for name in "${contenders[@]}"; do DURATION=$WARMUP "run_$key" "$name"; done
     : >"$work/notes" # what the warm-up saw is not part of the results
   fi
@@ -646,6 +650,13 @@ scenario_auth() {
 scenario_idle() {
   start_proxies http all $BACKEND_PORT
   rounds idle "9. $IDLE_CONNS idle keep-alive connections" "$IDLE_CONNS connections (Python asyncio, suite_clients.py, $((IDLE_CONNS < 200 ? IDLE_CONNS : 200)) opening at a time), each making one GET and then idle, all at once; RSS with all open (2 s after the last) minus before (after a warm-up), per connection; each run starts a fresh proxy." 2 0 \
+    "RSS MB" "KiB/conn" "s to open"
+  stop_proxies
+}
+
+scenario_tlsidle() {
+  start_proxies ec all $BACKEND_PORT
+  rounds tlsidle "10. $IDLE_CONNS idle TLS keep-alive connections" "As 9, over TLS 1.3 (ECDSA P-256, HTTP/1.1 by ALPN): what each proxy keeps for an idle TLS session." 2 0 \
     "RSS MB" "KiB/conn" "s to open"
   stop_proxies
 }

@@ -15,6 +15,8 @@ not: Python 3 standard library only (asyncio), nothing to install.
       CONNS HTTP/1.1 keep-alive connections to 127.0.0.1:PORT, each making
       one GET / and then staying open, idle; the proxy's RSS before and with
       all of them open.
+  suite_clients.py idle-tls PORT CONNS PID...
+      The same over TLS (HTTP/1.1 by ALPN, the certificate not checked).
 
 Each load prints one line of key=value figures (suite.sh reads it) and
 writes errors to stderr. The framing is RFC 6455's, minimal: one frame per
@@ -26,6 +28,7 @@ import base64
 import hashlib
 import os
 import signal
+import ssl
 import struct
 import sys
 import time
@@ -203,9 +206,13 @@ async def ws_load(port, conns, seconds, pids):
 # --- idle keep-alive connections ---
 
 
+# For idle-tls: the bench's self-signed certificates are not checked.
+TLS = None
+
+
 async def idle_open(port, ramp):
     async with ramp:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=TLS)
         writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port)
         head = await read_head(reader)
         if not head.startswith(b"HTTP/1.1 200"):
@@ -244,7 +251,13 @@ def main(argv):
         asyncio.run(ws_echo(int(argv[1])))
     elif len(argv) >= 5 and argv[0] == "ws-load":
         asyncio.run(ws_load(int(argv[1]), int(argv[2]), float(argv[3]), [int(p) for p in argv[4:]]))
-    elif len(argv) >= 4 and argv[0] == "idle":
+    elif len(argv) >= 4 and argv[0] in ("idle", "idle-tls"):
+        if argv[0] == "idle-tls":
+            global TLS
+            TLS = ssl.create_default_context()
+            TLS.check_hostname = False
+            TLS.verify_mode = ssl.CERT_NONE
+            TLS.set_alpn_protocols(["http/1.1"])
         asyncio.run(idle(int(argv[1]), int(argv[2]), [int(p) for p in argv[3:]]))
     else:
         sys.exit(__doc__)
