@@ -215,8 +215,7 @@ async fn serve_http<I>(
                 io = match &conn.lot {
                     Some(lot) => match parked.into_socket() {
                         Ok(socket) => {
-                            let lot = lot.clone();
-                            return to_lot(&lot, socket, deadline, conn, watcher, peer, admitted);
+                            return to_lot(lot.clone(), socket, deadline, conn, watcher, admitted);
                         }
                         Err(parked) => parked,
                     },
@@ -233,22 +232,20 @@ async fn serve_http<I>(
 
 /// Hand an idle plain connection to its entry point's parking lot, with
 /// what it needs to go on in a new task (`resume`).
+/// Not the peer address (32 bytes in each parked connection): the
+/// client's is in `conn`.
 fn to_lot(
-    lot: &Lot,
+    lot: Lot,
     socket: TcpStream,
     deadline: tokio::time::Instant,
     conn: Arc<Connection>,
     watcher: watch::Receiver<bool>,
-    peer: SocketAddr,
     admitted: Admitted,
 ) {
     // Out of tokio's reactor (the lot has an epoll set of its own).
     let Ok(socket) = socket.into_std() else {
         return;
     };
-    // Not `peer` (32 bytes in each parked connection): the client's address
-    // is in `conn`.
-    debug_assert_eq!(peer.port(), conn.client.client.port);
     let resume = move |socket| {
         tokio::spawn(resume(socket, conn, watcher, admitted));
     };

@@ -53,7 +53,63 @@ struct Parked {
     /// Tells this stay from an earlier one in the same slab slot (tokens
     /// and deadlines may outlive their stay).
     stay: u32,
+    /// Its deadline (`Deadlines::ms`).
+    due: u64,
     resume: Resume,
+}
+
+/// The deadlines of a lot's stays, earliest first, in milliseconds after
+/// the lot started (16 bytes an entry). A stay that ends early (its client
+/// sent again) leaves its entry behind, skipped when it comes due; once
+/// such entries outnumber the live ones they are dropped (`compact`), so
+/// that connections parking and resuming all the time do not pile them up
+/// for a whole keep-alive time.
+struct Deadlines {
+    epoch: Instant,
+    heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
+}
+
+impl Deadlines {
+    fn new() -> Deadlines {
+        Deadlines {
+            epoch: Instant::now(),
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    fn ms(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_millis() as u64
+    }
+
+    fn push(&mut self, due: u64, key: u32, stay: u32) {
+        self.heap.push(Reverse((due, key, stay)));
+    }
+
+    /// When the earliest entry comes due.
+    fn next(&self) -> Option<Instant> {
+        self.heap
+            .peek()
+            .map(|Reverse((due, ..))| self.epoch + Duration::from_millis(*due))
+    }
+
+    /// The key and stay of an entry due by `now`, earliest first.
+    fn pop_due(&mut self, now: Instant) -> Option<(usize, u32)> {
+        let now = self.ms(now);
+        let Reverse((due, key, stay)) = *self.heap.peek()?;
+        if due > now {
+            return None;
+        }
+        self.heap.pop();
+        Some((key as usize, stay))
+    }
+
+    /// Keep only the entries of `live` stays (due, key, stay) when the
+    /// others outnumber them.
+    fn compact(&mut self, live: usize, stays: impl Iterator<Item = (u64, u32, u32)>) {
+        if self.heap.len() > 2 * live + 1024 {
+            self.heap = stays.map(Reverse).collect();
+        }
+    }
 }
 
 /// Events taken from the epoll set at once.
@@ -103,6 +159,20 @@ fn key_and_stay(token: Token) -> (usize, u32) {
     ((t & u64::from(u32::MAX)) as usize, (t >> 32) as u32)
 }
 
+/// Take the stay `stay` in slot `key` out of the lot, if it is still there.
+fn unpark(parked: &mut Slab<Parked>, registry: &Registry, key: usize, stay: u32) -> Option<Parked> {
+    if parked.get(key).is_none_or(|p| p.stay != stay) {
+        return None;
+    }
+    let p = parked.remove(key);
+    deregister(registry, &p.stream);
+    Some(p)
+}
+
+fn deregister(registry: &Registry, stream: &TcpStream) {
+    let _ = registry.deregister(&mut SourceFd(&stream.as_raw_fd()));
+}
+
 async fn run(
     mut poll: AsyncFd<Poll>,
     registry: Registry,
@@ -110,19 +180,13 @@ async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut parked: Slab<Parked> = Slab::new();
-    // Earliest first, in milliseconds after `epoch` (16 bytes an entry);
-    // entries of stays that ended are skipped when popped.
-    let epoch = Instant::now();
-    let at = |deadline: Instant| deadline.saturating_duration_since(epoch).as_millis() as u64;
-    let mut deadlines: BinaryHeap<Reverse<(u64, u32, u32)>> = BinaryHeap::new();
+    let mut deadlines = Deadlines::new();
     let mut events = Events::with_capacity(EVENTS);
     let mut ready = Vec::new();
     let mut stays: u32 = 0;
     let mut open = true;
     loop {
-        let next = deadlines
-            .peek()
-            .map(|Reverse((ms, ..))| epoch + Duration::from_millis(*ms));
+        let next = deadlines.next();
         tokio::select! {
             biased;
             () = stop_requested(&mut shutdown) => return,
@@ -138,8 +202,9 @@ async fn run(
                     let fd = a.stream.as_raw_fd();
                     match registry.register(&mut SourceFd(&fd), token(key, stays), Interest::READABLE) {
                         Ok(()) => {
-                            entry.insert(Parked { stream: a.stream, stay: stays, resume: a.resume });
-                            deadlines.push(Reverse((at(a.deadline), key32, stays)));
+                            let due = deadlines.ms(a.deadline);
+                            entry.insert(Parked { stream: a.stream, stay: stays, due, resume: a.resume });
+                            deadlines.push(due, key32, stays);
                         }
                         // Not parked: on its way again at once (it reads or waits in its task).
                         Err(_) => (a.resume)(a.stream),
@@ -152,39 +217,31 @@ async fn run(
                     // The epoll set failed: let every connection go on in its task.
                     tracing::warn!(error = %e, "parking lot failed; resuming its connections");
                     for p in parked.drain() {
-                        let fd = p.stream.as_raw_fd();
-                        let _ = registry.deregister(&mut SourceFd(&fd));
+                        deregister(&registry, &p.stream);
                         (p.resume)(p.stream);
                     }
                     return;
                 }
                 for (key, stay) in ready.drain(..) {
-                    if parked.get(key).is_some_and(|p| p.stay == stay) {
-                        let p = parked.remove(key);
-                        let fd = p.stream.as_raw_fd();
-                        let _ = registry.deregister(&mut SourceFd(&fd));
+                    if let Some(p) = unpark(&mut parked, &registry, key, stay) {
                         (p.resume)(p.stream);
                     }
                 }
             },
             () = sleep_until(next) => {
-                let now = at(Instant::now());
-                while let Some(Reverse((due, key, stay))) = deadlines.peek().copied() {
-                    if due > now {
-                        break;
-                    }
-                    deadlines.pop();
-                    let key = key as usize;
-                    if parked.get(key).is_some_and(|p| p.stay == stay) {
-                        let p = parked.remove(key);
-                        let fd = p.stream.as_raw_fd();
-                        let _ = registry.deregister(&mut SourceFd(&fd));
+                let now = Instant::now();
+                while let Some((key, stay)) = deadlines.pop_due(now) {
+                    if unpark(&mut parked, &registry, key, stay).is_some() {
+                        // Dropped: its socket closes.
                         tracing::debug!("idle connection closed");
-                        // Dropping it closes the socket.
                     }
                 }
             }
         }
+        deadlines.compact(
+            parked.len(),
+            parked.iter().map(|(key, p)| (p.due, key as u32, p.stay)),
+        );
         if !open && parked.is_empty() {
             return;
         }
@@ -192,7 +249,7 @@ async fn run(
         // may have parked at once).
         if parked.is_empty() && parked.capacity() > 1024 {
             parked.shrink_to_fit();
-            deadlines.shrink_to_fit();
+            deadlines.heap.shrink_to_fit();
         }
     }
 }
@@ -223,5 +280,42 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_come_due_in_order_and_only_when_due() {
+        let mut d = Deadlines::new();
+        d.push(300, 1, 7);
+        d.push(100, 2, 8);
+        d.push(200, 3, 9);
+        assert_eq!(d.next(), Some(d.epoch + Duration::from_millis(100)));
+        let at = |ms| d.epoch + Duration::from_millis(ms);
+        let t = at(250);
+        assert_eq!(d.pop_due(t), Some((2, 8)));
+        assert_eq!(d.pop_due(t), Some((3, 9)));
+        assert_eq!(d.pop_due(t), None, "300 ms is not due at 250");
+        assert_eq!(d.heap.len(), 1);
+    }
+
+    #[test]
+    fn entries_of_ended_stays_are_dropped_once_they_outnumber_the_live_ones() {
+        let mut d = Deadlines::new();
+        for stay in 0..2000u32 {
+            d.push(u64::from(stay), 0, stay);
+        }
+        // Few left behind: kept (they are skipped when due).
+        d.compact(1000, std::iter::empty());
+        assert_eq!(d.heap.len(), 2000);
+        // Two live stays among 2000 entries: only theirs remain.
+        d.compact(2, [(5, 0, 5), (1500, 0, 1500)].into_iter());
+        assert_eq!(d.heap.len(), 2);
+        let late = d.epoch + Duration::from_secs(10);
+        assert_eq!(d.pop_due(late), Some((0, 5)));
+        assert_eq!(d.pop_due(late), Some((0, 1500)));
     }
 }
