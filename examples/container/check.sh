@@ -68,6 +68,7 @@ chmod 0644 "$work/root/etc/tollgate/key.pem"
 cp "$plugin" "$work/root/etc/tollgate/plugins/jwt-auth.wasm"
 mkdir -p "$work/www/cam" && echo "frame 1" >"$work/www/cam/index.html"
 (cd "$work/www" && exec python3 -m http.server 18491 --bind 127.0.0.1 >/dev/null 2>&1) & pids+=($!)
+wait_port 18491
 cat >"$work/root/etc/tollgate/tollgate.toml" <<'CONF'
 defaultEntryPoints = ["http", "https"]
 [entryPoints.http]

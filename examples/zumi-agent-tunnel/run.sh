@@ -16,6 +16,7 @@ tollgate=$(find_tollgate)
 
 say "the device: a notebook server on its own 127.0.0.1:18646"
 python3 "$device/device.py" 18646 & pids+=($!)
+wait_port 18646
 
 say "a certificate for the server (HTTPS and the tunnels entry point)"
 # Not a CA (the agent's TLS refuses a CA certificate as the server's own),

@@ -17,6 +17,7 @@ user=$(id -un)
 
 say "the device: a notebook server on its own 127.0.0.1:18887"
 python3 "$here/device.py" 18887 & pids+=($!)
+wait_port 18887
 
 say "the server's sshd (throwaway, 127.0.0.1:18622, key login for $user only)"
 mkdir -m 0700 "$work/ssh"
