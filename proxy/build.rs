@@ -57,6 +57,14 @@ fn main() {
 
     println!("cargo:rerun-if-env-changed=TOLLGATE_PLUGIN_DIR");
     println!("cargo:rerun-if-env-changed=TOLLGATE_SKIP_PLUGIN_BUILD");
+    // The linker (link/ordered-link.sh) reads these lists, which cargo does
+    // not know of: a new list has to relink the binary.
+    for list in ["link/hot-functions.gnu.gz", "link/hot-functions.musl.gz"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            manifest_dir.join(list).display()
+        );
+    }
     watch_sources(&root);
 
     let wasm_dir = if let Some(dir) = env::var_os("TOLLGATE_PLUGIN_DIR") {
