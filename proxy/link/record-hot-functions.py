@@ -127,8 +127,9 @@ url = "http://127.0.0.1:{BACKEND}"
         shutil.rmtree(work)
     # Start-up's code first, then what serving added: an idle tollgate
     # maps the first part only.
-    names, size = functions_on(started, binary, set())
-    more, more_size = functions_on(served, binary, set(names))
+    functions = code_symbols(binary)
+    names, size = functions_on(started, functions, set())
+    more, more_size = functions_on(served, functions, set(names))
     names += more
     size += more_size
     target = "musl" if "/x86_64-unknown-linux-musl/" in binary else "gnu"
@@ -160,17 +161,23 @@ def resident_code_pages(pid, binary):
     return pages
 
 
-def functions_on(pages, binary, skip):
+def code_symbols(binary):
+    """(address, size, name) of the binary's functions, in address order."""
+    nm = subprocess.run(["nm", "-S", "--defined-only", binary], capture_output=True, text=True, check=True)
+    symbols = []
+    for line in nm.stdout.splitlines():
+        f = line.split()
+        if len(f) == 4 and f[2] in "tTwW" and int(f[1], 16):
+            symbols.append((int(f[0], 16), int(f[1], 16), f[3]))
+    return sorted(symbols)
+
+
+def functions_on(pages, functions, skip):
     """The functions (not in skip) that overlap pages, in address order."""
     names, size = [], 0
-    nm = subprocess.run(["nm", "-S", "--defined-only", binary], capture_output=True, text=True, check=True)
-    for line in sorted(nm.stdout.splitlines()):
-        f = line.split()
-        if len(f) != 4 or f[2] not in "tTwW":
-            continue
-        addr, length = int(f[0], 16), int(f[1], 16)
-        if length and f[3] not in skip and any(p in pages for p in range(addr >> 12, ((addr + length - 1) >> 12) + 1)):
-            names.append(f[3])
+    for addr, length, name in functions:
+        if name not in skip and any(p in pages for p in range(addr >> 12, ((addr + length - 1) >> 12) + 1)):
+            names.append(name)
             size += length
     return names, size
 
