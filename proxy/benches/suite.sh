@@ -464,16 +464,20 @@ fmt() { awk -v v="$1" 'BEGIN { if (v !~ /^-?[0-9.]/) { print v; exit } a = v < 0
 
 # PERF_RECORD=PREFIX: tollgate's first round of each scenario is recorded
 # with `perf record $PERF_OPTS` (default -g) into PREFIX.SCENARIO (not
-# websocket and idle, which start a fresh proxy inside the run); release
+# websocket and idle, which start a fresh proxy inside the run);
+# PERF_PROXIES="tollgate haproxy" records those (others into
+# PREFIX.SCENARIO.PROXY), to compare where each spends; release
 # builds have no frame pointers, so PERF_OPTS="--call-graph dwarf" shows
 # callers. Recording costs CPU: read it for where tollgate spends, not for
 # how much.
 profile_start() {
   perfpid=
-  [ -n "${PERF_RECORD:-}" ] && [ "$2" = tollgate ] && [ "$3" = 1 ] || return 0
+  [ -n "${PERF_RECORD:-}" ] && [[ " ${PERF_PROXIES:-tollgate} " == *" $2 "* ]] && [ "$3" = 1 ] || return 0
   case $1 in websocket | idle | tlsidle) return 0 ;; esac
+  local out=$PERF_RECORD.$1
+  [ "$2" = tollgate ] || out=$out.$2
   # shellcheck disable=SC2086 # PERF_OPTS is a list of options
-  perf record -q ${PERF_OPTS:--g} -o "$PERF_RECORD.$1" -p "$(worker tollgate)" >/dev/null 2>&1 &
+  perf record -q ${PERF_OPTS:--g} -o "$out" -p "$(worker "$2")" >/dev/null 2>&1 &
   perfpid=$!
 }
 profile_stop() { [ -z "$perfpid" ] || { kill -INT "$perfpid"; wait "$perfpid" || true; }; }

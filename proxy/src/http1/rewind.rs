@@ -23,6 +23,11 @@ impl<I> Rewind<I> {
         !self.prefix.is_empty()
     }
 
+    /// The bytes still to be read again.
+    pub fn unread(&self) -> &[u8] {
+        &self.prefix
+    }
+
     /// The stream, once nothing is left to read again (`has_unread`).
     pub fn into_inner(self) -> I {
         debug_assert!(self.prefix.is_empty());

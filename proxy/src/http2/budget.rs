@@ -48,7 +48,8 @@ pub const RESETS: u32 = 500;
 /// Resets a connection may send per second, sustained.
 pub const RESETS_PER_SEC: u32 = 50;
 
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// What an HTTP/2 connection starts with (RFC 9113 section 3.4).
+pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 const DATA: u8 = 0x0;
 const HEADERS: u8 = 0x1;

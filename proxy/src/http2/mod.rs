@@ -4,12 +4,15 @@
 //! which a closed flow-control window would otherwise hide); `stall` is the
 //! clock a response body keeps for it; `budget` ends a connection whose
 //! control frames (PING, SETTINGS, WINDOW_UPDATE, resets…) outrun its
-//! requests.
+//! requests; `coalesce` has a connection write the responses of the
+//! streams that finished together at once.
 
 pub mod budget;
+pub mod coalesce;
 pub mod stall;
 pub mod stream;
 
 pub use budget::Budgeted;
+pub use coalesce::Coalesced;
 pub use stall::StallClock;
 pub use stream::{stall_clock, StreamExecutor, StreamLimits};

@@ -30,7 +30,8 @@ use super::write_deadline::DeadlineIo;
 use crate::http1;
 use crate::http1::rewind::Rewind;
 use crate::http1::server::Ended;
-use crate::http2::Budgeted;
+use crate::http2::budget::PREFACE as H2_PREFACE;
+use crate::http2::{Budgeted, Coalesced};
 use crate::request::forwarded::ClientInfo;
 use crate::request::{self, ClientConn, Writer};
 use crate::shutdown::stop_requested;
@@ -159,7 +160,8 @@ async fn serve_tls(
     .await
     {
         Ok(Ok(tls_stream)) if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
-            Box::pin(serve_hyper(tls_stream, conn, watcher, peer)).await
+            // Its streams' responses written together (`http2::coalesce`).
+            Box::pin(Coalesced::new(serve_hyper(tls_stream, conn, watcher, peer))).await
         }
         Ok(Ok(tls_stream)) => serve_http(tls_stream, conn, watcher, peer, admitted).await,
         Ok(Err(e)) => tracing::debug!(client = %peer, error = %e, "TLS handshake failed"),
@@ -208,7 +210,15 @@ async fn serve_http<I>(
             Ended::Closed => return,
             Ended::ToHyper(rest) => {
                 // Boxed: only connections that need hyper carry its state.
-                Box::pin(serve_hyper(rest, conn, watcher, peer)).await;
+                // HTTP/2 with prior knowledge (h2c) has its streams'
+                // responses written together (`http2::coalesce`).
+                // The lane hands it over once it has read the preface's
+                // first line and blank line (`PRI * HTTP/2.0`, 18 bytes).
+                if rest.unread().starts_with(&H2_PREFACE[..18]) {
+                    Box::pin(Coalesced::new(serve_hyper(rest, conn, watcher, peer))).await;
+                } else {
+                    Box::pin(serve_hyper(rest, conn, watcher, peer)).await;
+                }
                 return;
             }
             Ended::Parked(parked, deadline) => {
