@@ -17,22 +17,20 @@
 # Requires: h2load (nghttp2-client), nginx, openssl, taskset; valgrind for
 # CALLGRIND.
 set -euo pipefail
-OLD=$1 NEW=$2
+OLD=$(realpath "$1") NEW=$(realpath "$2")
+cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-8} DURATION=${DURATION:-5} CALLGRIND=${CALLGRIND:-}
 H2ARGS=${H2ARGS:--c50 -m10}
 BACKEND_PORT=18090 TOLLGATE_PORT=18091
-w=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$w"' EXIT
+
+. proxy/benches/common.sh
+require_tools h2load nginx openssl taskset
+[ -z "$CALLGRIND" ] || require_tools valgrind callgrind_control
+w=$work
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$w/k.pem" \
   -out "$w/c.pem" -days 2 -subj /CN=localhost >/dev/null 2>&1
-cat >"$w/nginx.conf" <<C
-daemon off; worker_processes 1; pid $w/nginx.pid; error_log $w/nginx.log error;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BACKEND_PORT backlog=4096; location / { return 200 "Hello, World!"; } } }
-C
-taskset -c 0 nginx -c "$w/nginx.conf" -p "$w" & pids+=($!)
+write_backend $BACKEND_PORT
+taskset -c 0 nginx -c "$w/backend.conf" -p "$w" & pids+=($!)
 cat >"$w/tollgate.toml" <<C
 logLevel = "ERROR"
 [lifeCycle]
@@ -51,20 +49,19 @@ backend = "bench"
 url = "http://127.0.0.1:$BACKEND_PORT"
 C
 url=https://127.0.0.1:$TOLLGATE_PORT/
-wait_up() { for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$TOLLGATE_PORT") 2>/dev/null && return 0; sleep 0.05; done; exit 1; }
 served() { awk '/^requests:/ {print $8}'; }
 
 # cpu BIN : CPU µs per request over DURATION s of load.
 cpu() {
   TOLLGATE_WORKER_THREADS=1 taskset -c 1 "$1" run --config "$w/tollgate.toml" 2>>"$w/tollgate.log" &
   local p=$! c0 c1 n
-  wait_up
+  wait_port $TOLLGATE_PORT
   taskset -c 0 h2load -t1 $H2ARGS -D 1 "$url" >/dev/null 2>&1 # warm-up
-  c0=$(awk '{print $14 + $15}' "/proc/$p/stat")
+  c0=$(ticks "$p")
   n=$(taskset -c 0 h2load -t1 $H2ARGS -D "$DURATION" "$url" 2>&1 | served)
-  c1=$(awk '{print $14 + $15}' "/proc/$p/stat")
+  c1=$(ticks "$p")
   kill "$p"; wait "$p" 2>/dev/null || true
-  awk -v c=$((c1 - c0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", c * 1e6 / hz / n }'
+  awk -v c=$((c1 - c0)) -v n="$n" -v hz="$hz" 'BEGIN { printf "%.2f", c * 1e6 / hz / n }'
 }
 
 # instructions BIN : user-space instructions per request (callgrind).
@@ -72,7 +69,7 @@ instructions() {
   TOLLGATE_WORKER_THREADS=1 valgrind --tool=callgrind --callgrind-out-file="$w/cg.out" \
     "$1" run --config "$w/tollgate.toml" 2>>"$w/tollgate.log" &
   local p=$! n
-  wait_up
+  wait_port $TOLLGATE_PORT 600 # valgrind starts slowly
   h2load -t1 -c10 -m10 -n 2000 "$url" >/dev/null
   callgrind_control -z "$p" >/dev/null 2>&1
   n=$(h2load -t1 -c10 -m10 -n 20000 "$url" | served)
