@@ -2,6 +2,7 @@
 //! accepted connection gets its settings from the current snapshot and is
 //! served in a task of its own (`connection`).
 
+use std::cell::OnceCell;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -113,7 +114,10 @@ async fn accept_loop(
     mut stopped: watch::Receiver<bool>,
 ) {
     let admission = shared.admission(slot);
-    let lot = drain.watcher().and_then(Lot::start);
+    // Started with the first plain connection: TLS connections never park
+    // (`parking`), so an entry point that only ever serves TLS keeps no
+    // lot, no epoll set and no task for one.
+    let lot: OnceCell<Option<Lot>> = OnceCell::new();
     loop {
         let (stream, peer) = tokio::select! {
             biased;
@@ -175,7 +179,12 @@ async fn accept_loop(
             responding,
             activity: Activity::new(),
             admission: admission.clone(),
-            lot: lot.clone(),
+            lot: if tls.is_some() {
+                None
+            } else {
+                lot.get_or_init(|| drain.watcher().and_then(Lot::start))
+                    .clone()
+            },
         };
         // The handshake runs in the connection's own task: a slow or hostile
         // client never holds up the accept loop or other connections.

@@ -13,7 +13,9 @@
 //! a device's page keeps a few.
 //!
 //! TLS connections are not parked here (their session state cannot leave
-//! the stream); they wait in their task (`http1::server::park`).
+//! the stream); they wait in their task (`http1::server::park`). So an
+//! entry point starts its lot with its first plain connection
+//! (`entrypoint`).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

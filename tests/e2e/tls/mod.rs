@@ -154,6 +154,54 @@ async fn an_h2_client_that_never_sends_its_preface_is_closed_at_the_idle_limit()
     assert!(took >= ms(800), "closed before the limit: {took:?}");
 }
 
+/// Descriptors of epoll sets the tollgate process holds (tokio's reactor,
+/// the config watcher's, and each started parking lot's).
+fn epoll_sets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the process's descriptors")
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy() == "anon_inode:[eventpoll]")
+        .count()
+}
+
+/// TLS connections never park in an entry point's parking lot
+/// (`listen::parking`), so an entry point that only serves TLS starts
+/// none: its epoll set and task appear with the first plain connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_plain_connections_start_a_parking_lot() {
+    let be = echo("be").await;
+    let ca = Ca::new("test CA");
+    let dir = TempDir::new("lot");
+    ca.server(&["a.test"]).write(&dir, "a");
+    let config =
+        tls_config(&["a"], "", &be.url()) + "[entryPoints.http]\naddress = \"127.0.0.1:0\"\n";
+    let mut tg = Tollgate::start_in(dir, &config, &["https", "http"]).await;
+    // The file watcher's epoll set is made after the entry points listen,
+    // just before this line.
+    tg.wait_for_log("watching files", secs(5)).await;
+    let at_start = epoll_sets(tg.pid());
+
+    let stream = TlsClient::trusting(&ca.pem)
+        .connect(tg.addr("https"), "a.test")
+        .await
+        .unwrap();
+    let (status, _, _) = get(stream, "a.test", "/").await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        epoll_sets(tg.pid()),
+        at_start,
+        "a TLS connection started a parking lot"
+    );
+
+    // The plain entry point has no route: a 404.
+    let plain = http1();
+    assert_eq!(status_of(&plain, &tg.url("http", "/")).await, 404);
+    eventually(secs(5), "the plain entry point's parking lot", || async {
+        (epoll_sets(tg.pid()) > at_start).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_timeout_bounds_the_tls_handshake() {
     let be = echo("be").await;
