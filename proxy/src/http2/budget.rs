@@ -50,6 +50,10 @@ pub const RESETS_PER_SEC: u32 = 50;
 
 /// What an HTTP/2 connection starts with (RFC 9113 section 3.4).
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// The preface's part an HTTP/1 parser reads as a request head (its
+/// request line and blank line): what the HTTP/1 lane has read when it
+/// hands an h2c connection over.
+pub const PREFACE_HEAD: &[u8] = PREFACE.split_at(18).0;
 
 const DATA: u8 = 0x0;
 const HEADERS: u8 = 0x1;

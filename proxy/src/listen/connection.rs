@@ -30,7 +30,7 @@ use super::write_deadline::DeadlineIo;
 use crate::http1;
 use crate::http1::rewind::Rewind;
 use crate::http1::server::Ended;
-use crate::http2::budget::PREFACE as H2_PREFACE;
+use crate::http2::budget::PREFACE_HEAD as H2_PREFACE_HEAD;
 use crate::http2::{Budgeted, Coalesced};
 use crate::request::forwarded::ClientInfo;
 use crate::request::{self, ClientConn, Writer};
@@ -212,9 +212,7 @@ async fn serve_http<I>(
                 // Boxed: only connections that need hyper carry its state.
                 // HTTP/2 with prior knowledge (h2c) has its streams'
                 // responses written together (`http2::coalesce`).
-                // The lane hands it over once it has read the preface's
-                // first line and blank line (`PRI * HTTP/2.0`, 18 bytes).
-                if rest.unread().starts_with(&H2_PREFACE[..18]) {
+                if rest.unread().starts_with(H2_PREFACE_HEAD) {
                     Box::pin(Coalesced::new(serve_hyper(rest, conn, watcher, peer))).await;
                 } else {
                     Box::pin(serve_hyper(rest, conn, watcher, peer)).await;

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use wasmtime::{Engine, ExternType, InstancePre, Linker, Module, ValType};
 
-use super::disk_cache::DiskCache;
+use super::disk_cache::{compile, DiskCache};
 use super::state::HostState;
 
 /// What identifies the bytes of a module.
@@ -92,20 +92,22 @@ impl ModuleCache {
         // Compile outside the lock: it takes a while, and other plugins
         // may load meanwhile. Two loads of one new file may both compile;
         // the second insert wins, both work.
-        // The file name hashes the whole module: found once for both.
-        let disk = self.disk.as_ref().map(|d| (d, d.path_for(engine, bytes)));
-        let (module, origin) = match disk.as_ref().and_then(|(d, path)| d.load(engine, path)) {
-            Some(module) => (module, Origin::Disk),
-            None => {
-                let module =
-                    Module::new(engine, bytes).map_err(|e| format!("not a valid module: {e:#}"))?;
-                self.compiled
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if let Some((disk, path)) = &disk {
-                    disk.store(path, &module);
+        let (module, compiled) = match &self.disk {
+            Some(disk) => {
+                let loaded = disk.load_or_compile(engine, bytes)?;
+                if let Some(Err(e)) = &loaded.compiled {
+                    tracing::warn!(file = %loaded.file.display(), error = %e, "cannot keep compiled plugin code; the next start compiles again");
                 }
-                (module, Origin::Compiled)
+                (loaded.module, loaded.compiled.is_some())
             }
+            None => (compile(engine, bytes)?, true),
+        };
+        let origin = if compiled {
+            self.compiled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Origin::Compiled
+        } else {
+            Origin::Disk
         };
         let compiled = Arc::new(link(module, linker)?);
         let mut entries = self.lock();

@@ -91,12 +91,25 @@ impl DiskCache {
         }
     }
 
-    /// Keep `module`'s code in `path` for the next start. Failures are
-    /// logged only.
-    pub(crate) fn store(&self, path: &Path, module: &Module) {
-        if let Err(e) = self.write(path, module) {
-            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot keep compiled plugin code; the next start compiles again");
+    /// The code of `wasm` from its file if one is there (`load`), else
+    /// compiled now and written for the next start. The one place for this
+    /// rule: plugin loading and `tollgate plugin precompile` both use it.
+    pub(crate) fn load_or_compile(&self, engine: &Engine, wasm: &[u8]) -> Result<Loaded, String> {
+        let file = self.path_for(engine, wasm);
+        if let Some(module) = self.load(engine, &file) {
+            return Ok(Loaded {
+                module,
+                file,
+                compiled: None,
+            });
         }
+        let module = compile(engine, wasm)?;
+        let stored = self.write(&file, &module);
+        Ok(Loaded {
+            module,
+            file,
+            compiled: Some(stored),
+        })
     }
 
     /// Where the code of `wasm` compiled by `engine` is kept.
@@ -152,6 +165,21 @@ impl DiskCache {
         }
         result.map_err(|e| e.to_string())
     }
+}
+
+/// A module's code, and where it came from (`DiskCache::load_or_compile`).
+pub(crate) struct Loaded {
+    pub(crate) module: Module,
+    /// The cache file.
+    pub(crate) file: PathBuf,
+    /// `None` when the file's code was used; else compiled now, with
+    /// whether writing the file worked.
+    pub(crate) compiled: Option<Result<(), String>>,
+}
+
+/// Compile `wasm` with Cranelift (a hundred milliseconds or more).
+pub(crate) fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module, String> {
+    Module::new(engine, wasm).map_err(|e| format!("not a valid module: {e:#}"))
 }
 
 /// Owned by this process's user, and writable by nobody else. A folder may

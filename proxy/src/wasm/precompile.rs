@@ -10,8 +10,6 @@
 
 use std::path::PathBuf;
 
-use wasmtime::Module;
-
 use super::builtin;
 use super::disk_cache::DiskCache;
 use super::engine;
@@ -51,27 +49,22 @@ pub fn precompile(files: &[PathBuf]) -> Result<Vec<Precompiled>, PluginError> {
     modules
         .into_iter()
         .map(|(source, bytes)| {
-            let file = disk.path_for(&engine, &bytes);
-            if disk.load(&engine, &file).is_some() {
-                return Ok(Precompiled {
-                    source,
-                    file,
-                    compiled: false,
+            let loaded =
+                disk.load_or_compile(&engine, &bytes)
+                    .map_err(|message| PluginError::Compile {
+                        name: source.clone(),
+                        message,
+                    })?;
+            if let Some(Err(message)) = loaded.compiled.clone() {
+                return Err(PluginError::Io {
+                    path: loaded.file,
+                    source: std::io::Error::other(message),
                 });
             }
-            let module = Module::new(&engine, &bytes).map_err(|e| PluginError::Compile {
-                name: source.clone(),
-                message: format!("not a valid module: {e:#}"),
-            })?;
-            disk.write(&file, &module)
-                .map_err(|message| PluginError::Io {
-                    path: file.clone(),
-                    source: std::io::Error::other(message),
-                })?;
             Ok(Precompiled {
                 source,
-                file,
-                compiled: true,
+                file: loaded.file,
+                compiled: loaded.compiled.is_some(),
             })
         })
         .collect()
