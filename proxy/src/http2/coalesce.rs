@@ -1,12 +1,12 @@
 //! One write for the responses of every stream that finished together.
 //!
-//! Each HTTP/2 stream runs in a task of its own (`stream`); when it hands
-//! h2 a response, h2 wakes the connection's task to write it. tokio runs a
-//! task woken by the running one next (its LIFO slot), so the connection
-//! wrote each response, or two, as soon as its stream had made it: with 500
-//! streams in flight on 50 connections, 0.45 TLS writes per request, where
-//! HAProxy, which writes after handling every ready event, made 0.1. Each
-//! write is a TLS record, a system call and a loopback delivery.
+//! When a stream hands h2 a response, h2 wakes the connection's task to
+//! write it. Each stream in a task of its own, tokio ran a task woken by
+//! the running one next (its LIFO slot), so the connection wrote each
+//! response, or two, as soon as its stream had made it: with 500 streams in
+//! flight on 50 connections, 0.45 TLS writes per request, where HAProxy,
+//! which writes after handling every ready event, made 0.1. Each write is a
+//! TLS record, a system call and a loopback delivery.
 //!
 //! `Coalesced` runs a connection's future with its wake-ups deferred until
 //! the worker has run every task that is ready (tokio's `yield_now`

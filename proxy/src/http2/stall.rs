@@ -3,7 +3,7 @@
 //! has flow-control capacity, so a client that keeps its window at zero
 //! (or stops reading its connection, which fills h2's send buffer) leaves
 //! the body unpolled: a deadline checked in `poll_frame` never fires. The
-//! body marks this clock instead, and the stream's task (`stream`) checks
+//! body marks this clock instead, and the stream's watch (`stream`) checks
 //! it from outside the body.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,6 +1,6 @@
-//! Each HTTP/2 stream runs in a task of its own, which hyper spawns through
-//! the connection's executor; `StreamExecutor` bounds that task's life. A
-//! stream is given up (its task dropped: h2 resets it with CANCEL, and the
+//! hyper hands each HTTP/2 stream's future to the connection's executor;
+//! `StreamExecutor` bounds its life and runs it in the connection's task
+//! (`local`). A stream is given up (its future dropped: h2 resets it with CANCEL, and the
 //! backend connection or request behind it is released) when
 //! - `writeTimeout` has passed since its request arrived (Traefik counts
 //!   it from the request's headers; `listen::write_deadline` does the same
@@ -22,10 +22,11 @@ use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
 use tokio::time::{Instant, Sleep};
 
+use super::local;
 use super::stall::StallClock;
 
 tokio::task_local! {
-    /// The stall clock of the stream whose task is running.
+    /// The stall clock of the stream being polled.
     static CLOCK: Arc<StallClock>;
 }
 
@@ -42,7 +43,7 @@ pub struct StreamLimits {
     pub stall: Duration,
 }
 
-/// hyper's executor for a connection's streams: each in a watched task.
+/// hyper's executor for a connection's streams: each a watched future.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamExecutor {
     limits: StreamLimits,
@@ -61,19 +62,19 @@ where
     fn execute(&self, fut: F) {
         let clock = StallClock::new();
         let now = Instant::now();
-        tokio::spawn(Watched {
+        local::run(Box::pin(Watched {
             inner: CLOCK.scope(clock.clone(), fut),
             clock,
             write_deadline: self.limits.write_timeout.map(|d| now + d),
             stall: self.limits.stall,
             timer: tokio::time::sleep_until(now),
             armed_for: None,
-        });
+        }));
     }
 }
 
 pin_project! {
-    /// A stream's task: ends (dropping the stream) at its first limit.
+    /// A stream: ends (dropping hyper's stream) at its first limit.
     struct Watched<F> {
         #[pin]
         inner: TaskLocalFuture<Arc<StallClock>, F>,

@@ -31,7 +31,7 @@ use crate::http1;
 use crate::http1::rewind::Rewind;
 use crate::http1::server::Ended;
 use crate::http2::budget::PREFACE_HEAD as H2_PREFACE_HEAD;
-use crate::http2::{Budgeted, Coalesced};
+use crate::http2::{Budgeted, Coalesced, Local};
 use crate::request::forwarded::ClientInfo;
 use crate::request::{self, ClientConn, Writer};
 use crate::shutdown::stop_requested;
@@ -296,7 +296,8 @@ async fn serve_hyper<I>(
     let service = service_fn(move |req| Box::pin(service::handle(req, conn.clone())));
     // HTTP/2's control frames are budgeted (`http2::budget`).
     let io = TokioIo::new(Budgeted::new(io));
-    let serving = http.serve_connection_with_upgrades(io, service);
+    // HTTP/2 streams run in the connection's task (`http2::local`).
+    let serving = Local::new(http.serve_connection_with_upgrades(io, service));
     tokio::pin!(serving);
     let result = loop {
         // Until the idle limit could be reached (`idle`).
@@ -307,13 +308,13 @@ async fn serve_hyper<I>(
         tokio::select! {
             result = serving.as_mut() => break result,
             () = stop_requested(&mut watcher) => {
-                serving.as_mut().graceful_shutdown();
+                serving.as_mut().conn().graceful_shutdown();
                 break serving.await;
             }
             () = tokio::time::sleep(wait) => {
                 if idle.activity.idle_for().is_some_and(|d| d >= limit) {
                     tracing::debug!(client = %peer, ?limit, "idle connection closed");
-                    serving.as_mut().graceful_shutdown();
+                    serving.as_mut().conn().graceful_shutdown();
                     // A client that does not let it end loses it.
                     match tokio::time::timeout(CLOSE_GRACE, serving.as_mut()).await {
                         Ok(result) => break result,

@@ -55,7 +55,7 @@ pub fn handle(mut req: Request<Incoming>, conn: Arc<Connection>) -> impl Future<
     let http2 = req.version() == Version::HTTP_2;
     let close_after = !http2 && req.headers().contains_key(header::TRANSFER_ENCODING);
     // HTTP/1: the connection's writes get the deadline (`write_deadline`);
-    // an HTTP/2 stream's task has its own (`http2::stream`).
+    // an HTTP/2 stream has its own (`http2::stream`).
     if let Some(deadline) = &conn.write_deadline {
         if !http2 {
             deadline.arm();
