@@ -5,6 +5,8 @@
 #   proxy/benches/h2-ab.sh OLD_BIN NEW_BIN            # CPU µs/request, paired
 #   ROUNDS=12 DURATION=4 proxy/benches/h2-ab.sh OLD NEW
 #   CALLGRIND=1 proxy/benches/h2-ab.sh OLD NEW        # instructions/request
+#   CALLGRIND=1 KEEP=/tmp/cg proxy/benches/h2-ab.sh OLD NEW  # and keep the
+#     profiles (KEEP/old.out, KEEP/new.out) for callgrind_annotate
 #
 # CPU mode: each round runs both builds one after the other (order
 # alternating), one worker thread pinned to CPU 1, the backend (nginx) and
@@ -19,7 +21,7 @@
 set -euo pipefail
 OLD=$(realpath "$1") NEW=$(realpath "$2")
 cd "$(dirname "$0")/../.."
-ROUNDS=${ROUNDS:-8} DURATION=${DURATION:-5} CALLGRIND=${CALLGRIND:-}
+ROUNDS=${ROUNDS:-8} DURATION=${DURATION:-5} CALLGRIND=${CALLGRIND:-} KEEP=${KEEP:-}
 H2ARGS=${H2ARGS:--c50 -m10}
 BACKEND_PORT=18090 TOLLGATE_PORT=18091
 
@@ -64,7 +66,7 @@ cpu() {
   awk -v c=$((c1 - c0)) -v n="$n" -v hz="$hz" 'BEGIN { printf "%.2f", c * 1e6 / hz / n }'
 }
 
-# instructions BIN : user-space instructions per request (callgrind).
+# instructions BIN NAME : user-space instructions per request (callgrind).
 instructions() {
   TOLLGATE_WORKER_THREADS=1 valgrind --tool=callgrind --callgrind-out-file="$w/cg.out" \
     "$1" run --config "$w/tollgate.toml" 2>>"$w/tollgate.log" &
@@ -76,11 +78,12 @@ instructions() {
   callgrind_control -d "$p" >/dev/null 2>&1
   kill "$p"; wait "$p" 2>/dev/null || true
   callgrind_annotate "$w/cg.out.1" 2>/dev/null | awk -v n="$n" '/PROGRAM TOTALS/ { gsub(",", "", $1); printf "%.0f", $1 / n }'
+  [ -z "$KEEP" ] || { mkdir -p "$KEEP" && cp "$w/cg.out.1" "$KEEP/$2.out"; }
   rm -f "$w"/cg.out*
 }
 
 if [ -n "$CALLGRIND" ]; then
-  a=$(instructions "$OLD") b=$(instructions "$NEW")
+  a=$(instructions "$OLD" old) b=$(instructions "$NEW" new)
   echo "instructions/request: old $a  new $b  new/old $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b / a }')"
   exit 0
 fi
