@@ -96,13 +96,12 @@ impl<F: Future> Future for Local<F> {
             // The new streams' first poll: their requests go out now.
             drive(this.streams, cx);
         }
-        match this.ended.take() {
-            Some(output) if this.streams.is_empty() => Poll::Ready(output),
-            ended => {
-                *this.ended = ended;
-                Poll::Pending
+        if this.streams.is_empty() {
+            if let Some(output) = this.ended.take() {
+                return Poll::Ready(output);
             }
         }
+        Poll::Pending
     }
 }
 

@@ -1,7 +1,8 @@
 //! hyper hands each HTTP/2 stream's future to the connection's executor;
 //! `StreamExecutor` bounds its life and runs it in the connection's task
-//! (`local`). A stream is given up (its future dropped: h2 resets it with CANCEL, and the
-//! backend connection or request behind it is released) when
+//! (`local`). A stream is given up (its future dropped: h2 resets it with
+//! CANCEL, and the backend connection or request behind it is released)
+//! when
 //! - `writeTimeout` has passed since its request arrived (Traefik counts
 //!   it from the request's headers; `listen::write_deadline` does the same
 //!   for HTTP/1), or

@@ -55,7 +55,7 @@ pub fn precompile(files: &[PathBuf]) -> Result<Vec<Precompiled>, PluginError> {
                         name: source.clone(),
                         message,
                     })?;
-            if let Some(Err(message)) = loaded.compiled.clone() {
+            if let Some(Err(message)) = loaded.compiled {
                 return Err(PluginError::Io {
                     path: loaded.file,
                     source: std::io::Error::other(message),
