@@ -29,6 +29,8 @@
 #   9 idle       IDLE_CONNS (10,000) keep-alive connections, one request
 #                each, then idle: RSS per connection
 #  10 tlsidle    scenario 9 over TLS (ECDSA P-256)
+#  11 h2idle     scenario 9 over HTTP/2 (TLS, ALPN h2), as browsers keep
+#                their connections to a dashboard
 #
 # Method (as compare.sh): each proxy runs one worker (nginx
 # worker_processes 1, HAProxy nbthread 1, tollgate TOLLGATE_WORKER_THREADS=1)
@@ -71,7 +73,7 @@ RESULTS=${RESULTS:-$benches/RESULTS.md}
 # instructions.sh's, so those can run at other times without a clash.
 BACKEND_PORT=18060 WS_PORT=18061 NGINX_PORT=18062 HAPROXY_PORT=18063 TOLLGATE_PORT=18064
 
-all_scenarios=(http prefix tls handshake h2 websocket stream auth idle tlsidle)
+all_scenarios=(http prefix tls handshake h2 websocket stream auth idle tlsidle h2idle)
 selected=()
 if [ "$SCENARIOS" = all ]; then
   selected=("${all_scenarios[@]}")
@@ -98,7 +100,7 @@ load=(taskset -c "$LOAD_CPUS")
 # sockets, the websocket scenario's proxy twice WS_CONNS (client + backend).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 need=1024
-! wants idle || need=$((IDLE_CONNS + 1024))
+! wants idle && ! wants tlsidle && ! wants h2idle || need=$((IDLE_CONNS + 1024))
 ! wants websocket || [ $((2 * WS_CONNS + 1024)) -le $need ] || need=$((2 * WS_CONNS + 1024))
 [ "$(ulimit -n)" -ge $need ] || {
   echo "open-file limit $(ulimit -n) (hard $(ulimit -Hn)) is below the $need these scenarios need: raise it (e.g. ulimit -Hn 65536 as root, or LimitNOFILE) or lower IDLE_CONNS/WS_CONNS" >&2
@@ -449,6 +451,7 @@ $(kv "$out" open_s)"
 
 # The same over TLS (scenario 10).
 run_tlsidle() { run_idle "$1" idle-tls; }
+run_h2idle() { run_idle "$1" idle-h2; }
 
 # --- rounds and tables ---
 
@@ -473,7 +476,7 @@ fmt() { awk -v v="$1" 'BEGIN { if (v !~ /^-?[0-9.]/) { print v; exit } a = v < 0
 profile_start() {
   perfpid=
   [ -n "${PERF_RECORD:-}" ] && [[ " ${PERF_PROXIES:-tollgate} " == *" $2 "* ]] && [ "$3" = 1 ] || return 0
-  case $1 in websocket | idle | tlsidle) return 0 ;; esac
+  case $1 in websocket | idle | tlsidle | h2idle) return 0 ;; esac
   local out=$PERF_RECORD.$1
   [ "$2" = tollgate ] || out=$out.$2
   # shellcheck disable=SC2086 # PERF_OPTS is a list of options
@@ -493,9 +496,9 @@ rounds() {
   : >"$work/notes"
   echo
   echo "== $title"
-  # No warm-up where a run starts a fresh proxy (websocket, idle, tlsidle) or is one
-  # long transfer (stream).
-  if [ "$key" != websocket ] && [ "$key" != idle ] && [ "$key" != tlsidle ] && [ "$key" != stream ] && [ "$WARMUP" -gt 0 ]; then
+  # No warm-up where a run starts a fresh proxy (websocket and the idle ones)
+  # or is one long transfer (stream).
+  if [[ ! " websocket idle tlsidle h2idle stream " == *" $key "* ]] && [ "$WARMUP" -gt 0 ]; then
     for name in "${contenders[@]}"; do DURATION=$WARMUP "run_$key" "$name"; done
     : >"$work/notes" # what the warm-up saw is not part of the results
   fi
@@ -661,6 +664,13 @@ scenario_idle() {
 scenario_tlsidle() {
   start_proxies ec all $BACKEND_PORT
   rounds tlsidle "10. $IDLE_CONNS idle TLS keep-alive connections" "As 9, over TLS 1.3 (ECDSA P-256, HTTP/1.1 by ALPN): what each proxy keeps for an idle TLS session." 2 0 \
+    "RSS MB" "KiB/conn" "s to open"
+  stop_proxies
+}
+
+scenario_h2idle() {
+  start_proxies ec all $BACKEND_PORT
+  rounds h2idle "11. $IDLE_CONNS idle HTTP/2 connections" "As 9, over HTTP/2 (TLS 1.3, ECDSA P-256, ALPN h2; suite_clients.py speaks the few frames it needs): one GET on stream 1, then the connection stays open, as a browser keeps its connection to a dashboard." 2 0 \
     "RSS MB" "KiB/conn" "s to open"
   stop_proxies
 }

@@ -17,6 +17,9 @@ not: Python 3 standard library only (asyncio), nothing to install.
       all of them open.
   suite_clients.py idle-tls PORT CONNS PID...
       The same over TLS (HTTP/1.1 by ALPN, the certificate not checked).
+  suite_clients.py idle-h2 PORT CONNS PID...
+      The same over HTTP/2 (TLS, ALPN h2): one GET / on stream 1, then idle,
+      as a browser leaves its connection to a dashboard.
 
 Each load prints one line of key=value figures (suite.sh reads it) and
 writes errors to stderr. The framing is RFC 6455's, minimal: one frame per
@@ -227,9 +230,55 @@ async def idle_open(port, ramp):
         return reader, writer
 
 
-async def idle(port, conns, pids):
+# The HTTP/2 frames idle_h2_open sends and reads (RFC 9113): a frame is a
+# 9-byte header (length 24 bits, type, flags, stream) and its payload.
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, SETTINGS, PING, GOAWAY = 0x0, 0x1, 0x4, 0x6, 0x7
+END_STREAM, ACK = 0x1, 0x1
+
+
+def h2_frame(kind, flags, stream, payload=b""):
+    return struct.pack("!I", len(payload))[1:] + bytes([kind, flags]) + struct.pack("!I", stream) + payload
+
+
+async def idle_h2_open(port, ramp):
+    async with ramp:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=TLS)
+        if writer.get_extra_info("ssl_object").selected_alpn_protocol() != "h2":
+            writer.close()
+            raise RuntimeError("no h2 by ALPN")
+        authority = b"127.0.0.1:%d" % port
+        # HPACK: :method GET, :scheme https, :path / (static table entries
+        # 2, 7, 4), :authority as a literal (name: entry 1).
+        block = b"\x82\x87\x84\x41" + bytes([len(authority)]) + authority
+        writer.write(H2_PREFACE + h2_frame(SETTINGS, 0, 0) + h2_frame(HEADERS, END_STREAM | 0x4, 1, block))
+        status_ok = False
+        while True:
+            head = await reader.readexactly(9)
+            length = int.from_bytes(head[:3], "big")
+            kind, flags, stream = head[3], head[4], int.from_bytes(head[5:9], "big") & 0x7FFFFFFF
+            payload = await reader.readexactly(length)
+            if kind == SETTINGS and not flags & ACK:
+                writer.write(h2_frame(SETTINGS, ACK, 0))
+            elif kind == PING and not flags & ACK:
+                writer.write(h2_frame(PING, ACK, 0, payload))
+            elif kind == GOAWAY:
+                writer.close()
+                raise RuntimeError("GOAWAY")
+            elif kind == HEADERS and stream == 1:
+                # :status 200 is the static table's entry 8, indexed (0x88).
+                status_ok = payload[:1] == b"\x88"
+            if stream == 1 and kind in (HEADERS, DATA) and flags & END_STREAM:
+                break
+        if not status_ok:
+            writer.close()
+            raise RuntimeError("status: not 200")
+        return reader, writer
+
+
+async def idle(port, conns, pids, opener=idle_open):
     rss_before = rss_kb(pids)
-    ok, errors, t_open = await open_all(idle_open, port, conns, "idle")
+    ok, errors, t_open = await open_all(opener, port, conns, "idle")
     await asyncio.sleep(2)  # idle: let the proxy settle (and free what it frees)
     rss_open = rss_kb(pids)
     # Still open? A proxy that closed idle connections early must not look thrifty.
@@ -251,14 +300,15 @@ def main(argv):
         asyncio.run(ws_echo(int(argv[1])))
     elif len(argv) >= 5 and argv[0] == "ws-load":
         asyncio.run(ws_load(int(argv[1]), int(argv[2]), float(argv[3]), [int(p) for p in argv[4:]]))
-    elif len(argv) >= 4 and argv[0] in ("idle", "idle-tls"):
-        if argv[0] == "idle-tls":
+    elif len(argv) >= 4 and argv[0] in ("idle", "idle-tls", "idle-h2"):
+        if argv[0] != "idle":
             global TLS
             TLS = ssl.create_default_context()
             TLS.check_hostname = False
             TLS.verify_mode = ssl.CERT_NONE
-            TLS.set_alpn_protocols(["http/1.1"])
-        asyncio.run(idle(int(argv[1]), int(argv[2]), [int(p) for p in argv[3:]]))
+            TLS.set_alpn_protocols(["h2" if argv[0] == "idle-h2" else "http/1.1"])
+        opener = idle_h2_open if argv[0] == "idle-h2" else idle_open
+        asyncio.run(idle(int(argv[1]), int(argv[2]), [int(p) for p in argv[3:]], opener))
     else:
         sys.exit(__doc__)
 
