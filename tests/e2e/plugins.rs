@@ -579,18 +579,7 @@ async fn plugins_reload_when_their_file_changes() {
     }
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
 async fn config_reloads_do_not_leak_plugin_instances() {
     let upstream = echo("b").await;
     let toml = |n: u32| {
@@ -615,7 +604,7 @@ async fn config_reloads_do_not_leak_plugin_instances() {
         }
     };
     warm(20).await;
-    let before = rss_kib(tg.pid());
+    let before = tg.rss_kib();
     for n in 1..=15 {
         std::fs::write(tg.config_path(), toml(n)).unwrap();
         eventually(secs(10), "reloaded", || {
@@ -629,7 +618,7 @@ async fn config_reloads_do_not_leak_plugin_instances() {
         .await;
         warm(10).await;
     }
-    let after = rss_kib(tg.pid());
+    let after = tg.rss_kib();
     assert!(
         after < before + 40 * 1024,
         "RSS grew from {before} KiB to {after} KiB over 15 reloads"

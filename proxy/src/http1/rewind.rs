@@ -46,6 +46,12 @@ impl<I: AsyncRead + Unpin> AsyncRead for Rewind<I> {
             let n = this.prefix.len().min(buf.remaining());
             buf.put_slice(&this.prefix[..n]);
             this.prefix.advance(n);
+            if this.prefix.is_empty() {
+                // Free the buffer they were read into (the lane's, 8 KiB):
+                // an emptied one stayed allocated for as long as hyper
+                // served the connection (an h2c connection, a WebSocket).
+                this.prefix = BytesMut::new();
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.io).poll_read(cx, buf)
@@ -94,5 +100,22 @@ mod tests {
         let mut all = String::new();
         io.read_to_string(&mut all).await.unwrap();
         assert_eq!(all, "hello world");
+    }
+
+    /// Once read again, the prefix's buffer is freed, not kept for the
+    /// connection's life.
+    #[tokio::test]
+    async fn an_emptied_prefix_holds_no_buffer() {
+        let rest: &[u8] = b" world";
+        let mut prefix = BytesMut::with_capacity(8192);
+        prefix.extend_from_slice(b"hello");
+        let mut io = Rewind::new(rest, prefix);
+        let mut first = [0u8; 3];
+        io.read_exact(&mut first).await.unwrap();
+        assert!(io.prefix.capacity() >= 8192, "freed too early");
+        let mut next = [0u8; 2];
+        io.read_exact(&mut next).await.unwrap();
+        assert_eq!(&next, b"lo");
+        assert_eq!(io.prefix.capacity(), 0);
     }
 }

@@ -395,6 +395,17 @@ impl Tollgate {
         self.child.id()
     }
 
+    /// The process's resident memory (VmRSS), KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS in /proc/PID/status")
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         if self.exit.is_some() {

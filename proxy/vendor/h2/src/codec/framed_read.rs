@@ -11,19 +11,40 @@ use futures_core::Stream;
 use bytes::{Buf, BytesMut};
 
 use std::io;
+use std::mem::MaybeUninit;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::AsyncRead;
-use tokio_util::codec::FramedRead as InnerFramedRead;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio_util::codec::Decoder;
 use tokio_util::codec::{LengthDelimitedCodec, LengthDelimitedCodecError};
 
 // 16 MB "sane default" taken from golang http2
 const DEFAULT_SETTINGS_MAX_HEADER_LIST_SIZE: usize = 16 << 20;
 
+/// The most read at once into an empty buffer: a TLS record's plaintext.
+const PROBE: usize = 16 * 1024;
+
+/// The read buffer's room when bytes come in (tokio-util's FramedRead's
+/// initial capacity, which h2 used before).
+const INITIAL_CAPACITY: usize = 8 * 1024;
+
+/// Reads frames off `io` (tollgate's patch, see PATCH.md: instead of
+/// tokio-util's `FramedRead`, whose 8 KiB buffer lived as long as the
+/// connection). The buffer holds bytes only while a frame is incomplete or
+/// frames are waiting to be decoded; once it is empty and `io` has nothing
+/// more, it is freed, and the next read goes into an array on the stack
+/// first, so that a connection waiting for its client holds no buffer.
 #[derive(Debug)]
 pub struct FramedRead<T> {
-    inner: InnerFramedRead<T, LengthDelimitedCodec>,
+    io: T,
+
+    codec: LengthDelimitedCodec,
+
+    buf: BytesMut,
+
+    /// `io` reached its end of stream (or failed): no more reads.
+    eof: bool,
 
     decoder: FrameDecoder,
 }
@@ -59,23 +80,29 @@ enum Continuable {
 }
 
 impl<T> FramedRead<T> {
-    pub fn new(inner: InnerFramedRead<T, LengthDelimitedCodec>) -> FramedRead<T> {
-        let decoder = FrameDecoder::new(inner.decoder().max_frame_length());
-        FramedRead { inner, decoder }
+    pub fn new(io: T, codec: LengthDelimitedCodec) -> FramedRead<T> {
+        let decoder = FrameDecoder::new(codec.max_frame_length());
+        FramedRead {
+            io,
+            codec,
+            buf: BytesMut::new(),
+            eof: false,
+            decoder,
+        }
     }
 
     pub fn get_ref(&self) -> &T {
-        self.inner.get_ref()
+        &self.io
     }
 
     pub fn get_mut(&mut self) -> &mut T {
-        self.inner.get_mut()
+        &mut self.io
     }
 
     /// Returns the current max frame size setting
     #[inline]
     pub fn max_frame_size(&self) -> usize {
-        self.inner.decoder().max_frame_length()
+        self.codec.max_frame_length()
     }
 
     /// Updates the max frame size setting.
@@ -84,7 +111,7 @@ impl<T> FramedRead<T> {
     #[inline]
     pub fn set_max_frame_size(&mut self, val: usize) {
         assert!(DEFAULT_MAX_FRAME_SIZE as usize <= val && val <= MAX_MAX_FRAME_SIZE as usize);
-        self.inner.decoder_mut().set_max_frame_length(val);
+        self.codec.set_max_frame_length(val);
         // Update max CONTINUATION frames too, since its based on this
         self.decoder.set_max_frame_size(val);
     }
@@ -419,18 +446,95 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let span = tracing::trace_span!("FramedRead::poll_next");
         let _e = span.enter();
+        let this = &mut *self;
         loop {
             tracing::trace!("poll");
-            let bytes = match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
-                Some(Ok(bytes)) => bytes,
-                Some(Err(e)) => return Poll::Ready(Some(Err(map_err(e)))),
-                None => return Poll::Ready(None),
+            let bytes = match this.codec.decode(&mut this.buf) {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => match ready!(this.fill(cx)) {
+                    Ok(true) => continue,
+                    // The end of stream within a frame (tokio-util's
+                    // `decode_eof` error), or at a frame's boundary.
+                    Ok(false) if !this.buf.is_empty() => {
+                        this.buf = BytesMut::new();
+                        let e = io::Error::new(io::ErrorKind::Other, "bytes remaining on stream");
+                        return Poll::Ready(Some(Err(e.into())));
+                    }
+                    Ok(false) => return Poll::Ready(None),
+                    Err(e) => return Poll::Ready(Some(Err(e.into()))),
+                },
+                Err(e) => {
+                    // As tokio-util's: no frame after a framing error.
+                    this.eof = true;
+                    this.buf = BytesMut::new();
+                    return Poll::Ready(Some(Err(map_err(e))));
+                }
             };
 
             tracing::trace!(read.bytes = bytes.len());
-            if let Some(frame) = self.decoder.decode(bytes)? {
+            if let Some(frame) = this.decoder.decode(bytes)? {
                 tracing::debug!(?frame, "received");
                 return Poll::Ready(Some(Ok(frame)));
+            }
+        }
+    }
+}
+
+impl<T> FramedRead<T>
+where
+    T: AsyncRead + Unpin,
+{
+    /// Read more into the buffer: true when bytes came, false at the end of
+    /// stream. Pending with an empty buffer frees it.
+    fn fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        if self.eof {
+            return Poll::Ready(Ok(false));
+        }
+        let read = if self.buf.is_empty() {
+            let mut probe = [const { MaybeUninit::<u8>::uninit() }; PROBE];
+            let mut read = ReadBuf::uninit(&mut probe);
+            match Pin::new(&mut self.io).poll_read(cx, &mut read) {
+                Poll::Pending => {
+                    // Nothing buffered and nothing to read: hold no buffer
+                    // while the peer is quiet.
+                    self.buf = BytesMut::new();
+                    if self.decoder.partial.is_none() {
+                        self.decoder.hpack.release_scratch();
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(())) => {
+                    let got = read.filled();
+                    if !got.is_empty() {
+                        self.buf.reserve(got.len().max(INITIAL_CAPACITY));
+                        self.buf.extend_from_slice(got);
+                    }
+                    Ok(got.len())
+                }
+                Poll::Ready(Err(e)) => Err(e),
+            }
+        } else {
+            // A frame's start is buffered; the codec reserved room for the
+            // rest of it once its head was in.
+            if self.buf.capacity() == self.buf.len() {
+                self.buf.reserve(INITIAL_CAPACITY);
+            }
+            ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut self.io),
+                cx,
+                &mut self.buf
+            ))
+        };
+        match read {
+            Ok(0) => {
+                self.eof = true;
+                Poll::Ready(Ok(false))
+            }
+            Ok(_) => Poll::Ready(Ok(true)),
+            Err(e) => {
+                self.eof = true;
+                self.buf = BytesMut::new();
+                Poll::Ready(Err(e))
             }
         }
     }

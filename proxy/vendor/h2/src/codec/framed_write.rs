@@ -60,10 +60,14 @@ enum Next<B> {
     Continuation(frame::Continuation),
 }
 
-/// Initialize the connection with this amount of write buffer.
+/// The write buffer's room when frames are written.
 ///
 /// The minimum MAX_FRAME_SIZE is 16kb, so always be able to send a HEADERS
 /// frame that big.
+///
+/// tollgate's patch (PATCH.md): the buffer is allocated when a frame is
+/// buffered and freed once all of it is written, instead of living as long
+/// as the connection: a connection with nothing to send holds none.
 const DEFAULT_BUFFER_CAPACITY: usize = 16 * 1_024;
 
 /// Chain payloads bigger than this when vectored I/O is enabled. The remote
@@ -93,7 +97,7 @@ where
             final_flush_done: false,
             encoder: Encoder {
                 hpack: hpack::Encoder::default(),
-                buf: Cursor::new(BytesMut::with_capacity(DEFAULT_BUFFER_CAPACITY)),
+                buf: Cursor::new(BytesMut::new()),
                 next: None,
                 last_data_frame: None,
                 max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
@@ -168,6 +172,8 @@ where
                 ControlFlow::Break => break,
             }
         }
+        // All written: free the buffer until the next frame.
+        self.encoder.buf = Cursor::new(BytesMut::new());
 
         tracing::trace!("flushing buffer");
         // Flush the upstream
@@ -223,6 +229,9 @@ where
     fn buffer(&mut self, item: Frame<B>) -> Result<(), UserError> {
         // Ensure that we have enough capacity to accept the write.
         assert!(self.has_capacity());
+        if self.buf.get_ref().capacity() == 0 {
+            self.buf.get_mut().reserve(DEFAULT_BUFFER_CAPACITY);
+        }
         let span = tracing::trace_span!("FramedWrite::buffer", frame = ?item);
         let _e = span.enter();
 
@@ -307,9 +316,10 @@ where
     }
 
     fn has_capacity(&self) -> bool {
+        // A freed buffer (capacity 0) is allocated by `buffer`.
+        let buf = self.buf.get_ref();
         self.next.is_none()
-            && (self.buf.get_ref().capacity() - self.buf.get_ref().len()
-                >= self.min_buffer_capacity)
+            && (buf.capacity() == 0 || buf.capacity() - buf.len() >= self.min_buffer_capacity)
     }
 
     fn is_empty(&self) -> bool {

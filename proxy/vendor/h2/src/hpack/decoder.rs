@@ -12,6 +12,9 @@ use std::io::Cursor;
 use std::ops::ControlFlow;
 use std::str::Utf8Error;
 
+/// The scratch space Huffman-coded strings are decoded into, when needed.
+const SCRATCH_CAPACITY: usize = 4096;
+
 /// Decodes headers using HPACK
 #[derive(Debug)]
 pub struct Decoder {
@@ -158,8 +161,15 @@ impl Decoder {
             max_size_update: None,
             last_max_update: size,
             table: Table::new(size),
-            buffer: BytesMut::with_capacity(4096),
+            buffer: BytesMut::new(),
         }
+    }
+
+    /// Free the scratch space Huffman-coded strings are decoded into
+    /// (tollgate's patch, see PATCH.md): called while the connection waits
+    /// for its peer; the next such string allocates it again.
+    pub fn release_scratch(&mut self) {
+        self.buffer = BytesMut::new();
     }
 
     /// Queues a potential size update
@@ -214,7 +224,8 @@ impl Decoder {
                     can_resize = false;
                     let entry = self.decode_literal(src, true)?;
 
-                    // Insert the header into the table
+                    // Insert the header into the table (which keeps a copy
+                    // with bytes of its own).
                     self.table.insert(entry.clone());
                     consume(src);
 
@@ -333,6 +344,9 @@ impl Decoder {
 
         let offset = (buf.position() - old_pos) as usize;
         if huff {
+            if self.buffer.capacity() == 0 {
+                self.buffer.reserve(SCRATCH_CAPACITY);
+            }
             let ret = {
                 let raw = &buf.chunk()[..len];
                 huffman::decode(raw, &mut self.buffer).map(|buf| StringMarker {
@@ -539,8 +553,9 @@ impl Table {
         if self.size + len <= self.max_size {
             self.size += len;
 
-            // Track the entry
-            self.entries.push_front(entry);
+            // Track the entry, with bytes of its own (tollgate's patch:
+            // `Header::detached`).
+            self.entries.push_front(entry.detached());
         }
     }
 

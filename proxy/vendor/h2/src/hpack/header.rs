@@ -61,6 +61,30 @@ impl Header<Option<HeaderName>> {
 }
 
 impl Header {
+    /// A copy that shares no memory with the bytes it came from (tollgate's
+    /// patch, see PATCH.md): an entry of a dynamic table lives as long as
+    /// the connection, and a value sliced from a larger buffer (the read
+    /// buffer a request was decoded from, the head a response was parsed
+    /// from) kept that whole buffer alive with it.
+    pub fn detached(&self) -> Header {
+        match self {
+            Header::Field { name, value } => {
+                let mut copy =
+                    HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+                copy.set_sensitive(value.is_sensitive());
+                Header::Field {
+                    name: name.clone(),
+                    value: copy,
+                }
+            }
+            Header::Authority(v) => Header::Authority(BytesStr::from(v.as_str())),
+            Header::Scheme(v) => Header::Scheme(BytesStr::from(v.as_str())),
+            Header::Path(v) => Header::Path(BytesStr::from(v.as_str())),
+            Header::Protocol(v) => Header::Protocol(Protocol::from(v.as_str())),
+            other => other.clone(),
+        }
+    }
+
     pub fn new(name: Bytes, value: Bytes) -> Result<Header, DecoderError> {
         if name.is_empty() {
             return Err(DecoderError::NeedMore(NeedMore::UnexpectedEndOfStream));

@@ -339,7 +339,9 @@ impl Table {
 
         self.slots.push_front(Slot {
             hash,
-            header,
+            // Its own bytes, not a slice that keeps a larger buffer alive
+            // for the connection's life (tollgate's patch, PATCH.md).
+            header: header.detached(),
             next: None,
         });
     }
