@@ -112,7 +112,7 @@ mod tests {
         let mut io = Rewind::new(rest, prefix);
         let mut first = [0u8; 3];
         io.read_exact(&mut first).await.unwrap();
-        assert!(io.prefix.capacity() >= 8192, "freed too early");
+        assert!(io.prefix.capacity() > 0, "freed while bytes were left");
         let mut next = [0u8; 2];
         io.read_exact(&mut next).await.unwrap();
         assert_eq!(&next, b"lo");
