@@ -498,9 +498,7 @@ where
                     // Nothing buffered and nothing to read: hold no buffer
                     // while the peer is quiet.
                     self.buf = BytesMut::new();
-                    if self.decoder.partial.is_none() {
-                        self.decoder.hpack.release_scratch();
-                    }
+                    self.decoder.hpack.release_scratch();
                     return Poll::Pending;
                 }
                 Poll::Ready(Ok(())) => {

@@ -167,7 +167,9 @@ impl Decoder {
 
     /// Free the scratch space Huffman-coded strings are decoded into
     /// (tollgate's patch, see PATCH.md): called while the connection waits
-    /// for its peer; the next such string allocates it again.
+    /// for its peer; the next such string allocates it again. Always safe:
+    /// each decoded string is split off whole, so it never holds a string
+    /// between calls.
     pub fn release_scratch(&mut self) {
         self.buffer = BytesMut::new();
     }
@@ -226,7 +228,7 @@ impl Decoder {
 
                     // Insert the header into the table (which keeps a copy
                     // with bytes of its own).
-                    self.table.insert(entry.clone());
+                    self.table.insert(&entry);
                     consume(src);
 
                     if f(entry).is_break() {
@@ -545,7 +547,7 @@ impl Table {
         }
     }
 
-    fn insert(&mut self, entry: Header) {
+    fn insert(&mut self, entry: &Header) {
         let len = entry.len();
 
         self.reserve(len);
