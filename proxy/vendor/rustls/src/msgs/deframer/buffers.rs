@@ -147,6 +147,10 @@ impl BufferProgress {
     }
 }
 
+/// How much one read from the socket asks for.
+#[cfg(feature = "std")]
+const READ_SIZE: usize = 4096;
+
 #[derive(Default, Debug)]
 pub(crate) struct DeframerVecBuffer {
     /// Buffer of data read from the socket, in the process of being parsed into messages.
@@ -197,6 +201,9 @@ impl DeframerVecBuffer {
 impl DeframerVecBuffer {
     /// Read some bytes from `rd`, and add them to the buffer.
     pub(crate) fn read(&mut self, rd: &mut dyn io::Read, in_handshake: bool) -> io::Result<usize> {
+        if self.used == 0 {
+            return self.read_into_empty(rd);
+        }
         if let Err(err) = self.prepare_read(in_handshake) {
             return Err(io::Error::new(io::ErrorKind::InvalidData, err));
         }
@@ -210,14 +217,39 @@ impl DeframerVecBuffer {
         Ok(new_bytes)
     }
 
+    /// Read into an empty buffer (a tollgate patch, PATCH.md): the bytes go
+    /// to an array on the stack first, so that a connection with nothing to
+    /// read holds no buffer. When the read would block, the connection is
+    /// idle and an allocation left from earlier traffic is freed; when bytes
+    /// came, they are copied into the buffer (allocated for a full read if
+    /// it was freed).
+    fn read_into_empty(&mut self, rd: &mut dyn io::Read) -> io::Result<usize> {
+        let mut probe = [0u8; READ_SIZE];
+        match rd.read(&mut probe) {
+            Ok(n) => {
+                if self.buf.capacity() == 0 {
+                    self.buf = Vec::with_capacity(READ_SIZE);
+                }
+                self.buf.clear();
+                self.buf.extend_from_slice(&probe[..n]);
+                self.used = n;
+                Ok(n)
+            }
+            Err(err) => {
+                if err.kind() == io::ErrorKind::WouldBlock {
+                    self.buf = Vec::new();
+                }
+                Err(err)
+            }
+        }
+    }
+
     /// Resize the internal `buf` if necessary for reading more bytes.
     fn prepare_read(&mut self, is_joining_hs: bool) -> Result<(), &'static str> {
         /// TLS allows for handshake messages of up to 16MB.  We
         /// restrict that to 64KB to limit potential for denial-of-
         /// service.
         const MAX_HANDSHAKE_SIZE: u32 = 0xffff;
-
-        const READ_SIZE: usize = 4096;
 
         // We allow a maximum of 64k of buffered data for handshake messages only. Enforce this
         // by varying the maximum allowed buffer size here based on whether a prefix of a
