@@ -711,3 +711,216 @@ fn tunnel_hello() {
     });
     eprintln!("tunnel_hello: {runs} inputs");
 }
+
+/// HTTP/2 from a client, as tollgate's server takes it (hyper over the
+/// patched h2, proxy/vendor/h2/PATCH.md: its own frame reader, buffers
+/// freed between reads, HPACK entries copied out): any bytes, arriving in
+/// any pieces, end the connection without a panic once the client stops
+/// sending, and a connection that began with the preface was answered with
+/// the server's SETTINGS first. The pieces' sizes come from the input
+/// itself, so a saved failure replays the same way; between pieces the
+/// server reads what came, so frames and header blocks are cut across reads.
+#[test]
+fn http2_frames() {
+    let words: &[&[u8]] = &[
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        b"\x00\x00\x00\x04\x01\x00\x00\x00\x00", // SETTINGS ack
+        b"\x00\x00\x08\x06\x00\x00\x00\x00\x00", // PING
+        b"\x00\x00\x04\x08\x00\x00\x00\x00\x01", // WINDOW_UPDATE, stream 1
+        b"\x00\x00\x04\x03\x00\x00\x00\x00\x01", // RST_STREAM, stream 1
+        b"\x00\x00\x05\x09\x04\x00\x00\x00\x01", // CONTINUATION, end of headers
+        b"\x00\x40\x00\x00\x00\x00\x00\x00\x03", // DATA of 16 KiB, stream 3
+        b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00", // SETTINGS header table 0
+        b"\x3f\xe1\x1f",                         // HPACK table size update
+        b"\x40\x88\x25\xa8\x49\xe9\x5b\xa9\x7d\x7f", // HPACK literal, Huffman name
+        b"\xbe",                                 // HPACK dynamic-table index
+        b"\xff\xff\xff\xff",
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut served = 0;
+    let runs = mutate::run("http2", words, |input| {
+        served += usize::from(rt.block_on(http2_connection(input)));
+    });
+    eprintln!("http2_frames: {runs} inputs, {served} got a response");
+    // Most mutants break the preface or a frame; the corpus's requests
+    // (8 connections) must still be served, or the target tests nothing.
+    assert!(served >= 8, "{served} connections got a response");
+}
+
+/// Whether the server sent a response's HEADERS.
+async fn http2_connection(input: &[u8]) -> bool {
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let service = service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+        // A header made from the request goes into the response encoder's
+        // dynamic table.
+        let path = http::HeaderValue::from_str(req.uri().path())
+            .unwrap_or(http::HeaderValue::from_static("-"));
+        let body = http_body_util::BodyExt::collect(req.into_body()).await;
+        let size = body.map(|b| b.to_bytes().len()).unwrap_or(0);
+        let mut resp = Response::new(Full::new(bytes::Bytes::from(size.to_string())));
+        resp.headers_mut().insert("x-path", path);
+        Ok::<_, std::convert::Infallible>(resp)
+    });
+    let builder = tollgate::snapshot::responding::http_server(
+        &RespondingTimeouts::default(),
+        &Default::default(),
+    );
+    let conn = tokio::spawn(async move {
+        let _ = builder
+            .serve_connection_with_upgrades(TokioIo::new(server), service)
+            .await;
+    });
+    let (mut from_server, mut to_server) = tokio::io::split(client);
+    let answer = tokio::spawn(async move {
+        let mut answer = Vec::new();
+        let _ = from_server.read_to_end(&mut answer).await;
+        answer
+    });
+    // Piece sizes from an FNV-1a hash of the input: 1 to 64 bytes mostly,
+    // now and then up to 20 KiB (more than a read's stack probe).
+    let mut rng = mutate::Rng::new(input.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    }));
+    let mut rest = input;
+    while !rest.is_empty() {
+        let n = if rng.below(8) == 0 {
+            1 + rng.below(20 * 1024)
+        } else {
+            1 + rng.below(64)
+        };
+        let (piece, after) = rest.split_at(n.min(rest.len()));
+        if to_server.write_all(piece).await.is_err() {
+            break; // the server closed the connection
+        }
+        rest = after;
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let _ = to_server.shutdown().await;
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), conn).await;
+    match ended {
+        Err(_) => panic!("the connection did not end after the client stopped sending"),
+        Ok(Err(e)) => panic!("the connection's task failed: {e}"),
+        Ok(Ok(())) => {}
+    }
+    let answer = answer.await.unwrap();
+    if !input.starts_with(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") || answer.len() < 9 {
+        return false;
+    }
+    assert_eq!(answer[3], 4, "the server's first frame is not SETTINGS");
+    let mut frames = &answer[..];
+    while frames.len() >= 9 {
+        let len = u32::from_be_bytes([0, frames[0], frames[1], frames[2]]) as usize;
+        if frames[3] == 1 {
+            return true;
+        }
+        frames = &frames[(9 + len).min(frames.len())..];
+    }
+    false
+}
+
+/// TLS records from a client, as a rustls server reads them (the patched
+/// rustls, proxy/vendor/rustls/PATCH.md, frees its receive buffer whenever
+/// a read would block with nothing buffered and reads into an array on the
+/// stack until bytes come): the same bytes, given in one stream or in
+/// pieces with a would-block before each piece, end the same way (the
+/// same error, or the same handshake state), and never panic. Pieces are
+/// cut inside records and handshake messages, where part of a record waits
+/// in the buffer across reads.
+#[test]
+fn tls_records() {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let words: &[&[u8]] = &[
+        b"\x16\x03\x01\x00\x04",         // handshake record header
+        b"\x16\x03\x03\x40\x00",         // a 16 KiB handshake record
+        b"\x17\x03\x03\x00\x10",         // application data
+        b"\x14\x03\x03\x00\x01\x01",     // change_cipher_spec
+        b"\x15\x03\x03\x00\x02\x02\x28", // alert
+        b"\x01\x00\xff\xff",             // ClientHello of 64 KiB
+        b"\x00\x10\x00\x05\x02h2",       // ALPN
+        b"\x00\x00",
+        b"\xff\xff",
+    ];
+    let key = rcgen::generate_simple_self_signed(vec!["a.test".to_string()]).unwrap();
+    let chain = vec![CertificateDer::from(key.cert.der().to_vec())];
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()));
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, der)
+        .unwrap(),
+    );
+    let mut answered = 0;
+    let runs = mutate::run("tls_records", words, |input| {
+        let (whole, wrote) = tls_read(&config, input, None);
+        let seed = input.len() as u64 * 0x9e37_79b9 + 1;
+        let (pieces, _) = tls_read(&config, input, Some(mutate::Rng::new(seed)));
+        assert_eq!(whole, pieces, "one stream and pieces ended differently");
+        answered += usize::from(wrote > 0 && whole.is_ok());
+    });
+    eprintln!("tls_records: {runs} inputs, {answered} answered with a handshake");
+    // Nearly every mutant breaks the ClientHello (lengths, extensions); the
+    // corpus's hellos must still be answered, or the target tests nothing.
+    assert!(answered >= 4, "the server answered {answered} hellos");
+}
+
+/// How a rustls server connection fed `input` ended (its error, or whether
+/// it was still handshaking at the end of the input), and how many bytes
+/// it wrote back.
+fn tls_read(
+    config: &Arc<rustls::ServerConfig>,
+    input: &[u8],
+    pieces: Option<mutate::Rng>,
+) -> (Result<bool, String>, usize) {
+    use std::io::{ErrorKind, Read};
+    struct Source<'a> {
+        rest: &'a [u8],
+        pieces: Option<mutate::Rng>,
+        blocked: bool,
+    }
+    impl Read for Source<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let mut n = buf.len().min(self.rest.len());
+            if let Some(rng) = &mut self.pieces {
+                // A would-block before every piece: the connection "waits".
+                self.blocked = !self.blocked;
+                if self.blocked {
+                    return Err(ErrorKind::WouldBlock.into());
+                }
+                n = n.min(1 + rng.below(300));
+            }
+            buf[..n].copy_from_slice(&self.rest[..n]);
+            self.rest = &self.rest[n..];
+            Ok(n)
+        }
+    }
+    let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
+    let mut source = Source {
+        rest: input,
+        pieces,
+        blocked: false,
+    };
+    let mut wrote = 0;
+    loop {
+        match conn.read_tls(&mut source) {
+            Ok(0) => return (Ok(conn.is_handshaking()), wrote),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+            Err(e) => return (Err(format!("read: {e}")), wrote),
+        }
+        if let Err(e) = conn.process_new_packets() {
+            return (Err(format!("process: {e}")), wrote);
+        }
+        while conn.wants_write() {
+            wrote += conn.write_tls(&mut std::io::sink()).unwrap();
+        }
+    }
+}
