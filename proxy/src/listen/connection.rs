@@ -136,10 +136,12 @@ async fn serve_tls_or_plain(
     peer: SocketAddr,
     admitted: Admitted,
 ) {
+    // Both boxed: a task's futures are as large as their largest state for
+    // as long as the connection is open, so each kind of connection holds
+    // only its own (a plain one not the TLS session's, a TLS one not room
+    // for a plain one's lane).
     match tls {
-        None => serve_http(stream, conn, watcher, peer, admitted).await,
-        // Boxed: a plain connection's task does not carry the handshake's
-        // and the TLS stream's state.
+        None => Box::pin(serve_http(stream, conn, watcher, peer, admitted)).await,
         Some(config) => Box::pin(serve_tls(stream, config, conn, watcher, peer, admitted)).await,
     }
 }
@@ -153,88 +155,128 @@ async fn serve_tls(
     admitted: Admitted,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    match tokio::time::timeout(
-        conn.responding.tls_handshake_timeout,
-        acceptor.accept(stream),
-    )
-    .await
-    {
-        Ok(Ok(tls_stream)) if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
-            // Its streams' responses written together (`http2::coalesce`).
-            Box::pin(Coalesced::new(serve_hyper(tls_stream, conn, watcher, peer))).await
+    // Every await here is of a box made in a block or statement of its
+    // own, so that this future stays small for the connection's life: the
+    // handshake's state is freed once it is done, and what comes after is
+    // held in a box of its own size (a match's scrutinee, and a value
+    // bound to a name, keep their room in the future to the end of their
+    // scope, even once moved: rustc#62958).
+    let next: Pin<Box<dyn Future<Output = ()> + Send>> = {
+        let accepted = Box::pin(tokio::time::timeout(
+            conn.responding.tls_handshake_timeout,
+            acceptor.accept(stream),
+        ))
+        .await;
+        match accepted {
+            Ok(Ok(tls)) if tls.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                // Its streams' responses written together (`http2::coalesce`).
+                Box::pin(Coalesced::new(serve_hyper(tls, conn, watcher, peer)))
+            }
+            Ok(Ok(tls)) => Box::pin(serve_http(tls, conn, watcher, peer, admitted)),
+            Ok(Err(e)) => {
+                return tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
+            }
+            Err(_) => return tracing::debug!(client = %peer, "TLS handshake timed out"),
         }
-        Ok(Ok(tls_stream)) => serve_http(tls_stream, conn, watcher, peer, admitted).await,
-        Ok(Err(e)) => tracing::debug!(client = %peer, error = %e, "TLS handshake failed"),
-        Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
-    }
+    };
+    next.await
 }
 
 /// The HTTP/1.1 fast lane first; hyper for the rest of the connection if
 /// a request needs it. An idle connection leaves the lane's (large) future
 /// for `park`'s small one until its next bytes (see `http1::server`'s
 /// `PARK_AFTER`), a plain one for the parking lot's (`parking`).
-async fn serve_http<I>(
-    io: I,
+/// A function returning an async block, not an async fn: an async fn's
+/// arguments are moved into bindings of its own and kept twice (see
+/// `serve_tls`); the block uses what it captured in place, so a TLS
+/// connection waiting in `park` holds its session once.
+#[allow(clippy::manual_async_fn)] // the async block is the point, above
+fn serve_http<I>(
+    mut io: I,
     conn: Arc<Connection>,
     mut watcher: watch::Receiver<bool>,
     peer: SocketAddr,
     admitted: Admitted,
-) where
+) -> impl Future<Output = ()> + Send
+where
     I: AsyncRead + AsyncWrite + Parkable + Unpin + Send + 'static,
 {
-    let mut io = io;
-    let mut buf = BytesMut::new();
-    loop {
-        // Made anew for each lane run and passed by value: called through a
-        // reference, its 5 KiB future would be copied once more per request
-        // (callgrind: +700 instructions of memcpy).
-        let handler = |req| {
-            // The response must be written within writeTimeout of now.
-            if let Some(deadline) = &conn.write_deadline {
-                deadline.arm();
+    async move {
+        let mut buf = BytesMut::new();
+        let hyper = loop {
+            // Made anew for each lane run and passed by value: called through a
+            // reference, its 5 KiB future would be copied once more per request
+            // (callgrind: +700 instructions of memcpy).
+            let handler = |req| {
+                // The response must be written within writeTimeout of now.
+                if let Some(deadline) = &conn.write_deadline {
+                    deadline.arm();
+                }
+                // Not boxed (see `http1` on boxing): moving this future (5 KiB)
+                // into a fresh box for every request cost 6% more instructions
+                // per request (callgrind); idle connections park instead.
+                request::respond(req, conn.client.clone(), Writer::Lane)
+            };
+            // Boxed where it is made, and its end matched in the same
+            // statement as it is awaited in.
+            let lane = Box::pin(http1::server::serve(
+                io,
+                buf,
+                &conn.responding.lane,
+                peer.ip(),
+                &mut watcher,
+                handler,
+            ));
+            let deadline;
+            io = match lane.await {
+                Ended::Closed => return,
+                Ended::ToHyper(rest) => break to_hyper(rest, conn, watcher, peer),
+                Ended::Parked(parked, at) => {
+                    deadline = at;
+                    match &conn.lot {
+                        Some(lot) => match parked.into_socket() {
+                            Ok(socket) => {
+                                return to_lot(
+                                    lot.clone(),
+                                    socket,
+                                    deadline,
+                                    conn,
+                                    watcher,
+                                    admitted,
+                                );
+                            }
+                            Err(parked) => parked,
+                        },
+                        None => parked,
+                    }
+                }
+            };
+            match http1::server::park(&mut io, deadline, &mut watcher).await {
+                Some(first) => buf = first,
+                None => return,
             }
-            // Not boxed (see `http1` on boxing): moving this future (5 KiB)
-            // into a fresh box for every request cost 6% more instructions
-            // per request (callgrind); idle connections park instead.
-            request::respond(req, conn.client.clone(), Writer::Lane)
         };
-        let lane = http1::server::serve(
-            io,
-            buf,
-            &conn.responding.lane,
-            peer.ip(),
-            &mut watcher,
-            handler,
-        );
-        match Box::pin(lane).await {
-            Ended::Closed => return,
-            Ended::ToHyper(rest) => {
-                // Boxed: only connections that need hyper carry its state.
-                // HTTP/2 with prior knowledge (h2c) has its streams'
-                // responses written together (`http2::coalesce`).
-                if rest.unread().starts_with(H2_PREFACE_HEAD) {
-                    Box::pin(Coalesced::new(serve_hyper(rest, conn, watcher, peer))).await;
-                } else {
-                    Box::pin(serve_hyper(rest, conn, watcher, peer)).await;
-                }
-                return;
-            }
-            Ended::Parked(parked, deadline) => {
-                io = match &conn.lot {
-                    Some(lot) => match parked.into_socket() {
-                        Ok(socket) => {
-                            return to_lot(lot.clone(), socket, deadline, conn, watcher, admitted);
-                        }
-                        Err(parked) => parked,
-                    },
-                    None => parked,
-                };
-                match http1::server::park(&mut io, deadline, &mut watcher).await {
-                    Some(first) => buf = first,
-                    None => return,
-                }
-            }
-        }
+        hyper.await
+    }
+}
+
+/// The rest of a connection the lane hands over, served by hyper. Boxed:
+/// only connections that need hyper carry its state, and the lane's loop
+/// holds no room for it. HTTP/2 with prior knowledge (h2c) has its
+/// streams' responses written together (`http2::coalesce`).
+fn to_hyper<I>(
+    rest: Rewind<I>,
+    conn: Arc<Connection>,
+    watcher: watch::Receiver<bool>,
+    peer: SocketAddr,
+) -> Pin<Box<dyn Future<Output = ()> + Send>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    if rest.unread().starts_with(H2_PREFACE_HEAD) {
+        Box::pin(Coalesced::new(serve_hyper(rest, conn, watcher, peer)))
+    } else {
+        Box::pin(serve_hyper(rest, conn, watcher, peer))
     }
 }
 
@@ -279,15 +321,18 @@ fn resume(
     })
 }
 
-async fn serve_hyper<I>(
+/// As `serve_http`, a function returning an async block: the connection
+/// (stream, TLS session, hyper's state) is in one box, made here, and the
+/// block holds only that box and what it waits with.
+fn serve_hyper<I>(
     io: I,
     conn: Arc<Connection>,
     mut watcher: watch::Receiver<bool>,
     peer: SocketAddr,
-) where
+) -> impl Future<Output = ()> + Send
+where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let http = conn.responding.http.clone();
     let limit = conn.responding.lane.header_timeout;
     let idle = conn.clone();
     // Boxed once, where it is made: hyper moves a stream's future into the
@@ -296,35 +341,42 @@ async fn serve_hyper<I>(
     let service = service_fn(move |req| Box::pin(service::handle(req, conn.clone())));
     // HTTP/2's control frames are budgeted (`http2::budget`).
     let io = TokioIo::new(Budgeted::new(io));
+    // Owning its copy of the builder (as the clone made here before did).
+    let serving = idle
+        .responding
+        .http
+        .serve_connection_with_upgrades(io, service)
+        .into_owned();
     // HTTP/2 streams run in the connection's task (`http2::local`).
-    let serving = Local::new(http.serve_connection_with_upgrades(io, service));
-    tokio::pin!(serving);
-    let result = loop {
-        // Until the idle limit could be reached (`idle`).
-        let wait = idle
-            .activity
-            .idle_for()
-            .map_or(limit, |d| limit.saturating_sub(d));
-        tokio::select! {
-            result = serving.as_mut() => break result,
-            () = stop_requested(&mut watcher) => {
-                serving.as_mut().conn().graceful_shutdown();
-                break serving.await;
-            }
-            () = tokio::time::sleep(wait) => {
-                if idle.activity.idle_for().is_some_and(|d| d >= limit) {
-                    tracing::debug!(client = %peer, ?limit, "idle connection closed");
+    let mut serving = Box::pin(Local::new(serving));
+    async move {
+        let result = loop {
+            // Until the idle limit could be reached (`idle`).
+            let wait = idle
+                .activity
+                .idle_for()
+                .map_or(limit, |d| limit.saturating_sub(d));
+            tokio::select! {
+                result = serving.as_mut() => break result,
+                () = stop_requested(&mut watcher) => {
                     serving.as_mut().conn().graceful_shutdown();
-                    // A client that does not let it end loses it.
-                    match tokio::time::timeout(CLOSE_GRACE, serving.as_mut()).await {
-                        Ok(result) => break result,
-                        Err(_) => return,
+                    break serving.await;
+                }
+                () = tokio::time::sleep(wait) => {
+                    if idle.activity.idle_for().is_some_and(|d| d >= limit) {
+                        tracing::debug!(client = %peer, ?limit, "idle connection closed");
+                        serving.as_mut().conn().graceful_shutdown();
+                        // A client that does not let it end loses it.
+                        match tokio::time::timeout(CLOSE_GRACE, serving.as_mut()).await {
+                            Ok(result) => break result,
+                            Err(_) => return,
+                        }
                     }
                 }
             }
+        };
+        if let Err(e) = result {
+            tracing::debug!(client = %peer, error = %e, "connection ended with an error");
         }
-    };
-    if let Err(e) = result {
-        tracing::debug!(client = %peer, error = %e, "connection ended with an error");
     }
 }
