@@ -138,16 +138,7 @@ async fn idle_http2_connections_hold_no_buffers() {
     let mut conns = open(20).await;
     let before = tg.rss_kib();
     conns.extend(open(N).await);
-    // Freed pages go back to the system when the worker is idle (main.rs,
-    // collect_when_idle): read until RSS settles below the bound.
-    let deadline = tokio::time::Instant::now() + secs(10);
-    let per_conn = loop {
-        let kib = tg.rss_kib().saturating_sub(before) as f64 / N as f64;
-        if kib < 20.0 || tokio::time::Instant::now() > deadline {
-            break kib;
-        }
-        tokio::time::sleep(ms(200)).await;
-    };
+    let per_conn = tg.rss_growth_per(before, N, 20.0).await;
     assert!(
         per_conn < 20.0,
         "{per_conn:.1} KiB of RSS per idle HTTP/2 connection (h2's idle buffers alone were 24)"

@@ -141,15 +141,7 @@ async fn hyper_verdict(input: &[u8]) -> Verdict {
         record.lock().unwrap().get_or_insert(verdict);
         async { Ok::<_, std::convert::Infallible>(Response::new(Full::new(bytes::Bytes::new()))) }
     });
-    let builder = tollgate::snapshot::responding::http_server(
-        &RespondingTimeouts::default(),
-        &Default::default(),
-    );
-    let conn = tokio::spawn(async move {
-        let _ = builder
-            .serve_connection_with_upgrades(TokioIo::new(server), service)
-            .await;
-    });
+    let conn = serve(server, service);
     let _ = client.write_all(input).await;
     let _ = client.shutdown().await;
     let mut answer = Vec::new();
@@ -166,6 +158,29 @@ async fn hyper_verdict(input: &[u8]) -> Verdict {
         Some(s) => Verdict::Refuse(s),
         None => Verdict::Incomplete,
     }
+}
+
+/// Serve one connection as tollgate's server does (its hyper builder, with
+/// the default settings), in a task of its own.
+fn serve<S>(server: tokio::io::DuplexStream, service: S) -> tokio::task::JoinHandle<()>
+where
+    S: hyper::service::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = Response<Full<bytes::Bytes>>,
+            Error = std::convert::Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let builder = tollgate::snapshot::responding::http_server(
+        &RespondingTimeouts::default(),
+        &Default::default(),
+    );
+    tokio::spawn(async move {
+        let _ = builder
+            .serve_connection_with_upgrades(TokioIo::new(server), service)
+            .await;
+    })
 }
 
 /// The differential: wherever the lane decides, hyper's path (with the
@@ -764,15 +779,7 @@ async fn http2_connection(input: &[u8]) -> bool {
         resp.headers_mut().insert("x-path", path);
         Ok::<_, std::convert::Infallible>(resp)
     });
-    let builder = tollgate::snapshot::responding::http_server(
-        &RespondingTimeouts::default(),
-        &Default::default(),
-    );
-    let conn = tokio::spawn(async move {
-        let _ = builder
-            .serve_connection_with_upgrades(TokioIo::new(server), service)
-            .await;
-    });
+    let conn = serve(server, service);
     let (mut from_server, mut to_server) = tokio::io::split(client);
     let answer = tokio::spawn(async move {
         let mut answer = Vec::new();

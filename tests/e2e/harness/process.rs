@@ -406,6 +406,21 @@ impl Tollgate {
             .expect("VmRSS in /proc/PID/status")
     }
 
+    /// RSS grown since `before` (KiB), per one of `count` things opened
+    /// since: read until it settles below `bound`, or for 10 s. Freed pages
+    /// go back to the system when the worker is idle (main.rs,
+    /// collect_when_idle), a little after the last connection opened.
+    pub async fn rss_growth_per(&self, before: u64, count: usize, bound: f64) -> f64 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let kib = self.rss_kib().saturating_sub(before) as f64 / count as f64;
+            if kib < bound || tokio::time::Instant::now() > deadline {
+                return kib;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         if self.exit.is_some() {

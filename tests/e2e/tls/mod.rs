@@ -249,16 +249,7 @@ async fn idle_tls_connections_hold_no_receive_buffer() {
     let mut conns = open(20).await;
     let before = tg.rss_kib();
     conns.extend(open(N).await);
-    // Freed pages go back to the system when the worker is idle (main.rs,
-    // collect_when_idle): read until RSS settles below the bound.
-    let deadline = tokio::time::Instant::now() + secs(10);
-    let per_conn = loop {
-        let kib = tg.rss_kib().saturating_sub(before) as f64 / N as f64;
-        if kib < BOUND_KIB || tokio::time::Instant::now() > deadline {
-            break kib;
-        }
-        tokio::time::sleep(ms(200)).await;
-    };
+    let per_conn = tg.rss_growth_per(before, N, BOUND_KIB).await;
     assert!(
         per_conn < BOUND_KIB,
         "{per_conn:.1} KiB of RSS per idle TLS connection (rustls's receive buffer alone was 4)"
