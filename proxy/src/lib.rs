@@ -42,6 +42,7 @@
 #![warn(clippy::large_futures)]
 
 // Layer 8: foundations.
+pub mod backoff;
 pub mod config;
 pub mod deadline;
 pub mod logging;

@@ -15,6 +15,7 @@ use super::issue;
 use super::plan::Plan;
 use super::state::AcmeState;
 use super::storage::Storage;
+use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::tls::store::CertInfo;
 
@@ -51,7 +52,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 const CHECK_EVERY: Duration = Duration::from_secs(3600);
 
 async fn manager(state: Arc<AcmeState>, mut rx: watch::Receiver<Option<Arc<Plan>>>) {
-    let mut failures: u32 = 0;
+    let mut backoff = Backoff::new(MIN_BACKOFF, MAX_BACKOFF);
     // In a cluster: the task installing what other instances store.
     let mut follower: Option<(Cluster, tokio::task::JoinHandle<()>)> = None;
     loop {
@@ -72,7 +73,7 @@ async fn manager(state: Arc<AcmeState>, mut rx: watch::Receiver<Option<Arc<Plan>
                     Some(MIN_BACKOFF)
                 }
                 Ok(Outcome::Done) => {
-                    failures = 0;
+                    backoff.reset();
                     Some(
                         CHECK_EVERY
                             .min(plan.config.renew_before / 2)
@@ -80,15 +81,12 @@ async fn manager(state: Arc<AcmeState>, mut rx: watch::Receiver<Option<Arc<Plan>
                     )
                 }
                 Err(e) => {
-                    let backoff = MIN_BACKOFF
-                        .saturating_mul(1 << failures.min(10))
-                        .min(MAX_BACKOFF);
-                    failures += 1;
+                    let wait = backoff.next_wait();
                     tracing::error!(
-                        retry_in_secs = backoff.as_secs(),
+                        retry_in_secs = wait.as_secs(),
                         "acme: {e}; certificates already installed keep being served"
                     );
-                    Some(backoff)
+                    Some(wait)
                 }
             },
         };

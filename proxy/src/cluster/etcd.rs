@@ -16,6 +16,7 @@ use etcd_client::{
     WatchStream,
 };
 
+use crate::backoff::Backoff;
 use crate::config::model::EtcdProvider;
 
 /// How long a request may take before etcd counts as unreachable.
@@ -200,11 +201,10 @@ impl Drop for Lease {
 }
 
 /// Retrying a session with etcd that failed: delays doubling from
-/// `RETRY_FIRST` up to a cap, and which failure begins an outage (said
-/// once) and which session ends it.
+/// `RETRY_FIRST` up to a cap (`Backoff`), and which failure begins an
+/// outage (said once) and which session ends it.
 pub struct Outage {
-    max: Duration,
-    delay: Duration,
+    backoff: Backoff,
     since: Option<Instant>,
 }
 
@@ -213,8 +213,7 @@ const RETRY_FIRST: Duration = Duration::from_millis(200);
 impl Outage {
     pub fn new(max: Duration) -> Outage {
         Outage {
-            max,
-            delay: RETRY_FIRST,
+            backoff: Backoff::new(RETRY_FIRST, max),
             since: None,
         }
     }
@@ -224,15 +223,14 @@ impl Outage {
         let begins = self.since.is_none();
         if begins {
             self.since = Some(Instant::now());
-            self.delay = RETRY_FIRST;
+            self.backoff.reset();
         }
         begins
     }
 
     /// Waits before the next attempt, longer each time.
     pub async fn wait(&mut self) {
-        tokio::time::sleep(self.delay).await;
-        self.delay = (self.delay * 2).min(self.max);
+        tokio::time::sleep(self.backoff.next_wait()).await;
     }
 
     /// etcd answered: how long it had been unreachable, if it had been.

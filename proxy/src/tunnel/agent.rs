@@ -24,6 +24,7 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use super::hello;
+use crate::backoff::Backoff;
 use crate::config::model::{valid_device_name, PemSource};
 use crate::tls::pem::load_certs;
 
@@ -90,7 +91,7 @@ pub async fn run(opts: AgentOptions) -> Result<(), String> {
         .to_owned();
     let sni =
         ServerName::try_from(host.clone()).map_err(|e| format!("--server host {host:?}: {e}"))?;
-    let mut wait = FIRST_RETRY;
+    let mut backoff = Backoff::new(FIRST_RETRY, MAX_RETRY);
     loop {
         let started = Instant::now();
         match connect_once(&opts, &tls, sni.clone()).await {
@@ -98,12 +99,11 @@ pub async fn run(opts: AgentOptions) -> Result<(), String> {
             Err(why) => tracing::warn!(server = %opts.server, why, "tunnel down"),
         }
         if started.elapsed() >= STABLE {
-            wait = FIRST_RETRY;
+            backoff.reset();
         }
-        let pause = jitter(wait);
+        let pause = jitter(backoff.next_wait());
         tracing::info!(retry_in_ms = pause.as_millis() as u64, "reconnecting");
         tokio::time::sleep(pause).await;
-        wait = (wait * 2).min(MAX_RETRY);
     }
 }
 
