@@ -97,6 +97,7 @@ async fn h2c_host_rules_use_the_authority() {
 async fn idle_http2_connections_hold_no_buffers() {
     use crate::harness::h2raw::*;
     const N: usize = 400;
+    const BOUND_KIB: f64 = 14.0;
     let be = echo("be").await;
     let toml = http_only() + &frontend("f", "be", "PathPrefix:/") + &backend("be", &be.url());
     let tg = Tollgate::start(&toml, &["http"]).await;
@@ -138,9 +139,11 @@ async fn idle_http2_connections_hold_no_buffers() {
     let mut conns = open(20).await;
     let before = tg.rss_kib();
     conns.extend(open(N).await);
-    let per_conn = tg.rss_growth_per(before, N, 20.0).await;
+    // Settled RSS (debug build): 10.8-11.0 KiB each, with h2's buffers
+    // held only while in use and the task's futures held once.
+    let per_conn = tg.rss_growth_per(before, N, BOUND_KIB).await;
     assert!(
-        per_conn < 20.0,
+        per_conn < BOUND_KIB,
         "{per_conn:.1} KiB of RSS per idle HTTP/2 connection (h2's idle buffers alone were 24)"
     );
     for h2 in &mut conns {

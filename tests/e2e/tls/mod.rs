@@ -209,9 +209,10 @@ async fn idle_tls_connections_hold_no_receive_buffer() {
     use http_body_util::{BodyExt, Empty};
     use hyper::client::conn::http1::SendRequest;
     // Settled RSS (debug build): 18.7 KiB each with the buffer kept, 14.6
-    // without.
+    // without, 8.0-8.5 once the connection's task held its futures once
+    // (listen::connection); the bound catches either coming back.
     const N: usize = 800;
-    const BOUND_KIB: f64 = 16.5;
+    const BOUND_KIB: f64 = 11.0;
     let be = echo("be").await;
     let ca = Ca::new("test CA");
     let dir = TempDir::new("tls-idle");
