@@ -31,6 +31,9 @@
 #  10 tlsidle    scenario 9 over TLS (ECDSA P-256)
 #  11 h2idle     scenario 9 over HTTP/2 (TLS, ALPN h2), as browsers keep
 #                their connections to a dashboard
+#  12 latency    scenario 1 at a fixed RATE (10,000 req/s) that every proxy
+#                carries, open loop (tools/rate_client.rs, compiled here with
+#                rustc): the latency a lightly loaded proxy adds, and its tail
 #
 # Method (as compare.sh): each proxy runs one worker (nginx
 # worker_processes 1, HAProxy nbthread 1, tollgate TOLLGATE_WORKER_THREADS=1)
@@ -68,12 +71,13 @@ HS_PARALLEL=${HS_PARALLEL:-2}  # ... and h2load processes at a time
 WS_CONNS=${WS_CONNS:-1000}
 STREAM_MIB=${STREAM_MIB:-1024}
 IDLE_CONNS=${IDLE_CONNS:-10000}
+RATE=${RATE:-10000}            # latency: requests per second, over CONNECTIONS connections
 RESULTS=${RESULTS:-$benches/RESULTS.md}
 # Ports 18060-18064: apart from compare.sh's, wasm-throughput.sh's and
 # instructions.sh's, so those can run at other times without a clash.
 BACKEND_PORT=18060 WS_PORT=18061 NGINX_PORT=18062 HAPROXY_PORT=18063 TOLLGATE_PORT=18064
 
-all_scenarios=(http prefix tls handshake h2 websocket stream auth idle tlsidle h2idle)
+all_scenarios=(http prefix tls handshake h2 websocket stream auth idle tlsidle h2idle latency)
 selected=()
 if [ "$SCENARIOS" = all ]; then
   selected=("${all_scenarios[@]}")
@@ -90,6 +94,7 @@ wants() { [[ " ${selected[*]} " == *" $1 "* ]]; }
 # shellcheck source=common.sh
 . "$benches/common.sh"
 require_tools wrk h2load nginx haproxy openssl curl python3 taskset awk
+! wants latency || require_tools rustc
 cpus=$(nproc)
 [ "$cpus" -ge 2 ] || { echo "needs 2 CPUs or more (one for the proxy, one for the load); this machine has $cpus" >&2; exit 1; }
 PROXY_CPU=$((cpus - 1)) LOAD_CPUS=0
@@ -449,6 +454,24 @@ $(awk -v a="$(kv "$out" rss_before_kb)" -v b="$(kv "$out" rss_open_kb)" -v n="$o
 $(kv "$out" open_s)"
 }
 
+# CONNECTIONS keep-alive connections sending GET / at RATE requests/s in
+# all, on a fixed schedule whatever the answers' pace (rate_client.rs says
+# how latency is counted). result: req/s (achieved), p50, p99 and p99.9 in
+# µs, CPU us/request, RSS MB.
+run_latency() {
+  local name=$1 pid before after out ok
+  pid=$(worker "$name")
+  before=$(ticks "$pid")
+  out=$("${load[@]}" "$work/rate_client" "127.0.0.1:${port[$name]}" / "$RATE" "$CONNECTIONS" "$DURATION" 2>"$work/rate.err" || true)
+  after=$(ticks "$pid")
+  ok=$(kv "$out" ok)
+  [ "$(kv "$out" errors)" = 0 ] || note "$name: $out; $(head -1 "$work/rate.err")"
+  # Below the asked rate: the load CPU or the proxy fell behind, and the
+  # latencies include that wait.
+  awk -v r="$(kv "$out" rate)" -v w="$RATE" 'BEGIN { exit !(r < 0.97 * w) }' && note "$name: $(kv "$out" rate) req/s of the $RATE asked"
+  result="$(kv "$out" rate) $(kv "$out" p50_us) $(kv "$out" p99_us) $(kv "$out" p999_us) $(per "${ok:-0}" $((after - before))) $(rss_mb "$pid")"
+}
+
 # The same over TLS (scenario 10).
 run_tlsidle() { run_idle "$1" idle-tls; }
 run_h2idle() { run_idle "$1" idle-h2; }
@@ -672,6 +695,16 @@ scenario_h2idle() {
   start_proxies ec all $BACKEND_PORT
   rounds h2idle "11. $IDLE_CONNS idle HTTP/2 connections" "As 9, over HTTP/2 (TLS 1.3, ECDSA P-256, ALPN h2; suite_clients.py speaks the few frames it needs): one GET on stream 1, then the connection stays open, as a browser keeps its connection to a dashboard." 2 0 \
     "RSS MB" "KiB/conn" "s to open"
+  stop_proxies
+}
+
+scenario_latency() {
+  # Standard library only: a second's compile, no cargo.
+  rustc --edition 2021 -O -D warnings -o "$work/rate_client" "$benches/tools/rate_client.rs"
+  start_proxies http all $BACKEND_PORT
+  for p in "${contenders[@]}"; do expect "$p" "http://127.0.0.1:${port[$p]}/" 200; done
+  rounds latency "12. latency at $RATE req/s, HTTP/1.1 keep-alive" "Scenario 1's route at a fixed rate every proxy carries: $CONNECTIONS keep-alive connections send GET / on a fixed schedule, $RATE requests/s in all, for ${DURATION} s a round, whatever the answers' pace (\`tools/rate_client.rs\`, open loop, one request in flight per connection). Latency from the request's write to the response's last byte, or from its scheduled time when the previous answer made it late (coordinated omission counted, as wrk2 does). wrk's latencies (scenarios 1-3) are a queue at saturation, the inverse of throughput; these are what a user of a lightly loaded proxy waits." 3 1 \
+    "req/s" "p50 µs" "p99 µs" "p99.9 µs" "CPU µs/req" "RSS MB"
   stop_proxies
 }
 
