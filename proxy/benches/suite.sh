@@ -701,9 +701,13 @@ scenario_h2idle() {
 scenario_latency() {
   # Standard library only: a second's compile, no cargo.
   rustc --edition 2021 -O -D warnings -o "$work/rate_client" "$benches/tools/rate_client.rs"
+  # The floor: the same load on the backend alone, no proxy between.
+  local floor
+  floor=$("${load[@]}" "$work/rate_client" "127.0.0.1:$BACKEND_PORT" / "$RATE" "$CONNECTIONS" "$DURATION" 2>&1 || true)
+  floor="p50 $(kv "$floor" p50_us) µs, p99 $(kv "$floor" p99_us) µs, p99.9 $(kv "$floor" p999_us) µs"
   start_proxies http all $BACKEND_PORT
   for p in "${contenders[@]}"; do expect "$p" "http://127.0.0.1:${port[$p]}/" 200; done
-  rounds latency "12. latency at $RATE req/s, HTTP/1.1 keep-alive" "Scenario 1's route at a fixed rate every proxy carries: $CONNECTIONS keep-alive connections send GET / on a fixed schedule, $RATE requests/s in all, for ${DURATION} s a round, whatever the answers' pace (\`tools/rate_client.rs\`, open loop, one request in flight per connection). Latency from the request's write to the response's last byte, or from its scheduled time when the previous answer made it late (coordinated omission counted, as wrk2 does). wrk's latencies (scenarios 1-3) are a queue at saturation, the inverse of throughput; these are what a user of a lightly loaded proxy waits." 3 1 \
+  rounds latency "12. latency at $RATE req/s, HTTP/1.1 keep-alive" "The same load on the backend alone (no proxy, before the rounds): $floor. Scenario 1's route at a fixed rate every proxy carries: $CONNECTIONS keep-alive connections send GET / on a fixed schedule, $RATE requests/s in all, for ${DURATION} s a round, whatever the answers' pace (\`tools/rate_client.rs\`, open loop, one request in flight per connection). Latency from the request's write to the response's last byte, or from its scheduled time when the previous answer made it late (coordinated omission counted, as wrk2 does). wrk's latencies (scenarios 1-3) are a queue at saturation, the inverse of throughput; these are what a user of a lightly loaded proxy waits." 3 1 \
     "req/s" "p50 µs" "p99 µs" "p99.9 µs" "CPU µs/req" "RSS MB"
   stop_proxies
 }
