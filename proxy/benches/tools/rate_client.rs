@@ -61,25 +61,29 @@ fn main() -> ExitCode {
     // after the first, so that the whole load is evenly spread.
     let interval = Duration::from_secs_f64(conns as f64 / rate);
     let per_conn = (seconds * rate / conns as f64).floor() as u32;
-    let mut clients = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        match connect(addr) {
-            Ok(s) => clients.push(Client::new(s)),
-            Err(e) => {
-                eprintln!("rate_client: {e}");
-                return ExitCode::FAILURE;
-            }
+    let streams: Result<Vec<TcpStream>, String> = (0..conns).map(|_| connect(addr)).collect();
+    let streams = match streams {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rate_client: {e}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
     let start = Instant::now() + Duration::from_millis(100);
-    for (i, c) in clients.iter_mut().enumerate() {
-        c.first = start + Duration::from_secs_f64(i as f64 / rate);
-        c.scheduled = c.first;
-        c.previous_done = c.first;
-    }
+    let mut clients: Vec<Client> = streams
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Client::new(
+                s,
+                start + Duration::from_secs_f64(i as f64 / rate),
+                interval,
+            )
+        })
+        .collect();
 
     let mut latencies: Vec<u64> = Vec::with_capacity(conns * per_conn as usize);
-    let (mut errors, mut first_error) = (0u64, None::<String>);
+    let mut failures = Failures::default();
     let mut fds: Vec<PollFd> = Vec::with_capacity(conns);
     let mut polled: Vec<usize> = Vec::with_capacity(conns);
     let mut buf = vec![0u8; 16 * 1024];
@@ -110,16 +114,14 @@ fn main() -> ExitCode {
                 Ok(n) if n == request.len() => c.waiting = Some(from),
                 // A request this small goes into an empty socket buffer
                 // whole, or the connection is broken.
-                Ok(n) => c.fail(format!("wrote {n} of {} bytes", request.len())),
-                Err(e) => c.fail(format!("write: {e}")),
-            }
-        }
-        for c in clients.iter_mut() {
-            if let Some(e) = c.error.take() {
-                errors += 1;
-                first_error.get_or_insert(e);
-                c.reconnect(addr);
-                c.scheduled = c.first + interval * c.sent;
+                Ok(n) => {
+                    failures.add(format!("wrote {n} of {} bytes", request.len()));
+                    c.restart(addr);
+                }
+                Err(e) => {
+                    failures.add(format!("write: {e}"));
+                    c.restart(addr);
+                }
             }
         }
         let waiting = clients.iter().any(|c| c.waiting.is_some());
@@ -164,19 +166,18 @@ fn main() -> ExitCode {
                     let from = c.waiting.take().expect("polled only while waiting");
                     latencies.push((done - from).as_nanos() as u64);
                     c.previous_done = done;
-                    c.scheduled = c.first + interval * c.sent;
+                    c.schedule_next();
                 }
                 Err(e) => {
-                    errors += 1;
-                    first_error.get_or_insert(e);
-                    c.reconnect(addr);
-                    c.scheduled = c.first + interval * c.sent;
+                    failures.add(e);
+                    c.restart(addr);
                 }
             }
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
-    if let Some(e) = &first_error {
+    let errors = failures.count;
+    if let Some(e) = &failures.first {
         eprintln!("rate_client: {errors} errors, the first: {e}");
     }
     latencies.sort_unstable();
@@ -206,10 +207,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// Requests that failed: how many, and why the first did.
+#[derive(Default)]
+struct Failures {
+    count: u64,
+    first: Option<String>,
+}
+
+impl Failures {
+    fn add(&mut self, why: String) {
+        self.count += 1;
+        self.first.get_or_insert(why);
+    }
+}
+
 /// One connection and where it is in its schedule.
 struct Client {
     stream: TcpStream,
+    /// Its first request's time, and the time between two.
     first: Instant,
+    interval: Duration,
     /// When its next request is due.
     scheduled: Instant,
     /// Requests sent (or failed) so far.
@@ -222,39 +239,38 @@ struct Client {
     /// has been read.
     filled: usize,
     need: Option<usize>,
-    error: Option<String>,
 }
 
 impl Client {
-    fn new(stream: TcpStream) -> Client {
-        let now = Instant::now();
+    fn new(stream: TcpStream, first: Instant, interval: Duration) -> Client {
         Client {
             stream,
-            first: now,
-            scheduled: now,
+            first,
+            interval,
+            scheduled: first,
             sent: 0,
             waiting: None,
-            previous_done: now,
+            previous_done: first,
             filled: 0,
             need: None,
-            error: None,
         }
     }
 
-    fn fail(&mut self, why: String) {
-        self.waiting = None;
-        self.error = Some(why);
+    /// The next request is due one interval after the last one sent was.
+    fn schedule_next(&mut self) {
+        self.scheduled = self.first + self.interval * self.sent;
     }
 
-    /// After an error: a new connection for the next request (or the same
-    /// error again at its time, if none can be made).
-    fn reconnect(&mut self, addr: &str) {
+    /// After a failed request: a new connection for the next one, at its
+    /// time (or the same error again then, if none can be made).
+    fn restart(&mut self, addr: &str) {
         self.waiting = None;
         self.filled = 0;
         self.need = None;
         if let Ok(s) = connect(addr) {
             self.stream = s;
         }
+        self.schedule_next();
     }
 
     /// Reads what has arrived: true once the whole response is in (a 200
